@@ -1,0 +1,82 @@
+"""File-system helpers: where the shared data lives, checksums, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._errors import InputError
+
+#: Environment variable that points at the third-party data folder (``../shared/data`` by default).
+DATA_ENV_VAR = "MUSCLESIM_DATA"
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent
+#: The repository root when musclesim runs from a checkout (the folder holding ``models/``).
+REPO_ROOT = _PACKAGE_ROOT.parent
+#: Shipped fitted models, drill definitions and templates.
+MODELS_DIR = REPO_ROOT / "models"
+
+
+def shared_data_dir(*, required: bool = True) -> Path | None:
+    """The folder of third-party models and kinematics (see ``../shared/data/SOURCES.md``).
+
+    ``$MUSCLESIM_DATA`` wins; otherwise ``../shared/data`` beside the repository. Only tests,
+    validation scripts and experiments call this; the library itself takes explicit paths.
+    """
+    env = os.environ.get(DATA_ENV_VAR)
+    candidate = Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    if candidate.is_dir():
+        return candidate
+    if required:
+        raise InputError(
+            "the shared data folder does not exist",
+            path=candidate,
+            expected=f"a folder of .osim/.mot files; set ${DATA_ENV_VAR} to point at it",
+        )
+    return None
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
+
+    A crash or an exception leaves any existing ``path`` untouched and no partial file behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_netcdf_atomic(dataset, path: str | Path) -> Path:
+    """Write an ``xarray.Dataset`` to netCDF atomically (temp file, then rename)."""
+    with atomic_path(path) as tmp:
+        dataset.to_netcdf(tmp)
+    return Path(path)
