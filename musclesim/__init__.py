@@ -4,11 +4,41 @@ Public names are re-exported here; the implementation lives in private modules.
 """
 
 from ._errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
+from ._curves import (
+    CONSTANT_SETS,
+    OPENSIM,
+    PUBLISHED,
+    DeGroote2016Constants,
+    active_force_length,
+    force_velocity,
+    force_velocity_inverse,
+    passive_force_length,
+    tendon_force_length,
+    tendon_force_length_inverse,
+)
+from ._fiber import FiberSolution, solve_fiber
+from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
 from ._parameters import MuscleParameters
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CONSTANT_SETS",
+    "DeGroote2016Constants",
+    "FiberSolution",
+    "MuscleState",
+    "OPENSIM",
+    "PUBLISHED",
+    "activation_rate",
+    "active_force_length",
+    "compliant_tendon_state",
+    "force_velocity",
+    "force_velocity_inverse",
+    "passive_force_length",
+    "rigid_tendon_state",
+    "solve_fiber",
+    "tendon_force_length",
+    "tendon_force_length_inverse",
     "InputError",
     "MuscleParameters",
     "MusclesimError",
