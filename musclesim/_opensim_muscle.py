@@ -226,3 +226,39 @@ def opensim_mtu_length_along_motion(model_path, motion_path, muscle_names) -> tu
         for i, muscle in enumerate(muscles):
             lengths[i, k] = muscle.getLength(state)
     return time, lengths
+
+
+def opensim_equilibrium_loop(
+    params: MuscleParameters, mtu_length, mtu_velocity, activation, *, tendon: str = "compliant"
+) -> np.ndarray:
+    """OpenSim's per-sample loop: set length and speed, equilibrate (compliant) or realise
+    dynamics (rigid), read the fibre length. One muscle; arrays ``(T,)``; returns ``(T,)``.
+
+    This is how fibre states are usually computed from OpenSim in Python without forward
+    integration, and the baseline of ``experiments/benchmark_fiber.py``.
+    """
+    osim = _opensim()
+    row = {k: float(v) for k, v in params.as_dict().items()}
+    model, body, _ = _slider_model("equilibrium_loop")
+    muscle = osim.DeGrooteFregly2016Muscle()
+    muscle.setName("muscle")
+    _set_properties(muscle, row, damping=None)
+    muscle.set_ignore_tendon_compliance(tendon == "rigid")
+    muscle.set_ignore_activation_dynamics(False)
+    offset = float(np.min(mtu_length)) - 0.1
+    muscle.addNewPathPoint("origin", model.getGround(), osim.Vec3(-offset, 0, 0))
+    muscle.addNewPathPoint("insertion", body, osim.Vec3(0, 0, 0))
+    model.addForce(muscle)
+    state = model.initSystem()
+    coordinate = model.getCoordinateSet().get("mtu_coordinate")
+    muscle = osim.DeGrooteFregly2016Muscle.safeDownCast(model.getMuscles().get("muscle"))
+    out = np.empty(len(mtu_length))
+    for k in range(len(mtu_length)):
+        coordinate.setValue(state, float(mtu_length[k]) - offset, False)
+        coordinate.setSpeedValue(state, float(mtu_velocity[k]))
+        muscle.setActivation(state, float(activation[k]))
+        if tendon == "compliant":
+            model.equilibrateMuscles(state)
+        model.realizeDynamics(state)
+        out[k] = muscle.getFiberLength(state)
+    return out

@@ -1,0 +1,150 @@
+"""Fibre-state throughput of ``solve_fiber`` beside OpenSim's per-sample loop (issue 2).
+
+Prints muscle-samples per second for rigid and compliant tendon, batch 1 and batch N
+(default 1024 parameter variants of the sprinter's biceps femoris long head along its 9 m/s
+sprint MTU length), after compilation, and the same work done by OpenSim in the same process:
+
+* rigid: set length and speed, ``realizeDynamics``, read the fibre length, per sample;
+* compliant: the same with ``equilibrateMuscles`` per sample (OpenSim's usual per-sample
+  answer), and, for reference, OpenSim's forward integration of the same trajectory.
+
+The ratio is musclesim throughput / OpenSim throughput. The two compliant answers differ in
+kind (musclesim integrates the tendon dynamics; the OpenSim loop re-equilibrates each sample),
+so both OpenSim baselines are printed. Timings are wall-clock on this machine; run
+``python -m experiments.benchmark_fiber`` (``--tiny`` for a seconds-long smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time as timer
+
+import numpy as np
+
+
+def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
+    """Inputs: time, MTU length, activation and a batch of parameter variants."""
+    import jax.numpy as jnp
+
+    from musclesim import MuscleParameters
+    from musclesim._io import shared_data_dir
+
+    data = shared_data_dir(required=False)
+    model = None if data is None else data / "models/Sprinter_JA1_scaled.osim"
+    if model is not None and model.is_file():
+        base = MuscleParameters.from_osim(model, "bflh_r")
+    else:  # values of SOURCES.md 3.1 (Sprinter_JA1_scaled bflh_r), for machines without data
+        base = MuscleParameters(2626.4, 0.1116, 0.3804, 0.1759, fiber_damping=0.01)
+    n_time = 40 if tiny else 323
+    # 9 m/s stride (~0.6 s); MTU length range of bflh_r in run0900cms (SOURCES.md 3.2).
+    time = np.linspace(0.0, 1.288, n_time)
+    length = 0.4618 + 0.058 * np.sin(2 * np.pi * time / 0.62)
+    if model is not None and model.is_file() and not tiny:
+        try:
+            from musclesim._opensim_muscle import opensim_mtu_length_along_motion
+
+            time, lengths = opensim_mtu_length_along_motion(
+                model, data / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
+                ["bflh_r"],
+            )
+            length = lengths[0]
+        except ImportError:
+            pass
+    activation = 0.05 + 0.9 * (0.5 + 0.5 * np.sin(2 * np.pi * (time - time[0]) / 0.7))
+    rng = np.random.default_rng(seed)
+    n = 8 if tiny else batch
+    scale = lambda: jnp.asarray(rng.uniform(0.9, 1.1, n))  # noqa: E731
+    variants = base.replace(
+        max_isometric_force=base.max_isometric_force * scale(),
+        optimal_fiber_length=base.optimal_fiber_length * scale(),
+        tendon_slack_length=base.tendon_slack_length * scale(),
+    )
+    return {"time": time, "length": length, "activation": activation, "base": base,
+            "variants": variants}
+
+
+def _time_call(fn, repeats: int) -> float:
+    fn()  # compile / warm up
+    start = timer.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (timer.perf_counter() - start) / repeats
+
+
+def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
+    """Measure every configuration; returns rows of name, muscle-samples and seconds."""
+    import jax
+
+    from musclesim import solve_fiber
+
+    time, length, activation = inputs["time"], inputs["length"], inputs["activation"]
+    rows = []
+    for tendon in ("rigid", "compliant"):
+        for label, params in (("1", inputs["base"]), (str(inputs["variants"].shape[0]),
+                                                       inputs["variants"])):
+            batch = params.shape[0] if params.shape else 1
+            lengths = np.broadcast_to(length, (batch, len(time))) if params.shape else length
+
+            def call(params=params, lengths=lengths, tendon=tendon):
+                sol = solve_fiber(params, time, lengths, activation=activation, tendon=tendon)
+                jax.block_until_ready(sol.fiber_length)
+
+            seconds = _time_call(call, repeats)
+            rows.append({"engine": "musclesim", "tendon": tendon, "batch": label,
+                         "muscle_samples": batch * len(time), "seconds": seconds})
+    try:
+        from musclesim._opensim_muscle import (
+            opensim_compliant_trajectory,
+            opensim_equilibrium_loop,
+        )
+        from musclesim._spline import cubic_spline
+    except ImportError:
+        return rows
+    try:
+        velocity = np.asarray(cubic_spline(time, length).derivative(time))
+        base = inputs["base"]
+        for tendon in ("rigid", "compliant"):
+            seconds = _time_call(lambda tendon=tendon: opensim_equilibrium_loop(
+                base, length, velocity, activation, tendon=tendon), 1)
+            rows.append({"engine": "OpenSim loop", "tendon": tendon, "batch": "1",
+                         "muscle_samples": len(time), "seconds": seconds})
+        seconds = _time_call(lambda: opensim_compliant_trajectory(
+            base, time, length, activation, accuracy=1e-6), 1)
+        rows.append({"engine": "OpenSim Manager (accuracy 1e-6)", "tendon": "compliant",
+                     "batch": "1", "muscle_samples": len(time), "seconds": seconds})
+    except Exception as exc:  # OpenSim missing in this environment
+        if exc.__class__.__name__ != "OpenSimMissingError":
+            raise
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    baseline = {r["tendon"]: r["muscle_samples"] / r["seconds"] for r in rows
+                if r["engine"] == "OpenSim loop"}
+    lines = [f"{'engine':34s} {'tendon':10s} {'batch':>6s} {'muscle·samples/s':>18s} "
+             f"{'vs OpenSim loop':>16s}"]
+    for r in rows:
+        rate = r["muscle_samples"] / r["seconds"]
+        ratio = f"{rate / baseline[r['tendon']]:.1f}x" if r["tendon"] in baseline else "n/a"
+        lines.append(f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate:18,.0f} "
+                     f"{ratio:>16s}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import jax
+
+    parser = argparse.ArgumentParser(description="solve_fiber throughput vs OpenSim")
+    parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--batch", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    rows = run(build(tiny=args.tiny, batch=args.batch), repeats=1 if args.tiny else args.repeats)
+    print(f"JAX devices: {jax.devices()}")
+    print(report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
