@@ -759,7 +759,9 @@ def _read_c3d_markers(path: Path) -> xr.Dataset:
     n_markers, n_frames = pts.shape[1], pts.shape[2]
     if n_frames == 0 or n_markers == 0:
         raise InputError("no marker data", path=path, expected="a .c3d file with points")
-    unit = str(np.ravel(point.get("UNITS", {"value": ["mm"]})["value"])[0]) or "mm"
+    declared = np.ravel(point.get("UNITS", {"value": []})["value"])
+    unit = str(declared[0]).strip() if declared.size else ""
+    unit = unit or "mm"  # the C3D default when POINT:UNITS is absent or blank
     scale = _length_scale(unit, path=path, field="POINT:UNITS")
     first = int(c["header"]["points"]["first_frame"])
     times = (first + np.arange(n_frames)) / rate
