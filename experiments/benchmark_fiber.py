@@ -44,7 +44,8 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
             from musclesim._opensim_muscle import opensim_mtu_length_along_motion
 
             time, lengths = opensim_mtu_length_along_motion(
-                model, data / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
+                model,
+                data / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
                 ["bflh_r"],
             )
             length = lengths[0]
@@ -59,8 +60,13 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
         optimal_fiber_length=base.optimal_fiber_length * scale(),
         tendon_slack_length=base.tendon_slack_length * scale(),
     )
-    return {"time": time, "length": length, "activation": activation, "base": base,
-            "variants": variants}
+    return {
+        "time": time,
+        "length": length,
+        "activation": activation,
+        "base": base,
+        "variants": variants,
+    }
 
 
 def _time_call(fn, repeats: int) -> float:
@@ -80,8 +86,10 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
     time, length, activation = inputs["time"], inputs["length"], inputs["activation"]
     rows = []
     for tendon in ("rigid", "compliant"):
-        for label, params in (("1", inputs["base"]), (str(inputs["variants"].shape[0]),
-                                                       inputs["variants"])):
+        for label, params in (
+            ("1", inputs["base"]),
+            (str(inputs["variants"].shape[0]), inputs["variants"]),
+        ):
             batch = params.shape[0] if params.shape else 1
             lengths = np.broadcast_to(length, (batch, len(time))) if params.shape else length
 
@@ -90,8 +98,15 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
                 jax.block_until_ready(sol.fiber_length)
 
             seconds = _time_call(call, repeats)
-            rows.append({"engine": "musclesim", "tendon": tendon, "batch": label,
-                         "muscle_samples": batch * len(time), "seconds": seconds})
+            rows.append(
+                {
+                    "engine": "musclesim",
+                    "tendon": tendon,
+                    "batch": label,
+                    "muscle_samples": batch * len(time),
+                    "seconds": seconds,
+                }
+            )
     try:
         from musclesim._opensim_muscle import (
             opensim_compliant_trajectory,
@@ -104,14 +119,36 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
         velocity = np.asarray(cubic_spline(time, length).derivative(time))
         base = inputs["base"]
         for tendon in ("rigid", "compliant"):
-            seconds = _time_call(lambda tendon=tendon: opensim_equilibrium_loop(
-                base, length, velocity, activation, tendon=tendon), 1)
-            rows.append({"engine": "OpenSim loop", "tendon": tendon, "batch": "1",
-                         "muscle_samples": len(time), "seconds": seconds})
-        seconds = _time_call(lambda: opensim_compliant_trajectory(
-            base, time, length, activation, accuracy=1e-6), 1)
-        rows.append({"engine": "OpenSim Manager (accuracy 1e-6)", "tendon": "compliant",
-                     "batch": "1", "muscle_samples": len(time), "seconds": seconds})
+            fiber = opensim_equilibrium_loop(base, length, velocity, activation, tendon=tendon)
+            seconds = _time_call(
+                lambda tendon=tendon: opensim_equilibrium_loop(
+                    base, length, velocity, activation, tendon=tendon
+                ),
+                1,
+            )
+            failed = int(np.sum(~np.isfinite(fiber)))
+            rows.append(
+                {
+                    "engine": "OpenSim loop",
+                    "tendon": tendon,
+                    "batch": "1",
+                    "muscle_samples": len(time),
+                    "seconds": seconds,
+                    "note": f"{failed} samples failed to equilibrate" if failed else "",
+                }
+            )
+        seconds = _time_call(
+            lambda: opensim_compliant_trajectory(base, time, length, activation, accuracy=1e-6), 1
+        )
+        rows.append(
+            {
+                "engine": "OpenSim Manager (accuracy 1e-6)",
+                "tendon": "compliant",
+                "batch": "1",
+                "muscle_samples": len(time),
+                "seconds": seconds,
+            }
+        )
     except Exception as exc:  # OpenSim missing in this environment
         if exc.__class__.__name__ != "OpenSimMissingError":
             raise
@@ -119,15 +156,22 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
 
 
 def report(rows: list[dict]) -> str:
-    baseline = {r["tendon"]: r["muscle_samples"] / r["seconds"] for r in rows
-                if r["engine"] == "OpenSim loop"}
-    lines = [f"{'engine':34s} {'tendon':10s} {'batch':>6s} {'muscle·samples/s':>18s} "
-             f"{'vs OpenSim loop':>16s}"]
+    baseline = {
+        r["tendon"]: r["muscle_samples"] / r["seconds"]
+        for r in rows
+        if r["engine"] == "OpenSim loop"
+    }
+    lines = [
+        f"{'engine':34s} {'tendon':10s} {'batch':>6s} {'muscle·samples/s':>18s} "
+        f"{'vs OpenSim loop':>16s}"
+    ]
     for r in rows:
         rate = r["muscle_samples"] / r["seconds"]
         ratio = f"{rate / baseline[r['tendon']]:.1f}x" if r["tendon"] in baseline else "n/a"
-        lines.append(f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate:18,.0f} "
-                     f"{ratio:>16s}")
+        lines.append(
+            f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate:18,.0f} "
+            f"{ratio:>16s}  {r.get('note', '')}"
+        )
     return "\n".join(lines)
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 MODEL = "models/Sprinter_JA1_scaled.osim"
 MOTION = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 OUT = Path(__file__).resolve().parent.parent / "models/templates/bflh_r_sprint_9ms.csv"

@@ -113,7 +113,8 @@ PUBLISHED = DeGroote2016Constants(
     d2=-8.149,
     d3=-0.374,
     d4=0.886,
-    source="De Groote et al. 2016, Ann Biomed Eng 44:2922, supplement (DOI 10.1007/s10439-016-1591-9)",
+    source="De Groote et al. 2016, Ann Biomed Eng 44:2922, supplement "
+    "(DOI 10.1007/s10439-016-1591-9)",
 )
 
 CONSTANT_SETS = {"opensim": OPENSIM, "published": PUBLISHED}
@@ -129,7 +130,8 @@ def get_constants(constants: str | DeGroote2016Constants) -> DeGroote2016Constan
         from ._errors import InputError
 
         raise InputError(
-            f"unknown constant set {constants!r}", field="constants",
+            f"unknown constant set {constants!r}",
+            field="constants",
             expected=f"one of {sorted(CONSTANT_SETS)}",
         ) from None
 

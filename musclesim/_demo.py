@@ -41,8 +41,9 @@ def read_template(path: Path = TEMPLATE) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError("header line time_s,mtu_length_m missing")
         data = np.array([[float(v) for v in ln.split(",")] for ln in lines[1:]], ndmin=2)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read template ({exc})", path=path,
-                         expected="CSV columns time_s,mtu_length_m") from exc
+        raise InputError(
+            f"cannot read template ({exc})", path=path, expected="CSV columns time_s,mtu_length_m"
+        ) from exc
     return data[:, 0], data[:, 1]
 
 
@@ -56,8 +57,7 @@ def run_demo(out: Path) -> str:
     params = MuscleParameters(**SPRINTER_BFLH)
     batch = MuscleParameters.stack([params] * len(ACTIVATIONS))
     activation = np.asarray(ACTIVATIONS)[:, None] * np.ones_like(time)[None, :]
-    sol = solve_fiber(batch, time, np.broadcast_to(length, activation.shape),
-                      activation=activation)
+    sol = solve_fiber(batch, time, np.broadcast_to(length, activation.shape), activation=activation)
     jax.block_until_ready(sol.fiber_length)
     strain = np.asarray(sol.fiber_strain)
     force = np.asarray(sol.tendon_force)
@@ -72,8 +72,10 @@ def run_demo(out: Path) -> str:
     ]
     for i, a in enumerate(ACTIVATIONS):
         k = int(np.argmax(strain[i]))
-        lines.append(f"{a:10.2f} {strain[i, k]:18.3f} {time[k]:9.3f} "
-                     f"{velocity[i].max():23.3f} {force[i].max():22.0f}")
+        lines.append(
+            f"{a:10.2f} {strain[i, k]:18.3f} {time[k]:9.3f} "
+            f"{velocity[i].max():23.3f} {force[i].max():22.0f}"
+        )
     text = "\n".join(lines)
 
     import matplotlib

@@ -16,10 +16,10 @@ import functools
 
 import diffrax
 import equinox as eqx
-import optimistix as optx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optimistix as optx
 
 from . import _curves, _muscle
 from ._errors import InputError
@@ -139,20 +139,29 @@ def solve_fiber(
         (76,)
     """
     if tendon not in TENDON_MODELS:
-        raise InputError(f"unknown tendon model {tendon!r}", field="tendon",
-                         expected=f"one of {TENDON_MODELS}")
+        raise InputError(
+            f"unknown tendon model {tendon!r}", field="tendon", expected=f"one of {TENDON_MODELS}"
+        )
     if spline not in END_CONDITIONS:
-        raise InputError(f"unknown spline end condition {spline!r}", field="spline",
-                         expected=f"one of {END_CONDITIONS}")
+        raise InputError(
+            f"unknown spline end condition {spline!r}",
+            field="spline",
+            expected=f"one of {END_CONDITIONS}",
+        )
     if initial_equilibrium not in INITIAL_EQUILIBRIA:
-        raise InputError(f"unknown initial equilibrium {initial_equilibrium!r}",
-                         field="initial_equilibrium", expected=f"one of {INITIAL_EQUILIBRIA}")
+        raise InputError(
+            f"unknown initial equilibrium {initial_equilibrium!r}",
+            field="initial_equilibrium",
+            expected=f"one of {INITIAL_EQUILIBRIA}",
+        )
     if solver not in SOLVERS:
-        raise InputError(f"unknown solver {solver!r}", field="solver",
-                         expected=f"one of {SOLVERS}")
+        raise InputError(f"unknown solver {solver!r}", field="solver", expected=f"one of {SOLVERS}")
     if (activation is None) == (excitation is None):
-        raise InputError("give exactly one of activation= and excitation=",
-                         field="activation/excitation", expected="one array in [0, 1]")
+        raise InputError(
+            "give exactly one of activation= and excitation=",
+            field="activation/excitation",
+            expected="one array in [0, 1]",
+        )
     constants = _curves.get_constants(constants)
     use_dynamics = excitation is not None
     drive = jnp.asarray(excitation if use_dynamics else activation)
@@ -174,11 +183,20 @@ def solve_fiber(
         a0_flat = jnp.broadcast_to(jnp.asarray(initial_activation), batch).reshape(flat)
 
     solution = _solve_flat(
-        params_flat, time, length_flat, drive_flat, a0_flat,
+        params_flat,
+        time,
+        length_flat,
+        drive_flat,
+        a0_flat,
         jnp.asarray(minimum_fiber_damping, dtype=length_flat.dtype),
-        jnp.asarray(rtol), jnp.asarray(atol),
-        tendon=tendon, use_dynamics=use_dynamics, constants=constants, spline=spline,
-        initial_equilibrium=initial_equilibrium, solver=solver,
+        jnp.asarray(rtol),
+        jnp.asarray(atol),
+        tendon=tendon,
+        use_dynamics=use_dynamics,
+        constants=constants,
+        spline=spline,
+        initial_equilibrium=initial_equilibrium,
+        solver=solver,
         max_steps=int(max_steps or 64 * n_time + 4096),
     )
     solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
@@ -192,50 +210,116 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
     params.check()
     t = np.asarray(time)
     if t.ndim != 1 or t.shape[0] < 2:
-        raise InputError(f"time has shape {t.shape}", field="time",
-                         expected="a 1-D array of at least 2 samples (s)")
+        raise InputError(
+            f"time has shape {t.shape}",
+            field="time",
+            expected="a 1-D array of at least 2 samples (s)",
+        )
     if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
-        raise InputError("time is not finite and strictly increasing", field="time",
-                         expected="strictly increasing sample times (s)")
+        raise InputError(
+            "time is not finite and strictly increasing",
+            field="time",
+            expected="strictly increasing sample times (s)",
+        )
     length = np.asarray(mtu_length)
     if length.ndim < 1 or length.shape[-1] != t.shape[0]:
-        raise InputError(f"mtu_length has shape {length.shape}", field="mtu_length",
-                         expected=f"batch + ({t.shape[0]},) matching time")
+        raise InputError(
+            f"mtu_length has shape {length.shape}",
+            field="mtu_length",
+            expected=f"batch + ({t.shape[0]},) matching time",
+        )
     if not np.all(np.isfinite(length)):
         idx = np.argwhere(~np.isfinite(length))[0]
-        raise InputError(f"NaN or inf at index {tuple(idx)}", field="mtu_length",
-                         expected="finite lengths (m)")
+        raise InputError(
+            f"NaN or inf at index {tuple(idx)}", field="mtu_length", expected="finite lengths (m)"
+        )
     if np.any(length <= 0) or np.max(length) > 5.0:
-        raise InputError(f"values span [{length.min():.4g}, {length.max():.4g}]",
-                         field="mtu_length", expected="positive lengths in metres (< 5 m); "
-                         "millimetres must be converted at the file reader")
+        raise InputError(
+            f"values span [{length.min():.4g}, {length.max():.4g}]",
+            field="mtu_length",
+            expected="positive lengths in metres (< 5 m); "
+            "millimetres must be converted at the file reader",
+        )
     d = np.asarray(drive)
     if d.ndim >= 1 and d.shape[-1] != t.shape[0]:
-        raise InputError(f"{drive_name} has shape {d.shape}", field=drive_name,
-                         expected=f"a scalar or batch + ({t.shape[0]},)")
+        raise InputError(
+            f"{drive_name} has shape {d.shape}",
+            field=drive_name,
+            expected=f"a scalar or batch + ({t.shape[0]},)",
+        )
     if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1):
-        raise InputError(f"values outside [0, 1] or not finite (min {np.nanmin(d):.4g}, "
-                         f"max {np.nanmax(d):.4g})", field=drive_name, expected="values in [0, 1]")
+        raise InputError(
+            f"values outside [0, 1] or not finite (min {np.nanmin(d):.4g}, max {np.nanmax(d):.4g})",
+            field=drive_name,
+            expected="values in [0, 1]",
+        )
 
 
 @functools.partial(
     jax.jit,
-    static_argnames=("tendon", "use_dynamics", "constants", "spline", "initial_equilibrium",
-                     "solver", "max_steps"),
+    static_argnames=(
+        "tendon",
+        "use_dynamics",
+        "constants",
+        "spline",
+        "initial_equilibrium",
+        "solver",
+        "max_steps",
+    ),
 )
-def _solve_flat(params, time, mtu_length, drive, a0, minimum_fiber_damping, rtol, atol, *,
-                tendon, use_dynamics, constants, spline, initial_equilibrium, solver, max_steps):
+def _solve_flat(
+    params,
+    time,
+    mtu_length,
+    drive,
+    a0,
+    minimum_fiber_damping,
+    rtol,
+    atol,
+    *,
+    tendon,
+    use_dynamics,
+    constants,
+    spline,
+    initial_equilibrium,
+    solver,
+    max_steps,
+):
     solve_one = functools.partial(
-        _solve_one, time=time, minimum_fiber_damping=minimum_fiber_damping, rtol=rtol,
-        atol=atol, tendon=tendon, use_dynamics=use_dynamics, constants=constants,
-        spline=spline, initial_equilibrium=initial_equilibrium, solver=solver,
+        _solve_one,
+        time=time,
+        minimum_fiber_damping=minimum_fiber_damping,
+        rtol=rtol,
+        atol=atol,
+        tendon=tendon,
+        use_dynamics=use_dynamics,
+        constants=constants,
+        spline=spline,
+        initial_equilibrium=initial_equilibrium,
+        solver=solver,
         max_steps=max_steps,
     )
     return jax.vmap(solve_one)(params, mtu_length, drive, a0)
 
 
-def _solve_one(params, mtu_length, drive, a0, *, time, minimum_fiber_damping, rtol, atol,
-               tendon, use_dynamics, constants, spline, initial_equilibrium, solver, max_steps):
+def _solve_one(
+    params,
+    mtu_length,
+    drive,
+    a0,
+    *,
+    time,
+    minimum_fiber_damping,
+    rtol,
+    atol,
+    tendon,
+    use_dynamics,
+    constants,
+    spline,
+    initial_equilibrium,
+    solver,
+    max_steps,
+):
     """One muscle (scalar parameters), samples ``(T,)``."""
     path = cubic_spline(time, mtu_length, end_condition=spline)
     mtu_velocity = path.derivative(time)
@@ -279,7 +363,9 @@ def _solve_one(params, mtu_length, drive, a0, *, time, minimum_fiber_damping, rt
         diffrax.PIDController(rtol=rtol, atol=atol), step_ts=time
     )
     if solver == "kvaerno5":
-        newton = optx.Newton(rtol=rtol * NEWTON_TOLERANCE_FACTOR, atol=atol * NEWTON_TOLERANCE_FACTOR)
+        newton = optx.Newton(
+            rtol=rtol * NEWTON_TOLERANCE_FACTOR, atol=atol * NEWTON_TOLERANCE_FACTOR
+        )
         integrator = diffrax.Kvaerno5(root_finder=newton)
     else:
         integrator = diffrax.Tsit5()

@@ -149,11 +149,31 @@ def fiber_forces(
         constants=constants,
     )
     fmax = params.max_isometric_force
-    return fmax * activation * fl * fv, fmax * fpe, fmax * damping * norm_fiber_velocity, fl, fv, fpe
+    return (
+        fmax * activation * fl * fv,
+        fmax * fpe,
+        fmax * damping * norm_fiber_velocity,
+        fl,
+        fv,
+        fpe,
+    )
 
 
-def _state(params, mtu_length, mtu_velocity, activation, tendon_length, fiber_velocity,
-           along, fiber_length, cos_pennation, pennation, damping, tendon_force, constants):
+def _state(
+    params,
+    mtu_length,
+    mtu_velocity,
+    activation,
+    tendon_length,
+    fiber_velocity,
+    along,
+    fiber_length,
+    cos_pennation,
+    pennation,
+    damping,
+    tendon_force,
+    constants,
+):
     norm_length = fiber_length / params.optimal_fiber_length
     norm_velocity = fiber_velocity / params.max_fiber_velocity
     active, elastic, damping_force, fl, fv, fpe = fiber_forces(
@@ -203,8 +223,18 @@ def rigid_tendon_state(
     along, fiber_length, cos_pen, pen = fiber_geometry(params, mtu_length, tendon_length)
     fiber_velocity = mtu_velocity * cos_pen
     return _state(
-        params, mtu_length, mtu_velocity, activation, tendon_length, fiber_velocity, along,
-        fiber_length, cos_pen, pen, effective_damping(params, minimum_fiber_damping), None,
+        params,
+        mtu_length,
+        mtu_velocity,
+        activation,
+        tendon_length,
+        fiber_velocity,
+        along,
+        fiber_length,
+        cos_pen,
+        pen,
+        effective_damping(params, minimum_fiber_damping),
+        None,
         constants,
     )
 
@@ -246,8 +276,18 @@ def compliant_tendon_state(
     )
     fiber_velocity = norm_velocity * params.max_fiber_velocity
     return _state(
-        params, mtu_length, mtu_velocity, activation, tendon_length, fiber_velocity, along,
-        fiber_length, cos_pen, pen, damping, norm_tendon_force * params.max_isometric_force,
+        params,
+        mtu_length,
+        mtu_velocity,
+        activation,
+        tendon_length,
+        fiber_velocity,
+        along,
+        fiber_length,
+        cos_pen,
+        pen,
+        damping,
+        norm_tendon_force * params.max_isometric_force,
         constants,
     )
 
@@ -280,7 +320,10 @@ def equilibrium_residual(
     active, elastic, damping_force, *_ = fiber_forces(
         params, norm_length, norm_velocity, activation, damping, constants=constants
     )
-    return norm_tendon_force - (active + elastic + damping_force) * cos_pen / params.max_isometric_force
+    return (
+        norm_tendon_force
+        - (active + elastic + damping_force) * cos_pen / params.max_isometric_force
+    )
 
 
 def initial_norm_tendon_force(
@@ -304,7 +347,12 @@ def initial_norm_tendon_force(
 
     def residual(force):
         return equilibrium_residual(
-            params, force, mtu_length, mtu_velocity, activation, constants=constants,
+            params,
+            force,
+            mtu_length,
+            mtu_velocity,
+            activation,
+            constants=constants,
             damping=damping,
         )
 
@@ -319,8 +367,11 @@ def initial_norm_tendon_force(
         mid = 0.5 * (lo + hi)
         r_mid = jax.lax.stop_gradient(residual(mid))
         same_sign = jnp.sign(r_mid) == jnp.sign(r_lo)
-        return (jnp.where(same_sign, mid, lo), jnp.where(same_sign, hi, mid),
-                jnp.where(same_sign, r_mid, r_lo))
+        return (
+            jnp.where(same_sign, mid, lo),
+            jnp.where(same_sign, hi, mid),
+            jnp.where(same_sign, r_mid, r_lo),
+        )
 
     lo, hi, _ = jax.lax.fori_loop(0, EQUILIBRIUM_BISECTION_ITERATIONS, bisect, (lo, hi, r_lo))
     force = jax.lax.stop_gradient(0.5 * (lo + hi))

@@ -91,9 +91,18 @@ def opensim_rigid_states(
     for i in range(n):
         force_set.get(i).setActivation(state, float(activation[i]))
     model.realizeDynamics(state)
-    out = {k: np.empty(n) for k in ("mtu_length", "fiber_length", "fiber_velocity",
-                                    "pennation_angle", "tendon_force", "active_fiber_force",
-                                    "passive_fiber_force")}
+    out = {
+        k: np.empty(n)
+        for k in (
+            "mtu_length",
+            "fiber_length",
+            "fiber_velocity",
+            "pennation_angle",
+            "tendon_force",
+            "active_fiber_force",
+            "passive_fiber_force",
+        )
+    }
     for i in range(n):
         m = osim.DeGrooteFregly2016Muscle.safeDownCast(force_set.get(i))
         out["mtu_length"][i] = m.getLength(state)
@@ -173,8 +182,14 @@ def opensim_compliant_trajectory(
     manager.setIntegratorAccuracy(accuracy)
     manager.initialize(state)
 
-    names = ("mtu_length", "fiber_length", "tendon_force", "activation", "norm_tendon_force",
-             "fiber_velocity")
+    names = (
+        "mtu_length",
+        "fiber_length",
+        "tendon_force",
+        "activation",
+        "norm_tendon_force",
+        "fiber_velocity",
+    )
     out = {k: np.empty(len(time)) for k in names}
     for k, t in enumerate(time):
         if k > 0:
@@ -235,7 +250,9 @@ def opensim_equilibrium_loop(
     dynamics (rigid), read the fibre length. One muscle; arrays ``(T,)``; returns ``(T,)``.
 
     This is how fibre states are usually computed from OpenSim in Python without forward
-    integration, and the baseline of ``experiments/benchmark_fiber.py``.
+    integration, and the baseline of ``experiments/benchmark_fiber.py``. Samples where
+    OpenSim's equilibrium bisection fails (no sign change of the residual on [0, 5] F_max,
+    which happens when fast lengthening is attributed entirely to the fibre) give NaN.
     """
     osim = _opensim()
     row = {k: float(v) for k, v in params.as_dict().items()}
@@ -258,7 +275,11 @@ def opensim_equilibrium_loop(
         coordinate.setSpeedValue(state, float(mtu_velocity[k]))
         muscle.setActivation(state, float(activation[k]))
         if tendon == "compliant":
-            model.equilibrateMuscles(state)
+            try:
+                model.equilibrateMuscles(state)
+            except RuntimeError:
+                out[k] = np.nan
+                continue
         model.realizeDynamics(state)
         out[k] = muscle.getFiberLength(state)
     return out

@@ -90,7 +90,9 @@ def child_float(element: ET.Element, tag: str, *, path: str | Path, context: str
         value = float(text)
     except ValueError as exc:
         raise InputError(
-            f"value {text!r} is not a number", path=path, field=f"{context}/{tag}",
+            f"value {text!r} is not a number",
+            path=path,
+            field=f"{context}/{tag}",
             expected="a real number",
         ) from exc
     return value

@@ -138,7 +138,8 @@ class MuscleParameters(eqx.Module):
         unknown = set(changes) - set(FIELDS)
         if unknown:
             raise InputError(
-                f"unknown parameter(s) {sorted(unknown)}", field="MuscleParameters",
+                f"unknown parameter(s) {sorted(unknown)}",
+                field="MuscleParameters",
                 expected=f"one of {list(FIELDS)}",
             )
         new = self
@@ -189,7 +190,9 @@ class MuscleParameters(eqx.Module):
             if np.any(bad):
                 first = value.reshape(-1)[np.argmax(bad.reshape(-1))] if value.ndim else value
                 raise InputError(
-                    f"impossible value {float(first)!r}", path=None, field=f"{source}.{name}",
+                    f"impossible value {float(first)!r}",
+                    path=None,
+                    field=f"{source}.{name}",
                     expected=f"a finite value {expected}",
                 )
         return self
@@ -219,7 +222,9 @@ class MuscleParameters(eqx.Module):
             if name not in elements:
                 close = [n for n in elements if n.split("_")[0] in name or name in n][:5]
                 raise InputError(
-                    f"no muscle named {name!r}", path=path, field="ForceSet",
+                    f"no muscle named {name!r}",
+                    path=path,
+                    field="ForceSet",
                     expected=f"one of the model's {len(elements)} muscles"
                     + (f", e.g. {close}" if close else ""),
                 )
@@ -294,15 +299,21 @@ def _read_muscle_element(element, *, path) -> dict[str, float]:
     context = f"{cls_name}[@name={name!r}]"
     if cls_name not in _CLASS_DEFAULTS:
         raise InputError(
-            f"muscle {name!r} is a {cls_name}", path=path, field=context,
+            f"muscle {name!r} is a {cls_name}",
+            path=path,
+            field=context,
             expected=f"one of {list(_osim.SUPPORTED_MUSCLE_CLASSES)}",
         )
     row: dict[str, float] = {}
     for field in ("max_isometric_force", "optimal_fiber_length", "tendon_slack_length"):
         value = _osim.child_float(element, field, path=path, context=context)
         if value is None:
-            raise InputError("required property is missing", path=path,
-                             field=f"{context}/{field}", expected="a positive number")
+            raise InputError(
+                "required property is missing",
+                path=path,
+                field=f"{context}/{field}",
+                expected="a positive number",
+            )
         row[field] = value
     row["pennation_angle_at_optimal"] = (
         _osim.child_float(element, "pennation_angle_at_optimal", path=path, context=context) or 0.0

@@ -51,7 +51,9 @@ class CubicSpline(eqx.Module):
         """S(t); linear extrapolation with the end slopes outside [x_0, x_{n-1}]."""
         t = jnp.asarray(t)
         k, dx = self._segment(t)
-        inside = self.y[..., k] + dx * (self.b[..., k] + dx * (self.c[..., k] + dx * self.d[..., k]))
+        inside = self.y[..., k] + dx * (
+            self.b[..., k] + dx * (self.c[..., k] + dx * self.d[..., k])
+        )
         end = _end_values(t)
         before = end(self.y, 0) + (t - self.x[0]) * end(self.b, 0)
         after = end(self.y, -1) + (t - self.x[-1]) * end(self.b, -1)
@@ -95,7 +97,8 @@ def cubic_spline(x: jax.Array, y: jax.Array, *, end_condition: str = "natural") 
         from ._errors import InputError
 
         raise InputError(
-            f"unknown spline end condition {end_condition!r}", field="end_condition",
+            f"unknown spline end condition {end_condition!r}",
+            field="end_condition",
             expected=f"one of {END_CONDITIONS}",
         )
     x = jnp.asarray(x)
@@ -118,13 +121,14 @@ def cubic_spline(x: jax.Array, y: jax.Array, *, end_condition: str = "natural") 
         zero = jnp.zeros(y.shape[:-1] + (1,))
         rhs = jnp.concatenate([zero, rhs_interior, zero], axis=-1)
     else:
-        # -h0 s0 + h0 s1 = h0^2 f[x0..x3];  h_{n-2} s_{n-2} - h_{n-2} s_{n-1} = -h_{n-2}^2 f[x_{n-4}..]
+        # first row: -h0 s0 + h0 s1 = h0^2 f[x0..x3]
+        # last row: h_{n-2} s_{n-2} - h_{n-2} s_{n-1} = -h_{n-2}^2 f[x_{n-4}..x_{n-1}]
         diag = jnp.concatenate([-h[:1], diag_interior, -h[-1:]])
         lower = jnp.concatenate([jnp.zeros(1), h])
         upper = jnp.concatenate([h, jnp.zeros(1)])
         if n > 3:
             first = (h[0] ** 2 * _third_divided_difference(x[:4], y[..., :4]))[..., None]
-            last = (-h[-1] ** 2 * _third_divided_difference(x[-4:], y[..., -4:]))[..., None]
+            last = (-(h[-1] ** 2) * _third_divided_difference(x[-4:], y[..., -4:]))[..., None]
         else:
             first = last = jnp.zeros(y.shape[:-1] + (1,))
         rhs = jnp.concatenate([first, rhs_interior, last], axis=-1)

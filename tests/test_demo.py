@@ -15,8 +15,10 @@ def test_template_matches_its_recorded_sources(data_dir):
     from musclesim._io import sha256_file
 
     header = [ln for ln in TEMPLATE.read_text().splitlines() if ln.startswith("#")]
-    for rel in ("models/Sprinter_JA1_scaled.osim",
-                "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"):
+    for rel in (
+        "models/Sprinter_JA1_scaled.osim",
+        "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
+    ):
         line = next(ln for ln in header if rel in ln)
         assert line.endswith(sha256_file(data_dir / rel))
     time, length = read_template()

@@ -120,7 +120,9 @@ def check_compliant(data_dir: Path) -> dict:
         fiber = np.asarray(sol.fiber_length)
         force = np.asarray(sol.tendon_force)
         return {
-            "fiber_length_rel": float(np.max(np.abs(fiber - ref["fiber_length"]) / ref["fiber_length"])),
+            "fiber_length_rel": float(
+                np.max(np.abs(fiber - ref["fiber_length"]) / ref["fiber_length"])
+            ),
             "tendon_force_of_peak": float(np.max(np.abs(force - ref["tendon_force"])) / peak_force),
             "steps": int(sol.num_steps),
         }
@@ -136,12 +138,16 @@ def check_compliant(data_dir: Path) -> dict:
         "tight_errors": errors(tight),
         "default_errors": errors(default),
         "damped_vs_undamped": {
-            "fiber_length_rel": float(np.max(np.abs(np.asarray(damped.fiber_length)
-                                                    - np.asarray(tight.fiber_length))
-                                             / np.asarray(tight.fiber_length))),
-            "tendon_force_of_peak": float(np.max(np.abs(np.asarray(damped.tendon_force)
-                                                        - np.asarray(tight.tendon_force)))
-                                          / peak_force),
+            "fiber_length_rel": float(
+                np.max(
+                    np.abs(np.asarray(damped.fiber_length) - np.asarray(tight.fiber_length))
+                    / np.asarray(tight.fiber_length)
+                )
+            ),
+            "tendon_force_of_peak": float(
+                np.max(np.abs(np.asarray(damped.tendon_force) - np.asarray(tight.tendon_force)))
+                / peak_force
+            ),
         },
         "opensim_seconds": opensim_seconds,
         "peak_force": peak_force,
@@ -159,10 +165,20 @@ def write_report(out: Path, rigid: dict, compliant: dict, passed: bool) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     time = compliant["time"]
     fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
-    axes[0].plot(time, compliant["opensim"]["fiber_length"] * 1e3, lw=3, alpha=0.4,
-                 label="OpenSim 4.6 DeGrooteFregly2016Muscle")
-    axes[0].plot(time, np.asarray(compliant["tight"].fiber_length) * 1e3, "k--", lw=1,
-                 label=f"musclesim (rtol {TIGHT_RTOL:g})")
+    axes[0].plot(
+        time,
+        compliant["opensim"]["fiber_length"] * 1e3,
+        lw=3,
+        alpha=0.4,
+        label="OpenSim 4.6 DeGrooteFregly2016Muscle",
+    )
+    axes[0].plot(
+        time,
+        np.asarray(compliant["tight"].fiber_length) * 1e3,
+        "k--",
+        lw=1,
+        label=f"musclesim (rtol {TIGHT_RTOL:g})",
+    )
     axes[0].set_ylabel("BFLH fibre length (mm)")
     axes[0].legend(loc="best", fontsize=8)
     axes[1].plot(time, compliant["opensim"]["tendon_force"], lw=3, alpha=0.4, label="OpenSim")
@@ -172,8 +188,9 @@ def write_report(out: Path, rigid: dict, compliant: dict, passed: bool) -> Path:
         compliant["opensim"]["fiber_length"]
     )
     axes[2].plot(time, rel * 100, label="tight")
-    rel_default = (np.asarray(compliant["default"].fiber_length)
-                   - compliant["opensim"]["fiber_length"]) / compliant["opensim"]["fiber_length"]
+    rel_default = (
+        np.asarray(compliant["default"].fiber_length) - compliant["opensim"]["fiber_length"]
+    ) / compliant["opensim"]["fiber_length"]
     axes[2].plot(time, rel_default * 100, label="default tolerances")
     axes[2].set_ylabel("fibre length diff. (%)")
     axes[2].set_xlabel("time (s), 9 m/s sprint, run0900cms.mot")
@@ -183,7 +200,11 @@ def write_report(out: Path, rigid: dict, compliant: dict, passed: bool) -> Path:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 
-    te, de, dd = compliant["tight_errors"], compliant["default_errors"], compliant["damped_vs_undamped"]
+    te, de, dd = (
+        compliant["tight_errors"],
+        compliant["default_errors"],
+        compliant["damped_vs_undamped"],
+    )
     lines = [
         "# Parity with OpenSim's DeGrooteFregly2016Muscle",
         "",
