@@ -303,7 +303,10 @@ class PlanSettings:
         min_max_velocity_sessions: sessions with maximal-velocity sprinting required before
             the target return day (1; policy).
         max_drills_per_session: 4 (policy).
-        time_limit_s: HiGHS time limit.
+        time_limit_s: HiGHS time limit (s); at the limit the best feasible plan is kept and
+            a note says so.
+        mip_rel_gap: HiGHS relative optimality gap (0.01: the plan's objective is within 1 %
+            of the best possible; every constraint holds regardless).
     """
 
     weekdays: tuple[int, ...] = (0, 2, 4)
@@ -316,6 +319,7 @@ class PlanSettings:
     min_max_velocity_sessions: int = 1
     max_drills_per_session: int = 4
     time_limit_s: float = 60.0
+    mip_rel_gap: float = 0.01
 
     def __post_init__(self):
         days = tuple(self.weekdays)
@@ -335,6 +339,7 @@ class PlanSettings:
             "min_max_velocity_sessions": (self.min_max_velocity_sessions >= 0, ">= 0"),
             "max_drills_per_session": (self.max_drills_per_session >= 1, ">= 1"),
             "time_limit_s": (self.time_limit_s > 0, "> 0 s"),
+            "mip_rel_gap": (0 <= self.mip_rel_gap < 1, "in [0, 1)"),
         }
         for name, (ok, expected) in checks.items():
             if not ok:
@@ -879,7 +884,8 @@ class _Problem:
         return scipy.optimize.milp(
             c, constraints=constraints, integrality=integrality,
             bounds=scipy.optimize.Bounds(lb, ub),
-            options={"time_limit": self.settings.time_limit_s, "mip_rel_gap": 1e-3},
+            options={"time_limit": self.settings.time_limit_s,
+                     "mip_rel_gap": self.settings.mip_rel_gap},
         )
 
     def _precheck(self):
