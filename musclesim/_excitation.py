@@ -382,7 +382,10 @@ class EMGEnvelope(ExcitationSource):
         if np.any(~np.isfinite(scale)) or np.any(scale <= 0):
             bad = [c for c, s in zip(channels, scale, strict=True) if not (np.isfinite(s) and s > 0)]
             raise InputError(f"channel(s) {bad} have no positive normalisation value (flat or zero signal?)", path=self.path, field="normalize", expected="a positive maximum")
-        self.envelope = np.clip(x / scale, 0.0, 1.0)
+        #: normalised envelope before clipping (values above 1 mean above the stated maximum)
+        self.normalized = x / scale
+        self.envelope = np.clip(self.normalized, 0.0, 1.0)
+        self.clipped_fraction = float(np.mean(self.normalized > 1.0))
         self.time = t
         self.channels = channels
         mapping = {k.upper(): tuple(v) for k, v in (channel_map or DEFAULT_CHANNEL_MAP).items()}
