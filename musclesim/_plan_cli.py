@@ -1,7 +1,8 @@
 """``musclesim plan``: a multi-week progression plan from an athlete file and a drill metrics
 table (the table comes from the simulation; see :mod:`musclesim._progression` for its layout).
 
-Writes ``plan.csv``, ``plan_calendar.png`` and ``plan_summary.txt`` (the plan, the plan rules
+Writes ``plan.csv``, ``plan.nc`` (for re-planning with ``--previous``), ``plan_calendar.png``
+and ``plan_summary.txt`` (the plan, the plan rules
 and the tolerance policy with its sources) into ``--out``, and prints the summary.
 """
 
@@ -37,6 +38,10 @@ def register_cli(subparsers) -> None:
     p.add_argument("--target-date", type=_date, default=None,
                    help="target return day (default: athlete file, else the policy's "
                    "expected time for the grade)")
+    p.add_argument("--previous", type=Path, default=None,
+                   help="re-plan: a plan.nc written earlier; its sessions before --date are "
+                   "kept as done, later ones are re-planned with --pain/--soreness (its "
+                   "calendar, rules and target are kept)")
     p.set_defaults(func=run)
 
 
@@ -53,7 +58,10 @@ def run(args) -> int:
         load_metrics,
         plan_progression,
         plot_plan_calendar,
+        read_plan,
+        replan,
         write_plan_csv,
+        write_plan_netcdf,
     )
     from ._tolerance import TolerancePolicy
 
@@ -71,16 +79,25 @@ def run(args) -> int:
             f"the metrics are for {table_muscle!r}, the athlete's injured muscle is "
             f"{expected_muscle!r}", path=args.metrics, field="attrs.muscle",
             expected=f"a table computed for {expected_muscle}")
-    settings = PlanSettings.with_days_per_week(args.days_per_week)
-    plan = plan_progression(
-        athlete, metrics, weeks=args.weeks, start=today, policy=policy, settings=settings,
-        pain=args.pain, soreness=args.soreness, target_return_date=args.target_date)
+    if args.previous is not None:
+        previous = read_plan(args.previous, athlete, metrics, policy=policy)
+        if args.weeks != previous.weeks:
+            raise InputError(f"--weeks {args.weeks} differs from the previous plan's "
+                             f"{previous.weeks}", path=args.previous, field="weeks",
+                             expected="the same number of weeks when re-planning")
+        plan = replan(previous, from_date=today, pain=args.pain, soreness=args.soreness)
+    else:
+        settings = PlanSettings.with_days_per_week(args.days_per_week)
+        plan = plan_progression(
+            athlete, metrics, weeks=args.weeks, start=today, policy=policy, settings=settings,
+            pain=args.pain, soreness=args.soreness, target_return_date=args.target_date)
     out = Path(args.out)
     write_plan_csv(plan, out / "plan.csv")
+    write_plan_netcdf(plan, out / "plan.nc")
     plot_plan_calendar(plan, out / "plan_calendar.png")
     text = plan.summary()
     write_text_atomic(out / "plan_summary.txt", text + "\n")
     print(text)
-    print(f"\nWrote {out / 'plan.csv'}, {out / 'plan_calendar.png'}, "
+    print(f"\nWrote {out / 'plan.csv'}, {out / 'plan.nc'}, {out / 'plan_calendar.png'}, "
           f"{out / 'plan_summary.txt'} (solved in {plan.solve_seconds:.2f} s)")
     return 0

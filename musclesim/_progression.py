@@ -59,6 +59,7 @@ import csv
 import dataclasses
 import datetime
 import io
+import json
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -71,7 +72,7 @@ import scipy.sparse
 import xarray as xr
 
 from ._errors import InputError
-from ._io import atomic_path, write_text_atomic
+from ._io import atomic_path, write_netcdf_atomic, write_text_atomic
 from ._tolerance import TolerancePolicy, policy_summary, tolerance_limit
 
 #: References used in this module (to be merged into the project's citation registry).
@@ -458,21 +459,32 @@ class Plan:
         return "\n".join(lines)
 
     def to_dataset(self) -> xr.Dataset:
-        """One row (``entry``) per session × drill; rest sessions give one row, drill ''."""
+        """One row (``entry``) per session × drill; rest sessions give one row, drill ''.
+
+        The attributes hold what :func:`read_plan` needs to rebuild the plan for re-planning
+        (start, weeks, target, readings, rules) and the human-readable policy statements.
+        """
         rows = _rows(self)
-        data = {k: ("entry", np.asarray([r[k] for r in rows])) for k in rows[0]} if rows else {}
+        data = {k: ("entry", np.asarray([r[k] for r in rows])) for k in rows[0]}
         ds = xr.Dataset(data, attrs={
             "start": str(self.start), "weeks": self.weeks,
             "target_return_date": str(self.target_return_date),
+            "readings": ";".join(f"{d}:{p:g}:{s:g}" for d, p, s in self.readings),
+            "plan_settings": json.dumps(dataclasses.asdict(self.settings)),
             "policy_summary": policy_summary(self.policy, self.athlete),
             "plan_rules": self.settings.summary(),
+            "solve_seconds": self.solve_seconds,
         })
+        for name, units in (("strain_limit", "1"), ("force_limit", "N"), ("peak_force", "N"),
+                            ("peak_eccentric_fiber_strain", "1"), ("peak_mtu_strain", "1")):
+            ds[name].attrs["units"] = units
         return ds
 
 
 _CSV_COLUMNS = (
     "date", "days_since_injury", "week", "deload_week", "pain", "soreness", "limit_fraction",
-    "strain_limit", "force_limit", "near_limit", "drill", "intensity", "intensity_unit",
+    "strain_limit", "force_limit", "near_limit", "drill", "level", "intensity",
+    "intensity_unit",
     "dose", "dose_unit", "peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force",
     "margin", "load", "max_velocity", "fixed",
 )
@@ -484,17 +496,18 @@ def _rows(plan: Plan) -> list[dict[str, Any]]:
         base = {
             "date": str(s.date), "days_since_injury": s.days_since_injury, "week": s.week,
             "deload_week": int(s.deload_week), "pain": s.pain, "soreness": s.soreness,
-            "limit_fraction": round(s.limit_fraction, 6), "strain_limit": s.strain_limit,
+            "limit_fraction": s.limit_fraction, "strain_limit": s.strain_limit,
             "force_limit": s.force_limit, "near_limit": int(s.near_limit),
         }
         if not s.drills:
-            rows.append({**base, "drill": "", "intensity": math.nan, "intensity_unit": "",
+            rows.append({**base, "drill": "", "level": -1, "intensity": math.nan,
+                         "intensity_unit": "",
                          "dose": 0.0, "dose_unit": "", "peak_eccentric_fiber_strain": math.nan,
                          "peak_mtu_strain": math.nan, "peak_force": math.nan,
                          "margin": math.nan, "load": 0.0, "max_velocity": 0,
                          "fixed": int(s.fixed)})
         for d in s.drills:
-            rows.append({**base, "drill": d.drill, "intensity": d.intensity,
+            rows.append({**base, "drill": d.drill, "level": d.level, "intensity": d.intensity,
                          "intensity_unit": d.intensity_unit, "dose": d.dose,
                          "dose_unit": d.dose_unit,
                          "peak_eccentric_fiber_strain": d.peak_eccentric_fiber_strain,
@@ -513,6 +526,87 @@ def write_plan_csv(plan: Plan, path: str | Path) -> Path:
     for row in _rows(plan):
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     return write_text_atomic(path, buffer.getvalue())
+
+
+def write_plan_netcdf(plan: Plan, path: str | Path) -> Path:
+    """Write :meth:`Plan.to_dataset` to netCDF atomically (readable by :func:`read_plan`)."""
+    return write_netcdf_atomic(plan.to_dataset(), path)
+
+
+def read_plan(path: str | Path, athlete, metrics: xr.Dataset, *,
+              policy: TolerancePolicy | None = None) -> Plan:
+    """Rebuild a :class:`Plan` written by :func:`write_plan_netcdf`, for :func:`replan`.
+
+    The athlete, metrics table and policy are given again (the file stores the plan, not its
+    inputs); drills are matched to the table by name and level.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path, expected="a plan.nc written by musclesim")
+    with xr.open_dataset(path) as ds:
+        ds = ds.load()
+    policy = TolerancePolicy.default() if policy is None else policy
+    metrics = check_metrics(metrics)
+    try:
+        start = datetime.date.fromisoformat(ds.attrs["start"])
+        target = datetime.date.fromisoformat(ds.attrs["target_return_date"])
+        weeks = int(ds.attrs["weeks"])
+        settings_dict = json.loads(ds.attrs["plan_settings"])
+        settings_dict["weekdays"] = tuple(settings_dict["weekdays"])
+        settings = PlanSettings(**settings_dict)
+        readings = tuple(
+            (datetime.date.fromisoformat(d), float(p), float(s))
+            for d, p, s in (item.split(":") for item in ds.attrs["readings"].split(";") if item))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise InputError(f"not a musclesim plan file ({exc})", path=path,
+                         field="attributes") from None
+    names = list(map(str, metrics.drill.values))
+    strain = metrics["peak_eccentric_fiber_strain"].values
+    mv = max_velocity_mask(metrics, athlete, settings)
+    ref = float(metrics.attrs["reference_peak_eccentric_fiber_strain"])
+    by_date: dict[str, list[int]] = {}
+    for i, day in enumerate(map(str, ds["date"].values)):
+        by_date.setdefault(day, []).append(i)
+    sessions = []
+    for day, idx in by_date.items():
+        first = idx[0]
+        drills = []
+        for i in idx:
+            name = str(ds["drill"].values[i])
+            if not name:
+                continue
+            if name not in names:
+                raise InputError(f"drill {name!r} is not in the metrics table", path=path,
+                                 field=f"drill[{day}]", expected="the table the plan used")
+            j, k = names.index(name), int(ds["level"].values[i])
+            dose = float(ds["dose"].values[i])
+            drills.append(PlannedDrill(
+                drill=name, level=k, intensity=float(metrics["intensity_value"].values[j, k]),
+                intensity_unit=str(metrics["intensity_unit"].values[j]), dose=dose,
+                dose_unit=str(metrics["dose_unit"].values[j]),
+                peak_eccentric_fiber_strain=float(strain[j, k]),
+                peak_mtu_strain=float(metrics["peak_mtu_strain"].values[j, k]),
+                peak_force=float(metrics["peak_force"].values[j, k]),
+                load=float(metrics["exposures_per_dose"].values[j, k]
+                           * max(float(strain[j, k]), 0.0) / ref * dose),
+                max_velocity=bool(mv[j, k])))
+        sessions.append(Session(
+            date=datetime.date.fromisoformat(day),
+            days_since_injury=int(ds["days_since_injury"].values[first]),
+            week=int(ds["week"].values[first]), deload_week=bool(ds["deload_week"].values[first]),
+            pain=float(ds["pain"].values[first]), soreness=float(ds["soreness"].values[first]),
+            strain_limit=float(ds["strain_limit"].values[first]),
+            force_limit=float(ds["force_limit"].values[first]),
+            limit_fraction=float(ds["limit_fraction"].values[first]),
+            near_limit=bool(ds["near_limit"].values[first]), drills=tuple(drills),
+            fixed=bool(ds["fixed"].values[first])))
+    weekly = [0.0] * weeks
+    for sess in sessions:
+        weekly[sess.week - 1] += sess.load
+    return Plan(athlete=athlete, policy=policy, settings=settings, metrics=metrics, start=start,
+                weeks=weeks, target_return_date=target, readings=readings,
+                sessions=tuple(sessions), weekly_load=tuple(weekly), notes=(),
+                solve_seconds=float(ds.attrs.get("solve_seconds", math.nan)), objective=math.nan)
 
 
 def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:

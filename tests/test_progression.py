@@ -473,3 +473,42 @@ def test_checker_catches_violations():
     strict = {**kw, "settings": dataclasses.replace(plan.settings,
                                                     min_hours_between_near_limit=72.0)}
     assert any("closer than allowed" in p for p in check_plan(plan, **strict))
+
+
+def test_plan_netcdf_roundtrip_and_cli_replan(tmp_path, capsys):
+    from musclesim._cli import main
+    from musclesim._progression import read_plan, write_plan_netcdf
+
+    a = make_athlete()
+    m = synthetic_metrics()
+    start = INJURY + datetime.timedelta(2)
+    plan = run_and_check(a, m, weeks=3, start=start)
+    path = write_plan_netcdf(plan, tmp_path / "plan.nc")
+    back = read_plan(path, a, m)
+    assert back.sessions == plan.sessions
+    assert (back.start, back.weeks, back.target_return_date, back.readings, back.settings) == (
+        plan.start, plan.weeks, plan.target_return_date, plan.readings, plan.settings)
+    np.testing.assert_allclose(back.weekly_load, plan.weekly_load)
+    with pytest.raises(InputError, match="no such file"):
+        read_plan(tmp_path / "none.nc", a, m)
+
+    # the CLI: plan, then re-plan three days later with pain
+    metrics = write_netcdf_atomic(m, tmp_path / "metrics.nc")
+    athlete = MODELS_DIR / "athletes" / "example_grade2_bflh.toml"
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ["--athlete", str(athlete), "--weeks", "3", "--metrics", str(metrics)]
+    assert main(["plan", *common, "--date", "2026-11-04", "--out", str(first)]) == 0
+    assert main(["plan", *common, "--date", "2026-11-09", "--pain", "4", "--out", str(second),
+                 "--previous", str(first / "plan.nc")]) == 0
+    capsys.readouterr()
+    ex = load_athlete(athlete, today=datetime.date(2026, 11, 25))
+    p1, p2 = read_plan(first / "plan.nc", ex, m), read_plan(second / "plan.nc", ex, m)
+    day = datetime.date(2026, 11, 9)
+    problems = check_plan(p2, athlete=ex, metrics=m, policy=p1.policy, settings=p1.settings,
+                          weeks=3, start=p1.start, target=p1.target_return_date,
+                          readings=[(p1.start, 0.0, 0.0), (day, 4.0, 0.0)],
+                          fixed_before=day, previous=p1)
+    assert not problems, problems
+    assert main(["plan", *common[:2], "--weeks", "4", *common[4:], "--date", "2026-11-09",
+                 "--out", str(second), "--previous", str(first / "plan.nc")]) == 2
+    assert "differs from the previous plan" in capsys.readouterr().err
