@@ -19,6 +19,16 @@ from ._curves import (
 from ._fiber import FiberSolution, solve_fiber
 from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
 from ._parameters import MuscleParameters
+from ._athlete import Athlete, load_athlete, scale_parameters
+from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
+from ._progression import (
+    Plan,
+    PlanInfeasibleError,
+    PlanSettings,
+    metrics_table,
+    plan_progression,
+    replan,
+)
 
 __version__ = "0.1.0"
 
@@ -45,4 +55,17 @@ __all__ = [
     "OpenSimMissingError",
     "OutOfDomainError",
     "__version__",
+    "Athlete",
+    "load_athlete",
+    "scale_parameters",
+    "TolerancePolicy",
+    "policy_summary",
+    "recovery_fraction",
+    "tolerance_limit",
+    "Plan",
+    "PlanInfeasibleError",
+    "PlanSettings",
+    "metrics_table",
+    "plan_progression",
+    "replan",
 ]
