@@ -44,6 +44,7 @@ from ._errors import InputError
 from ._parameters import MuscleParameters
 
 #: References used in this module (to be merged into the project's citation registry).
+#: ``verified: False`` marks a DOI or number not checked against the paper in this release.
 REFERENCES: dict[str, dict[str, Any]] = {
     "pollock2014": {
         "authors": "Pollock N, James SLJ, Lee JC, Chakraverty R",
@@ -60,6 +61,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "using MRI",
         "journal": "J Biomech 47(3):631-638",
         "doi": "10.1016/j.jbiomech.2013.12.002",
+        "verified": False,
         "used_for": "total lower-limb muscle volume V = 47.05 m h + 1289.6 (cm^3; m in kg, h "
         "in m) and individual muscle volumes proportional to it; force scales with V / l_opt",
     },
@@ -70,6 +72,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "injury study",
         "journal": "Med Sci Sports Exerc 47(5):905-913",
         "doi": "10.1249/MSS.0000000000000507",
+        "verified": False,
         "used_for": "shorter BFlh fascicles in previously injured limbs: the measured "
         "fascicle-length ratio scales the injured muscle's optimal fibre length",
     },
@@ -81,6 +84,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "thickness",
         "journal": "Br J Sports Med 50(23):1467-1472",
         "doi": "10.1136/bjsports-2015-094881",
+        "verified": False,
         "used_for": "fascicle length as the architectural variable that changes after "
         "hamstring injury",
     },

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 from ._errors import InputError
 
 #: References used in this module (to be merged into the project's citation registry).
+#: ``verified: False`` marks a DOI or detail not checked against the paper in this release.
 REFERENCES: dict[str, dict[str, Any]] = {
     "pollock2022": {
         "authors": "Pollock N, Kelly S, Lee J, Stone B, Giakoumis M, Polglass G, Brown J, "
@@ -108,6 +109,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "rehabilitation in patients with Achilles tendinopathy: a randomized controlled study",
         "journal": "Am J Sports Med 35(6):897-906",
         "doi": "10.1177/0363546506298279",
+        "verified": False,
         "used_for": "pain allowed up to 5/10 during activity; next-morning pain and stiffness "
         "judged on the same scale",
     },
@@ -119,6 +121,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "strain injury: a randomized controlled trial",
         "journal": "J Orthop Sports Phys Ther 50(2):91-103",
         "doi": "10.2519/jospt.2020.8895",
+        "verified": False,
         "used_for": "hamstring rehabilitation with pain up to 4/10 did not delay return to "
         "sport versus pain-free rehabilitation (supports a non-zero acceptable zone)",
     },
@@ -128,6 +131,7 @@ REFERENCES: dict[str, dict[str, Any]] = {
         "title": "Muscle injuries: biology and treatment",
         "journal": "Am J Sports Med 33(5):745-764",
         "doi": "10.1177/0363546505274714",
+        "verified": False,
         "used_for": "a short initial period of relative rest after muscle injury before "
         "progressive loading (the protection phase)",
     },

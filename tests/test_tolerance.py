@@ -226,3 +226,14 @@ def test_recovery_fraction_vmaps_over_athletes():
 def test_references_are_data():
     for key, ref in REFERENCES.items():
         assert {"authors", "year", "title", "journal", "doi", "used_for"} <= set(ref), key
+
+
+def test_shipped_example_policy():
+    from musclesim._io import MODELS_DIR
+
+    p = TolerancePolicy.load(MODELS_DIR / "policy" / "example_conservative.toml")
+    assert p.recovery_days["hamstring"]["2b"] == 24 and p.start_fraction == 0.4
+    assert p.pain.safe_max == 1.0 and p.soreness.safe_max == 2.0
+    a = athlete("2b")
+    assert tolerance_limit(a, 10, policy=p).strain_fraction < tolerance_limit(
+        a, 10).strain_fraction
