@@ -62,27 +62,23 @@ GROUPS: dict[str, tuple[str, ...]] = {
 def split_muscle(name: str) -> tuple[str, str | None]:
     """(canonical key, side) of a model muscle name, e.g. ``med_gas_l`` → (``gasmed``, ``l``).
 
-    Falls back to musclesim._groups when that module exists and knows the name.
-    Unknown names give (base name, side) unchanged, so callers can report them.
+    Uses the shared vocabulary ``musclesim._groups.canonical_name`` when that module exists,
+    else this module's :data:`MUSCLE_ALIASES` (the same names). Unknown names give
+    (base name, side) unchanged, so callers can report them.
     """
     side = None
     base = name
     if name.endswith(("_r", "_l")):
         base, side = name[:-2], name[-1]
+    if importlib.util.find_spec("musclesim._groups") is not None:
+        from . import _groups
+
+        canonical = _groups.canonical_name(name)
+        if canonical != name or base in _groups.MUSCLE_ALIASES:
+            return (canonical[:-2] if side else canonical), side
     for key, aliases in MUSCLE_ALIASES.items():
         if base in aliases:
             return key, side
-    if importlib.util.find_spec("musclesim._groups") is not None:  # shared vocabulary, if built
-        from . import _groups
-
-        lookup = getattr(_groups, "canonical_muscle", None)
-        if callable(lookup):
-            try:
-                found = lookup(name)
-            except Exception:  # its own errors mean "not known there either"
-                found = None
-            if isinstance(found, str):
-                return found, side
     return base, side
 
 
@@ -291,6 +287,11 @@ DEFAULT_CHANNEL_MAP: dict[str, tuple[str, ...]] = {
 }
 
 
+#: ``processing="auto"`` reads a file as raw EMG when more than this fraction of its samples
+#: are negative (raw EMG is zero-mean, ~50 %; rectified envelopes have none).
+AUTO_RAW_NEGATIVE_FRACTION = 0.05
+
+
 class EMGEnvelope(ExcitationSource):
     """Excitation from recorded EMG.
 
@@ -308,7 +309,9 @@ class EMGEnvelope(ExcitationSource):
 
     Files that already hold envelopes (e.g. the Rajagopal running ``emg_run.mat``, whose
     channels are smooth, non-negative and normalised by the data's providers) use
-    ``processing="envelope"``: only step 4 is applied. The result is clipped to [0, 1]
+    ``processing="envelope"``: only step 4 is applied. The default ``"auto"`` chooses ``raw``
+    when more than 5 % of the samples are negative (:data:`AUTO_RAW_NEGATIVE_FRACTION`), else
+    ``envelope``, and says which in :meth:`describe`. The result is clipped to [0, 1]
     (running EMG can exceed MVC, Kyröläinen et al. 2005) and linearly interpolated onto the
     requested times, which must lie inside the recording.
 
@@ -324,7 +327,7 @@ class EMGEnvelope(ExcitationSource):
         source: str | Path | xr.Dataset,
         *,
         side: str = "r",
-        processing: str = "raw",
+        processing: str = "auto",
         band_hz: tuple[float, float] = (20.0, 450.0),
         lowpass_hz: float = 6.0,
         normalize: str | float | Mapping[str, float] = "peak",
@@ -334,16 +337,21 @@ class EMGEnvelope(ExcitationSource):
 
         self.data = source if isinstance(source, xr.Dataset) else read_emg(source)
         self.path = self.data.attrs.get("source_path")
-        if processing not in ("raw", "envelope"):
-            raise InputError(f"processing {processing!r}", field="processing", expected="'raw' or 'envelope'")
+        if processing not in ("auto", "raw", "envelope"):
+            raise InputError(f"processing {processing!r}", field="processing", expected="'auto', 'raw' or 'envelope'")
         if side not in ("r", "l"):
             raise InputError(f"side {side!r}", field="side", expected="'r' or 'l'")
         self.side = side
-        self.processing = processing
         t = self.data["time"].values
         x = np.asarray(self.data["emg"].values, dtype=np.float64)
         fs = 1.0 / float(np.median(np.diff(t)))
         self.steps: list[str] = []
+        if processing == "auto":
+            # raw surface EMG is bipolar (about half its samples negative); an envelope is not
+            negative = float(np.mean(x < -1e-6 * np.max(np.abs(x))))
+            processing = "raw" if negative > AUTO_RAW_NEGATIVE_FRACTION else "envelope"
+            self.steps.append(f"auto: {100 * negative:.1f} % negative samples, read as {processing}")
+        self.processing = processing
         if processing == "raw":
             low, high = band_hz
             high = min(high, 0.45 * fs)

@@ -274,3 +274,12 @@ def test_emg_dataset_source(tmp_path):
     )
     source = EMGEnvelope(ds, processing="envelope")
     np.testing.assert_allclose(source([0.5], ["bflh_r", "soleus_r"]), [[0.5, 0.5]])
+
+
+def test_auto_processing_tells_raw_from_envelope(tmp_path, data_dir):
+    envelope = EMGEnvelope(data_dir / RUN / "emg_run.mat")
+    assert envelope.processing == "envelope" and "auto" in envelope.describe()
+    t, emg = _synthetic_emg(seed=3)
+    path = tmp_path / "raw.mat"
+    scipy.io.savemat(path, {"time": t, "BFLH": emg})
+    assert EMGEnvelope(path).processing == "raw"
