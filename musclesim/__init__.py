@@ -19,6 +19,28 @@ from ._curves import (
 from ._fiber import FiberSolution, solve_fiber
 from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
 from ._parameters import MuscleParameters
+from ._motion import (
+    filter_motion,
+    match_coordinates,
+    motion_derivatives,
+    read_analog,
+    read_markers,
+    read_motion,
+    read_storage,
+    resample_motion,
+)
+from ._gait import GaitEvents, average_cycles, cut_cycles, detect_events, events_from_grf
+from ._excitation import (
+    Constant,
+    EMGEnvelope,
+    ExcitationSource,
+    GaitPhaseTemplate,
+    read_emg,
+    running_template,
+    sprinting_template,
+    template_for_speed,
+)
+from ._opensim_pipeline import run_ik, scale_model
 from ._athlete import Athlete, load_athlete, scale_parameters
 from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
 from ._progression import (
@@ -55,6 +77,29 @@ __all__ = [
     "OpenSimMissingError",
     "OutOfDomainError",
     "__version__",
+    "read_motion",
+    "read_markers",
+    "read_analog",
+    "read_storage",
+    "filter_motion",
+    "resample_motion",
+    "motion_derivatives",
+    "match_coordinates",
+    "GaitEvents",
+    "detect_events",
+    "events_from_grf",
+    "cut_cycles",
+    "average_cycles",
+    "ExcitationSource",
+    "Constant",
+    "EMGEnvelope",
+    "GaitPhaseTemplate",
+    "read_emg",
+    "running_template",
+    "sprinting_template",
+    "template_for_speed",
+    "scale_model",
+    "run_ik",
     "Athlete",
     "load_athlete",
     "scale_parameters",
