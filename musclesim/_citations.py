@@ -14,9 +14,11 @@ from ._errors import InputError
 
 REFERENCES: dict[str, dict[str, str]] = {
     "delp2007": {
-        "authors": "Delp SL, Anderson FC, Arnold AS, Loan P, Habib A, John CT, Guendelman E, Thelen DG",
+        "authors": "Delp SL, Anderson FC, Arnold AS, Loan P, Habib A, John CT, Guendelman E, "
+        "Thelen DG",
         "year": "2007",
-        "title": "OpenSim: open-source software to create and analyze dynamic simulations of movement",
+        "title": "OpenSim: open-source software to create and analyze dynamic simulations of "
+        "movement",
         "journal": "IEEE Transactions on Biomedical Engineering",
         "volume": "54(11)",
         "pages": "1940-1950",

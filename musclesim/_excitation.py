@@ -85,7 +85,9 @@ def split_muscle(name: str) -> tuple[str, str | None]:
 def _as_array(time) -> np.ndarray:
     t = np.asarray(time, dtype=np.float64)
     if t.ndim != 1 or t.size == 0:
-        raise InputError(f"time has shape {t.shape}", field="time", expected="a 1-D array of times (s)")
+        raise InputError(
+            f"time has shape {t.shape}", field="time", expected="a 1-D array of times (s)"
+        )
     return t
 
 
@@ -149,7 +151,9 @@ def _mat_dataset_object(path: Path, raw: dict) -> tuple[list[str], list[np.ndarr
     blob = np.asarray(workspace).ravel().tobytes()
     header = b"MATLAB 5.0 MAT-file".ljust(116, b" ") + b"\x00" * 8 + blob[0:2] + blob[2:4]
     try:
-        reader = MatFile5Reader(io.BytesIO(header + blob[8:]), struct_as_record=True, squeeze_me=False)
+        reader = MatFile5Reader(
+            io.BytesIO(header + blob[8:]), struct_as_record=True, squeeze_me=False
+        )
         reader.mat_stream.seek(128)
         reader.initialize_read()
         var_header, _ = reader.read_var_header()
@@ -158,7 +162,8 @@ def _mat_dataset_object(path: Path, raw: dict) -> tuple[list[str], list[np.ndarr
     except Exception as exc:  # a malformed subsystem stream: say so
         raise InputError(
             f"MATLAB object data cannot be decoded ({exc.__class__.__name__}: {exc})",
-            path=path, expected="a .mat holding numeric arrays, a struct, or a MATLAB dataset",
+            path=path,
+            expected="a .mat holding numeric arrays, a struct, or a MATLAB dataset",
         ) from exc
     string_cells, numeric_cells = [], []
     for cell in cells:
@@ -185,7 +190,8 @@ def _read_mat(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         raw = scipy.io.loadmat(str(path), squeeze_me=False, struct_as_record=True)
     except Exception as exc:
         raise InputError(
-            f"cannot be read as a MATLAB file ({exc.__class__.__name__}: {exc})", path=path,
+            f"cannot be read as a MATLAB file ({exc.__class__.__name__}: {exc})",
+            path=path,
             expected="a MATLAB v5/v7 .mat file (v7.3/HDF5 files are not supported)",
         ) from exc
     columns: dict[str, np.ndarray] = {}
@@ -208,14 +214,17 @@ def _read_mat(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     time_key = next((k for k in columns if k.lower() in ("time", "t", "time_s")), None)
     if time_key is None:
         raise InputError(
-            "no time column", path=path, field="time",
+            "no time column",
+            path=path,
+            field="time",
             expected="a variable or field named 'time' (s) beside the EMG channels",
         )
     time = columns.pop(time_key)
     bad = [k for k, v in columns.items() if v.size != time.size]
     if bad:
         raise InputError(
-            f"channel(s) {bad} have a different length from time ({time.size})", path=path,
+            f"channel(s) {bad} have a different length from time ({time.size})",
+            path=path,
             expected="every channel sampled at the times in 'time'",
         )
     if not columns:
@@ -236,7 +245,9 @@ def read_emg(path: str | Path) -> xr.Dataset:
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise InputError("file not found", path=path, expected="an EMG file (.mat, .sto, .mot, .c3d)")
+        raise InputError(
+            "file not found", path=path, expected="an EMG file (.mat, .sto, .mot, .c3d)"
+        )
     if suffix == ".mat":
         if path.stat().st_size == 0:
             raise InputError("file is empty", path=path, expected="a MATLAB .mat file")
@@ -248,20 +259,39 @@ def read_emg(path: str | Path) -> xr.Dataset:
         units = "as in the file"
     elif suffix in (".sto", ".mot"):
         ds = read_storage(path)
-        time, values, names = ds["time"].values, ds["data"].values, [str(c) for c in ds["channel"].values]
+        time, values, names = (
+            ds["time"].values,
+            ds["data"].values,
+            [str(c) for c in ds["channel"].values],
+        )
         units = "as in the file"
     elif suffix == ".c3d":
         ds = read_analog(path)
-        time, values, names = ds["analog_time"].values, ds["analog"].values, [str(c) for c in ds["channel"].values]
-        units = "per channel: " + ", ".join(f"{n}={u}" for n, u in zip(names, ds["unit"].values, strict=True))
+        time, values, names = (
+            ds["analog_time"].values,
+            ds["analog"].values,
+            [str(c) for c in ds["channel"].values],
+        )
+        units = "per channel: " + ", ".join(
+            f"{n}={u}" for n, u in zip(names, ds["unit"].values, strict=True)
+        )
     else:
         raise InputError(
-            f"unknown EMG file extension {path.suffix!r}", path=path, expected=".mat, .sto, .mot or .c3d"
+            f"unknown EMG file extension {path.suffix!r}",
+            path=path,
+            expected=".mat, .sto, .mot or .c3d",
         )
     return xr.Dataset(
         {"emg": (("time", "channel"), values, {"units": units, "long_name": "EMG as recorded"})},
-        coords={"time": ("time", time, {"units": "s"}), "channel": ("channel", np.asarray(names, dtype=object))},
-        attrs={"source_path": str(path.resolve()), "source_sha256": sha256_file(path), "source_format": suffix[1:]},
+        coords={
+            "time": ("time", time, {"units": "s"}),
+            "channel": ("channel", np.asarray(names, dtype=object)),
+        },
+        attrs={
+            "source_path": str(path.resolve()),
+            "source_sha256": sha256_file(path),
+            "source_format": suffix[1:],
+        },
     )
 
 
@@ -338,7 +368,11 @@ class EMGEnvelope(ExcitationSource):
         self.data = source if isinstance(source, xr.Dataset) else read_emg(source)
         self.path = self.data.attrs.get("source_path")
         if processing not in ("auto", "raw", "envelope"):
-            raise InputError(f"processing {processing!r}", field="processing", expected="'auto', 'raw' or 'envelope'")
+            raise InputError(
+                f"processing {processing!r}",
+                field="processing",
+                expected="'auto', 'raw' or 'envelope'",
+            )
         if side not in ("r", "l"):
             raise InputError(f"side {side!r}", field="side", expected="'r' or 'l'")
         self.side = side
@@ -350,18 +384,27 @@ class EMGEnvelope(ExcitationSource):
             # raw surface EMG is bipolar (about half its samples negative); an envelope is not
             negative = float(np.mean(x < -1e-6 * np.max(np.abs(x))))
             processing = "raw" if negative > AUTO_RAW_NEGATIVE_FRACTION else "envelope"
-            self.steps.append(f"auto: {100 * negative:.1f} % negative samples, read as {processing}")
+            self.steps.append(
+                f"auto: {100 * negative:.1f} % negative samples, read as {processing}"
+            )
         self.processing = processing
         if processing == "raw":
             low, high = band_hz
             high = min(high, 0.45 * fs)
             if not (0 < low < high):
                 raise InputError(
-                    f"band {band_hz} Hz at {fs:.6g} Hz sampling", path=self.path, field="band_hz",
+                    f"band {band_hz} Hz at {fs:.6g} Hz sampling",
+                    path=self.path,
+                    field="band_hz",
                     expected="0 < low < high < Nyquist",
                 )
             if not (0 < lowpass_hz < fs / 2):
-                raise InputError(f"low-pass {lowpass_hz} Hz", path=self.path, field="lowpass_hz", expected=f"0 < f < {fs / 2:g} Hz")
+                raise InputError(
+                    f"low-pass {lowpass_hz} Hz",
+                    path=self.path,
+                    field="lowpass_hz",
+                    expected=f"0 < f < {fs / 2:g} Hz",
+                )
             sos = butter(4, [low, high], btype="bandpass", fs=fs, output="sos")
             x = sosfiltfilt(sos, x, axis=0)
             x = np.abs(x)
@@ -375,21 +418,37 @@ class EMGEnvelope(ExcitationSource):
         channels = [str(c) for c in self.data["channel"].values]
         if isinstance(normalize, str):
             if normalize != "peak":
-                raise InputError(f"normalize {normalize!r}", field="normalize", expected="'peak', a number, or a dict channel → MVC")
+                raise InputError(
+                    f"normalize {normalize!r}",
+                    field="normalize",
+                    expected="'peak', a number, or a dict channel → MVC",
+                )
             scale = np.max(x, axis=0)
             self.steps.append("normalised to each channel's peak over the record")
         elif isinstance(normalize, Mapping):
             missing = [c for c in channels if c not in normalize]
             if missing:
-                raise InputError(f"no MVC value for channel(s) {missing}", path=self.path, field="normalize", expected="a value for every channel")
+                raise InputError(
+                    f"no MVC value for channel(s) {missing}",
+                    path=self.path,
+                    field="normalize",
+                    expected="a value for every channel",
+                )
             scale = np.array([float(normalize[c]) for c in channels])
             self.steps.append("normalised to the given MVC amplitude per channel")
         else:
             scale = np.full(len(channels), float(normalize))
             self.steps.append(f"normalised to {float(normalize):g}")
         if np.any(~np.isfinite(scale)) or np.any(scale <= 0):
-            bad = [c for c, s in zip(channels, scale, strict=True) if not (np.isfinite(s) and s > 0)]
-            raise InputError(f"channel(s) {bad} have no positive normalisation value (flat or zero signal?)", path=self.path, field="normalize", expected="a positive maximum")
+            bad = [
+                c for c, s in zip(channels, scale, strict=True) if not (np.isfinite(s) and s > 0)
+            ]
+            raise InputError(
+                f"channel(s) {bad} have no positive normalisation value (flat or zero signal?)",
+                path=self.path,
+                field="normalize",
+                expected="a positive maximum",
+            )
         #: normalised envelope before clipping (values above 1 mean above the stated maximum)
         self.normalized = x / scale
         self.envelope = np.clip(self.normalized, 0.0, 1.0)
@@ -411,7 +470,9 @@ class EMGEnvelope(ExcitationSource):
         if t[0] < self.time[0] - tol or t[-1] > self.time[-1] + tol:
             raise InputError(
                 f"requested times {t[0]:.6g}–{t[-1]:.6g} s lie outside the EMG record "
-                f"{self.time[0]:.6g}–{self.time[-1]:.6g} s", path=self.path, field="time",
+                f"{self.time[0]:.6g}–{self.time[-1]:.6g} s",
+                path=self.path,
+                field="time",
                 expected="a motion inside the EMG recording (same clock)",
             )
         out = np.empty((t.size, len(muscles)))
@@ -420,12 +481,16 @@ class EMGEnvelope(ExcitationSource):
             if side is not None and side != self.side:
                 raise InputError(
                     f"muscle {muscle!r} is on side '{side}' but the EMG is side '{self.side}'",
-                    path=self.path, field="muscles", expected=f"muscles ending in _{self.side}, or EMGEnvelope(side=...)",
+                    path=self.path,
+                    field="muscles",
+                    expected=f"muscles ending in _{self.side}, or EMGEnvelope(side=...)",
                 )
             channel = self.muscle_channel.get(key)
             if channel is None:
                 raise InputError(
-                    f"no EMG channel maps to muscle {muscle!r}", path=self.path, field="channel_map",
+                    f"no EMG channel maps to muscle {muscle!r}",
+                    path=self.path,
+                    field="channel_map",
                     expected=f"a channel for {key!r} among {self.channels} (pass channel_map=...)",
                 )
             out[:, j] = np.interp(t, self.time, self.envelope[:, self.channels.index(channel)])
@@ -464,7 +529,8 @@ def phase_and_toe_off(time: np.ndarray, events: GaitEvents) -> tuple[np.ndarray,
     strides = events.strides()
     if not strides:
         raise InputError(
-            f"no complete stride for side '{events.side}'", field="cycles",
+            f"no complete stride for side '{events.side}'",
+            field="cycles",
             expected="at least two foot strikes with a toe-off between them",
         )
     starts = np.array([s[0] for s in strides])
@@ -504,7 +570,9 @@ class GaitPhaseTemplate(ExcitationSource):
         self.peak = {k: float(v) for k, v in peak.items()}
         for key, value in self.peak.items():
             if not (0.0 <= value <= 1.0):
-                raise InputError(f"peak {value} for {key}", field="peak", expected="values in [0, 1]")
+                raise InputError(
+                    f"peak {value} for {key}", field="peak", expected="values in [0, 1]"
+                )
         self.reference_toe_off = float(reference_toe_off)
         self.references = tuple(references)
         self.notes = notes
@@ -513,7 +581,8 @@ class GaitPhaseTemplate(ExcitationSource):
         """The template value of canonical muscle ``key`` at template phases (%), periodic."""
         if key not in self.shapes:
             raise InputError(
-                f"template {self.name!r} has no pattern for {key!r}", field="muscles",
+                f"template {self.name!r} has no pattern for {key!r}",
+                field="muscles",
                 expected="one of " + ", ".join(self.shapes),
             )
         p = np.mod(template_phase, 100.0)
@@ -524,7 +593,9 @@ class GaitPhaseTemplate(ExcitationSource):
         phase = np.asarray(phase, dtype=np.float64)
         if toe_off is None:
             return self.shape(key, phase)
-        return self.shape(key, _remap_phase(phase, np.full(phase.shape, float(toe_off)), self.reference_toe_off))
+        return self.shape(
+            key, _remap_phase(phase, np.full(phase.shape, float(toe_off)), self.reference_toe_off)
+        )
 
     def __call__(self, time, muscles, *, motion=None, cycles=None) -> np.ndarray:
         from ._gait import detect_events
@@ -542,7 +613,8 @@ class GaitPhaseTemplate(ExcitationSource):
             if side not in by_side:
                 if motion is None:
                     raise InputError(
-                        f"no gait cycles for side '{side}' (muscle {muscle!r})", field="cycles",
+                        f"no gait cycles for side '{side}' (muscle {muscle!r})",
+                        field="cycles",
                         expected="cycles=GaitEvents for that side, or motion= to detect them",
                     )
                 by_side[side] = detect_events(motion, side=side)
@@ -587,7 +659,13 @@ def derive_emg_template(
     )
     cycles = cut_cycles(ds, events, n_points=TEMPLATE_PHASE.size)
     mean = average_cycles(cycles)
-    channels = channels or {"bflh": "BFLH", "semimem": "SM", "gasmed": "GASMED", "gaslat": "GASLAT", "soleus": "SOL"}
+    channels = channels or {
+        "bflh": "BFLH",
+        "semimem": "SM",
+        "gasmed": "GASMED",
+        "gaslat": "GASLAT",
+        "soleus": "SOL",
+    }
     shapes, peaks = {}, {}
     for key, channel in channels.items():
         curve = mean["env"].sel(channel=channel).values
@@ -614,15 +692,281 @@ def derive_emg_template(
 # 20a888b9655e Pipelines/Rajagopal; data of Rajagopal et al. 2016 (doi:10.1109/TBME.2016.2586891).
 # tests/test_excitation.py re-derives them from the files.
 _RAJAGOPAL_RUN_SHAPES = {
-    "bflh": (0.985, 0.995, 1.000, 0.957, 0.874, 0.776, 0.670, 0.583, 0.531, 0.515, 0.524, 0.543, 0.564, 0.600, 0.652, 0.709, 0.711, 0.652, 0.569, 0.506, 0.459, 0.416, 0.360, 0.283, 0.199, 0.124, 0.074, 0.046, 0.031, 0.025, 0.024, 0.024, 0.026, 0.027, 0.028, 0.028, 0.028, 0.027, 0.025, 0.024, 0.027, 0.036, 0.055, 0.089, 0.141, 0.214, 0.316, 0.451, 0.614, 0.778, 0.889),
-    "semimem": (0.967, 1.000, 0.982, 0.944, 0.917, 0.876, 0.781, 0.651, 0.522, 0.409, 0.327, 0.279, 0.259, 0.267, 0.297, 0.327, 0.319, 0.271, 0.218, 0.190, 0.188, 0.207, 0.230, 0.231, 0.195, 0.151, 0.119, 0.096, 0.080, 0.072, 0.068, 0.066, 0.068, 0.067, 0.065, 0.063, 0.062, 0.062, 0.058, 0.056, 0.060, 0.070, 0.091, 0.128, 0.185, 0.264, 0.359, 0.471, 0.601, 0.744, 0.883),
-    "gasmed": (0.043, 0.062, 0.106, 0.179, 0.270, 0.361, 0.438, 0.487, 0.527, 0.589, 0.673, 0.772, 0.850, 0.909, 0.965, 1.000, 0.988, 0.944, 0.905, 0.843, 0.717, 0.556, 0.409, 0.313, 0.249, 0.194, 0.149, 0.112, 0.080, 0.056, 0.039, 0.030, 0.027, 0.026, 0.027, 0.028, 0.030, 0.029, 0.028, 0.027, 0.027, 0.028, 0.028, 0.029, 0.030, 0.029, 0.027, 0.027, 0.028, 0.031, 0.036),
-    "gaslat": (0.064, 0.069, 0.078, 0.104, 0.151, 0.208, 0.264, 0.312, 0.365, 0.437, 0.521, 0.602, 0.699, 0.811, 0.927, 1.000, 0.985, 0.917, 0.847, 0.778, 0.693, 0.612, 0.538, 0.458, 0.381, 0.300, 0.225, 0.159, 0.103, 0.062, 0.038, 0.026, 0.021, 0.020, 0.021, 0.023, 0.023, 0.023, 0.023, 0.022, 0.022, 0.022, 0.022, 0.021, 0.020, 0.019, 0.018, 0.019, 0.024, 0.033, 0.044),
-    "soleus": (0.057, 0.066, 0.093, 0.150, 0.248, 0.376, 0.491, 0.576, 0.643, 0.716, 0.804, 0.873, 0.935, 0.969, 0.981, 1.000, 0.996, 0.951, 0.893, 0.816, 0.695, 0.558, 0.436, 0.335, 0.260, 0.202, 0.157, 0.110, 0.071, 0.047, 0.040, 0.042, 0.047, 0.050, 0.052, 0.056, 0.061, 0.064, 0.065, 0.061, 0.054, 0.048, 0.044, 0.042, 0.041, 0.040, 0.040, 0.041, 0.041, 0.043, 0.047),
+    "bflh": (
+        0.985,
+        0.995,
+        1.000,
+        0.957,
+        0.874,
+        0.776,
+        0.670,
+        0.583,
+        0.531,
+        0.515,
+        0.524,
+        0.543,
+        0.564,
+        0.600,
+        0.652,
+        0.709,
+        0.711,
+        0.652,
+        0.569,
+        0.506,
+        0.459,
+        0.416,
+        0.360,
+        0.283,
+        0.199,
+        0.124,
+        0.074,
+        0.046,
+        0.031,
+        0.025,
+        0.024,
+        0.024,
+        0.026,
+        0.027,
+        0.028,
+        0.028,
+        0.028,
+        0.027,
+        0.025,
+        0.024,
+        0.027,
+        0.036,
+        0.055,
+        0.089,
+        0.141,
+        0.214,
+        0.316,
+        0.451,
+        0.614,
+        0.778,
+        0.889,
+    ),
+    "semimem": (
+        0.967,
+        1.000,
+        0.982,
+        0.944,
+        0.917,
+        0.876,
+        0.781,
+        0.651,
+        0.522,
+        0.409,
+        0.327,
+        0.279,
+        0.259,
+        0.267,
+        0.297,
+        0.327,
+        0.319,
+        0.271,
+        0.218,
+        0.190,
+        0.188,
+        0.207,
+        0.230,
+        0.231,
+        0.195,
+        0.151,
+        0.119,
+        0.096,
+        0.080,
+        0.072,
+        0.068,
+        0.066,
+        0.068,
+        0.067,
+        0.065,
+        0.063,
+        0.062,
+        0.062,
+        0.058,
+        0.056,
+        0.060,
+        0.070,
+        0.091,
+        0.128,
+        0.185,
+        0.264,
+        0.359,
+        0.471,
+        0.601,
+        0.744,
+        0.883,
+    ),
+    "gasmed": (
+        0.043,
+        0.062,
+        0.106,
+        0.179,
+        0.270,
+        0.361,
+        0.438,
+        0.487,
+        0.527,
+        0.589,
+        0.673,
+        0.772,
+        0.850,
+        0.909,
+        0.965,
+        1.000,
+        0.988,
+        0.944,
+        0.905,
+        0.843,
+        0.717,
+        0.556,
+        0.409,
+        0.313,
+        0.249,
+        0.194,
+        0.149,
+        0.112,
+        0.080,
+        0.056,
+        0.039,
+        0.030,
+        0.027,
+        0.026,
+        0.027,
+        0.028,
+        0.030,
+        0.029,
+        0.028,
+        0.027,
+        0.027,
+        0.028,
+        0.028,
+        0.029,
+        0.030,
+        0.029,
+        0.027,
+        0.027,
+        0.028,
+        0.031,
+        0.036,
+    ),
+    "gaslat": (
+        0.064,
+        0.069,
+        0.078,
+        0.104,
+        0.151,
+        0.208,
+        0.264,
+        0.312,
+        0.365,
+        0.437,
+        0.521,
+        0.602,
+        0.699,
+        0.811,
+        0.927,
+        1.000,
+        0.985,
+        0.917,
+        0.847,
+        0.778,
+        0.693,
+        0.612,
+        0.538,
+        0.458,
+        0.381,
+        0.300,
+        0.225,
+        0.159,
+        0.103,
+        0.062,
+        0.038,
+        0.026,
+        0.021,
+        0.020,
+        0.021,
+        0.023,
+        0.023,
+        0.023,
+        0.023,
+        0.022,
+        0.022,
+        0.022,
+        0.022,
+        0.021,
+        0.020,
+        0.019,
+        0.018,
+        0.019,
+        0.024,
+        0.033,
+        0.044,
+    ),
+    "soleus": (
+        0.057,
+        0.066,
+        0.093,
+        0.150,
+        0.248,
+        0.376,
+        0.491,
+        0.576,
+        0.643,
+        0.716,
+        0.804,
+        0.873,
+        0.935,
+        0.969,
+        0.981,
+        1.000,
+        0.996,
+        0.951,
+        0.893,
+        0.816,
+        0.695,
+        0.558,
+        0.436,
+        0.335,
+        0.260,
+        0.202,
+        0.157,
+        0.110,
+        0.071,
+        0.047,
+        0.040,
+        0.042,
+        0.047,
+        0.050,
+        0.052,
+        0.056,
+        0.061,
+        0.064,
+        0.065,
+        0.061,
+        0.054,
+        0.048,
+        0.044,
+        0.042,
+        0.041,
+        0.040,
+        0.040,
+        0.041,
+        0.041,
+        0.043,
+        0.047,
+    ),
 }
 #: Peak of each cycle-averaged envelope in the file's own normalisation (derive_emg_template's
 #: ``cycle_peak``), and the mean force-plate toe-off phase of those 6 strides (%).
-_RAJAGOPAL_RUN_PEAKS = {"bflh": 0.431, "semimem": 0.380, "gasmed": 0.553, "gaslat": 0.352, "soleus": 0.433}
+_RAJAGOPAL_RUN_PEAKS = {
+    "bflh": 0.431,
+    "semimem": 0.380,
+    "gasmed": 0.553,
+    "gaslat": 0.352,
+    "soleus": 0.433,
+}
 _RAJAGOPAL_RUN_TOE_OFF = 35.7
 #: Treadmill speed of that trial (m/s), not stated in the files: the right toe's backward
 #: speed relative to the pelvis in mid-stance (30–70 % of each force-plate stance), 3.61–3.99
@@ -632,8 +976,15 @@ RAJAGOPAL_RUN_SPEED = 3.7
 #: Medial-hamstring and short-head shapes: surface EMG in that trial has one medial-hamstring
 #: channel (SM) and one lateral (BFLH); semitendinosus takes the SM shape and biceps femoris
 #: short head the BFLH shape (assumptions, see DEFAULT_CHANNEL_MAP).
-_SHAPE_SOURCE = {"bflh": "bflh", "bfsh": "bflh", "semiten": "semimem", "semimem": "semimem",
-                 "gasmed": "gasmed", "gaslat": "gaslat", "soleus": "soleus"}
+_SHAPE_SOURCE = {
+    "bflh": "bflh",
+    "bfsh": "bflh",
+    "semiten": "semimem",
+    "semimem": "semimem",
+    "gasmed": "gasmed",
+    "gaslat": "gaslat",
+    "soleus": "soleus",
+}
 
 
 def _shapes() -> dict[str, np.ndarray]:
@@ -657,8 +1008,12 @@ def running_template(*, peak: Mapping[str, float] | None = None) -> GaitPhaseTem
     peaks = {key: _RAJAGOPAL_RUN_PEAKS[src] for key, src in _SHAPE_SOURCE.items()}
     peaks.update(peak or {})
     return GaitPhaseTemplate(
-        "running (Rajagopal 2016 EMG)", TEMPLATE_PHASE, _shapes(), peaks,
-        reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF, references=("rajagopal2016",),
+        "running (Rajagopal 2016 EMG)",
+        TEMPLATE_PHASE,
+        _shapes(),
+        peaks,
+        reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
+        references=("rajagopal2016",),
         notes=f"reference speed {RAJAGOPAL_RUN_SPEED} m/s",
     )
 
@@ -682,10 +1037,16 @@ def sprinting_template(*, peak: float | Mapping[str, float] = 1.0) -> GaitPhaseT
       source data cannot express this. Howard et al. 2018 (doi:10.1080/14763141.2016.1252790)
       review sprint EMG more broadly.
     """
-    peaks = dict.fromkeys(_SHAPE_SOURCE, float(peak)) if not isinstance(peak, Mapping) else {
-        **dict.fromkeys(_SHAPE_SOURCE, 1.0), **peak}
+    peaks = (
+        dict.fromkeys(_SHAPE_SOURCE, float(peak))
+        if not isinstance(peak, Mapping)
+        else {**dict.fromkeys(_SHAPE_SOURCE, 1.0), **peak}
+    )
     return GaitPhaseTemplate(
-        "sprinting (running shapes, full excitation)", TEMPLATE_PHASE, _shapes(), peaks,
+        "sprinting (running shapes, full excitation)",
+        TEMPLATE_PHASE,
+        _shapes(),
+        peaks,
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
         references=("rajagopal2016", "kyrolainen2005", "higashihara2010", "howard2018"),
     )
@@ -701,14 +1062,19 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
     (Higashihara et al. 2010), which a linear ramp only approximates.
     """
     if not (max_speed > RAJAGOPAL_RUN_SPEED):
-        raise InputError(f"max_speed {max_speed} m/s", field="max_speed", expected=f"> {RAJAGOPAL_RUN_SPEED} m/s")
+        raise InputError(
+            f"max_speed {max_speed} m/s", field="max_speed", expected=f"> {RAJAGOPAL_RUN_SPEED} m/s"
+        )
     if speed <= 0:
         raise InputError(f"speed {speed} m/s", field="speed", expected="> 0 m/s")
     w = float(np.clip((speed - RAJAGOPAL_RUN_SPEED) / (max_speed - RAJAGOPAL_RUN_SPEED), 0.0, 1.0))
     base = running_template()
     peaks = {k: (1 - w) * v + w * 1.0 for k, v in base.peak.items()}
     return GaitPhaseTemplate(
-        f"running at {speed:g} m/s of max {max_speed:g} m/s", TEMPLATE_PHASE, _shapes(), peaks,
+        f"running at {speed:g} m/s of max {max_speed:g} m/s",
+        TEMPLATE_PHASE,
+        _shapes(),
+        peaks,
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
         references=("rajagopal2016", "kyrolainen2005", "higashihara2010"),
     )

@@ -146,7 +146,8 @@ def _joint_for(joints: list[ET.Element], coordinate: str) -> ET.Element:
         if coordinate in [c.get("name") for c in joint.findall("coordinates/Coordinate")]:
             return joint
     raise InputError(
-        f"no joint owns coordinate {coordinate!r}", field=coordinate,
+        f"no joint owns coordinate {coordinate!r}",
+        field=coordinate,
         expected="a model with the standard leg coordinates",
     )
 
@@ -168,7 +169,9 @@ def _joint_location_and_axis(joint: ET.Element, coordinate: str | None):
     frames = {f.get("name"): f for f in joint.findall("frames/PhysicalOffsetFrame")}
     frame = frames.get(parent)
     translation = _vector(frame.findtext("translation")) if frame is not None else np.zeros(3)
-    rotation = _rotation_xyz(_vector(frame.findtext("orientation"))) if frame is not None else np.eye(3)
+    rotation = (
+        _rotation_xyz(_vector(frame.findtext("orientation"))) if frame is not None else np.eye(3)
+    )
     z_sign = 1.0
     if joint.tag == "CustomJoint":
         for axis_el in joint.findall("SpatialTransform/TransformAxis"):
@@ -180,9 +183,11 @@ def _joint_location_and_axis(joint: ET.Element, coordinate: str | None):
             name = axis_el.get("name", "")
             if name.startswith("translation"):
                 translation = translation + value * axis
-            elif coordinate is not None and name == "rotation1" and coordinate in (
-                axis_el.findtext("coordinates") or ""
-            ).split():
+            elif (
+                coordinate is not None
+                and name == "rotation1"
+                and coordinate in (axis_el.findtext("coordinates") or "").split()
+            ):
                 z_sign = float(np.sign(axis[2] * slope)) or 1.0
     else:  # PinJoint and friends rotate about the offset frame's z axis
         z_sign = float(np.sign((rotation @ np.array([0.0, 0.0, 1.0]))[2])) or 1.0
@@ -201,9 +206,15 @@ def leg_geometry(model: str | Path | ET.Element, side: str = "r") -> LegGeometry
     root = parse_osim(model) if not isinstance(model, ET.Element) else model
     model_el = model_element(root) if root.tag == "OpenSimDocument" else root
     joints = list(model_el.find("JointSet/objects") or [])
-    hip, hip_sign = _joint_location_and_axis(_joint_for(joints, f"hip_flexion_{side}"), f"hip_flexion_{side}")
-    knee, knee_sign = _joint_location_and_axis(_joint_for(joints, f"knee_angle_{side}"), f"knee_angle_{side}")
-    ankle, ankle_sign = _joint_location_and_axis(_joint_for(joints, f"ankle_angle_{side}"), f"ankle_angle_{side}")
+    hip, hip_sign = _joint_location_and_axis(
+        _joint_for(joints, f"hip_flexion_{side}"), f"hip_flexion_{side}"
+    )
+    knee, knee_sign = _joint_location_and_axis(
+        _joint_for(joints, f"knee_angle_{side}"), f"knee_angle_{side}"
+    )
+    ankle, ankle_sign = _joint_location_and_axis(
+        _joint_for(joints, f"ankle_angle_{side}"), f"ankle_angle_{side}"
+    )
     heel, _ = _joint_location_and_axis(_joint_by_child(joints, f"calcn_{side}"), None)
     toe, _ = _joint_location_and_axis(_joint_by_child(joints, f"toes_{side}"), None)
     name = model if not isinstance(model, ET.Element) else "parsed model"
@@ -219,9 +230,10 @@ def _coordinate(motion: xr.Dataset, name: str) -> np.ndarray:
     names = [str(c) for c in motion["coordinate"].values]
     if name not in names:
         raise InputError(
-            f"coordinate {name!r} is missing", path=motion.attrs.get("source_path"),
+            f"coordinate {name!r} is missing",
+            path=motion.attrs.get("source_path"),
             field="coordinate",
-            expected="pelvis_tilt, pelvis_tx, pelvis_ty and the hip, knee and ankle angles of the side",
+            expected="pelvis_tilt, pelvis_tx, pelvis_ty and the side's hip, knee and ankle angles",
         )
     return np.asarray(motion["q"].sel(coordinate=name).values, dtype=np.float64)
 
@@ -287,7 +299,10 @@ def foot_trajectories(
         coords={
             "time": motion["time"],
             "axis": ("axis", np.array(["x", "y"], dtype=object)),
-            "point": ("point", np.array(["pelvis", "hip", "knee", "ankle", "heel", "toe"], dtype=object)),
+            "point": (
+                "point",
+                np.array(["pelvis", "hip", "knee", "ankle", "heel", "toe"], dtype=object),
+            ),
         },
         attrs={"side": side, "geometry": geometry.source, "knee_sign": knee_sign},
     )
@@ -321,8 +336,16 @@ class GaitEvents:
         """Events as a Dataset with ``foot_strike`` and ``toe_off`` along their own dims."""
         return xr.Dataset(
             {
-                "foot_strike": ("strike", self.foot_strike, {"units": "s", "long_name": "foot-strike time"}),
-                "toe_off": ("toe_off_index", self.toe_off, {"units": "s", "long_name": "toe-off time"}),
+                "foot_strike": (
+                    "strike",
+                    self.foot_strike,
+                    {"units": "s", "long_name": "foot-strike time"},
+                ),
+                "toe_off": (
+                    "toe_off_index",
+                    self.toe_off,
+                    {"units": "s", "long_name": "toe-off time"},
+                ),
             },
             attrs={"side": self.side, "method": self.method, "source": self.source},
         )
@@ -406,14 +429,19 @@ def detect_events(
             offs.append(strike + stance_peak + int(np.argmin(window[stance_peak : swing + 1])))
         source = (
             "windows: Zeni et al. 2008 (doi:10.1016/j.gaitpost.2007.07.007); foot strike: heel "
-            "peak downward velocity, after O'Connor et al. 2007 (doi:10.1016/j.gaitpost.2006.05.016); "
+            "peak downward velocity, after O'Connor et al. 2007 "
+            "(doi:10.1016/j.gaitpost.2006.05.016); "
             "toe-off: peak knee extension, Fellin et al. 2010 (doi:10.1016/j.jsams.2010.03.006)"
         )
     else:
-        raise InputError(f"unknown method {method!r}", field="method", expected="'kinematic' or 'zeni'")
+        raise InputError(
+            f"unknown method {method!r}", field="method", expected="'kinematic' or 'zeni'"
+        )
     if not strikes:
         raise InputError(
-            "no foot strike found", path=motion.attrs.get("source_path"), field=f"side {side}",
+            "no foot strike found",
+            path=motion.attrs.get("source_path"),
+            field=f"side {side}",
             expected="a running or walking record with at least one stride",
         )
     return GaitEvents(
@@ -446,20 +474,22 @@ def events_from_grf(
     ds = grf if isinstance(grf, xr.Dataset) else read_storage(grf)
     channels = [str(c) for c in ds["channel"].values]
     if column is None:
-        candidates = (
-            [f"{side.upper()}_ground_force_vy", f"{side}_ground_force_vy"]
-            + (["ground_force_vy"] if side == "r" else ["1_ground_force_vy"])
+        candidates = [f"{side.upper()}_ground_force_vy", f"{side}_ground_force_vy"] + (
+            ["ground_force_vy"] if side == "r" else ["1_ground_force_vy"]
         )
         column = next((c for c in candidates if c in channels), None)
         if column is None:
             raise InputError(
                 f"no vertical force column for side {side!r}",
-                path=ds.attrs.get("source_path"), field="columns",
+                path=ds.attrs.get("source_path"),
+                field="columns",
                 expected=f"one of {candidates}, or column=...",
             )
     elif column not in channels:
         raise InputError(
-            f"column {column!r} not found", path=ds.attrs.get("source_path"), field="columns",
+            f"column {column!r} not found",
+            path=ds.attrs.get("source_path"),
+            field="columns",
             expected=f"one of {channels}",
         )
     t = ds["time"].values
@@ -482,7 +512,10 @@ def events_from_grf(
     strikes = np.array([crossing(i) for i in np.flatnonzero(edges == 1)])
     offs = np.array([crossing(i) for i in np.flatnonzero(edges == -1)])
     return GaitEvents(
-        side, strikes, offs, "force_plate",
+        side,
+        strikes,
+        offs,
+        "force_plate",
         f"{column} > {threshold_n} N; {ds.attrs.get('source_path', '')}",
     )
 
@@ -553,7 +586,8 @@ def cut_cycles(
     if not strides:
         raise InputError(
             "no complete stride (foot strike, toe-off, foot strike) in the events",
-            path=data.attrs.get("source_path"), field=f"side {events.side}",
+            path=data.attrs.get("source_path"),
+            field=f"side {events.side}",
             expected="at least two foot strikes with a toe-off between them",
         )
     t = data["time"].values
@@ -561,7 +595,8 @@ def cut_cycles(
     if not strides:
         raise InputError(
             "no complete stride inside the record's time span",
-            path=data.attrs.get("source_path"), field="time",
+            path=data.attrs.get("source_path"),
+            field="time",
             expected="events inside the record",
         )
     phase = np.linspace(0.0, 100.0, n_points)
@@ -579,13 +614,29 @@ def cut_cycles(
         arr = np.stack(cycles).reshape((len(strides), n_points, *var.shape[1:]))
         out_vars[name] = (("cycle", "phase", *var.dims[1:]), arr, var.attrs)
     toe_phase = np.array([100.0 * (to - s) / (e - s) for s, to, e in strides])
-    out_vars["stance"] = (("cycle", "phase"), phase[None, :] < toe_phase[:, None], {"long_name": "foot on the ground"})
+    out_vars["stance"] = (
+        ("cycle", "phase"),
+        phase[None, :] < toe_phase[:, None],
+        {"long_name": "foot on the ground"},
+    )
     out_vars["toe_off_phase"] = ("cycle", toe_phase, {"units": "%", "long_name": "toe-off phase"})
-    out_vars["cycle_start"] = ("cycle", np.array([s[0] for s in strides]), {"units": "s", "long_name": "foot strike opening the cycle"})
-    out_vars["cycle_end"] = ("cycle", np.array([s[2] for s in strides]), {"units": "s", "long_name": "next foot strike"})
+    out_vars["cycle_start"] = (
+        "cycle",
+        np.array([s[0] for s in strides]),
+        {"units": "s", "long_name": "foot strike opening the cycle"},
+    )
+    out_vars["cycle_end"] = (
+        "cycle",
+        np.array([s[2] for s in strides]),
+        {"units": "s", "long_name": "next foot strike"},
+    )
     coords = {k: v for k, v in data.coords.items() if "time" not in v.dims}
     coords["cycle"] = ("cycle", np.arange(len(strides)))
-    coords["phase"] = ("phase", phase, {"units": "%", "long_name": "gait-cycle phase (0 = foot strike)"})
+    coords["phase"] = (
+        "phase",
+        phase,
+        {"units": "%", "long_name": "gait-cycle phase (0 = foot strike)"},
+    )
     attrs = dict(data.attrs)
     attrs.update(events_side=events.side, events_method=events.method, events_source=events.source)
     return xr.Dataset(out_vars, coords=coords, attrs=attrs)

@@ -131,7 +131,9 @@ def _check_times(times: np.ndarray, *, path: Path) -> None:
     if not np.all(np.isfinite(times)):
         i = int(np.argmax(~np.isfinite(times)))
         raise InputError(
-            f"time on data row {i + 1} is {times[i]}", path=path, field="time",
+            f"time on data row {i + 1} is {times[i]}",
+            path=path,
+            field="time",
             expected="finite times",
         )
     steps = np.diff(times)
@@ -227,7 +229,9 @@ def _parse_storage(path: Path) -> tuple[dict[str, str], list[str], np.ndarray]:
     duplicates = sorted({name for name in labels if labels.count(name) > 1})
     if duplicates:
         raise InputError(
-            f"duplicate column name(s) {duplicates}", path=path, field="column labels",
+            f"duplicate column name(s) {duplicates}",
+            path=path,
+            field="column labels",
             expected="unique column names",
         )
     declared_cols = header.get("nColumns", header.get("datacolumns"))
@@ -236,7 +240,9 @@ def _parse_storage(path: Path) -> tuple[dict[str, str], list[str], np.ndarray]:
             n_declared = int(declared_cols)
         except ValueError:
             raise InputError(
-                f"nColumns is {declared_cols!r}", path=path, field="nColumns",
+                f"nColumns is {declared_cols!r}",
+                path=path,
+                field="nColumns",
                 expected="an integer",
             ) from None
         if n_declared != len(labels):
@@ -350,7 +356,9 @@ def _classify(
     labels: Sequence[str], model: str | Path | ET.Element | Mapping[str, str] | None
 ) -> tuple[list[str], str]:
     if model is None:
-        return [_classify_by_name(n) for n in labels], "name convention (pelvis_t[xyz] metres, *_beta coupled radians, others rotational)"
+        return [
+            _classify_by_name(n) for n in labels
+        ], "name convention (pelvis_t[xyz] metres, *_beta coupled radians, others rotational)"
     if isinstance(model, Mapping):
         types, source = dict(model), "given mapping"
     else:
@@ -365,8 +373,14 @@ def _classify(
 
 
 def _check_radians(
-    values: np.ndarray, times: np.ndarray, labels: Sequence[str], types: Sequence[str],
-    *, path: Path, limit: float, why: str,
+    values: np.ndarray,
+    times: np.ndarray,
+    labels: Sequence[str],
+    types: Sequence[str],
+    *,
+    path: Path,
+    limit: float,
+    why: str,
 ) -> None:
     for j, (name, kind) in enumerate(zip(labels, types, strict=True)):
         if kind == "translational":
@@ -404,7 +418,11 @@ def _motion_dataset(
             )
         },
         coords={
-            "time": ("time", np.asarray(times, dtype=np.float64), {"units": "s", "long_name": "time"}),
+            "time": (
+                "time",
+                np.asarray(times, dtype=np.float64),
+                {"units": "s", "long_name": "time"},
+            ),
             "coordinate": ("coordinate", np.asarray(labels, dtype=object)),
             "unit": ("coordinate", np.asarray(units, dtype=object), {"long_name": "unit of q"}),
             "motion_type": (
@@ -417,9 +435,7 @@ def _motion_dataset(
     )
 
 
-def _read_mot(
-    path: Path, *, model, in_degrees: bool | None, angle_limit_rad: float
-) -> xr.Dataset:
+def _read_mot(path: Path, *, model, in_degrees: bool | None, angle_limit_rad: float) -> xr.Dataset:
     header, labels, data = _parse_storage(path)
     names = labels[1:]
     raw_flag = header.get("inDegrees")
@@ -455,13 +471,22 @@ def _read_mot(
         # coupled columns are radians in degree files; still guard them against degrees
         coupled = [t == "coupled" for t in types]
         _check_radians(
-            values[:, coupled], times, [n for n, c in zip(names, coupled, strict=True) if c],
-            ["coupled"] * sum(coupled), path=path, limit=angle_limit_rad,
+            values[:, coupled],
+            times,
+            [n for n, c in zip(names, coupled, strict=True) if c],
+            ["coupled"] * sum(coupled),
+            path=path,
+            limit=angle_limit_rad,
             why="coupled coordinates are stored in radians even in degree files",
         )
     else:
         _check_radians(
-            values, times, names, types, path=path, limit=angle_limit_rad,
+            values,
+            times,
+            names,
+            types,
+            path=path,
+            limit=angle_limit_rad,
             why="the header says inDegrees=no",
         )
     attrs = _provenance(path, "opensim-" + path.suffix.lower().lstrip("."))
@@ -470,7 +495,11 @@ def _read_mot(
     return _motion_dataset(times, values, names, types, attrs)
 
 
-_CSV_SUFFIXES = {"_deg": ("rotational", True), "_rad": ("rotational", False), "_m": ("translational", False)}
+_CSV_SUFFIXES = {
+    "_deg": ("rotational", True),
+    "_rad": ("rotational", False),
+    "_m": ("translational", False),
+}
 
 
 def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
@@ -494,13 +523,17 @@ def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
                 break
         else:
             raise InputError(
-                f"column {label!r} has no unit suffix", path=path, field=label,
+                f"column {label!r} has no unit suffix",
+                path=path,
+                field=label,
                 expected="a name ending in _deg, _rad or _m",
             )
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise InputError(
-            f"coordinate(s) {duplicates} appear more than once", path=path, field="header",
+            f"coordinate(s) {duplicates} appear more than once",
+            path=path,
+            field="header",
             expected="one column per coordinate",
         )
     rows = []
@@ -515,7 +548,9 @@ def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
             )
         rows.append(
             [
-                float("nan") if t.lower() in ("", "nan") else _parse_float(t, path=path, line_no=i, column=labels[j])
+                float("nan")
+                if t.lower() in ("", "nan")
+                else _parse_float(t, path=path, line_no=i, column=labels[j])
                 for j, t in enumerate(tokens)
             ]
         )
@@ -529,7 +564,9 @@ def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
     if model is not None:
         model_types, _ = _classify(names, model)
         for j, (declared, from_model) in enumerate(zip(types, model_types, strict=True)):
-            if from_model != declared and not (declared == "rotational" and from_model == "coupled"):
+            if from_model != declared and not (
+                declared == "rotational" and from_model == "coupled"
+            ):
                 raise InputError(
                     f"the column is declared {declared} by its suffix but the model says "
                     f"{from_model}",
@@ -542,13 +579,19 @@ def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
     values[:, deg_mask] = np.deg2rad(values[:, deg_mask])
     rad_cols = [j for j, d in enumerate(degrees) if not d and types[j] != "translational"]
     _check_radians(
-        values[:, rad_cols], times, [labels[j + 1] for j in rad_cols],
-        [types[j] for j in rad_cols], path=path, limit=angle_limit_rad,
+        values[:, rad_cols],
+        times,
+        [labels[j + 1] for j in rad_cols],
+        [types[j] for j in rad_cols],
+        path=path,
+        limit=angle_limit_rad,
         why="the column name says radians (_rad)",
     )
     attrs = _provenance(path, "csv")
     attrs["source_in_degrees"] = "per column (_deg/_rad suffix)"
-    attrs["coordinate_classification"] = "column suffix" if model is None else "column suffix, checked against the model"
+    attrs["coordinate_classification"] = (
+        "column suffix" if model is None else "column suffix, checked against the model"
+    )
     return _motion_dataset(times, values, names, types, attrs)
 
 
@@ -639,7 +682,11 @@ def _marker_dataset(times, xyz, names, attrs) -> xr.Dataset:
             )
         },
         coords={
-            "time": ("time", np.asarray(times, dtype=np.float64), {"units": "s", "long_name": "time"}),
+            "time": (
+                "time",
+                np.asarray(times, dtype=np.float64),
+                {"units": "s", "long_name": "time"},
+            ),
             "marker": ("marker", np.asarray(names, dtype=object)),
             "axis": ("axis", np.asarray(["x", "y", "z"], dtype=object)),
         },
@@ -658,7 +705,8 @@ def _read_trc(path: Path) -> xr.Dataset:
     values = [v.strip() for v in values if v.strip()]
     if len(values) < len(keys):
         raise InputError(
-            f"header line 3 has {len(values)} values for {len(keys)} keys", path=path,
+            f"header line 3 has {len(values)} values for {len(keys)} keys",
+            path=path,
             expected=expected,
         )
     info = dict(zip(keys, values, strict=False))
@@ -671,7 +719,8 @@ def _read_trc(path: Path) -> xr.Dataset:
     except ValueError:
         raise InputError(
             f"NumFrames/NumMarkers are {info['NumFrames']!r}/{info['NumMarkers']!r}",
-            path=path, expected="integers",
+            path=path,
+            expected="integers",
         ) from None
     scale = _length_scale(info["Units"], path=path, field="Units")
     label_tokens = lines[3].split("\t")
@@ -681,7 +730,9 @@ def _read_trc(path: Path) -> xr.Dataset:
     if len(names) != n_markers:
         raise InputError(
             f"header declares {n_markers} markers but the label line names {len(names)}",
-            path=path, field="NumMarkers", expected="NumMarkers equal to the labels",
+            path=path,
+            field="NumMarkers",
+            expected="NumMarkers equal to the labels",
         )
     n_fields = 2 + 3 * n_markers
     rows = []
@@ -695,20 +746,26 @@ def _read_trc(path: Path) -> xr.Dataset:
             raise InputError(
                 f"line {line_no} has {len(tokens)} fields but {n_markers} markers need {n_fields}"
                 " (ragged or truncated row)",
-                path=path, expected=f"{n_fields} tab-separated fields per row",
+                path=path,
+                expected=f"{n_fields} tab-separated fields per row",
             )
         row = []
         for j, tok in enumerate(tokens[1:]):
             column = "Time" if j == 0 else f"{names[(j - 1) // 3]}.{'XYZ'[(j - 1) % 3]}"
-            row.append(float("nan") if not tok.strip() else _parse_float(
-                tok, path=path, line_no=line_no, column=column))
+            row.append(
+                float("nan")
+                if not tok.strip()
+                else _parse_float(tok, path=path, line_no=line_no, column=column)
+            )
         rows.append(row)
     if not rows:
         raise InputError("no data rows below the header", path=path, expected=expected)
     if len(rows) != n_frames:
         raise InputError(
             f"header declares {n_frames} frames but the file has {len(rows)}",
-            path=path, field="NumFrames", expected="NumFrames equal to the number of data rows",
+            path=path,
+            field="NumFrames",
+            expected="NumFrames equal to the number of data rows",
         )
     data = np.asarray(rows)
     times = data[:, 0]
@@ -734,7 +791,8 @@ def _c3d(path: Path):
         return ezc3d.c3d(str(path), extract_forceplat_data=False)
     except Exception as exc:  # ezc3d raises plain RuntimeError/IOError on malformed files
         raise InputError(
-            f"cannot be read as C3D ({exc.__class__.__name__}: {exc})", path=path,
+            f"cannot be read as C3D ({exc.__class__.__name__}: {exc})",
+            path=path,
             expected="a complete .c3d file",
         ) from exc
 
@@ -820,7 +878,13 @@ def read_analog(path: str | Path) -> xr.Dataset:
     attrs = _provenance(path, "c3d")
     attrs["analog_rate_hz"] = rate
     return xr.Dataset(
-        {"analog": (("analog_time", "channel"), values, {"units": "per channel (see unit)", "long_name": "analog signal"})},
+        {
+            "analog": (
+                ("analog_time", "channel"),
+                values,
+                {"units": "per channel (see unit)", "long_name": "analog signal"},
+            )
+        },
         coords={
             "analog_time": ("analog_time", times, {"units": "s", "long_name": "time"}),
             "channel": ("channel", np.asarray(names, dtype=object)),
@@ -882,7 +946,9 @@ def filter_motion(
     fs = sampling_rate(motion["time"].values, path=path)
     if not (0 < cutoff_hz < fs / 2):
         raise InputError(
-            f"cutoff {cutoff_hz} Hz", path=path, field="cutoff_hz",
+            f"cutoff {cutoff_hz} Hz",
+            path=path,
+            field="cutoff_hz",
             expected=f"0 < cutoff < Nyquist = {fs / 2:.6g} Hz",
         )
     if order < 1:
@@ -892,7 +958,9 @@ def filter_motion(
     if motion.sizes["time"] <= padlen:
         raise InputError(
             f"{motion.sizes['time']} samples are too few for a {order}th-order zero-lag filter",
-            path=path, field="time", expected=f"more than {padlen} samples",
+            path=path,
+            field="time",
+            expected=f"more than {padlen} samples",
         )
     out = motion.copy()
     for name in variables or _value_vars(motion):
@@ -936,7 +1004,9 @@ def resample_motion(
     if new_t[0] < t[0] - tol or new_t[-1] > t[-1] + tol:
         raise InputError(
             f"requested {new_t[0]:.6g}–{new_t[-1]:.6g} s lies outside the record "
-            f"{t[0]:.6g}–{t[-1]:.6g} s", path=path, field="times",
+            f"{t[0]:.6g}–{t[-1]:.6g} s",
+            path=path,
+            field="times",
             expected="times inside the recorded range (no extrapolation)",
         )
     if t.size < 2:
@@ -986,11 +1056,21 @@ def motion_derivatives(motion: xr.Dataset, *, method: str = "spline") -> xr.Data
         qd = np.gradient(q, t, axis=0, edge_order=2)
         qdd = np.gradient(qd, t, axis=0, edge_order=2)
     else:
-        raise InputError(f"unknown method {method!r}", field="method", expected="'spline' or 'gradient'")
+        raise InputError(
+            f"unknown method {method!r}", field="method", expected="'spline' or 'gradient'"
+        )
     out = motion.copy()
     dims = motion["q"].dims
-    out["qdot"] = (dims, qd, {"units": "rad/s or m/s (per coordinate)", "long_name": "generalized speed"})
-    out["qddot"] = (dims, qdd, {"units": "rad/s^2 or m/s^2 (per coordinate)", "long_name": "generalized acceleration"})
+    out["qdot"] = (
+        dims,
+        qd,
+        {"units": "rad/s or m/s (per coordinate)", "long_name": "generalized speed"},
+    )
+    out["qddot"] = (
+        dims,
+        qdd,
+        {"units": "rad/s^2 or m/s^2 (per coordinate)", "long_name": "generalized acceleration"},
+    )
     out.attrs["derivative_method"] = method
     return out
 
@@ -1018,6 +1098,7 @@ def match_coordinates(
             f"missing coordinate(s): {'; '.join(hints)}",
             path=path or motion.attrs.get("source_path"),
             field="coordinate",
-            expected="columns for every coordinate the model's muscles span: " + ", ".join(required),
+            expected="columns for every coordinate the model's muscles span: "
+            + ", ".join(required),
         )
     return motion.sel(coordinate=required)

@@ -160,7 +160,8 @@ def scale_model(
     seconds = time.perf_counter() - start
     if not ok or not model_out.is_file():
         raise InputError(
-            "OpenSim's ScaleTool failed (see opensim.log)", path=setup,
+            "OpenSim's ScaleTool failed (see opensim.log)",
+            path=setup,
             expected="a setup whose marker names exist in the model and the static trial",
         )
     factors = read_scale_set(scale_out) if scale_out.is_file() else {}
@@ -268,7 +269,11 @@ def run_ik(
     if trc is None:
         trc = _write_trc(marker_ds, out / f"{name}_markers.trc")
 
-    tool = osim.InverseKinematicsTool(str(setup)) if setup is not None else osim.InverseKinematicsTool()
+    tool = (
+        osim.InverseKinematicsTool(str(setup))
+        if setup is not None
+        else osim.InverseKinematicsTool()
+    )
     tool.setName(name)
     tool.set_model_file(str(model))
     tool.setMarkerDataFileName(str(trc))
@@ -304,7 +309,8 @@ def run_ik(
     seconds = time.perf_counter() - began
     if not ok or not mot.is_file():
         raise InputError(
-            "OpenSim's InverseKinematicsTool failed (see opensim.log)", path=trc,
+            "OpenSim's InverseKinematicsTool failed (see opensim.log)",
+            path=trc,
             expected="marker names shared by the model and the trial",
         )
     motion = read_motion(mot, model=model)

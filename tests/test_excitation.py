@@ -60,7 +60,9 @@ def _synthetic_emg(fs=2000.0, seconds=4.0, seed=0):
 
     rng = np.random.default_rng(seed)
     t = np.arange(0, seconds, 1 / fs)
-    carrier = sosfiltfilt(butter(4, [30, 300], btype="bandpass", fs=fs, output="sos"), rng.standard_normal(t.size))
+    carrier = sosfiltfilt(
+        butter(4, [30, 300], btype="bandpass", fs=fs, output="sos"), rng.standard_normal(t.size)
+    )
     carrier /= np.std(carrier)
     offset = 0.3  # a DC offset that the band-pass must remove
     return t, _known_envelope(t) * carrier + offset
@@ -111,8 +113,9 @@ def test_emg_processing_mat_struct_and_mvc(tmp_path):
     _check_envelope(source, t[200:-200])
     # normalising to an MVC amplitude twice the trial peak halves the excitation
     peak = EMGEnvelope(path).envelope.max()
-    half = EMGEnvelope(path, normalize={"BF": 2 * float(np.max(
-        EMGEnvelope(path, normalize=1.0).normalized))})
+    half = EMGEnvelope(
+        path, normalize={"BF": 2 * float(np.max(EMGEnvelope(path, normalize=1.0).normalized))}
+    )
     np.testing.assert_allclose(half.envelope.max(), 0.5 * peak, rtol=1e-9)
 
 
@@ -140,7 +143,9 @@ def test_rajagopal_emg_file(data_dir):
     assert 1.0 / float(np.median(np.diff(emg["time"].values))) == pytest.approx(960.0)
     assert {"BFLH", "SM", "GASMED", "GASLAT", "SOL"} <= set(emg["channel"].values)
     source = EMGEnvelope(emg, processing="envelope")
-    u = source(np.linspace(1.0, 2.0, 50), ["bflh_r", "semiten_r", "med_gas_r", "soleus_r", "bfsh_r"])
+    u = source(
+        np.linspace(1.0, 2.0, 50), ["bflh_r", "semiten_r", "med_gas_r", "soleus_r", "bfsh_r"]
+    )
     assert u.shape == (50, 5) and u.min() >= 0 and u.max() <= 1
     np.testing.assert_array_equal(u[:, 0], u[:, 4])  # bfsh follows the BFLH channel
 

@@ -31,8 +31,11 @@ def test_leg_geometry_signs_read_from_models(data_dir):
     raj = leg_geometry(data_dir / "models/Rajagopal2016.osim", "r")
     assert raj.knee_sign == -1.0  # Rajagopal family: flexion positive, rotates about -z
     assert (raj.hip, raj.knee, raj.ankle, raj.heel, raj.toe) == (
-        RAJAGOPAL2016_LEG.hip, RAJAGOPAL2016_LEG.knee, RAJAGOPAL2016_LEG.ankle,
-        RAJAGOPAL2016_LEG.heel, RAJAGOPAL2016_LEG.toe,
+        RAJAGOPAL2016_LEG.hip,
+        RAJAGOPAL2016_LEG.knee,
+        RAJAGOPAL2016_LEG.ankle,
+        RAJAGOPAL2016_LEG.heel,
+        RAJAGOPAL2016_LEG.toe,
     )
     g2392 = leg_geometry(data_dir / "models/gait2392_subject01_scaled.osim", "l")
     assert g2392.knee_sign == 1.0  # gait2392 family: flexion negative about +z
@@ -59,7 +62,9 @@ def test_force_plate_events_rajagopal(data_dir):
 
 def test_force_plate_crossings_interpolated(tmp_path):
     t = np.arange(0, 2, 0.001)
-    force = np.where((t > 0.3) & (t < 0.55), 1000.0, 0.0) + np.where((t > 1.0) & (t < 1.25), 1000.0, 0.0)
+    force = np.where((t > 0.3) & (t < 0.55), 1000.0, 0.0) + np.where(
+        (t > 1.0) & (t < 1.25), 1000.0, 0.0
+    )
     force += np.where((t > 0.8) & (t < 0.81), 100.0, 0.0)  # a 10 ms blip is merged away
     ds = xr.Dataset(
         {"data": (("time", "channel"), force[:, None])},
@@ -129,7 +134,13 @@ def test_cut_and_average_cycles():
     events = _events()
     t = np.arange(0.0, 4.0, 0.001)
     ds = xr.Dataset(
-        {"x": (("time", "muscle"), np.stack([np.sin(2 * np.pi * (t - 1.0)), t], axis=1), {"units": "1"})},
+        {
+            "x": (
+                ("time", "muscle"),
+                np.stack([np.sin(2 * np.pi * (t - 1.0)), t], axis=1),
+                {"units": "1"},
+            )
+        },
         coords={"time": t, "muscle": ["a", "b"]},
     )
     cycles = cut_cycles(ds, events, n_points=101)
@@ -139,7 +150,9 @@ def test_cut_and_average_cycles():
     assert cycles["stance"].values[0, :40].all() and not cycles["stance"].values[0, 41:].any()
     mean = average_cycles(cycles)
     phase = cycles["phase"].values
-    np.testing.assert_allclose(mean["x"].sel(muscle="a").values, np.sin(2 * np.pi * phase / 100), atol=1e-5)
+    np.testing.assert_allclose(
+        mean["x"].sel(muscle="a").values, np.sin(2 * np.pi * phase / 100), atol=1e-5
+    )
     np.testing.assert_allclose(mean["x_std"].sel(muscle="a").values, 0.0, atol=1e-5)
     assert mean.attrs["n_cycles"] == 2
     np.testing.assert_allclose(mean["x_std"].sel(muscle="b").values, np.sqrt(0.5), atol=1e-9)

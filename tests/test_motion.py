@@ -48,7 +48,9 @@ def test_degrees_file_converts_rotations_only(data_dir):
     row = _first_row(path)
     q = motion["q"].isel(time=0)
     assert motion.sizes == {"time": 323, "coordinate": 35}
-    assert float(q.sel(coordinate="hip_flexion_r")) == pytest.approx(math.radians(row["hip_flexion_r"]))
+    assert float(q.sel(coordinate="hip_flexion_r")) == pytest.approx(
+        math.radians(row["hip_flexion_r"])
+    )
     # translations stay metres, the coupled patellar coordinate is already radians
     assert float(q.sel(coordinate="pelvis_tx")) == pytest.approx(row["pelvis_tx"])
     assert float(q.sel(coordinate="knee_angle_r_beta")) == pytest.approx(row["knee_angle_r_beta"])
@@ -135,7 +137,10 @@ BROKEN = {
     "no endheader": (GOOD_MOT.replace("endheader\n", ""), "endheader"),
     "nRows mismatch": (GOOD_MOT.replace("nRows=4", "nRows=5"), "declares 5 rows"),
     "nColumns mismatch": (GOOD_MOT.replace("nColumns=4", "nColumns=3"), "declares 3 columns"),
-    "ragged row": (GOOD_MOT.replace("0.02\t0.3\t12.0\t22.0", "0.02\t0.3\t12.0"), "line 10 has 3 values"),
+    "ragged row": (
+        GOOD_MOT.replace("0.02\t0.3\t12.0\t22.0", "0.02\t0.3\t12.0"),
+        "line 10 has 3 values",
+    ),
     "truncated": (GOOD_MOT.rsplit("\n", 3)[0] + "\n0.03\t0.4", "has 2 values"),
     "NaN": (GOOD_MOT.replace("0.01\t0.2\t11.0", "0.01\t0.2\tnan"), "hip_flexion_r"),
     "decreasing time": (GOOD_MOT.replace("0.02\t0.3", "0.005\t0.3"), "decreasing time"),
@@ -144,7 +149,10 @@ BROKEN = {
     "first column not time": (GOOD_MOT.replace("time\t", "t\t"), "'time' as the first column"),
     "bad inDegrees": (GOOD_MOT.replace("inDegrees=yes", "inDegrees=maybe"), "inDegrees"),
     "no rows": (GOOD_MOT.split("0.00")[0].replace("nRows=4\n", ""), "no data rows"),
-    "degrees declared radians": (GOOD_MOT.replace("inDegrees=yes", "inDegrees=no"), "looks like degrees"),
+    "degrees declared radians": (
+        GOOD_MOT.replace("inDegrees=yes", "inDegrees=no"),
+        "looks like degrees",
+    ),
     "empty": ("", "empty"),
     "whitespace only": ("\n  \n", "empty"),
 }
@@ -208,7 +216,12 @@ time,pelvis_ty_m,hip_flexion_r_deg,knee_angle_r_deg,ankle_angle_r_rad
 
 def test_csv_convention(tmp_path):
     motion = read_motion(_write(tmp_path, GOOD_CSV, "m.csv"))
-    assert list(motion["coordinate"].values) == ["pelvis_ty", "hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
+    assert list(motion["coordinate"].values) == [
+        "pelvis_ty",
+        "hip_flexion_r",
+        "knee_angle_r",
+        "ankle_angle_r",
+    ]
     q = motion["q"].isel(time=0)
     assert float(q.sel(coordinate="hip_flexion_r")) == pytest.approx(math.radians(10))
     assert float(q.sel(coordinate="ankle_angle_r")) == 0.1
@@ -218,7 +231,10 @@ def test_csv_convention(tmp_path):
 
 CSV_BROKEN = {
     "no suffix": (GOOD_CSV.replace("knee_angle_r_deg", "knee_angle_r"), "no unit suffix"),
-    "degrees in a _rad column": (GOOD_CSV.replace("0.1,0.96,11,21,0.2", "0.1,0.96,11,21,90"), "ankle_angle_r_rad"),
+    "degrees in a _rad column": (
+        GOOD_CSV.replace("0.1,0.96,11,21,0.2", "0.1,0.96,11,21,90"),
+        "ankle_angle_r_rad",
+    ),
     "ragged": (GOOD_CSV.replace("0.1,0.96,11,21,0.2", "0.1,0.96,11,21"), "ragged"),
     "NaN": (GOOD_CSV.replace("0.96,11", "0.96,nan"), "hip_flexion_r_deg"),
     "decreasing time": (GOOD_CSV.replace("0.2,0.97", "0.05,0.97"), "decreasing time"),
@@ -226,7 +242,10 @@ CSV_BROKEN = {
     "no time": (GOOD_CSV.replace("time,", "t,"), "'time'"),
     "header only": (GOOD_CSV.split("0.0,")[0], "no data rows"),
     "empty": ("", "empty"),
-    "duplicate coordinate": (GOOD_CSV.replace("knee_angle_r_deg", "hip_flexion_r_rad"), "more than once"),
+    "duplicate coordinate": (
+        GOOD_CSV.replace("knee_angle_r_deg", "hip_flexion_r_rad"),
+        "more than once",
+    ),
 }
 
 
@@ -345,7 +364,7 @@ def test_broken_c3d(tmp_path):
         read_markers(garbage)
     truncated = tmp_path / "truncated.c3d"
     good = _write_c3d(tmp_path / "good.c3d")
-    truncated.write_bytes(good.read_bytes()[: 600])
+    truncated.write_bytes(good.read_bytes()[:600])
     with pytest.raises(InputError):
         read_analog(truncated)
     with pytest.raises(InputError, match="unknown marker file extension"):
@@ -396,7 +415,9 @@ def test_resample_reproduces_cubic_and_refuses_extrapolation():
     motion = _synthetic(t, {"a": t**3 - t})
     out = resample_motion(motion, 100.0)
     assert out.sizes["time"] == 101
-    np.testing.assert_allclose(out["q"].values[:, 0], out["time"].values ** 3 - out["time"].values, atol=1e-12)
+    np.testing.assert_allclose(
+        out["q"].values[:, 0], out["time"].values ** 3 - out["time"].values, atol=1e-12
+    )
     with pytest.raises(InputError, match="outside the record"):
         resample_motion(motion, times=[0.5, 1.5])
 
@@ -408,7 +429,9 @@ def test_derivatives(method, tol):
     motion = motion_derivatives(_synthetic(t, {"a": np.sin(w * t)}), method=method)
     inner = slice(10, -10)
     np.testing.assert_allclose(motion["qdot"].values[inner, 0] / w, np.cos(w * t)[inner], atol=tol)
-    np.testing.assert_allclose(motion["qddot"].values[inner, 0] / w**2, -np.sin(w * t)[inner], atol=10 * tol)
+    np.testing.assert_allclose(
+        motion["qddot"].values[inner, 0] / w**2, -np.sin(w * t)[inner], atol=10 * tol
+    )
     assert motion.attrs["derivative_method"] == method
 
 

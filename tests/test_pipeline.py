@@ -89,20 +89,30 @@ def test_output_next_to_inputs_refused(data_dir):
 
     run_dir = data_dir / RUN
     with pytest.raises(InputError, match="output folder is the folder of an input"):
-        scale_model(data_dir / "models/Rajagopal2016.osim", run_dir / "static_run.trc",
-                    setup=run_dir / "scale_setup_run.xml", output_dir=run_dir)
+        scale_model(
+            data_dir / "models/Rajagopal2016.osim",
+            run_dir / "static_run.trc",
+            setup=run_dir / "scale_setup_run.xml",
+            output_dir=run_dir,
+        )
 
 
 def test_published_scale_set_reproduced(data_dir, tmp_path):
     from musclesim._opensim_pipeline import read_scale_set, scale_model
 
     run_dir = data_dir / RUN
-    result = scale_model(data_dir / "models/Rajagopal2016.osim", run_dir / "static_run.trc",
-                         setup=run_dir / "scale_setup_run.xml", output_dir=tmp_path,
-                         scale_set=run_dir / "scaleSet_applied_run.xml")
+    result = scale_model(
+        data_dir / "models/Rajagopal2016.osim",
+        run_dir / "static_run.trc",
+        setup=run_dir / "scale_setup_run.xml",
+        output_dir=tmp_path,
+        scale_set=run_dir / "scaleSet_applied_run.xml",
+    )
     published = read_scale_set(run_dir / "scaleSet_applied_run.xml")
     for body, factors in published.items():
-        np.testing.assert_allclose(result.scale_factors[body], factors, rtol=1e-5, err_msg=body)  # 6 digits written
+        np.testing.assert_allclose(
+            result.scale_factors[body], factors, rtol=1e-5, err_msg=body
+        )  # 6 digits written
 
 
 def test_ik_from_marker_dataset_and_trc_reader(pipeline, data_dir, tmp_path):
@@ -128,13 +138,42 @@ def test_cli_scale_and_ik(data_dir, tmp_path, capsys):
     from musclesim._cli import main
 
     run_dir = data_dir / RUN
-    assert main(["scale", "--generic", str(data_dir / "models/Rajagopal2016.osim"),
-                 "--static", str(run_dir / "static_run.trc"),
-                 "--setup", str(run_dir / "scale_setup_run.xml"), "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "scale",
+                "--generic",
+                str(data_dir / "models/Rajagopal2016.osim"),
+                "--static",
+                str(run_dir / "static_run.trc"),
+                "--setup",
+                str(run_dir / "scale_setup_run.xml"),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "scaled model:" in capsys.readouterr().out
-    assert main(["ik", "--model", str(tmp_path / "subject_scaled.osim"),
-                 "--markers", str(run_dir / "motion_capture_run.trc"),
-                 "--setup", str(run_dir / "ik_setup_run.xml"), "--out", str(tmp_path),
-                 "--start", "1.0", "--end", "1.2"]) == 0
+    assert (
+        main(
+            [
+                "ik",
+                "--model",
+                str(tmp_path / "subject_scaled.osim"),
+                "--markers",
+                str(run_dir / "motion_capture_run.trc"),
+                "--setup",
+                str(run_dir / "ik_setup_run.xml"),
+                "--out",
+                str(tmp_path),
+                "--start",
+                "1.0",
+                "--end",
+                "1.2",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "marker error: RMS" in out and "(21 frames" in out
