@@ -27,7 +27,9 @@ variable                        dims                meaning
 ==============================  ==================  ===========================================
 
 and attributes ``reference_peak_eccentric_fiber_strain`` and ``reference_peak_force``: the
-same muscle **uninjured** at the athlete's maximal sprint speed (the tolerance reference).
+same muscle **uninjured** at the athlete's maximal sprint speed (the tolerance reference);
+optionally ``muscle`` (the model muscle name, e.g. ``bflh_r``, checked against the athlete by
+the CLI) and ``model_family`` (``rajagopal`` or ``gait2392``), plus provenance.
 
 **The programme.** Sessions fall on fixed weekdays. For session ``s`` and option ``o`` (a drill
 at one intensity level) allowed that day — peak eccentric fibre strain ``<=`` the day's strain
@@ -39,6 +41,7 @@ dose unit) and ``L[k]`` the sum of ``w * step * n`` over the sessions of week ``
 1. per session, at most one level per drill and at most ``max_drills_per_session`` drills;
    ``dose_min <= step n <= dose_max`` when chosen, 0 otherwise;
 2. ``L[k] <= (1 + max_weekly_increase) L[j]``, ``j`` the last non-deload week before ``k``;
+   optionally ``L[1] <= first_week_load_cap``;
 3. every ``deload_every``-th week: ``L[k] <= (1 - deload_reduction) L[k-1]``;
 4. a session is *near the limit* when a chosen option's strain (or force) is at least
    ``(1 - near_limit_margin)`` times that day's limit; two near-limit sessions are at least
@@ -304,6 +307,9 @@ class PlanSettings:
         min_max_velocity_sessions: sessions with maximal-velocity sprinting required before
             the target return day (1; policy).
         max_drills_per_session: 4 (policy).
+        first_week_load_cap: optional upper bound on week 1's strain-weighted load (the
+            clinician's starting volume); None: week 1 is bounded only by the day's limits
+            and the dose bounds, and later weeks by the weekly-rise rule.
         time_limit_s: HiGHS time limit (s); at the limit the best feasible plan is kept and
             a note says so.
         mip_rel_gap: HiGHS relative optimality gap (0.01: the plan's objective is within 1 %
@@ -319,6 +325,7 @@ class PlanSettings:
     max_velocity_fraction: float = 0.95
     min_max_velocity_sessions: int = 1
     max_drills_per_session: int = 4
+    first_week_load_cap: float | None = None
     time_limit_s: float = 60.0
     mip_rel_gap: float = 0.01
 
@@ -339,6 +346,8 @@ class PlanSettings:
             "max_velocity_fraction": (0 < self.max_velocity_fraction <= 1, "in (0, 1]"),
             "min_max_velocity_sessions": (self.min_max_velocity_sessions >= 0, ">= 0"),
             "max_drills_per_session": (self.max_drills_per_session >= 1, ">= 1"),
+            "first_week_load_cap": (self.first_week_load_cap is None
+                                    or self.first_week_load_cap >= 0, "None or >= 0"),
             "time_limit_s": (self.time_limit_s > 0, "> 0 s"),
             "mip_rel_gap": (0 <= self.mip_rel_gap < 1, "in [0, 1)"),
         }
@@ -776,13 +785,19 @@ class _FixedBefore:
     day: datetime.date
 
 
-_GROUPS = ("load_rise", "deload", "spacing", "max_velocity")
+_GROUPS = ("load_rise", "deload", "spacing", "max_velocity", "first_week")
 _GROUP_TEXT = {
     "load_rise": "weekly load rising by at most max_weekly_increase",
     "deload": "the deload weeks' load reduction",
     "spacing": "min_hours_between_near_limit between near-limit sessions",
     "max_velocity": "maximal-velocity sprinting before the target return day",
+    "first_week": "first_week_load_cap",
 }
+
+
+def _found(res) -> bool:
+    """HiGHS found a feasible point (optimal, or stopped at a limit with an incumbent)."""
+    return res.status == 0 or (res.status == 1 and res.x is not None)
 
 
 class _Problem:
@@ -948,6 +963,9 @@ class _Problem:
                     if (db - da).days < gap_days - 1e-9:
                         add([(iz[a], 1.0), (iz[b], 1.0)], -np.inf, 1.0)
         # weekly load rules
+        cap = self.settings.first_week_load_cap
+        if cap is not None and "first_week" not in drop:
+            add(week_terms[0], -np.inf, float(cap))
         inc = 1.0 + self.settings.max_weekly_increase
         last_regular = None
         for w in range(self.weeks):
@@ -972,8 +990,10 @@ class _Problem:
         A = scipy.sparse.csr_array((vals, (rows, cols)), shape=(r, n_all))
         return c, A, np.asarray(rlo), np.asarray(rhi), lb, ub, integrality
 
-    def _milp(self, drop=()):
+    def _milp(self, drop=(), *, feasibility_only=False):
         c, A, rlo, rhi, lb, ub, integrality = self.build(drop)
+        if feasibility_only:  # diagnosis: any feasible point will do
+            c = np.zeros_like(c)
         constraints = [scipy.optimize.LinearConstraint(A, rlo, rhi)] if A.shape[0] else []
         return scipy.optimize.milp(
             c, constraints=constraints, integrality=integrality,
@@ -1026,14 +1046,15 @@ class _Problem:
     def solve(self):
         self._precheck()
         res = self._milp()
-        if res.status in (0, 1) and res.x is not None:
+        if _found(res):
             if res.status == 1:
                 self.notes.append(f"HiGHS stopped at its time limit ({res.message}); the plan "
                                   "is feasible but may not be optimal")
             return res
         if res.status != 2:
             raise InputError(f"the MILP solver failed: {res.message}", field="plan")
-        culprits = [g for g in _GROUPS if self._milp(drop=(g,)).status in (0, 1)]
+        culprits = [g for g in _GROUPS
+                    if _found(self._milp(drop=(g,), feasibility_only=True))]
         if culprits:
             text = "; or ".join(_GROUP_TEXT[g] for g in culprits)
             raise PlanInfeasibleError(

@@ -162,6 +162,9 @@ def check_plan(plan, *, athlete, metrics, policy, settings, weeks, start, target
         if near:
             near_days.append(s.date)
     # weekly load rules
+    if settings.first_week_load_cap is not None and weekly[0] > settings.first_week_load_cap + (
+            1e-6):
+        problems.append(f"week 1 load {weekly[0]} above the cap")
     last = None
     for w in range(weeks):
         deload = settings.deload_every and (w + 1) % settings.deload_every == 0
@@ -512,3 +515,18 @@ def test_plan_netcdf_roundtrip_and_cli_replan(tmp_path, capsys):
     assert main(["plan", *common[:2], "--weeks", "4", *common[4:], "--date", "2026-11-09",
                  "--out", str(second), "--previous", str(first / "plan.nc")]) == 2
     assert "differs from the previous plan" in capsys.readouterr().err
+
+
+def test_first_week_cap():
+    a = make_athlete()
+    m = synthetic_metrics(5)
+    start = INJURY + datetime.timedelta(2)
+    free = run_and_check(a, m, weeks=4, start=start)
+    cap = 0.5 * free.weekly_load[0]
+    capped = run_and_check(a, m, weeks=4, start=start,
+                           settings=PlanSettings(first_week_load_cap=cap))
+    assert capped.weekly_load[0] <= cap + 1e-6
+    assert capped.weekly_load[1] <= 1.3 * capped.weekly_load[0] + 1e-6
+    with pytest.raises(PlanInfeasibleError, match="first_week_load_cap"):
+        plan_progression(a, m, weeks=4, start=start,
+                         settings=PlanSettings(first_week_load_cap=1.0))
