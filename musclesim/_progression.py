@@ -458,7 +458,7 @@ class Plan:
                 lines.append(f"  {head} rest (no drill under the limit chosen)")
                 continue
             items = "; ".join(
-                f"{d.drill} @ {d.intensity:g} {d.intensity_unit} x {d.dose:g} {d.dose_unit}"
+                f"{d.drill} @ {d.intensity:.3g} {d.intensity_unit} x {d.dose:g} {d.dose_unit}"
                 f"{' (max-v)' if d.max_velocity else ''}" for d in s.drills)
             lines.append(f"  {head} {items}")
         lines.append("Weekly strain-weighted load: "
@@ -651,7 +651,7 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
                 alpha=0.35, edgecolor="crimson" if s.near_limit else "none",
                 linewidth=2 if s.near_limit else 0))
             text = "\n".join(
-                f"{d.drill[:16]} {d.intensity:g}{d.intensity_unit} x{d.dose:g}"
+                f"{d.drill[:16]} {d.intensity:.3g} {d.intensity_unit} x{d.dose:g}"
                 + (" *" if d.max_velocity else "") for d in s.drills) or "rest"
             ax.text(x + 0.04, y + 0.70, text, fontsize=6, va="top")
     ax.set_xlim(0, 7)
