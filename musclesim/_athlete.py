@@ -92,7 +92,19 @@ REFERENCES: dict[str, dict[str, Any]] = {
 
 #: Every BAMIC grade (Pollock et al. 2014, table 1).
 BAMIC_GRADES = (
-    "0a", "0b", "1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c", "4", "4c",
+    "0a",
+    "0b",
+    "1a",
+    "1b",
+    "1c",
+    "2a",
+    "2b",
+    "2c",
+    "3a",
+    "3b",
+    "3c",
+    "4",
+    "4c",
 )
 
 #: Canonical injured-muscle names -> (recovery group, Rajagopal-family base name,
@@ -133,7 +145,12 @@ _FASCICLE_RATIO_RANGE = (0.5, 1.5)
 _TOP_KEYS = {"name", "athlete", "injury"}
 _ATHLETE_KEYS = {"height_m", "mass_kg", "max_sprint_speed_m_per_s"}
 _INJURY_KEYS = {
-    "muscle", "side", "grade", "date", "strength_deficit", "fascicle_length_ratio",
+    "muscle",
+    "side",
+    "grade",
+    "date",
+    "strength_deficit",
+    "fascicle_length_ratio",
     "target_return_date",
 }
 
@@ -173,30 +190,57 @@ class Athlete:
     def __post_init__(self):
         _check_number(self.height, "athlete.height_m", self.source, _HEIGHT_RANGE_M, "m")
         _check_number(self.mass, "athlete.mass_kg", self.source, _MASS_RANGE_KG, "kg")
-        _check_number(self.max_sprint_speed, "athlete.max_sprint_speed_m_per_s", self.source,
-                      _SPEED_RANGE_M_PER_S, "m/s")
+        _check_number(
+            self.max_sprint_speed,
+            "athlete.max_sprint_speed_m_per_s",
+            self.source,
+            _SPEED_RANGE_M_PER_S,
+            "m/s",
+        )
         if self.muscle not in MUSCLE_GROUPS:
-            raise InputError(f"unknown muscle {self.muscle!r}", path=self.source,
-                             field="injury.muscle", expected=f"one of {list(MUSCLE_GROUPS)}")
+            raise InputError(
+                f"unknown muscle {self.muscle!r}",
+                path=self.source,
+                field="injury.muscle",
+                expected=f"one of {list(MUSCLE_GROUPS)}",
+            )
         if self.side not in ("left", "right"):
-            raise InputError(f"unknown side {self.side!r}", path=self.source,
-                             field="injury.side", expected="'left' or 'right'")
+            raise InputError(
+                f"unknown side {self.side!r}",
+                path=self.source,
+                field="injury.side",
+                expected="'left' or 'right'",
+            )
         if self.grade not in BAMIC_GRADES:
-            raise InputError(f"unknown grade {self.grade!r}", path=self.source,
-                             field="injury.grade", expected=f"a BAMIC grade, one of "
-                             f"{list(BAMIC_GRADES)} (Pollock et al. 2014)")
+            raise InputError(
+                f"unknown grade {self.grade!r}",
+                path=self.source,
+                field="injury.grade",
+                expected=f"a BAMIC grade, one of {list(BAMIC_GRADES)} (Pollock et al. 2014)",
+            )
         if self.strength_deficit is not None and not 0 <= self.strength_deficit < 1:
-            raise InputError(f"strength deficit {self.strength_deficit!r} out of range",
-                             path=self.source, field="injury.strength_deficit",
-                             expected="a fraction in [0, 1)")
+            raise InputError(
+                f"strength deficit {self.strength_deficit!r} out of range",
+                path=self.source,
+                field="injury.strength_deficit",
+                expected="a fraction in [0, 1)",
+            )
         if self.fascicle_length_ratio is not None:
-            _check_number(self.fascicle_length_ratio, "injury.fascicle_length_ratio",
-                          self.source, _FASCICLE_RATIO_RANGE, "")
+            _check_number(
+                self.fascicle_length_ratio,
+                "injury.fascicle_length_ratio",
+                self.source,
+                _FASCICLE_RATIO_RANGE,
+                "",
+            )
         if self.target_return_date is not None and self.target_return_date <= self.injury_date:
             raise InputError(
                 f"target return date {self.target_return_date} is not after the injury date "
-                f"{self.injury_date}", path=self.source, field="injury.target_return_date",
-                expected="a date after injury.date")
+                f"{self.injury_date}",
+                path=self.source,
+                field="injury.target_return_date",
+                expected="a date after injury.date",
+            )
 
     @property
     def recovery_group(self) -> str:
@@ -217,8 +261,11 @@ class Athlete:
         """The injured muscle's name in a model family (``"rajagopal"`` or ``"gait2392"``),
         e.g. ``bflh_r`` or ``bifemlh_r``."""
         if family not in _MODEL_FAMILIES:
-            raise InputError(f"unknown model family {family!r}", field="family",
-                             expected=f"one of {list(_MODEL_FAMILIES)}")
+            raise InputError(
+                f"unknown model family {family!r}",
+                field="family",
+                expected=f"one of {list(_MODEL_FAMILIES)}",
+            )
         base = MUSCLE_GROUPS[self.muscle][1 if family == "rajagopal" else 2]
         return f"{base}_{self.side[0]}"
 
@@ -231,7 +278,10 @@ class Athlete:
         if self.injury_date > today:
             raise InputError(
                 f"injury date {self.injury_date} is in the future (today is {today})",
-                path=self.source, field="injury.date", expected=f"a date on or before {today}")
+                path=self.source,
+                field="injury.date",
+                expected=f"a date on or before {today}",
+            )
         return self
 
 
@@ -255,18 +305,19 @@ def load_athlete(path: str | Path, *, today: datetime.date | None = None) -> Ath
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise InputError("no such file", path=path,
-                         expected="an athlete profile (.toml)") from None
+        raise InputError("no such file", path=path, expected="an athlete profile (.toml)") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML ({exc})", path=path) from None
-    return athlete_from_dict(data, source=str(path),
-                             today=datetime.date.today() if today is None else today)
+    return athlete_from_dict(
+        data, source=str(path), today=datetime.date.today() if today is None else today
+    )
 
 
-def athlete_from_dict(data: dict, *, source: str | None = None,
-                      today: datetime.date | None = None) -> Athlete:
+def athlete_from_dict(
+    data: dict, *, source: str | None = None, today: datetime.date | None = None
+) -> Athlete:
     """Build an :class:`Athlete` from the parsed TOML structure (see :func:`load_athlete`)."""
     _no_unknown(data, _TOP_KEYS, "", source)
     athlete = _table(data, "athlete", source)
@@ -276,48 +327,70 @@ def athlete_from_dict(data: dict, *, source: str | None = None,
 
     name = data.get("name", "")
     if not isinstance(name, str):
-        raise InputError(f"wrong type {type(name).__name__}", path=source, field="name",
-                         expected="a string")
+        raise InputError(
+            f"wrong type {type(name).__name__}", path=source, field="name", expected="a string"
+        )
 
     height = _number(athlete, "height_m", "athlete.", source)
     if 100 <= height <= 250:
         raise InputError(
-            f"height {height!r} looks like centimetres", path=source, field="athlete.height_m",
-            expected=f"metres, e.g. {height / 100:.2f}")
+            f"height {height!r} looks like centimetres",
+            path=source,
+            field="athlete.height_m",
+            expected=f"metres, e.g. {height / 100:.2f}",
+        )
     mass = _number(athlete, "mass_kg", "athlete.", source)
     speed = _number(athlete, "max_sprint_speed_m_per_s", "athlete.", source)
     if 15 <= speed <= 47:
         raise InputError(
-            f"speed {speed!r} looks like km/h", path=source,
-            field="athlete.max_sprint_speed_m_per_s", expected=f"m/s, e.g. {speed / 3.6:.2f}")
+            f"speed {speed!r} looks like km/h",
+            path=source,
+            field="athlete.max_sprint_speed_m_per_s",
+            expected=f"m/s, e.g. {speed / 3.6:.2f}",
+        )
 
     muscle = _muscle(_string(injury, "muscle", "injury.", source), source)
     muscle_name, side_from_name = muscle
     side = _string(injury, "side", "injury.", source).strip().lower()
     if side not in ("left", "right"):
-        raise InputError(f"unknown side {side!r}", path=source, field="injury.side",
-                         expected="'left' or 'right'")
+        raise InputError(
+            f"unknown side {side!r}", path=source, field="injury.side", expected="'left' or 'right'"
+        )
     if side_from_name is not None and side_from_name != side:
         raise InputError(
-            f"the model muscle name says {side_from_name} but side is {side}", path=source,
-            field="injury.muscle", expected="a muscle name whose _l/_r suffix matches side")
+            f"the model muscle name says {side_from_name} but side is {side}",
+            path=source,
+            field="injury.muscle",
+            expected="a muscle name whose _l/_r suffix matches side",
+        )
 
     grade = _grade(injury, source)
     injury_date = _date(injury, "date", source, required=True)
     target = _date(injury, "target_return_date", source, required=False)
 
-    deficit = _number(injury, "strength_deficit", "injury.", source, required=False,
-                      positive=False)
+    deficit = _number(injury, "strength_deficit", "injury.", source, required=False, positive=False)
     if deficit is not None and 1 <= deficit <= 100:
         raise InputError(
-            f"strength deficit {deficit!r} looks like a percentage", path=source,
-            field="injury.strength_deficit", expected=f"a fraction, e.g. {deficit / 100:g}")
+            f"strength deficit {deficit!r} looks like a percentage",
+            path=source,
+            field="injury.strength_deficit",
+            expected=f"a fraction, e.g. {deficit / 100:g}",
+        )
     ratio = _number(injury, "fascicle_length_ratio", "injury.", source, required=False)
 
     result = Athlete(
-        height=height, mass=mass, max_sprint_speed=speed, muscle=muscle_name, side=side,
-        grade=grade, injury_date=injury_date, strength_deficit=deficit,
-        fascicle_length_ratio=ratio, target_return_date=target, name=name, source=source,
+        height=height,
+        mass=mass,
+        max_sprint_speed=speed,
+        muscle=muscle_name,
+        side=side,
+        grade=grade,
+        injury_date=injury_date,
+        strength_deficit=deficit,
+        fascicle_length_ratio=ratio,
+        target_return_date=target,
+        name=name,
+        source=source,
     )
     if today is not None:
         result.check_date(today)
@@ -326,20 +399,29 @@ def athlete_from_dict(data: dict, *, source: str | None = None,
 
 def _table(data, key, source):
     if key not in data:
-        raise InputError("missing table", path=source, field=f"[{key}]",
-                         expected=f"a [{key}] section")
+        raise InputError(
+            "missing table", path=source, field=f"[{key}]", expected=f"a [{key}] section"
+        )
     value = data[key]
     if not isinstance(value, dict):
-        raise InputError(f"wrong type {type(value).__name__}", path=source, field=key,
-                         expected=f"a [{key}] table")
+        raise InputError(
+            f"wrong type {type(value).__name__}",
+            path=source,
+            field=key,
+            expected=f"a [{key}] table",
+        )
     return value
 
 
 def _no_unknown(table, allowed, prefix, source):
     unknown = sorted(set(table) - allowed)
     if unknown:
-        raise InputError(f"unknown field {unknown[0]!r}", path=source,
-                         field=f"{prefix}{unknown[0]}", expected=f"one of {sorted(allowed)}")
+        raise InputError(
+            f"unknown field {unknown[0]!r}",
+            path=source,
+            field=f"{prefix}{unknown[0]}",
+            expected=f"one of {sorted(allowed)}",
+        )
 
 
 def _number(table, key, prefix, source, *, required=True, positive=True):
@@ -350,18 +432,25 @@ def _number(table, key, prefix, source, *, required=True, positive=True):
         return None
     value = table[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"wrong type {type(value).__name__} ({value!r})", path=source,
-                         field=field, expected="a number")
+        raise InputError(
+            f"wrong type {type(value).__name__} ({value!r})",
+            path=source,
+            field=field,
+            expected="a number",
+        )
     value = float(value)
     if not math.isfinite(value):
-        raise InputError(f"not finite ({value!r})", path=source, field=field,
-                         expected="a finite number")
+        raise InputError(
+            f"not finite ({value!r})", path=source, field=field, expected="a finite number"
+        )
     if positive and value <= 0:
-        raise InputError(f"non-positive value {value!r}", path=source, field=field,
-                         expected="a positive number")
+        raise InputError(
+            f"non-positive value {value!r}", path=source, field=field, expected="a positive number"
+        )
     if not positive and value < 0:
-        raise InputError(f"negative value {value!r}", path=source, field=field,
-                         expected="a number >= 0")
+        raise InputError(
+            f"negative value {value!r}", path=source, field=field, expected="a number >= 0"
+        )
     return value
 
 
@@ -371,8 +460,12 @@ def _string(table, key, prefix, source):
         raise InputError("missing field", path=source, field=field, expected="a string")
     value = table[key]
     if not isinstance(value, str):
-        raise InputError(f"wrong type {type(value).__name__} ({value!r})", path=source,
-                         field=field, expected="a string")
+        raise InputError(
+            f"wrong type {type(value).__name__} ({value!r})",
+            path=source,
+            field=field,
+            expected="a string",
+        )
     return value
 
 
@@ -392,45 +485,67 @@ def _muscle(text, source):
                 break
         else:
             raise InputError(
-                f"unknown muscle {text!r}", path=source, field="injury.muscle",
+                f"unknown muscle {text!r}",
+                path=source,
+                field="injury.muscle",
                 expected=f"one of {list(MUSCLE_GROUPS)} or a model muscle name such as "
-                "'bflh_r' or 'bifemlh_r'")
+                "'bflh_r' or 'bifemlh_r'",
+            )
     return key, side
 
 
 def _grade(table, source):
     if "grade" not in table:
-        raise InputError("missing field", path=source, field="injury.grade",
-                         expected="a BAMIC grade string such as '2b'")
+        raise InputError(
+            "missing field",
+            path=source,
+            field="injury.grade",
+            expected="a BAMIC grade string such as '2b'",
+        )
     value = table["grade"]
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InputError(f"wrong type {type(value).__name__}", path=source,
-                         field="injury.grade", expected="a BAMIC grade string such as '2b'")
+        raise InputError(
+            f"wrong type {type(value).__name__}",
+            path=source,
+            field="injury.grade",
+            expected="a BAMIC grade string such as '2b'",
+        )
     text = str(value).strip().lower()
     if text in BAMIC_GRADES:
         return text
     if text.isdigit() and int(text) <= 4:
         raise InputError(
-            f"grade {text!r} lacks its site letter", path=source, field="injury.grade",
+            f"grade {text!r} lacks its site letter",
+            path=source,
+            field="injury.grade",
             expected="a BAMIC grade with its site: a myofascial, b musculotendinous, "
-            f"c intratendinous, e.g. '{text}b' (Pollock et al. 2014); one of {list(BAMIC_GRADES)}")
+            f"c intratendinous, e.g. '{text}b' (Pollock et al. 2014); one of {list(BAMIC_GRADES)}",
+        )
     raise InputError(
-        f"unknown grade {value!r}", path=source, field="injury.grade",
+        f"unknown grade {value!r}",
+        path=source,
+        field="injury.grade",
         expected=f"a BAMIC grade 0-4 with site a/b/c, one of {list(BAMIC_GRADES)} "
-        "(Pollock et al. 2014)")
+        "(Pollock et al. 2014)",
+    )
 
 
 def _date(table, key, source, *, required):
     field = f"injury.{key}"
     if key not in table:
         if required:
-            raise InputError("missing field", path=source, field=field,
-                             expected="a date, e.g. 2026-10-12")
+            raise InputError(
+                "missing field", path=source, field=field, expected="a date, e.g. 2026-10-12"
+            )
         return None
     value = table[key]
     if isinstance(value, datetime.datetime):
-        raise InputError(f"a date and time ({value!r})", path=source, field=field,
-                         expected="a date without a time, e.g. 2026-10-12")
+        raise InputError(
+            f"a date and time ({value!r})",
+            path=source,
+            field=field,
+            expected="a date without a time, e.g. 2026-10-12",
+        )
     if isinstance(value, datetime.date):
         return value
     if isinstance(value, str):
@@ -438,21 +553,31 @@ def _date(table, key, source, *, required):
             return datetime.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise InputError(f"not a date ({value!r})", path=source, field=field,
-                     expected="a TOML date or an ISO string, e.g. 2026-10-12")
+    raise InputError(
+        f"not a date ({value!r})",
+        path=source,
+        field=field,
+        expected="a TOML date or an ISO string, e.g. 2026-10-12",
+    )
 
 
 def _check_number(value, field, source, bounds, unit):
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InputError(f"not a finite number ({value!r})", path=source, field=field,
-                         expected="a finite number")
+        raise InputError(
+            f"not a finite number ({value!r})", path=source, field=field, expected="a finite number"
+        )
     lo, hi = bounds
     if value <= 0:
-        raise InputError(f"non-positive value {value!r}", path=source, field=field,
-                         expected="a positive number")
+        raise InputError(
+            f"non-positive value {value!r}", path=source, field=field, expected="a positive number"
+        )
     if not lo <= value <= hi:
-        raise InputError(f"implausible value {value!r}", path=source, field=field,
-                         expected=f"between {lo:g} and {hi:g} {unit}".rstrip())
+        raise InputError(
+            f"implausible value {value!r}",
+            path=source,
+            field=field,
+            expected=f"between {lo:g} and {hi:g} {unit}".rstrip(),
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -514,21 +639,31 @@ def scale_parameters(
         A new :class:`~musclesim.MuscleParameters` (``MuscleParameters.replace``).
     """
     if not reference_height > 0 or not reference_mass > 0:
-        raise InputError("reference height and mass must be positive",
-                         field="reference_height/reference_mass", expected="> 0 (m, kg)")
+        raise InputError(
+            "reference height and mass must be positive",
+            field="reference_height/reference_mass",
+            expected="> 0 (m, kg)",
+        )
     if 100 <= reference_height <= 250:
-        raise InputError(f"reference height {reference_height!r} looks like centimetres",
-                         field="reference_height", expected="metres")
+        raise InputError(
+            f"reference height {reference_height!r} looks like centimetres",
+            field="reference_height",
+            expected="metres",
+        )
     s = athlete.height / reference_height
     if force_rule == "handsfield2014":
         volume_ratio = total_muscle_volume_handsfield2014(athlete.mass, athlete.height) / (
-            total_muscle_volume_handsfield2014(reference_mass, reference_height))
+            total_muscle_volume_handsfield2014(reference_mass, reference_height)
+        )
         force_scale = volume_ratio / s
     elif force_rule == "mass_2/3":
         force_scale = (athlete.mass / reference_mass) ** (2.0 / 3.0)
     else:
-        raise InputError(f"unknown force rule {force_rule!r}", field="force_rule",
-                         expected="'handsfield2014' or 'mass_2/3'")
+        raise InputError(
+            f"unknown force rule {force_rule!r}",
+            field="force_rule",
+            expected="'handsfield2014' or 'mass_2/3'",
+        )
 
     force = params.max_isometric_force * force_scale
     l_opt = params.optimal_fiber_length * s
@@ -537,11 +672,16 @@ def scale_parameters(
     if injured_index is not None:
         shape = params.shape
         n = shape[0] if shape else 1
-        if isinstance(injured_index, bool) or not isinstance(injured_index, int) or not (
-            -n <= injured_index < n
+        if (
+            isinstance(injured_index, bool)
+            or not isinstance(injured_index, int)
+            or not (-n <= injured_index < n)
         ):
-            raise InputError(f"injured_index {injured_index!r} out of range",
-                             field="injured_index", expected=f"an integer in [0, {n})")
+            raise InputError(
+                f"injured_index {injured_index!r} out of range",
+                field="injured_index",
+                expected=f"an integer in [0, {n})",
+            )
         force_factor = 1.0 - (athlete.strength_deficit or 0.0)
         length_factor = athlete.fascicle_length_ratio or 1.0
         if shape:
@@ -553,4 +693,5 @@ def scale_parameters(
             force = force * force_factor
             l_opt = l_opt * length_factor
     return params.replace(
-        max_isometric_force=force, optimal_fiber_length=l_opt, tendon_slack_length=l_ts)
+        max_isometric_force=force, optimal_fiber_length=l_opt, tendon_slack_length=l_ts
+    )

@@ -19,29 +19,46 @@ from ._io import write_text_atomic
 
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser(
-        "plan", help="multi-week progression plan (MILP) for an injured athlete",
+        "plan",
+        help="multi-week progression plan (MILP) for an injured athlete",
         description="Plan drills and doses session by session under the day's tissue-tolerance "
-        "limit. Every output states the policy it used and its sources.")
+        "limit. Every output states the policy it used and its sources.",
+    )
     p.add_argument("--athlete", required=True, type=Path, help="athlete profile (.toml)")
     p.add_argument("--weeks", required=True, type=int, help="plan length in weeks")
-    p.add_argument("--metrics", required=True, type=Path,
-                   help="drill metrics table (.nc) for this athlete's injured muscle")
+    p.add_argument(
+        "--metrics",
+        required=True,
+        type=Path,
+        help="drill metrics table (.nc) for this athlete's injured muscle",
+    )
     p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--date", type=_date, default=None,
-                   help="first day of the plan and day of the pain/soreness reading "
-                   "(YYYY-MM-DD; default today)")
+    p.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="first day of the plan and day of the pain/soreness reading "
+        "(YYYY-MM-DD; default today)",
+    )
     p.add_argument("--pain", type=float, default=0.0, help="today's pain, 0-10 NRS")
     p.add_argument("--soreness", type=float, default=0.0, help="today's soreness, 0-10")
-    p.add_argument("--policy", type=Path, default=None,
-                   help="tolerance policy overrides (.toml)")
+    p.add_argument("--policy", type=Path, default=None, help="tolerance policy overrides (.toml)")
     p.add_argument("--days-per-week", type=int, default=3, help="sessions per week (1-7)")
-    p.add_argument("--target-date", type=_date, default=None,
-                   help="target return day (default: athlete file, else the policy's "
-                   "expected time for the grade)")
-    p.add_argument("--previous", type=Path, default=None,
-                   help="re-plan: a plan.nc written earlier; its sessions before --date are "
-                   "kept as done, later ones are re-planned with --pain/--soreness (its "
-                   "calendar, rules and target are kept)")
+    p.add_argument(
+        "--target-date",
+        type=_date,
+        default=None,
+        help="target return day (default: athlete file, else the policy's "
+        "expected time for the grade)",
+    )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="re-plan: a plan.nc written earlier; its sessions before --date are "
+        "kept as done, later ones are re-planned with --pain/--soreness (its "
+        "calendar, rules and target are kept)",
+    )
     p.set_defaults(func=run)
 
 
@@ -67,30 +84,45 @@ def run(args) -> int:
 
     today = args.date or datetime.date.today()
     athlete = load_athlete(args.athlete, today=today)
-    policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(
-        args.policy)
+    policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
     metrics = load_metrics(args.metrics)
     expected_muscle = athlete.model_muscle_name(
-        "gait2392" if str(metrics.attrs.get("model_family", "rajagopal")) == "gait2392"
-        else "rajagopal")
+        "gait2392"
+        if str(metrics.attrs.get("model_family", "rajagopal")) == "gait2392"
+        else "rajagopal"
+    )
     table_muscle = metrics.attrs.get("muscle")
     if table_muscle is not None and str(table_muscle) != expected_muscle:
         raise InputError(
             f"the metrics are for {table_muscle!r}, the athlete's injured muscle is "
-            f"{expected_muscle!r}", path=args.metrics, field="attrs.muscle",
-            expected=f"a table computed for {expected_muscle}")
+            f"{expected_muscle!r}",
+            path=args.metrics,
+            field="attrs.muscle",
+            expected=f"a table computed for {expected_muscle}",
+        )
     if args.previous is not None:
         previous = read_plan(args.previous, athlete, metrics, policy=policy)
         if args.weeks != previous.weeks:
-            raise InputError(f"--weeks {args.weeks} differs from the previous plan's "
-                             f"{previous.weeks}", path=args.previous, field="weeks",
-                             expected="the same number of weeks when re-planning")
+            raise InputError(
+                f"--weeks {args.weeks} differs from the previous plan's {previous.weeks}",
+                path=args.previous,
+                field="weeks",
+                expected="the same number of weeks when re-planning",
+            )
         plan = replan(previous, from_date=today, pain=args.pain, soreness=args.soreness)
     else:
         settings = PlanSettings.with_days_per_week(args.days_per_week)
         plan = plan_progression(
-            athlete, metrics, weeks=args.weeks, start=today, policy=policy, settings=settings,
-            pain=args.pain, soreness=args.soreness, target_return_date=args.target_date)
+            athlete,
+            metrics,
+            weeks=args.weeks,
+            start=today,
+            policy=policy,
+            settings=settings,
+            pain=args.pain,
+            soreness=args.soreness,
+            target_return_date=args.target_date,
+        )
     out = Path(args.out)
     write_plan_csv(plan, out / "plan.csv")
     write_plan_netcdf(plan, out / "plan.nc")
@@ -98,6 +130,8 @@ def run(args) -> int:
     text = plan.summary()
     write_text_atomic(out / "plan_summary.txt", text + "\n")
     print(text)
-    print(f"\nWrote {out / 'plan.csv'}, {out / 'plan.nc'}, {out / 'plan_calendar.png'}, "
-          f"{out / 'plan_summary.txt'} (solved in {plan.solve_seconds:.2f} s)")
+    print(
+        f"\nWrote {out / 'plan.csv'}, {out / 'plan.nc'}, {out / 'plan_calendar.png'}, "
+        f"{out / 'plan_summary.txt'} (solved in {plan.solve_seconds:.2f} s)"
+    )
     return 0

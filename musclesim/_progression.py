@@ -169,8 +169,11 @@ def metrics_table(
     """
     grid = np.asarray(intensity_value, dtype=float)
     if grid.ndim != 2 or grid.shape[0] != len(drills):
-        raise InputError(f"intensity grid of shape {grid.shape}", field="intensity_value",
-                         expected=f"(n_drill={len(drills)}, n_level)")
+        raise InputError(
+            f"intensity grid of shape {grid.shape}",
+            field="intensity_value",
+            expected=f"(n_drill={len(drills)}, n_level)",
+        )
     dims = ("drill", "intensity")
 
     def g(values, name, default=None):
@@ -182,14 +185,18 @@ def metrics_table(
     ds = xr.Dataset(
         {
             "intensity_value": g(grid, "drill intensity at this level"),
-            "peak_eccentric_fiber_strain": g(peak_eccentric_fiber_strain,
-                                             "peak eccentric fibre strain of the injured muscle"),
+            "peak_eccentric_fiber_strain": g(
+                peak_eccentric_fiber_strain, "peak eccentric fibre strain of the injured muscle"
+            ),
             "peak_mtu_strain": g(peak_mtu_strain, "peak MTU strain of the injured muscle"),
             "peak_force": g(peak_force, "peak force of the injured muscle"),
             "exposures_per_dose": g(exposures_per_dose, "loading cycles per dose unit", 1.0),
             "max_velocity": g(max_velocity, "counts as maximal-velocity sprinting", 0.0),
-            "sprint_specificity": ("drill", np.asarray(sprint_specificity, dtype=float),
-                                   {"long_name": "sprint specificity", "units": "1"}),
+            "sprint_specificity": (
+                "drill",
+                np.asarray(sprint_specificity, dtype=float),
+                {"long_name": "sprint specificity", "units": "1"},
+            ),
             "intensity_unit": ("drill", np.asarray(intensity_unit, dtype=str)),
             "dose_unit": ("drill", np.asarray(dose_unit, dtype=str)),
             "dose_min": ("drill", np.asarray(dose_min, dtype=float)),
@@ -211,8 +218,14 @@ def metrics_table(
 
 
 _GRID_VARS = ("intensity_value", "peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
-_DRILL_VARS = ("sprint_specificity", "intensity_unit", "dose_unit", "dose_min", "dose_max",
-               "dose_step")
+_DRILL_VARS = (
+    "sprint_specificity",
+    "intensity_unit",
+    "dose_unit",
+    "dose_min",
+    "dose_max",
+    "dose_step",
+)
 
 
 def check_metrics(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
@@ -220,21 +233,34 @@ def check_metrics(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
     completed) dataset. Raises :class:`InputError` naming the variable."""
     for dim in ("drill", "intensity"):
         if dim not in ds.dims:
-            raise InputError(f"missing dimension {dim!r}", path=source, field=dim,
-                             expected="dims ('drill', 'intensity')")
+            raise InputError(
+                f"missing dimension {dim!r}",
+                path=source,
+                field=dim,
+                expected="dims ('drill', 'intensity')",
+            )
     for name in _GRID_VARS + _DRILL_VARS:
         if name not in ds:
-            raise InputError("missing variable", path=source, field=name,
-                             expected="the metrics-table contract (musclesim._progression)")
+            raise InputError(
+                "missing variable",
+                path=source,
+                field=name,
+                expected="the metrics-table contract (musclesim._progression)",
+            )
     for name in _GRID_VARS:
         if set(ds[name].dims) != {"drill", "intensity"}:
-            raise InputError(f"dims {ds[name].dims}", path=source, field=name,
-                             expected="('drill', 'intensity')")
+            raise InputError(
+                f"dims {ds[name].dims}", path=source, field=name, expected="('drill', 'intensity')"
+            )
     for key in ("reference_peak_eccentric_fiber_strain", "reference_peak_force"):
         value = ds.attrs.get(key)
         if value is None or not float(value) > 0:
-            raise InputError(f"{value!r}", path=source, field=f"attrs.{key}",
-                             expected="the uninjured value at maximal sprint speed, > 0")
+            raise InputError(
+                f"{value!r}",
+                path=source,
+                field=f"attrs.{key}",
+                expected="the uninjured value at maximal sprint speed, > 0",
+            )
     if "exposures_per_dose" not in ds:
         ds = ds.assign(exposures_per_dose=xr.ones_like(ds["peak_force"]))
     if "max_velocity" not in ds:
@@ -245,32 +271,45 @@ def check_metrics(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
         mismatch = np.isfinite(strain) != np.isfinite(ds[name].values)
         if mismatch.any():
             i, k = np.argwhere(mismatch)[0]
-            raise InputError("present where peak_eccentric_fiber_strain is missing or vice "
-                             "versa", path=source,
-                             field=f"{name}[drill={ds.drill.values[i]!s}, intensity={k}]",
-                             expected="NaN in the same cells")
+            raise InputError(
+                "present where peak_eccentric_fiber_strain is missing or vice versa",
+                path=source,
+                field=f"{name}[drill={ds.drill.values[i]!s}, intensity={k}]",
+                expected="NaN in the same cells",
+            )
     if np.any(ds["peak_force"].values[np.isfinite(strain)] < 0):
-        raise InputError("negative force", path=source, field="peak_force",
-                         expected=">= 0 N")
+        raise InputError("negative force", path=source, field="peak_force", expected=">= 0 N")
     spec = ds["sprint_specificity"].values
     if np.any(~np.isfinite(spec)) or np.any((spec < 0) | (spec > 1)):
-        raise InputError("out of range", path=source, field="sprint_specificity",
-                         expected="in [0, 1]")
+        raise InputError(
+            "out of range", path=source, field="sprint_specificity", expected="in [0, 1]"
+        )
     lo, hi, step = (ds[v].values for v in ("dose_min", "dose_max", "dose_step"))
-    bad = ~(np.isfinite(lo) & np.isfinite(hi) & np.isfinite(step)) | (step <= 0) | (lo <= 0) | (
-        hi < lo)
+    bad = (
+        ~(np.isfinite(lo) & np.isfinite(hi) & np.isfinite(step))
+        | (step <= 0)
+        | (lo <= 0)
+        | (hi < lo)
+    )
     for i in np.flatnonzero(bad):
-        raise InputError(f"dose bounds ({lo[i]}, {hi[i]}, step {step[i]})", path=source,
-                         field=f"dose_min/dose_max/dose_step[drill={ds.drill.values[i]!s}]",
-                         expected="0 < dose_min <= dose_max, dose_step > 0")
+        raise InputError(
+            f"dose bounds ({lo[i]}, {hi[i]}, step {step[i]})",
+            path=source,
+            field=f"dose_min/dose_max/dose_step[drill={ds.drill.values[i]!s}]",
+            expected="0 < dose_min <= dose_max, dose_step > 0",
+        )
     for i in range(ds.sizes["drill"]):
         if math.ceil(lo[i] / step[i] - 1e-9) > math.floor(hi[i] / step[i] + 1e-9):
-            raise InputError("no whole number of steps between dose_min and dose_max",
-                             path=source, field=f"dose_step[drill={ds.drill.values[i]!s}]",
-                             expected="dose_min <= k * dose_step <= dose_max for some k")
+            raise InputError(
+                "no whole number of steps between dose_min and dose_max",
+                path=source,
+                field=f"dose_step[drill={ds.drill.values[i]!s}]",
+                expected="dose_min <= k * dose_step <= dose_max for some k",
+            )
     if len(set(map(str, ds.drill.values))) != ds.sizes["drill"]:
-        raise InputError("duplicate drill names", path=source, field="drill",
-                         expected="unique names")
+        raise InputError(
+            "duplicate drill names", path=source, field="drill", expected="unique names"
+        )
     return ds
 
 
@@ -331,23 +370,33 @@ class PlanSettings:
 
     def __post_init__(self):
         days = tuple(self.weekdays)
-        if not days or len(set(days)) != len(days) or any(
-                not isinstance(d, int) or not 0 <= d <= 6 for d in days):
-            raise InputError(f"weekdays {self.weekdays!r}", field="weekdays",
-                             expected="distinct integers 0 (Monday) .. 6 (Sunday)")
+        if (
+            not days
+            or len(set(days)) != len(days)
+            or any(not isinstance(d, int) or not 0 <= d <= 6 for d in days)
+        ):
+            raise InputError(
+                f"weekdays {self.weekdays!r}",
+                field="weekdays",
+                expected="distinct integers 0 (Monday) .. 6 (Sunday)",
+            )
         object.__setattr__(self, "weekdays", tuple(sorted(days)))
         checks = {
             "max_weekly_increase": (self.max_weekly_increase >= 0, ">= 0"),
-            "deload_every": (self.deload_every == 0 or self.deload_every >= 2,
-                             "0 (off) or >= 2 weeks"),
+            "deload_every": (
+                self.deload_every == 0 or self.deload_every >= 2,
+                "0 (off) or >= 2 weeks",
+            ),
             "deload_reduction": (0 <= self.deload_reduction < 1, "in [0, 1)"),
             "near_limit_margin": (0 <= self.near_limit_margin < 1, "in [0, 1)"),
             "min_hours_between_near_limit": (self.min_hours_between_near_limit >= 0, ">= 0 h"),
             "max_velocity_fraction": (0 < self.max_velocity_fraction <= 1, "in (0, 1]"),
             "min_max_velocity_sessions": (self.min_max_velocity_sessions >= 0, ">= 0"),
             "max_drills_per_session": (self.max_drills_per_session >= 1, ">= 1"),
-            "first_week_load_cap": (self.first_week_load_cap is None
-                                    or self.first_week_load_cap >= 0, "None or >= 0"),
+            "first_week_load_cap": (
+                self.first_week_load_cap is None or self.first_week_load_cap >= 0,
+                "None or >= 0",
+            ),
             "time_limit_s": (self.time_limit_s > 0, "> 0 s"),
             "mip_rel_gap": (0 <= self.mip_rel_gap < 1, "in [0, 1)"),
         }
@@ -358,31 +407,40 @@ class PlanSettings:
     @classmethod
     def with_days_per_week(cls, n: int, **kw) -> PlanSettings:
         """Spread ``n`` sessions over the week (3: Mon/Wed/Fri; 2: Tue/Fri; ...)."""
-        layouts = {1: (2,), 2: (1, 4), 3: (0, 2, 4), 4: (0, 1, 3, 4), 5: (0, 1, 2, 3, 4),
-                   6: (0, 1, 2, 3, 4, 5), 7: (0, 1, 2, 3, 4, 5, 6)}
+        layouts = {
+            1: (2,),
+            2: (1, 4),
+            3: (0, 2, 4),
+            4: (0, 1, 3, 4),
+            5: (0, 1, 2, 3, 4),
+            6: (0, 1, 2, 3, 4, 5),
+            7: (0, 1, 2, 3, 4, 5, 6),
+        }
         if n not in layouts:
-            raise InputError(f"{n!r} sessions per week", field="days_per_week",
-                             expected="1 to 7")
+            raise InputError(f"{n!r} sessions per week", field="days_per_week", expected="1 to 7")
         return cls(weekdays=layouts[n], **kw)
 
     def summary(self) -> str:
         names = ", ".join(_WEEKDAYS[d].capitalize() for d in self.weekdays)
-        return "\n".join([
-            "Plan rules (policy; change with PlanSettings):",
-            f"  sessions on {names}; at most {self.max_drills_per_session} drills each",
-            f"  weekly strain-weighted load rises by at most {self.max_weekly_increase:.0%} "
-            f"(Nielsen et al. 2014, doi:{REFERENCES['nielsen2014']['doi']}; Gabbett 2016, "
-            f"doi:{REFERENCES['gabbett2016']['doi']})",
-            f"  deload every {self.deload_every} weeks, load cut by at least "
-            f"{self.deload_reduction:.0%} (interval: Bell et al. 2022, "
-            f"doi:{REFERENCES['bell2022']['doi']}; the cut is policy)"
-            if self.deload_every else "  no deload weeks",
-            f"  sessions within {self.near_limit_margin:.0%} of the day's limit are at least "
-            f"{self.min_hours_between_near_limit:g} h apart (issue 5 requirement)",
-            f"  maximal-velocity sprinting (>= {self.max_velocity_fraction:.0%} of maximal "
-            f"speed; Malone et al. 2017, doi:{REFERENCES['malone2017']['doi']}) in at least "
-            f"{self.min_max_velocity_sessions} session(s) before the target return day",
-        ])
+        return "\n".join(
+            [
+                "Plan rules (policy; change with PlanSettings):",
+                f"  sessions on {names}; at most {self.max_drills_per_session} drills each",
+                f"  weekly strain-weighted load rises by at most {self.max_weekly_increase:.0%} "
+                f"(Nielsen et al. 2014, doi:{REFERENCES['nielsen2014']['doi']}; Gabbett 2016, "
+                f"doi:{REFERENCES['gabbett2016']['doi']})",
+                f"  deload every {self.deload_every} weeks, load cut by at least "
+                f"{self.deload_reduction:.0%} (interval: Bell et al. 2022, "
+                f"doi:{REFERENCES['bell2022']['doi']}; the cut is policy)"
+                if self.deload_every
+                else "  no deload weeks",
+                f"  sessions within {self.near_limit_margin:.0%} of the day's limit are at least "
+                f"{self.min_hours_between_near_limit:g} h apart (issue 5 requirement)",
+                f"  maximal-velocity sprinting (>= {self.max_velocity_fraction:.0%} of maximal "
+                f"speed; Malone et al. 2017, doi:{REFERENCES['malone2017']['doi']}) in at least "
+                f"{self.min_max_velocity_sessions} session(s) before the target return day",
+            ]
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -451,18 +509,24 @@ class Plan:
             f"{self.target_return_date}.",
         ]
         for s in self.sessions:
-            head = (f"{s.date} (day {s.days_since_injury}, week {s.week}"
-                    f"{', deload' if s.deload_week else ''}) limit {s.limit_fraction:.2f} x ref"
-                    f"{' NEAR LIMIT' if s.near_limit else ''}{' [done]' if s.fixed else ''}:")
+            head = (
+                f"{s.date} (day {s.days_since_injury}, week {s.week}"
+                f"{', deload' if s.deload_week else ''}) limit {s.limit_fraction:.2f} x ref"
+                f"{' NEAR LIMIT' if s.near_limit else ''}{' [done]' if s.fixed else ''}:"
+            )
             if not s.drills:
                 lines.append(f"  {head} rest (no drill under the limit chosen)")
                 continue
             items = "; ".join(
                 f"{d.drill} @ {d.intensity:.3g} {d.intensity_unit} x {d.dose:g} {d.dose_unit}"
-                f"{' (max-v)' if d.max_velocity else ''}" for d in s.drills)
+                f"{' (max-v)' if d.max_velocity else ''}"
+                for d in s.drills
+            )
             lines.append(f"  {head} {items}")
-        lines.append("Weekly strain-weighted load: "
-                     + ", ".join(f"w{k + 1} {v:.1f}" for k, v in enumerate(self.weekly_load)))
+        lines.append(
+            "Weekly strain-weighted load: "
+            + ", ".join(f"w{k + 1} {v:.1f}" for k, v in enumerate(self.weekly_load))
+        )
         lines += [f"Note: {n}" for n in self.notes]
         lines += ["", self.settings.summary(), "", policy_summary(self.policy, self.athlete)]
         return "\n".join(lines)
@@ -475,27 +539,54 @@ class Plan:
         """
         rows = _rows(self)
         data = {k: ("entry", np.asarray([r[k] for r in rows])) for k in rows[0]}
-        ds = xr.Dataset(data, attrs={
-            "start": str(self.start), "weeks": self.weeks,
-            "target_return_date": str(self.target_return_date),
-            "readings": ";".join(f"{d}:{p:g}:{s:g}" for d, p, s in self.readings),
-            "plan_settings": json.dumps(dataclasses.asdict(self.settings)),
-            "policy_summary": policy_summary(self.policy, self.athlete),
-            "plan_rules": self.settings.summary(),
-            "solve_seconds": self.solve_seconds,
-        })
-        for name, units in (("strain_limit", "1"), ("force_limit", "N"), ("peak_force", "N"),
-                            ("peak_eccentric_fiber_strain", "1"), ("peak_mtu_strain", "1")):
+        ds = xr.Dataset(
+            data,
+            attrs={
+                "start": str(self.start),
+                "weeks": self.weeks,
+                "target_return_date": str(self.target_return_date),
+                "readings": ";".join(f"{d}:{p:g}:{s:g}" for d, p, s in self.readings),
+                "plan_settings": json.dumps(dataclasses.asdict(self.settings)),
+                "policy_summary": policy_summary(self.policy, self.athlete),
+                "plan_rules": self.settings.summary(),
+                "solve_seconds": self.solve_seconds,
+            },
+        )
+        for name, units in (
+            ("strain_limit", "1"),
+            ("force_limit", "N"),
+            ("peak_force", "N"),
+            ("peak_eccentric_fiber_strain", "1"),
+            ("peak_mtu_strain", "1"),
+        ):
             ds[name].attrs["units"] = units
         return ds
 
 
 _CSV_COLUMNS = (
-    "date", "days_since_injury", "week", "deload_week", "pain", "soreness", "limit_fraction",
-    "strain_limit", "force_limit", "near_limit", "drill", "level", "intensity",
+    "date",
+    "days_since_injury",
+    "week",
+    "deload_week",
+    "pain",
+    "soreness",
+    "limit_fraction",
+    "strain_limit",
+    "force_limit",
+    "near_limit",
+    "drill",
+    "level",
+    "intensity",
     "intensity_unit",
-    "dose", "dose_unit", "peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force",
-    "margin", "load", "max_velocity", "fixed",
+    "dose",
+    "dose_unit",
+    "peak_eccentric_fiber_strain",
+    "peak_mtu_strain",
+    "peak_force",
+    "margin",
+    "load",
+    "max_velocity",
+    "fixed",
 )
 
 
@@ -503,27 +594,55 @@ def _rows(plan: Plan) -> list[dict[str, Any]]:
     rows = []
     for s in plan.sessions:
         base = {
-            "date": str(s.date), "days_since_injury": s.days_since_injury, "week": s.week,
-            "deload_week": int(s.deload_week), "pain": s.pain, "soreness": s.soreness,
-            "limit_fraction": s.limit_fraction, "strain_limit": s.strain_limit,
-            "force_limit": s.force_limit, "near_limit": int(s.near_limit),
+            "date": str(s.date),
+            "days_since_injury": s.days_since_injury,
+            "week": s.week,
+            "deload_week": int(s.deload_week),
+            "pain": s.pain,
+            "soreness": s.soreness,
+            "limit_fraction": s.limit_fraction,
+            "strain_limit": s.strain_limit,
+            "force_limit": s.force_limit,
+            "near_limit": int(s.near_limit),
         }
         if not s.drills:
-            rows.append({**base, "drill": "", "level": -1, "intensity": math.nan,
-                         "intensity_unit": "",
-                         "dose": 0.0, "dose_unit": "", "peak_eccentric_fiber_strain": math.nan,
-                         "peak_mtu_strain": math.nan, "peak_force": math.nan,
-                         "margin": math.nan, "load": 0.0, "max_velocity": 0,
-                         "fixed": int(s.fixed)})
+            rows.append(
+                {
+                    **base,
+                    "drill": "",
+                    "level": -1,
+                    "intensity": math.nan,
+                    "intensity_unit": "",
+                    "dose": 0.0,
+                    "dose_unit": "",
+                    "peak_eccentric_fiber_strain": math.nan,
+                    "peak_mtu_strain": math.nan,
+                    "peak_force": math.nan,
+                    "margin": math.nan,
+                    "load": 0.0,
+                    "max_velocity": 0,
+                    "fixed": int(s.fixed),
+                }
+            )
         for d in s.drills:
-            rows.append({**base, "drill": d.drill, "level": d.level, "intensity": d.intensity,
-                         "intensity_unit": d.intensity_unit, "dose": d.dose,
-                         "dose_unit": d.dose_unit,
-                         "peak_eccentric_fiber_strain": d.peak_eccentric_fiber_strain,
-                         "peak_mtu_strain": d.peak_mtu_strain, "peak_force": d.peak_force,
-                         "margin": s.strain_limit - d.peak_eccentric_fiber_strain,
-                         "load": d.load, "max_velocity": int(d.max_velocity),
-                         "fixed": int(s.fixed)})
+            rows.append(
+                {
+                    **base,
+                    "drill": d.drill,
+                    "level": d.level,
+                    "intensity": d.intensity,
+                    "intensity_unit": d.intensity_unit,
+                    "dose": d.dose,
+                    "dose_unit": d.dose_unit,
+                    "peak_eccentric_fiber_strain": d.peak_eccentric_fiber_strain,
+                    "peak_mtu_strain": d.peak_mtu_strain,
+                    "peak_force": d.peak_force,
+                    "margin": s.strain_limit - d.peak_eccentric_fiber_strain,
+                    "load": d.load,
+                    "max_velocity": int(d.max_velocity),
+                    "fixed": int(s.fixed),
+                }
+            )
     return rows
 
 
@@ -542,8 +661,9 @@ def write_plan_netcdf(plan: Plan, path: str | Path) -> Path:
     return write_netcdf_atomic(plan.to_dataset(), path)
 
 
-def read_plan(path: str | Path, athlete, metrics: xr.Dataset, *,
-              policy: TolerancePolicy | None = None) -> Plan:
+def read_plan(
+    path: str | Path, athlete, metrics: xr.Dataset, *, policy: TolerancePolicy | None = None
+) -> Plan:
     """Rebuild a :class:`Plan` written by :func:`write_plan_netcdf`, for :func:`replan`.
 
     The athlete, metrics table and policy are given again (the file stores the plan, not its
@@ -565,10 +685,12 @@ def read_plan(path: str | Path, athlete, metrics: xr.Dataset, *,
         settings = PlanSettings(**settings_dict)
         readings = tuple(
             (datetime.date.fromisoformat(d), float(p), float(s))
-            for d, p, s in (item.split(":") for item in ds.attrs["readings"].split(";") if item))
+            for d, p, s in (item.split(":") for item in ds.attrs["readings"].split(";") if item)
+        )
     except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"not a musclesim plan file ({exc})", path=path,
-                         field="attributes") from None
+        raise InputError(
+            f"not a musclesim plan file ({exc})", path=path, field="attributes"
+        ) from None
     names = list(map(str, metrics.drill.values))
     strain = metrics["peak_eccentric_fiber_strain"].values
     mv = max_velocity_mask(metrics, athlete, settings)
@@ -585,37 +707,68 @@ def read_plan(path: str | Path, athlete, metrics: xr.Dataset, *,
             if not name:
                 continue
             if name not in names:
-                raise InputError(f"drill {name!r} is not in the metrics table", path=path,
-                                 field=f"drill[{day}]", expected="the table the plan used")
+                raise InputError(
+                    f"drill {name!r} is not in the metrics table",
+                    path=path,
+                    field=f"drill[{day}]",
+                    expected="the table the plan used",
+                )
             j, k = names.index(name), int(ds["level"].values[i])
             dose = float(ds["dose"].values[i])
-            drills.append(PlannedDrill(
-                drill=name, level=k, intensity=float(metrics["intensity_value"].values[j, k]),
-                intensity_unit=str(metrics["intensity_unit"].values[j]), dose=dose,
-                dose_unit=str(metrics["dose_unit"].values[j]),
-                peak_eccentric_fiber_strain=float(strain[j, k]),
-                peak_mtu_strain=float(metrics["peak_mtu_strain"].values[j, k]),
-                peak_force=float(metrics["peak_force"].values[j, k]),
-                load=float(metrics["exposures_per_dose"].values[j, k]
-                           * max(float(strain[j, k]), 0.0) / ref * dose),
-                max_velocity=bool(mv[j, k])))
-        sessions.append(Session(
-            date=datetime.date.fromisoformat(day),
-            days_since_injury=int(ds["days_since_injury"].values[first]),
-            week=int(ds["week"].values[first]), deload_week=bool(ds["deload_week"].values[first]),
-            pain=float(ds["pain"].values[first]), soreness=float(ds["soreness"].values[first]),
-            strain_limit=float(ds["strain_limit"].values[first]),
-            force_limit=float(ds["force_limit"].values[first]),
-            limit_fraction=float(ds["limit_fraction"].values[first]),
-            near_limit=bool(ds["near_limit"].values[first]), drills=tuple(drills),
-            fixed=bool(ds["fixed"].values[first])))
+            drills.append(
+                PlannedDrill(
+                    drill=name,
+                    level=k,
+                    intensity=float(metrics["intensity_value"].values[j, k]),
+                    intensity_unit=str(metrics["intensity_unit"].values[j]),
+                    dose=dose,
+                    dose_unit=str(metrics["dose_unit"].values[j]),
+                    peak_eccentric_fiber_strain=float(strain[j, k]),
+                    peak_mtu_strain=float(metrics["peak_mtu_strain"].values[j, k]),
+                    peak_force=float(metrics["peak_force"].values[j, k]),
+                    load=float(
+                        metrics["exposures_per_dose"].values[j, k]
+                        * max(float(strain[j, k]), 0.0)
+                        / ref
+                        * dose
+                    ),
+                    max_velocity=bool(mv[j, k]),
+                )
+            )
+        sessions.append(
+            Session(
+                date=datetime.date.fromisoformat(day),
+                days_since_injury=int(ds["days_since_injury"].values[first]),
+                week=int(ds["week"].values[first]),
+                deload_week=bool(ds["deload_week"].values[first]),
+                pain=float(ds["pain"].values[first]),
+                soreness=float(ds["soreness"].values[first]),
+                strain_limit=float(ds["strain_limit"].values[first]),
+                force_limit=float(ds["force_limit"].values[first]),
+                limit_fraction=float(ds["limit_fraction"].values[first]),
+                near_limit=bool(ds["near_limit"].values[first]),
+                drills=tuple(drills),
+                fixed=bool(ds["fixed"].values[first]),
+            )
+        )
     weekly = [0.0] * weeks
     for sess in sessions:
         weekly[sess.week - 1] += sess.load
-    return Plan(athlete=athlete, policy=policy, settings=settings, metrics=metrics, start=start,
-                weeks=weeks, target_return_date=target, readings=readings,
-                sessions=tuple(sessions), weekly_load=tuple(weekly), notes=(),
-                solve_seconds=float(ds.attrs.get("solve_seconds", math.nan)), objective=math.nan)
+    return Plan(
+        athlete=athlete,
+        policy=policy,
+        settings=settings,
+        metrics=metrics,
+        start=start,
+        weeks=weeks,
+        target_return_date=target,
+        readings=readings,
+        sessions=tuple(sessions),
+        weekly_load=tuple(weekly),
+        notes=(),
+        solve_seconds=float(ds.attrs.get("solve_seconds", math.nan)),
+        objective=math.nan,
+    )
 
 
 def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
@@ -637,33 +790,56 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
             day = plan.start + datetime.timedelta(days=7 * week + wd)
             x, y = wd, plan.weeks - 1 - week
             deload = plan.settings.deload_every and (week + 1) % plan.settings.deload_every == 0
-            ax.add_patch(plt.Rectangle((x, y), 1, 1, facecolor="0.92" if deload else "white",
-                                       edgecolor="0.7"))
+            ax.add_patch(
+                plt.Rectangle(
+                    (x, y), 1, 1, facecolor="0.92" if deload else "white", edgecolor="0.7"
+                )
+            )
             ax.text(x + 0.03, y + 0.9, day.strftime("%a %d %b"), fontsize=7, va="top")
             if day == plan.target_return_date:
-                ax.text(x + 0.97, y + 0.9, "target", fontsize=7, va="top", ha="right",
-                        color="crimson")
+                ax.text(
+                    x + 0.97, y + 0.9, "target", fontsize=7, va="top", ha="right", color="crimson"
+                )
             s = by_date.get(day)
             if s is None:
                 continue
-            ax.add_patch(plt.Rectangle(
-                (x + 0.02, y + 0.02), 0.96, 0.72, facecolor=cmap(norm(s.limit_fraction)),
-                alpha=0.35, edgecolor="crimson" if s.near_limit else "none",
-                linewidth=2 if s.near_limit else 0))
-            text = "\n".join(
-                f"{d.drill[:16]} {d.intensity:.3g} {d.intensity_unit} x{d.dose:g}"
-                + (" *" if d.max_velocity else "") for d in s.drills) or "rest"
+            ax.add_patch(
+                plt.Rectangle(
+                    (x + 0.02, y + 0.02),
+                    0.96,
+                    0.72,
+                    facecolor=cmap(norm(s.limit_fraction)),
+                    alpha=0.35,
+                    edgecolor="crimson" if s.near_limit else "none",
+                    linewidth=2 if s.near_limit else 0,
+                )
+            )
+            text = (
+                "\n".join(
+                    f"{d.drill[:16]} {d.intensity:.3g} {d.intensity_unit} x{d.dose:g}"
+                    + (" *" if d.max_velocity else "")
+                    for d in s.drills
+                )
+                or "rest"
+            )
             ax.text(x + 0.04, y + 0.70, text, fontsize=6, va="top")
     ax.set_xlim(0, 7)
     ax.set_ylim(0, plan.weeks)
     ax.set_axis_off()
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, fraction=0.02, pad=0.01,
-                 label="strain limit (fraction of uninjured at max sprint)")
+    fig.colorbar(
+        sm,
+        ax=ax,
+        fraction=0.02,
+        pad=0.01,
+        label="strain limit (fraction of uninjured at max sprint)",
+    )
     a = plan.athlete
-    ax.set_title(f"{a.side} {a.muscle} grade {a.grade}: {plan.weeks}-week plan from "
-                 f"{plan.start} (red outline: near limit; * max-velocity; grey: deload week)",
-                 fontsize=9)
+    ax.set_title(
+        f"{a.side} {a.muscle} grade {a.grade}: {plan.weeks}-week plan from "
+        f"{plan.start} (red outline: near limit; * max-velocity; grey: deload week)",
+        fontsize=9,
+    )
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
@@ -690,11 +866,19 @@ def _reading_for(day, readings, horizon):
 def session_limits(athlete, policy, metrics, day, readings):
     """The :class:`~musclesim._tolerance.ToleranceLimit` of a session day under the readings."""
     pain, soreness = _reading_for(day, readings, policy.autoregulation_horizon_days)
-    return tolerance_limit(
-        athlete, athlete.days_since_injury(day), policy=policy, pain=pain, soreness=soreness,
-        reference_strain=float(metrics.attrs["reference_peak_eccentric_fiber_strain"]),
-        reference_force=float(metrics.attrs["reference_peak_force"]),
-    ), pain, soreness
+    return (
+        tolerance_limit(
+            athlete,
+            athlete.days_since_injury(day),
+            policy=policy,
+            pain=pain,
+            soreness=soreness,
+            reference_strain=float(metrics.attrs["reference_peak_eccentric_fiber_strain"]),
+            reference_force=float(metrics.attrs["reference_peak_force"]),
+        ),
+        pain,
+        soreness,
+    )
 
 
 def max_velocity_mask(metrics: xr.Dataset, athlete, settings: PlanSettings) -> np.ndarray:
@@ -703,7 +887,8 @@ def max_velocity_mask(metrics: xr.Dataset, athlete, settings: PlanSettings) -> n
     unit = np.asarray(metrics["intensity_unit"].values, dtype=str)
     value = np.asarray(metrics["intensity_value"].values, dtype=float)
     speed = (unit[:, None] == "m/s") & (
-        value >= settings.max_velocity_fraction * athlete.max_sprint_speed - 1e-9)
+        value >= settings.max_velocity_fraction * athlete.max_sprint_speed - 1e-9
+    )
     return (flag | speed) & np.isfinite(np.asarray(metrics["peak_eccentric_fiber_strain"]))
 
 
@@ -744,20 +929,28 @@ def plan_progression(
     if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
         raise InputError(f"{weeks!r} weeks", field="weeks", expected="an integer >= 1")
     if start < athlete.injury_date:
-        raise InputError(f"plan start {start} is before the injury ({athlete.injury_date})",
-                         field="start", expected="a day on or after the injury")
+        raise InputError(
+            f"plan start {start} is before the injury ({athlete.injury_date})",
+            field="start",
+            expected="a day on or after the injury",
+        )
     target = target_return_date or policy.expected_return_date(athlete)
     readings = tuple(_readings) if _readings else ((start, float(pain), float(soreness)),)
     t0 = time.perf_counter()
-    problem = _Problem(athlete, metrics, weeks, start, policy, settings, target, readings,
-                       _history)
+    problem = _Problem(athlete, metrics, weeks, start, policy, settings, target, readings, _history)
     solution = problem.solve()
     plan = problem.to_plan(solution, time.perf_counter() - t0)
     return plan
 
 
-def replan(previous: Plan, *, from_date: datetime.date, pain: float = 0.0,
-           soreness: float = 0.0, metrics: xr.Dataset | None = None) -> Plan:
+def replan(
+    previous: Plan,
+    *,
+    from_date: datetime.date,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    metrics: xr.Dataset | None = None,
+) -> Plan:
     """Re-plan from ``from_date`` with new pain/soreness scores.
 
     Sessions before ``from_date`` are kept as done (their loads still count for the weekly
@@ -766,16 +959,25 @@ def replan(previous: Plan, *, from_date: datetime.date, pain: float = 0.0,
     """
     end = previous.start + datetime.timedelta(days=7 * previous.weeks)
     if not previous.start <= from_date < end:
-        raise InputError(f"re-plan day {from_date} is outside the plan ({previous.start} .. "
-                         f"{end - datetime.timedelta(days=1)})", field="from_date",
-                         expected="a day inside the previous plan")
+        raise InputError(
+            f"re-plan day {from_date} is outside the plan ({previous.start} .. "
+            f"{end - datetime.timedelta(days=1)})",
+            field="from_date",
+            expected="a day inside the previous plan",
+        )
     readings = tuple(r for r in previous.readings if r[0] < from_date) + (
-        (from_date, float(pain), float(soreness)),)
+        (from_date, float(pain), float(soreness)),
+    )
     return plan_progression(
-        previous.athlete, previous.metrics if metrics is None else metrics,
-        weeks=previous.weeks, start=previous.start, policy=previous.policy,
-        settings=previous.settings, target_return_date=previous.target_return_date,
-        _history=_FixedBefore(previous, from_date), _readings=readings,
+        previous.athlete,
+        previous.metrics if metrics is None else metrics,
+        weeks=previous.weeks,
+        start=previous.start,
+        policy=previous.policy,
+        settings=previous.settings,
+        target_return_date=previous.target_return_date,
+        _history=_FixedBefore(previous, from_date),
+        _readings=readings,
     )
 
 
@@ -803,8 +1005,7 @@ def _found(res) -> bool:
 class _Problem:
     """Builds and solves the MILP (kept apart from the independent checker in the tests)."""
 
-    def __init__(self, athlete, metrics, weeks, start, policy, settings, target, readings,
-                 history):
+    def __init__(self, athlete, metrics, weeks, start, policy, settings, target, readings, history):
         self.athlete, self.metrics, self.weeks, self.start = athlete, metrics, weeks, start
         self.policy, self.settings, self.target, self.readings = policy, settings, target, readings
         self.notes: list[str] = []
@@ -814,8 +1015,9 @@ class _Problem:
         expo = np.asarray(metrics["exposures_per_dose"].values, dtype=float)
         self.strain, self.force = strain, force
         self.mv = max_velocity_mask(metrics, athlete, settings)
-        self.weight = np.where(np.isfinite(strain), expo * np.maximum(strain, 0.0)
-                               / self.ref_strain, 0.0)
+        self.weight = np.where(
+            np.isfinite(strain), expo * np.maximum(strain, 0.0) / self.ref_strain, 0.0
+        )
         self.step = np.asarray(metrics["dose_step"].values, dtype=float)
         self.nmin = np.ceil(np.asarray(metrics["dose_min"].values) / self.step - 1e-9)
         self.nmax = np.floor(np.asarray(metrics["dose_max"].values) / self.step + 1e-9)
@@ -830,8 +1032,9 @@ class _Problem:
                 if day >= start + datetime.timedelta(days=7 * (week + 1)):
                     continue
                 limit, p, s = session_limits(athlete, policy, metrics, day, readings)
-                self.sessions.append({"date": day, "week": week, "limit": limit, "pain": p,
-                                      "soreness": s})
+                self.sessions.append(
+                    {"date": day, "week": week, "limit": limit, "pain": p, "soreness": s}
+                )
         self.sessions.sort(key=lambda x: x["date"])
         # Fixed history (re-planning).
         self.fixed: dict[datetime.date, Session] = {}
@@ -852,11 +1055,10 @@ class _Problem:
             old = sess.get("fixed")
             if old is not None:
                 chosen = {(self.index[d.drill], d.level): d for d in old.drills}
-                for (j, k) in chosen:
+                for j, k in chosen:
                     self.var_y.append((si, j, k))
                 continue
-            ok = np.isfinite(strain) & (strain <= lim.strain + 1e-12) & (
-                force <= lim.force + 1e-9)
+            ok = np.isfinite(strain) & (strain <= lim.strain + 1e-12) & (force <= lim.force + 1e-9)
             for j, k in zip(*np.nonzero(ok), strict=True):
                 self.var_y.append((si, int(j), int(k)))
 
@@ -881,11 +1083,14 @@ class _Problem:
         if self.target > end:
             self.notes.append(
                 f"the target return day {self.target} is after the plan's end ({end}); "
-                "maximal-velocity exposure is not required within this plan")
+                "maximal-velocity exposure is not required within this plan"
+            )
             return False
         if self.target <= self.start:
-            self.notes.append(f"the target return day {self.target} is not after the plan's "
-                              "start; maximal-velocity exposure is not required")
+            self.notes.append(
+                f"the target return day {self.target} is not after the plan's "
+                "start; maximal-velocity exposure is not required"
+            )
             return False
         return True
 
@@ -944,8 +1149,11 @@ class _Problem:
                     if len(group) > 1:
                         add([(iy[q], 1.0) for q in group], -np.inf, 1.0)
                 if qs:
-                    add([(iy[q], 1.0) for q in qs], -np.inf,
-                        float(self.settings.max_drills_per_session))
+                    add(
+                        [(iy[q], 1.0) for q in qs],
+                        -np.inf,
+                        float(self.settings.max_drills_per_session),
+                    )
             # near-limit indicator z >= y for near options
             for q in qs:
                 _, j, k = self.var_y[q]
@@ -973,19 +1181,24 @@ class _Problem:
                 if w > 0 and "deload" not in drop:
                     terms = list(week_terms[w]) + [
                         (col, -(1.0 - self.settings.deload_reduction) * v)
-                        for col, v in week_terms[w - 1]]
+                        for col, v in week_terms[w - 1]
+                    ]
                     add(terms, -np.inf, 0.0)
                 continue
             if last_regular is not None and "load_rise" not in drop:
-                terms = list(week_terms[w]) + [(col, -inc * v)
-                                               for col, v in week_terms[last_regular]]
+                terms = list(week_terms[w]) + [
+                    (col, -inc * v) for col, v in week_terms[last_regular]
+                ]
                 add(terms, -np.inf, 0.0)
             last_regular = w
         # maximal velocity before target
         if "max_velocity" not in drop and self._mv_needed:
             before = self.mv_sessions()
-            add([(iv[si], 1.0) for si in before], float(self.settings.min_max_velocity_sessions),
-                np.inf)
+            add(
+                [(iv[si], 1.0) for si in before],
+                float(self.settings.min_max_velocity_sessions),
+                np.inf,
+            )
         c[iv] = -1e-6  # break ties towards flagging MV sessions (no effect on feasibility)
         A = scipy.sparse.csr_array((vals, (rows, cols)), shape=(r, n_all))
         return c, A, np.asarray(rlo), np.asarray(rhi), lb, ub, integrality
@@ -996,10 +1209,14 @@ class _Problem:
             c = np.zeros_like(c)
         constraints = [scipy.optimize.LinearConstraint(A, rlo, rhi)] if A.shape[0] else []
         return scipy.optimize.milp(
-            c, constraints=constraints, integrality=integrality,
+            c,
+            constraints=constraints,
+            integrality=integrality,
             bounds=scipy.optimize.Bounds(lb, ub),
-            options={"time_limit": self.settings.time_limit_s,
-                     "mip_rel_gap": self.settings.mip_rel_gap},
+            options={
+                "time_limit": self.settings.time_limit_s,
+                "mip_rel_gap": self.settings.mip_rel_gap,
+            },
         )
 
     def _precheck(self):
@@ -1012,17 +1229,22 @@ class _Problem:
         need = self.settings.min_max_velocity_sessions
         if not self.mv.any():
             raise PlanInfeasibleError(
-                "the metrics table has no maximal-velocity sprint level", field="max_velocity",
+                "the metrics table has no maximal-velocity sprint level",
+                field="max_velocity",
                 expected="a drill in m/s reaching "
                 f"{self.settings.max_velocity_fraction:.0%} of {self.athlete.max_sprint_speed} "
-                "m/s, or a level flagged max_velocity")
+                "m/s, or a level flagged max_velocity",
+            )
         if len(usable) < need:
             first = self._first_mv_day()
             grade = f"grade {self.athlete.grade} {self.athlete.recovery_group}"
-            when = (f"the tolerance limit first allows it on {first} (day "
-                    f"{self.athlete.days_since_injury(first)} after injury)" if first else
-                    "the tolerance limit never allows it within a year (the injured muscle's "
-                    "max-velocity strain exceeds the reference even at full recovery)")
+            when = (
+                f"the tolerance limit first allows it on {first} (day "
+                f"{self.athlete.days_since_injury(first)} after injury)"
+                if first
+                else "the tolerance limit never allows it within a year (the injured muscle's "
+                "max-velocity strain exceeds the reference even at full recovery)"
+            )
             raise PlanInfeasibleError(
                 f"maximal-velocity sprinting is required in {need} session(s) before the "
                 f"target return day {self.target} (day "
@@ -1031,7 +1253,8 @@ class _Problem:
                 f"{grade}",
                 field="target_return_date / min_max_velocity_sessions",
                 expected="a later target return date, fewer required sessions, or more "
-                "sessions per week")
+                "sessions per week",
+            )
 
     def _first_mv_day(self):
         strain = np.where(self.mv, self.strain, np.inf)
@@ -1048,21 +1271,26 @@ class _Problem:
         res = self._milp()
         if _found(res):
             if res.status == 1:
-                self.notes.append(f"HiGHS stopped at its time limit ({res.message}); the plan "
-                                  "is feasible but may not be optimal")
+                self.notes.append(
+                    f"HiGHS stopped at its time limit ({res.message}); the plan "
+                    "is feasible but may not be optimal"
+                )
             return res
         if res.status != 2:
             raise InputError(f"the MILP solver failed: {res.message}", field="plan")
-        culprits = [g for g in _GROUPS
-                    if _found(self._milp(drop=(g,), feasibility_only=True))]
+        culprits = [g for g in _GROUPS if _found(self._milp(drop=(g,), feasibility_only=True))]
         if culprits:
             text = "; or ".join(_GROUP_TEXT[g] for g in culprits)
             raise PlanInfeasibleError(
                 f"no plan satisfies every constraint; relaxing {text} alone makes it feasible",
-                field=", ".join(culprits), expected="a relaxed setting or a later target")
+                field=", ".join(culprits),
+                expected="a relaxed setting or a later target",
+            )
         raise PlanInfeasibleError(
             "no plan satisfies every constraint, and no single rule is to blame",
-            field="plan", expected="fewer weeks, a later target, or relaxed PlanSettings")
+            field="plan",
+            expected="fewer weeks, a later target, or relaxed PlanSettings",
+        )
 
     def to_plan(self, res, seconds):
         x = res.x
@@ -1076,32 +1304,54 @@ class _Problem:
                     continue
                 steps = round(x[nv + q])
                 dose = steps * self.step[j]
-                chosen.append(PlannedDrill(
-                    drill=str(self.metrics.drill.values[j]), level=int(k),
-                    intensity=float(self.metrics["intensity_value"].values[j, k]),
-                    intensity_unit=str(self.metrics["intensity_unit"].values[j]),
-                    dose=float(dose), dose_unit=str(self.metrics["dose_unit"].values[j]),
-                    peak_eccentric_fiber_strain=float(self.strain[j, k]),
-                    peak_mtu_strain=float(self.metrics["peak_mtu_strain"].values[j, k]),
-                    peak_force=float(self.force[j, k]),
-                    load=float(self.weight[j, k] * dose), max_velocity=bool(self.mv[j, k]),
-                ))
+                chosen.append(
+                    PlannedDrill(
+                        drill=str(self.metrics.drill.values[j]),
+                        level=int(k),
+                        intensity=float(self.metrics["intensity_value"].values[j, k]),
+                        intensity_unit=str(self.metrics["intensity_unit"].values[j]),
+                        dose=float(dose),
+                        dose_unit=str(self.metrics["dose_unit"].values[j]),
+                        peak_eccentric_fiber_strain=float(self.strain[j, k]),
+                        peak_mtu_strain=float(self.metrics["peak_mtu_strain"].values[j, k]),
+                        peak_force=float(self.force[j, k]),
+                        load=float(self.weight[j, k] * dose),
+                        max_velocity=bool(self.mv[j, k]),
+                    )
+                )
             chosen.sort(key=lambda d: -d.peak_eccentric_fiber_strain)
             near = any(self.near(si, self.index[d.drill], d.level) for d in chosen)
-            sessions.append(Session(
-                date=sess["date"], days_since_injury=self.athlete.days_since_injury(sess["date"]),
-                week=sess["week"] + 1, deload_week=self.deload_week(sess["week"]),
-                pain=sess["pain"], soreness=sess["soreness"], strain_limit=lim.strain,
-                force_limit=lim.force, limit_fraction=lim.strain_fraction, near_limit=near,
-                drills=tuple(chosen), fixed=sess.get("fixed") is not None,
-            ))
+            sessions.append(
+                Session(
+                    date=sess["date"],
+                    days_since_injury=self.athlete.days_since_injury(sess["date"]),
+                    week=sess["week"] + 1,
+                    deload_week=self.deload_week(sess["week"]),
+                    pain=sess["pain"],
+                    soreness=sess["soreness"],
+                    strain_limit=lim.strain,
+                    force_limit=lim.force,
+                    limit_fraction=lim.strain_fraction,
+                    near_limit=near,
+                    drills=tuple(chosen),
+                    fixed=sess.get("fixed") is not None,
+                )
+            )
         weekly = [0.0] * self.weeks
         for s in sessions:
             weekly[s.week - 1] += s.load
         return Plan(
-            athlete=self.athlete, policy=self.policy, settings=self.settings,
-            metrics=self.metrics, start=self.start, weeks=self.weeks,
-            target_return_date=self.target, readings=self.readings, sessions=tuple(sessions),
-            weekly_load=tuple(weekly), notes=tuple(self.notes), solve_seconds=seconds,
+            athlete=self.athlete,
+            policy=self.policy,
+            settings=self.settings,
+            metrics=self.metrics,
+            start=self.start,
+            weeks=self.weeks,
+            target_return_date=self.target,
+            readings=self.readings,
+            sessions=tuple(sessions),
+            weekly_load=tuple(weekly),
+            notes=tuple(self.notes),
+            solve_seconds=seconds,
             objective=float(-res.fun),
         )

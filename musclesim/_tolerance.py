@@ -145,18 +145,28 @@ _GRADES = ("0a", "0b", "1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c", "4"
 #: estimates ordered by grade, bracketing the cohort mean of 18.6 d (same abstract). Check them
 #: against Pollock 2022's per-grade table before clinical use.
 HAMSTRING_RECOVERY_DAYS: dict[str, float | None] = {
-    "0a": 5.0, "0b": 3.0,
-    "1a": 10.0, "1b": 12.0, "1c": 20.0,
-    "2a": 16.0, "2b": 18.0, "2c": 34.0,
-    "3a": 25.0, "3b": 28.0, "3c": 48.0,
-    "4": None, "4c": None,
+    "0a": 5.0,
+    "0b": 3.0,
+    "1a": 10.0,
+    "1b": 12.0,
+    "1c": 20.0,
+    "2a": 16.0,
+    "2b": 18.0,
+    "2c": 34.0,
+    "3a": 25.0,
+    "3b": 28.0,
+    "3c": 48.0,
+    "4": None,
+    "4c": None,
 }
 _HAMSTRING_SOURCES = {
     "2c": "Pollock et al. 2022 (abstract): mean TRFT 34 +/- 7 d for 2c",
     "3c": "Pollock et al. 2022 (abstract): mean TRFT 48 +/- 17 d for 3c",
 }
-_HAMSTRING_ESTIMATE = ("policy estimate (evidence not verified per grade); cohort mean TRFT "
-                       "18.6 d, Pollock et al. 2022 abstract")
+_HAMSTRING_ESTIMATE = (
+    "policy estimate (evidence not verified per grade); cohort mean TRFT "
+    "18.6 d, Pollock et al. 2022 abstract"
+)
 #: Pollock et al. 2022's cohort mean TRFT (d), used to scale calf means by grade.
 HAMSTRING_COHORT_MEAN_DAYS = 18.6
 #: Mean time loss per injury (d), all grades pooled (Green, Jeanguyot & Pizzari, Aspetar).
@@ -170,8 +180,11 @@ def _calf_days(group: str) -> dict[str, float | None]:
     """
     out: dict[str, float | None] = {}
     for grade, days in HAMSTRING_RECOVERY_DAYS.items():
-        out[grade] = None if days is None else round(
-            CALF_MEAN_DAYS[group] * days / HAMSTRING_COHORT_MEAN_DAYS, 1)
+        out[grade] = (
+            None
+            if days is None
+            else round(CALF_MEAN_DAYS[group] * days / HAMSTRING_COHORT_MEAN_DAYS, 1)
+        )
     return out
 
 
@@ -188,10 +201,18 @@ def default_policy_dict() -> dict[str, Any]:
         "full_fraction": 1.0,
         "protection_days": 3.0,
         "protection_cap_fraction": 0.25,
-        "pain": {"safe_max": 2.0, "acceptable_max": 5.0, "multiplier_at_acceptable_max": 0.5,
-                 "multiplier_high_risk": 0.0},
-        "soreness": {"safe_max": 2.0, "acceptable_max": 5.0,
-                     "multiplier_at_acceptable_max": 0.5, "multiplier_high_risk": 0.0},
+        "pain": {
+            "safe_max": 2.0,
+            "acceptable_max": 5.0,
+            "multiplier_at_acceptable_max": 0.5,
+            "multiplier_high_risk": 0.0,
+        },
+        "soreness": {
+            "safe_max": 2.0,
+            "acceptable_max": 5.0,
+            "multiplier_at_acceptable_max": 0.5,
+            "multiplier_high_risk": 0.0,
+        },
         "autoregulation_horizon_days": 2,
     }
 
@@ -247,43 +268,76 @@ class TolerancePolicy:
         for name in ("start_fraction", "force_start_fraction"):
             value = getattr(self, name)
             if not 0 <= value <= self.full_fraction:
-                raise InputError(f"{value!r} out of range", path=src, field=name,
-                                 expected=f"a fraction in [0, full_fraction={self.full_fraction}]")
+                raise InputError(
+                    f"{value!r} out of range",
+                    path=src,
+                    field=name,
+                    expected=f"a fraction in [0, full_fraction={self.full_fraction}]",
+                )
         if not 0 < self.full_fraction <= 2:
-            raise InputError(f"{self.full_fraction!r} out of range", path=src,
-                             field="full_fraction", expected="in (0, 2]")
+            raise InputError(
+                f"{self.full_fraction!r} out of range",
+                path=src,
+                field="full_fraction",
+                expected="in (0, 2]",
+            )
         if not 0 <= self.protection_cap_fraction < 1:
-            raise InputError(f"{self.protection_cap_fraction!r} out of range", path=src,
-                             field="protection_cap_fraction", expected="in [0, 1)")
+            raise InputError(
+                f"{self.protection_cap_fraction!r} out of range",
+                path=src,
+                field="protection_cap_fraction",
+                expected="in [0, 1)",
+            )
         if not self.protection_days >= 0:
-            raise InputError(f"{self.protection_days!r} is negative", path=src,
-                             field="protection_days", expected=">= 0 days")
+            raise InputError(
+                f"{self.protection_days!r} is negative",
+                path=src,
+                field="protection_days",
+                expected=">= 0 days",
+            )
         if int(self.autoregulation_horizon_days) != self.autoregulation_horizon_days or (
             self.autoregulation_horizon_days < 0
         ):
-            raise InputError(f"{self.autoregulation_horizon_days!r} is not a whole number >= 0",
-                             path=src, field="autoregulation_horizon_days",
-                             expected="an integer >= 0 (days)")
+            raise InputError(
+                f"{self.autoregulation_horizon_days!r} is not a whole number >= 0",
+                path=src,
+                field="autoregulation_horizon_days",
+                expected="an integer >= 0 (days)",
+            )
         for label, rule in (("pain", self.pain), ("soreness", self.soreness)):
             if not 0 <= rule.safe_max < rule.acceptable_max <= 10:
-                raise InputError("zones out of order", path=src,
-                                 field=f"{label}.safe_max/acceptable_max",
-                                 expected="0 <= safe_max < acceptable_max <= 10")
+                raise InputError(
+                    "zones out of order",
+                    path=src,
+                    field=f"{label}.safe_max/acceptable_max",
+                    expected="0 <= safe_max < acceptable_max <= 10",
+                )
             for key in ("multiplier_at_acceptable_max", "multiplier_high_risk"):
                 if not 0 <= getattr(rule, key) <= 1:
-                    raise InputError(f"{getattr(rule, key)!r} out of range", path=src,
-                                     field=f"{label}.{key}", expected="in [0, 1]")
+                    raise InputError(
+                        f"{getattr(rule, key)!r} out of range",
+                        path=src,
+                        field=f"{label}.{key}",
+                        expected="in [0, 1]",
+                    )
         for group, table in self.recovery_days.items():
             for grade, days in table.items():
                 if grade not in _GRADES:
-                    raise InputError(f"unknown grade {grade!r}", path=src,
-                                     field=f"recovery_days.{group}.{grade}",
-                                     expected=f"one of {list(_GRADES)}")
-                if days is not None and (isinstance(days, bool) or not isinstance(
-                        days, int | float) or not days > 0):
                     raise InputError(
-                        f"{days!r} is not a positive number of days", path=src,
-                        field=f"recovery_days.{group}.{grade}", expected="a number > 0 (days)")
+                        f"unknown grade {grade!r}",
+                        path=src,
+                        field=f"recovery_days.{group}.{grade}",
+                        expected=f"one of {list(_GRADES)}",
+                    )
+                if days is not None and (
+                    isinstance(days, bool) or not isinstance(days, int | float) or not days > 0
+                ):
+                    raise InputError(
+                        f"{days!r} is not a positive number of days",
+                        path=src,
+                        field=f"recovery_days.{group}.{grade}",
+                        expected="a number > 0 (days)",
+                    )
 
     @classmethod
     def default(cls) -> TolerancePolicy:
@@ -291,8 +345,7 @@ class TolerancePolicy:
         return cls.from_dict({})
 
     @classmethod
-    def from_dict(cls, overrides: Mapping[str, Any], *, source: str = "default"
-                  ) -> TolerancePolicy:
+    def from_dict(cls, overrides: Mapping[str, Any], *, source: str = "default") -> TolerancePolicy:
         """Defaults with ``overrides`` merged in (nested tables merge key by key).
 
         In ``recovery_days`` a grade set to a negative number, or the string ``"none"``,
@@ -303,36 +356,56 @@ class TolerancePolicy:
         allowed = set(merged)
         for key, value in overrides.items():
             if key not in allowed:
-                raise InputError(f"unknown policy key {key!r}", path=src, field=key,
-                                 expected=f"one of {sorted(allowed)}")
+                raise InputError(
+                    f"unknown policy key {key!r}",
+                    path=src,
+                    field=key,
+                    expected=f"one of {sorted(allowed)}",
+                )
             if key == "recovery_days":
                 if not isinstance(value, Mapping):
                     raise InputError("wrong type", path=src, field=key, expected="a table")
                 for group, table in value.items():
                     if not isinstance(table, Mapping):
-                        raise InputError("wrong type", path=src, field=f"{key}.{group}",
-                                         expected="a table of grade = days")
+                        raise InputError(
+                            "wrong type",
+                            path=src,
+                            field=f"{key}.{group}",
+                            expected="a table of grade = days",
+                        )
                     target = merged[key].setdefault(group, {})
                     for grade, days in table.items():
-                        target[grade] = None if (days == "none" or (
-                            isinstance(days, int | float) and days < 0)) else days
+                        target[grade] = (
+                            None
+                            if (days == "none" or (isinstance(days, int | float) and days < 0))
+                            else days
+                        )
             elif key in ("pain", "soreness"):
                 if not isinstance(value, Mapping):
                     raise InputError("wrong type", path=src, field=key, expected="a table")
                 unknown = set(value) - set(merged[key])
                 if unknown:
-                    raise InputError(f"unknown key {sorted(unknown)[0]!r}", path=src,
-                                     field=f"{key}.{sorted(unknown)[0]}",
-                                     expected=f"one of {sorted(merged[key])}")
+                    raise InputError(
+                        f"unknown key {sorted(unknown)[0]!r}",
+                        path=src,
+                        field=f"{key}.{sorted(unknown)[0]}",
+                        expected=f"one of {sorted(merged[key])}",
+                    )
                 merged[key].update(value)
             else:
                 merged[key] = value
-        for key in ("start_fraction", "force_start_fraction", "full_fraction",
-                    "protection_days", "protection_cap_fraction"):
+        for key in (
+            "start_fraction",
+            "force_start_fraction",
+            "full_fraction",
+            "protection_days",
+            "protection_cap_fraction",
+        ):
             value = merged[key]
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InputError(f"wrong type {type(value).__name__}", path=src, field=key,
-                                 expected="a number")
+                raise InputError(
+                    f"wrong type {type(value).__name__}", path=src, field=key, expected="a number"
+                )
         return cls(
             recovery_days={g: dict(t) for g, t in merged["recovery_days"].items()},
             start_fraction=float(merged["start_fraction"]),
@@ -368,7 +441,8 @@ class TolerancePolicy:
                 path=None if self.source == "default" else self.source,
                 field=f"recovery_days.{group}.{grade}",
                 expected="a number of days set in the tolerance policy (grade 4 complete "
-                "tears have no default: they often need a surgical opinion)")
+                "tears have no default: they often need a surgical opinion)",
+            )
         return float(days)
 
     def protection_for(self, recovery_days: float) -> float:
@@ -382,13 +456,15 @@ class TolerancePolicy:
         if athlete.target_return_date is not None:
             return athlete.target_return_date
         return athlete.injury_date + datetime.timedelta(
-            days=math.ceil(self.recovery_days_for(athlete)))
+            days=math.ceil(self.recovery_days_for(athlete))
+        )
 
 
 # ------------------------------------------------------------------------------------------
 # The curves (pure, jax.numpy).
-def recovery_fraction(days, recovery_days, *, start_fraction=0.5, protection_days=3.0,
-                      full_fraction=1.0):
+def recovery_fraction(
+    days, recovery_days, *, start_fraction=0.5, protection_days=3.0, full_fraction=1.0
+):
     """``r(d)``: tolerated fraction of the reference on day ``d`` after injury.
 
     See the module docstring for the equation and key points. Arguments broadcast; ``days``
@@ -419,10 +495,14 @@ def autoregulation_multiplier(pain=0.0, soreness=0.0, policy: TolerancePolicy | 
         except (TypeError, ValueError):
             continue  # traced values are not checked
         if not 0 <= v <= 10 or math.isnan(v):
-            raise InputError(f"{label} score {value!r} out of range", field=label,
-                             expected="a 0-10 numeric rating")
-    return jnp.minimum(zone_multiplier(pain, policy.pain),
-                       zone_multiplier(soreness, policy.soreness))
+            raise InputError(
+                f"{label} score {value!r} out of range",
+                field=label,
+                expected="a 0-10 numeric rating",
+            )
+    return jnp.minimum(
+        zone_multiplier(pain, policy.pain), zone_multiplier(soreness, policy.soreness)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -448,10 +528,16 @@ class ToleranceLimit:
     force: float | None
 
 
-def tolerance_limit(athlete, days_since_injury, *, policy: TolerancePolicy | None = None,
-                    pain: float = 0.0, soreness: float = 0.0,
-                    reference_strain: float | None = None,
-                    reference_force: float | None = None) -> ToleranceLimit:
+def tolerance_limit(
+    athlete,
+    days_since_injury,
+    *,
+    policy: TolerancePolicy | None = None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    reference_strain: float | None = None,
+    reference_force: float | None = None,
+) -> ToleranceLimit:
     """The injured muscle's limit ``days_since_injury`` days after injury (concrete values).
 
     Args:
@@ -466,24 +552,42 @@ def tolerance_limit(athlete, days_since_injury, *, policy: TolerancePolicy | Non
     """
     policy = TolerancePolicy.default() if policy is None else policy
     if not days_since_injury >= 0:
-        raise InputError(f"{days_since_injury!r} days since injury", field="days_since_injury",
-                         expected="a day on or after the injury (>= 0)")
-    for label, ref in (("reference_strain", reference_strain),
-                       ("reference_force", reference_force)):
+        raise InputError(
+            f"{days_since_injury!r} days since injury",
+            field="days_since_injury",
+            expected="a day on or after the injury (>= 0)",
+        )
+    for label, ref in (
+        ("reference_strain", reference_strain),
+        ("reference_force", reference_force),
+    ):
         if ref is not None and not ref > 0:
-            raise InputError(f"{ref!r} is not positive", field=label,
-                             expected="the uninjured value at maximal sprint speed, > 0")
+            raise InputError(
+                f"{ref!r} is not positive",
+                field=label,
+                expected="the uninjured value at maximal sprint speed, > 0",
+            )
     total = policy.recovery_days_for(athlete)
-    common = {"protection_days": policy.protection_for(total),
-              "full_fraction": policy.full_fraction}
-    r = float(recovery_fraction(days_since_injury, total,
-                                start_fraction=policy.start_fraction, **common))
-    r_f = float(recovery_fraction(days_since_injury, total,
-                                  start_fraction=policy.force_start_fraction, **common))
+    common = {
+        "protection_days": policy.protection_for(total),
+        "full_fraction": policy.full_fraction,
+    }
+    r = float(
+        recovery_fraction(days_since_injury, total, start_fraction=policy.start_fraction, **common)
+    )
+    r_f = float(
+        recovery_fraction(
+            days_since_injury, total, start_fraction=policy.force_start_fraction, **common
+        )
+    )
     m = float(autoregulation_multiplier(pain, soreness, policy))
     return ToleranceLimit(
-        days_since_injury=float(days_since_injury), recovery=r, force_recovery=r_f,
-        multiplier=m, strain_fraction=r * m, force_fraction=r_f * m,
+        days_since_injury=float(days_since_injury),
+        recovery=r,
+        force_recovery=r_f,
+        multiplier=m,
+        strain_fraction=r * m,
+        force_fraction=r_f * m,
         strain=None if reference_strain is None else r * m * reference_strain,
         force=None if reference_force is None else r_f * m * reference_force,
     )
@@ -508,8 +612,10 @@ def policy_summary(policy: TolerancePolicy | None = None, athlete=None) -> str:
     if athlete is not None:
         try:
             days = policy.recovery_days_for(athlete)
-            lines.append(f"  This athlete: {athlete.recovery_group} grade {athlete.grade} -> "
-                         f"TRFT {days:g} d ({_days_source(policy, athlete)}).")
+            lines.append(
+                f"  This athlete: {athlete.recovery_group} grade {athlete.grade} -> "
+                f"TRFT {days:g} d ({_days_source(policy, athlete)})."
+            )
         except InputError as exc:
             lines.append(f"  This athlete: {exc}")
     lines += [
@@ -533,7 +639,8 @@ def policy_summary(policy: TolerancePolicy | None = None, athlete=None) -> str:
     for label, rule in (("pain", policy.pain), ("soreness", policy.soreness)):
         lines.append(
             f"    {label}: <= {rule.safe_max:g} no change; to {rule.acceptable_max:g} linear down "
-            f"to x{rule.multiplier_at_acceptable_max:g}; above x{rule.multiplier_high_risk:g}")
+            f"to x{rule.multiplier_at_acceptable_max:g}; above x{rule.multiplier_high_risk:g}"
+        )
     lines += [
         "    (rehabilitation with pain up to 4/10 did not delay return after hamstring strain: "
         f"Hickey et al. 2020, doi:{REFERENCES['hickey2020']['doi']}); the multiplier is the "
@@ -549,5 +656,7 @@ def _days_source(policy, athlete):
         return f"from {policy.source} or the defaults"
     if athlete.recovery_group == "hamstring":
         return _HAMSTRING_SOURCES.get(athlete.grade, _HAMSTRING_ESTIMATE)
-    return (f"pooled {athlete.recovery_group} mean {CALF_MEAN_DAYS[athlete.recovery_group]} d "
-            "scaled by the hamstring grade ratio; evidence thin")
+    return (
+        f"pooled {athlete.recovery_group} mean {CALF_MEAN_DAYS[athlete.recovery_group]} d "
+        "scaled by the hamstring grade ratio; evidence thin"
+    )

@@ -67,12 +67,20 @@ def test_good_file_and_aliases(tmp_path):
     assert b.model_muscle_name() == "gasmed_r"
     c = load_athlete(write(tmp_path, GOOD.replace('grade = "2b"', 'grade = "3C"')), today=TODAY)
     assert c.grade == "3c"
-    d = load_athlete(write(tmp_path, GOOD.replace("date = 2026-11-02", 'date = "2026-11-02"')),
-                     today=TODAY)
+    d = load_athlete(
+        write(tmp_path, GOOD.replace("date = 2026-11-02", 'date = "2026-11-02"')), today=TODAY
+    )
     assert d.injury_date == datetime.date(2026, 11, 2)
     # optional fields may be absent
-    e = load_athlete(write(tmp_path, GOOD.replace("strength_deficit = 0.15\n", "")
-                           .replace("fascicle_length_ratio = 0.95\n", "")), today=TODAY)
+    e = load_athlete(
+        write(
+            tmp_path,
+            GOOD.replace("strength_deficit = 0.15\n", "").replace(
+                "fascicle_length_ratio = 0.95\n", ""
+            ),
+        ),
+        today=TODAY,
+    )
     assert e.strength_deficit is None and e.fascicle_length_ratio is None
 
 
@@ -80,8 +88,7 @@ def test_good_file_and_aliases(tmp_path):
 BAD = [
     ("height_m = 1.80\n", "", "athlete.height_m", "missing field"),
     ("mass_kg = 75.0\n", "", "athlete.mass_kg", "missing field"),
-    ("max_sprint_speed_m_per_s = 9.6\n", "", "athlete.max_sprint_speed_m_per_s",
-     "missing field"),
+    ("max_sprint_speed_m_per_s = 9.6\n", "", "athlete.max_sprint_speed_m_per_s", "missing field"),
     ('muscle = "bflh"\n', "", "injury.muscle", "missing field"),
     ('side = "right"\n', "", "injury.side", "missing field"),
     ('grade = "2b"\n', "", "injury.grade", "missing field"),
@@ -94,10 +101,18 @@ BAD = [
     ("mass_kg = 75.0", "mass_kg = 0", "athlete.mass_kg", "non-positive"),
     ("mass_kg = 75.0", "mass_kg = 750", "athlete.mass_kg", "implausible"),
     ("mass_kg = 75.0", "mass_kg = nan", "athlete.mass_kg", "not finite"),
-    ("max_sprint_speed_m_per_s = 9.6", "max_sprint_speed_m_per_s = 34.5",
-     "athlete.max_sprint_speed_m_per_s", "km/h"),
-    ("max_sprint_speed_m_per_s = 9.6", "max_sprint_speed_m_per_s = 1.0",
-     "athlete.max_sprint_speed_m_per_s", "implausible"),
+    (
+        "max_sprint_speed_m_per_s = 9.6",
+        "max_sprint_speed_m_per_s = 34.5",
+        "athlete.max_sprint_speed_m_per_s",
+        "km/h",
+    ),
+    (
+        "max_sprint_speed_m_per_s = 9.6",
+        "max_sprint_speed_m_per_s = 1.0",
+        "athlete.max_sprint_speed_m_per_s",
+        "implausible",
+    ),
     ('grade = "2b"', 'grade = "5"', "injury.grade", "unknown grade"),
     ('grade = "2b"', 'grade = "5a"', "injury.grade", "unknown grade"),
     ('grade = "2b"', 'grade = "4a"', "injury.grade", "unknown grade"),
@@ -112,16 +127,26 @@ BAD = [
     ("date = 2026-11-02", "date = 2026-12-24", "injury.date", "in the future"),
     ("date = 2026-11-02", "date = 2026-11-02T10:00:00", "injury.date", "date and time"),
     ("date = 2026-11-02", 'date = "yesterday"', "injury.date", "not a date"),
-    ("strength_deficit = 0.15", "strength_deficit = 15", "injury.strength_deficit",
-     "percentage"),
-    ("strength_deficit = 0.15", "strength_deficit = -0.1", "injury.strength_deficit",
-     "negative"),
-    ("fascicle_length_ratio = 0.95", "fascicle_length_ratio = 9.5",
-     "injury.fascicle_length_ratio", "implausible"),
-    ("fascicle_length_ratio = 0.95", "fascicle_length_ratio = 0",
-     "injury.fascicle_length_ratio", "non-positive"),
-    ("fascicle_length_ratio = 0.95", "fascicle_length_ratio = 0.95\ntarget_return_date = "
-     "2026-10-01", "injury.target_return_date", "not after the injury date"),
+    ("strength_deficit = 0.15", "strength_deficit = 15", "injury.strength_deficit", "percentage"),
+    ("strength_deficit = 0.15", "strength_deficit = -0.1", "injury.strength_deficit", "negative"),
+    (
+        "fascicle_length_ratio = 0.95",
+        "fascicle_length_ratio = 9.5",
+        "injury.fascicle_length_ratio",
+        "implausible",
+    ),
+    (
+        "fascicle_length_ratio = 0.95",
+        "fascicle_length_ratio = 0",
+        "injury.fascicle_length_ratio",
+        "non-positive",
+    ),
+    (
+        "fascicle_length_ratio = 0.95",
+        "fascicle_length_ratio = 0.95\ntarget_return_date = 2026-10-01",
+        "injury.target_return_date",
+        "not after the injury date",
+    ),
     ("height_m = 1.80", "height_m = 1.80\nheigth = 1.8", "athlete.heigth", "unknown field"),
     ('name = "T"', 'name = "T"\nweight = 3', "weight", "unknown field"),
     ('name = "T"', "name = 3", "name", "wrong type"),
@@ -166,8 +191,15 @@ def test_every_bamic_grade_accepted(tmp_path):
 
 
 def athlete(**kw):
-    base = dict(height=1.80, mass=75.0, max_sprint_speed=9.6, muscle="bflh", side="right",
-                grade="2b", injury_date=datetime.date(2026, 11, 2))
+    base = dict(
+        height=1.80,
+        mass=75.0,
+        max_sprint_speed=9.6,
+        muscle="bflh",
+        side="right",
+        grade="2b",
+        injury_date=datetime.date(2026, 11, 2),
+    )
     base.update(kw)
     return Athlete(**base)
 
@@ -175,8 +207,11 @@ def athlete(**kw):
 def params3():
     # Rajagopal2016 BFLH, SEMITEN, GASMED (shared/data SOURCES.md 3.1)
     return MuscleParameters(
-        jnp.array([1313.2, 591.3, 3115.5]), jnp.array([0.0976, 0.193, 0.051]),
-        jnp.array([0.3252, 0.2472, 0.3987]), jnp.array([0.176, 0.241, 0.166]))
+        jnp.array([1313.2, 591.3, 3115.5]),
+        jnp.array([0.0976, 0.193, 0.051]),
+        jnp.array([0.3252, 0.2472, 0.3987]),
+        jnp.array([0.176, 0.241, 0.166]),
+    )
 
 
 def test_scaling_identity_at_reference():
@@ -197,30 +232,33 @@ def test_scaling_rule_values():
     v = (47.05 * 90 * 1.98 + 1289.6) / (47.05 * 75 * 1.80 + 1289.6)
     np.testing.assert_allclose(out.max_isometric_force, p.max_isometric_force * v / s)
     np.testing.assert_allclose(out.pennation_angle_at_optimal, p.pennation_angle_at_optimal)
-    geo = scale_parameters(p, a, reference_height=1.80, reference_mass=75.0,
-                           force_rule="mass_2/3")
-    np.testing.assert_allclose(geo.max_isometric_force,
-                               p.max_isometric_force * (90 / 75) ** (2 / 3))
+    geo = scale_parameters(p, a, reference_height=1.80, reference_mass=75.0, force_rule="mass_2/3")
+    np.testing.assert_allclose(
+        geo.max_isometric_force, p.max_isometric_force * (90 / 75) ** (2 / 3)
+    )
     assert total_muscle_volume_handsfield2014(75.0, 1.80) == pytest.approx(
-        (47.05 * 75 * 1.8 + 1289.6) * 1e-6)
+        (47.05 * 75 * 1.8 + 1289.6) * 1e-6
+    )
 
 
 def test_injured_muscle_only():
     p = params3()
     a = athlete(strength_deficit=0.2, fascicle_length_ratio=0.9)
     out = scale_parameters(p, a, reference_height=1.80, reference_mass=75.0, injured_index=0)
-    np.testing.assert_allclose(out.max_isometric_force,
-                               p.max_isometric_force * np.array([0.8, 1, 1]))
-    np.testing.assert_allclose(out.optimal_fiber_length,
-                               p.optimal_fiber_length * np.array([0.9, 1, 1]))
+    np.testing.assert_allclose(
+        out.max_isometric_force, p.max_isometric_force * np.array([0.8, 1, 1])
+    )
+    np.testing.assert_allclose(
+        out.optimal_fiber_length, p.optimal_fiber_length * np.array([0.9, 1, 1])
+    )
     np.testing.assert_allclose(out.tendon_slack_length, p.tendon_slack_length)
     # unmeasured deficit and ratio change nothing
-    same = scale_parameters(p, athlete(), reference_height=1.80, reference_mass=75.0,
-                            injured_index=2)
+    same = scale_parameters(
+        p, athlete(), reference_height=1.80, reference_mass=75.0, injured_index=2
+    )
     np.testing.assert_allclose(same.max_isometric_force, p.max_isometric_force)
     # unbatched muscle
-    one = scale_parameters(p[0], a, reference_height=1.80, reference_mass=75.0,
-                           injured_index=0)
+    one = scale_parameters(p[0], a, reference_height=1.80, reference_mass=75.0, injured_index=0)
     np.testing.assert_allclose(one.max_isometric_force, 1313.2 * 0.8)
     assert jnp.shape(one.max_isometric_force) == ()
 
@@ -232,8 +270,7 @@ def test_scaling_bad_inputs():
     with pytest.raises(InputError, match="centimetres"):
         scale_parameters(p, athlete(), reference_height=180, reference_mass=75)
     with pytest.raises(InputError, match="force rule"):
-        scale_parameters(p, athlete(), reference_height=1.8, reference_mass=75,
-                         force_rule="magic")
+        scale_parameters(p, athlete(), reference_height=1.8, reference_mass=75, force_rule="magic")
 
 
 def test_scaling_is_jittable_and_vmappable():
@@ -242,8 +279,7 @@ def test_scaling_is_jittable_and_vmappable():
 
     @jax.jit
     def f(params):
-        return scale_parameters(params, a, reference_height=1.7, reference_mass=70,
-                                injured_index=0)
+        return scale_parameters(params, a, reference_height=1.7, reference_mass=70, injured_index=0)
 
     out = f(p)
     batch = jax.vmap(lambda x: x)(jax.tree.map(lambda v: jnp.stack([v, v]), p))

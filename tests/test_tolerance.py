@@ -27,14 +27,31 @@ from musclesim._tolerance import (
 
 
 def athlete(grade="2b", muscle="bflh"):
-    return Athlete(height=1.8, mass=75.0, max_sprint_speed=9.6, muscle=muscle, side="right",
-                   grade=grade, injury_date=datetime.date(2026, 11, 2))
+    return Athlete(
+        height=1.8,
+        mass=75.0,
+        max_sprint_speed=9.6,
+        muscle=muscle,
+        side="right",
+        grade=grade,
+        injury_date=datetime.date(2026, 11, 2),
+    )
 
 
 def test_curve_key_points():
     r0, r1, dp, T = 0.4, 1.0, 3.0, 21.0
-    f = lambda d: float(recovery_fraction(d, T, start_fraction=r0, protection_days=dp,  # noqa: E731
-                                          full_fraction=r1))
+
+    def f(d):
+        return float(
+            recovery_fraction(
+                d,
+                T,
+                start_fraction=r0,
+                protection_days=dp,
+                full_fraction=r1,
+            )
+        )
+
     assert f(0.0) == pytest.approx(r0)
     assert f(dp) == pytest.approx(r0)
     assert f((dp + T) / 2) == pytest.approx((r0 + r1) / 2)
@@ -75,8 +92,9 @@ def test_sourced_recovery_times():
     # calf: pooled means (gastrocnemius 7.7 d, soleus 25.1 d) scaled by the hamstring ratio
     for muscle, group in (("soleus", "soleus"), ("gastrocnemius_medialis", "gastrocnemius")):
         days = policy.recovery_days_for(athlete("2b", muscle))
-        assert days == pytest.approx(CALF_MEAN_DAYS[group] * 18.0 / HAMSTRING_COHORT_MEAN_DAYS,
-                                     abs=0.05)
+        assert days == pytest.approx(
+            CALF_MEAN_DAYS[group] * 18.0 / HAMSTRING_COHORT_MEAN_DAYS, abs=0.05
+        )
     assert CALF_MEAN_DAYS == {"gastrocnemius": 7.7, "soleus": 25.1}
     # expected days rise with extent within each site, and c (intratendinous) exceeds b
     ham = policy.recovery_days["hamstring"]
@@ -103,8 +121,11 @@ def test_grade_four_has_no_default():
 
 
 @settings(max_examples=60, deadline=None)
-@given(d1=st.floats(0, 80), d2=st.floats(0, 80),
-       grade=st.sampled_from(["0a", "1b", "2b", "2c", "3b", "3c"]))
+@given(
+    d1=st.floats(0, 80),
+    d2=st.floats(0, 80),
+    grade=st.sampled_from(["0a", "1b", "2b", "2c", "3b", "3c"]),
+)
 def test_limit_rises_with_days(d1, d2, grade):
     lo, hi = sorted((d1, d2))
     a = athlete(grade)
@@ -118,9 +139,11 @@ def test_limit_falls_with_pain(p1, p2, s):
     lo, hi = sorted((p1, p2))
     a = athlete()
     assert tolerance_limit(a, 10, pain=hi, soreness=s).strain_fraction <= (
-        tolerance_limit(a, 10, pain=lo, soreness=s).strain_fraction + 1e-12)
+        tolerance_limit(a, 10, pain=lo, soreness=s).strain_fraction + 1e-12
+    )
     assert tolerance_limit(a, 10, soreness=hi, pain=s).strain_fraction <= (
-        tolerance_limit(a, 10, soreness=lo, pain=s).strain_fraction + 1e-12)
+        tolerance_limit(a, 10, soreness=lo, pain=s).strain_fraction + 1e-12
+    )
 
 
 def test_autoregulation_zones():
@@ -141,8 +164,7 @@ def test_autoregulation_zones():
 
 
 def test_absolute_limits():
-    lim = tolerance_limit(athlete(), 30, pain=3.5, reference_strain=0.12,
-                          reference_force=2000.0)
+    lim = tolerance_limit(athlete(), 30, pain=3.5, reference_strain=0.12, reference_force=2000.0)
     assert lim.recovery == pytest.approx(1.0)
     assert lim.multiplier == pytest.approx(0.75)
     assert lim.strain == pytest.approx(0.09)
@@ -164,12 +186,17 @@ def test_protection_phase_capped_for_short_recoveries():
 
 
 def test_policy_overrides_and_toml(tmp_path):
-    p = TolerancePolicy.from_dict({"start_fraction": 0.3, "pain": {"safe_max": 3.0},
-                                   "recovery_days": {"hamstring": {"2b": 24}}})
+    p = TolerancePolicy.from_dict(
+        {
+            "start_fraction": 0.3,
+            "pain": {"safe_max": 3.0},
+            "recovery_days": {"hamstring": {"2b": 24}},
+        }
+    )
     assert p.start_fraction == 0.3 and p.pain.safe_max == 3.0 and p.pain.acceptable_max == 5
     assert p.recovery_days["hamstring"]["2b"] == 24 and p.recovery_days["hamstring"]["2a"] == 16
     path = tmp_path / "policy.toml"
-    path.write_text("start_fraction = 0.35\n[recovery_days.soleus]\n2b = 30\n2c = \"none\"\n")
+    path.write_text('start_fraction = 0.35\n[recovery_days.soleus]\n2b = 30\n2c = "none"\n')
     q = TolerancePolicy.load(path)
     assert q.start_fraction == 0.35 and q.recovery_days["soleus"]["2b"] == 30
     assert q.recovery_days["soleus"]["2c"] is None
@@ -177,18 +204,21 @@ def test_policy_overrides_and_toml(tmp_path):
     assert str(path) in policy_summary(q)
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"bogus": 1}, "bogus"),
-    ({"start_fraction": 1.5}, "start_fraction"),
-    ({"start_fraction": "half"}, "start_fraction"),
-    ({"pain": {"safe_max": 6.0}}, "pain.safe_max/acceptable_max"),
-    ({"pain": {"colour": 1}}, "pain.colour"),
-    ({"soreness": {"multiplier_high_risk": 2.0}}, "soreness.multiplier_high_risk"),
-    ({"recovery_days": {"hamstring": {"5a": 10}}}, "recovery_days.hamstring.5a"),
-    ({"recovery_days": {"hamstring": {"2b": 0}}}, "recovery_days.hamstring.2b"),
-    ({"autoregulation_horizon_days": 1.5}, "autoregulation_horizon_days"),
-    ({"protection_days": -1.0}, "protection_days"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"start_fraction": 1.5}, "start_fraction"),
+        ({"start_fraction": "half"}, "start_fraction"),
+        ({"pain": {"safe_max": 6.0}}, "pain.safe_max/acceptable_max"),
+        ({"pain": {"colour": 1}}, "pain.colour"),
+        ({"soreness": {"multiplier_high_risk": 2.0}}, "soreness.multiplier_high_risk"),
+        ({"recovery_days": {"hamstring": {"5a": 10}}}, "recovery_days.hamstring.5a"),
+        ({"recovery_days": {"hamstring": {"2b": 0}}}, "recovery_days.hamstring.2b"),
+        ({"autoregulation_horizon_days": 1.5}, "autoregulation_horizon_days"),
+        ({"protection_days": -1.0}, "protection_days"),
+    ],
+)
 def test_bad_policy(tmp_path, overrides, field):
     with pytest.raises(InputError) as info:
         TolerancePolicy.from_dict(overrides, source=str(tmp_path / "p.toml"))
@@ -207,9 +237,17 @@ def test_bad_policy_file(tmp_path):
 
 def test_summary_states_policy_and_sources():
     text = policy_summary(TolerancePolicy.default(), athlete("2c"))
-    for needle in ("policy", "Pollock et al. 2022", REFERENCES["pollock2022"]["doi"],
-                   REFERENCES["silbernagel2007"]["doi"], REFERENCES["thomee1997"]["doi"],
-                   REFERENCES["jarvinen2005"]["doi"], "TRFT 34 d", "34 +/- 7", "evidence thin"):
+    for needle in (
+        "policy",
+        "Pollock et al. 2022",
+        REFERENCES["pollock2022"]["doi"],
+        REFERENCES["silbernagel2007"]["doi"],
+        REFERENCES["thomee1997"]["doi"],
+        REFERENCES["jarvinen2005"]["doi"],
+        "TRFT 34 d",
+        "34 +/- 7",
+        "evidence thin",
+    ):
         assert needle in text, needle
     text4 = policy_summary(TolerancePolicy.default(), athlete("4"))
     assert "no expected return time" in text4
@@ -235,5 +273,4 @@ def test_shipped_example_policy():
     assert p.recovery_days["hamstring"]["2b"] == 24 and p.start_fraction == 0.4
     assert p.pain.safe_max == 1.0 and p.soreness.safe_max == 2.0
     a = athlete("2b")
-    assert tolerance_limit(a, 10, policy=p).strain_fraction < tolerance_limit(
-        a, 10).strain_fraction
+    assert tolerance_limit(a, 10, policy=p).strain_fraction < tolerance_limit(a, 10).strain_fraction
