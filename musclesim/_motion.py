@@ -23,6 +23,10 @@ OpenSim files, ``source_in_degrees`` (the header's own ``inDegrees`` value, ``"a
 header has none) and ``coordinate_classification`` (how rotational and translational columns
 were told apart: the model's joints, or name conventions).
 
+OpenSim 4 states tables (``.sto`` with columns ``/jointset/<joint>/<coordinate>/value``) are
+read too: the coordinate values are kept under the coordinate's name, speeds and muscle states
+are dropped (counted in the attribute ``ignored_state_columns``).
+
 Units: OpenSim's ``inDegrees=yes`` applies to *rotational* coordinates only. Translations stay in
 metres, and the coupled patellar coordinates ``knee_angle_[rl]_beta`` of the Lai/Rajagopal
 family are written in radians even in degree files, because OpenSim does not convert coupled
@@ -462,9 +466,12 @@ def _read_mot(path: Path, *, model, in_degrees: bool | None, angle_limit_rad: fl
                 field="inDegrees",
                 expected="the two to agree (leave in_degrees unset to trust the header)",
             )
-    types, source = _classify(names, model)
     values = data[:, 1:].copy()
     times = data[:, 0]
+    ignored = 0
+    if any("/" in n for n in names):
+        names, values, ignored = _state_columns(names, values, path=path)
+    types, source = _classify(names, model)
     rotational = np.array([t == "rotational" for t in types])
     if degrees:
         values[:, rotational] = np.deg2rad(values[:, rotational])
@@ -492,7 +499,27 @@ def _read_mot(path: Path, *, model, in_degrees: bool | None, angle_limit_rad: fl
     attrs = _provenance(path, "opensim-" + path.suffix.lower().lstrip("."))
     attrs["source_in_degrees"] = raw_flag if raw_flag is not None else "absent"
     attrs["coordinate_classification"] = source
+    if ignored:
+        attrs["ignored_state_columns"] = ignored
     return _motion_dataset(times, values, names, types, attrs)
+
+
+def _state_columns(
+    names: list[str], values: np.ndarray, *, path: Path
+) -> tuple[list[str], np.ndarray, int]:
+    """Coordinate values of an OpenSim 4 states table (columns such as
+    ``/jointset/hip_r/hip_flexion_r/value``): keeps the ``/value`` columns of coordinates,
+    renamed to the coordinate, and drops speeds and muscle states (their count is returned)."""
+    keep = [j for j, n in enumerate(names) if n.endswith("/value") and "/jointset/" in n]
+    if not keep:
+        raise InputError(
+            "column names are component paths but none is a coordinate value",
+            path=path,
+            field="column labels",
+            expected="coordinate columns such as /jointset/hip_r/hip_flexion_r/value",
+        )
+    renamed = [names[j].split("/")[-2] for j in keep]
+    return renamed, values[:, keep], len(names) - len(keep)
 
 
 _CSV_SUFFIXES = {

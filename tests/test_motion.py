@@ -454,3 +454,19 @@ def test_storage_copy_reads_same(tmp_path, data_dir):
     a = read_motion(copy)
     b = read_motion(data_dir / WALK)
     np.testing.assert_array_equal(a["q"].values, b["q"].values)
+
+
+def test_opensim4_states_table(tmp_path):
+    text = (
+        "states\nversion=1\nnRows=2\nnColumns=4\ninDegrees=no\nendheader\n"
+        "time\t/jointset/hip_r/hip_flexion_r/value\t/jointset/hip_r/hip_flexion_r/speed\t"
+        "/forceset/bflh_r/activation\n"
+        "0.0\t0.5\t1.0\t0.1\n0.01\t0.51\t1.0\t0.2\n"
+    )
+    motion = read_motion(_write(tmp_path, text, "states.sto"))
+    assert list(motion["coordinate"].values) == ["hip_flexion_r"]
+    assert motion.attrs["ignored_state_columns"] == 2
+    np.testing.assert_allclose(motion["q"].values[:, 0], [0.5, 0.51])
+    bad = text.replace("/value", "/speedy")
+    with pytest.raises(InputError, match="none is a coordinate value"):
+        read_motion(_write(tmp_path, bad, "bad_states.sto"))
