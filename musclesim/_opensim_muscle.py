@@ -283,3 +283,16 @@ def opensim_equilibrium_loop(
         model.realizeDynamics(state)
         out[k] = muscle.getFiberLength(state)
     return out
+
+
+def opensim_upright_length(model_path, muscle_names) -> np.ndarray:
+    """MTU lengths (m) of the named muscles in the model's default pose, computed by OpenSim.
+
+    The default pose of every model in ``../shared/data`` has all hip, knee and ankle angles at
+    0, the upright reference of ``mtu_strain`` (SOURCES.md 3.2).
+    """
+    osim = _opensim()
+    model = osim.Model(str(model_path))
+    state = model.initSystem()
+    model.realizePosition(state)
+    return np.array([model.getMuscles().get(name).getLength(state) for name in muscle_names])
