@@ -29,7 +29,14 @@ from ._motion import (
     read_storage,
     resample_motion,
 )
-from ._gait import GaitEvents, average_cycles, cut_cycles, detect_events, events_from_grf
+from ._gait import (
+    GaitEvents,
+    average_cycles,
+    cut_cycles,
+    detect_events,
+    events_from_grf,
+    refine_events_with_markers,
+)
 from ._excitation import (
     Constant,
     EMGEnvelope,
@@ -88,6 +95,7 @@ __all__ = [
     "GaitEvents",
     "detect_events",
     "events_from_grf",
+    "refine_events_with_markers",
     "cut_cycles",
     "average_cycles",
     "ExcitationSource",

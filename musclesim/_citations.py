@@ -62,6 +62,16 @@ REFERENCES: dict[str, dict[str, str]] = {
         "pages": "646-650",
         "doi": "10.1016/j.jsams.2010.03.006",
     },
+    "handsaker2016": {
+        "authors": "Handsaker JC, Forrester SE, Folland JP, Black MI, Allen SJ",
+        "year": "2016",
+        "title": "A kinematic algorithm to identify gait events during running at different "
+        "speeds and with different footstrike types",
+        "journal": "Journal of Biomechanics",
+        "volume": "49(16)",
+        "pages": "4128-4133",
+        "doi": "10.1016/j.jbiomech.2016.10.013",
+    },
     "kyrolainen2005": {
         "authors": "Kyröläinen H, Avela J, Komi PV",
         "year": "2005",

@@ -64,6 +64,13 @@ def register_cli(subparsers) -> None:
     p.add_argument("--method", choices=("kinematic", "zeni"), default="kinematic")
     p.add_argument("--grf", type=Path, default=None, help="ground reaction forces (.mot/.sto)")
     p.add_argument(
+        "--markers",
+        type=Path,
+        default=None,
+        help="foot markers of the same trial (.trc/.c3d, >= 200 Hz): refine the events with "
+        "Handsaker et al. 2016's marker rules",
+    )
+    p.add_argument(
         "--threshold-n",
         type=float,
         default=20.0,
@@ -126,14 +133,16 @@ def run_ik_cli(args) -> int:
 
 
 def run_events(args) -> int:
-    from ._gait import compare_events, detect_events, events_from_grf
-    from ._motion import read_motion
+    from ._gait import compare_events, detect_events, events_from_grf, refine_events_with_markers
+    from ._motion import read_markers, read_motion
 
     began = time.perf_counter()
     motion = read_motion(args.motion, model=args.model)
     sides = ("r", "l") if args.side == "both" else (args.side,)
     for side in sides:
         events = detect_events(motion, side=side, method=args.method, model=args.model)
+        if args.markers is not None:
+            events = refine_events_with_markers(events, read_markers(args.markers))
         print(f"side {side} ({events.method}):")
         print("  foot strike (s): " + " ".join(f"{x:.3f}" for x in events.foot_strike))
         print("  toe-off (s):     " + " ".join(f"{x:.3f}" for x in events.toe_off))

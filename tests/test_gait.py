@@ -170,3 +170,37 @@ def test_events_cli(data_dir, capsys):
     assert main(["events", str(data_dir / SPRINT.format("0900")), "--side", "r"]) == 0
     out = capsys.readouterr().out
     assert "foot strike (s):" in out and "complete strides" in out
+
+
+def test_marker_refinement_on_sprint(data_dir):
+    """Handsaker et al. 2016 rules on the 9 m/s sprint's 250 Hz markers: ~0.10 s contact, and
+    the joint-angle events' bias on this forefoot sprint (foot strike early, toe-off late)."""
+    from musclesim._gait import refine_events_with_markers
+    from musclesim._motion import read_markers
+
+    motion = read_motion(data_dir / SPRINT.format("0900"))
+    markers = read_markers(data_dir / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.trc")
+    for side in ("r", "l"):
+        angles = detect_events(motion, side=side)
+        refined = refine_events_with_markers(angles, markers)
+        assert refined.method == "markers"
+        stance = [to - fs for fs, to, _ in refined.strides()]
+        assert stance and all(0.08 <= s <= 0.12 for s in stance)
+        shift = refined.foot_strike - angles.foot_strike
+        assert np.all((shift > 0.01) & (shift < 0.045))
+    with pytest.raises(InputError, match="not in the file"):
+        refine_events_with_markers(angles, markers, heel="NOPE")
+    gappy = markers.copy(deep=True)
+    gappy["markers"].loc[{"marker": "RHEEL"}] = np.nan
+    with pytest.raises(InputError, match="gaps"):
+        refine_events_with_markers(detect_events(motion, side="r"), gappy)
+
+
+def test_events_cli_with_markers(data_dir, capsys):
+    from musclesim._cli import main
+
+    trial = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms"
+    argv = ["events", str(data_dir / f"{trial}.mot"), "--markers", str(data_dir / f"{trial}.trc")]
+    assert main([*argv, "--side", "l"]) == 0
+    out = capsys.readouterr().out
+    assert "side l (markers)" in out and "stance 0.100 s" in out
