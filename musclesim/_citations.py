@@ -128,6 +128,150 @@ REFERENCES: dict[str, dict[str, str]] = {
         "pages": "",
         "doi": "10.1002/9780470549148",
     },
+    # --- drill library (musclesim/_drills.py, models/drills/*.toml). "verified": False marks
+    # an entry whose DOI, volume or pages were not checked against the publisher's page.
+    "dorn2012": {
+        "authors": "Dorn TW, Schache AG, Pandy MG",
+        "year": "2012",
+        "title": "Muscular strategy shift in human running: dependence of running speed on hip "
+        "and ankle muscle performance",
+        "journal": "Journal of Experimental Biology",
+        "volume": "215(11)",
+        "pages": "1944-1956",
+        "doi": "10.1242/jeb.064527",
+    },
+    "bourne2017": {
+        "authors": "Bourne MN, Williams MD, Opar DA, Al Najjar A, Kerr GK, Shield AJ",
+        "year": "2017",
+        "title": "Impact of exercise selection on hamstring muscle activation",
+        "journal": "British Journal of Sports Medicine",
+        "volume": "51(13)",
+        "pages": "1021-1028",
+        "doi": "10.1136/bjsports-2015-095739",
+        "verified": False,  # DOI and title checked; volume and pages not
+    },
+    "mcallister2014": {
+        "authors": "McAllister MJ, Hammond KG, Schilling BK, Ferreria LC, Reed JP, Weiss LW",
+        "year": "2014",
+        "title": "Muscle activation during various hamstring exercises",
+        "journal": "Journal of Strength and Conditioning Research",
+        "volume": "28(6)",
+        "pages": "1573-1580",
+        "doi": "10.1519/JSC.0000000000000302",
+        "verified": False,  # title, volume and pages checked; DOI not
+    },
+    "ebben2009": {
+        "authors": "Ebben WP",
+        "year": "2009",
+        "title": "Hamstring activation during lower body resistance training exercises",
+        "journal": "International Journal of Sports Physiology and Performance",
+        "volume": "4(1)",
+        "pages": "84-96",
+        "doi": "10.1123/ijspp.4.1.84",
+    },
+    "tsaklis2015": {
+        "authors": "Tsaklis P, Malliaropoulos N, Mendiguchia J, Korakakis V, Tsapralis K, Pyne D, "
+        "Malliaras P",
+        "year": "2015",
+        "title": "Muscle and intensity based hamstring exercise classification in elite female "
+        "track and field athletes: implications for exercise selection during rehabilitation",
+        "journal": "Open Access Journal of Sports Medicine",
+        "volume": "6",
+        "pages": "209-217",
+        "doi": "10.2147/OAJSM.S79189",
+    },
+    "vandentillaar2017": {
+        "authors": "van den Tillaar R, Solheim JAB, Bencke J",
+        "year": "2017",
+        "title": "Comparison of hamstring muscle activation during high-speed running and "
+        "various hamstring strengthening exercises",
+        "journal": "International Journal of Sports Physical Therapy",
+        "volume": "12(5)",
+        "pages": "718-727",
+        "doi": "",
+        "verified": False,  # abstract read (PMC5685404); authors, volume, pages not checked
+    },
+    "sarabon2019": {
+        "authors": "Šarabon N, Marušič J, Marković G, Kozinc Ž",
+        "year": "2019",
+        "title": "Kinematic and electromyographic analysis of variations in Nordic hamstring "
+        "exercise",
+        "journal": "PLoS ONE",
+        "volume": "14(10)",
+        "pages": "e0223437",
+        "doi": "10.1371/journal.pone.0223437",
+    },
+    "hebertlosier2012": {
+        "authors": "Hébert-Losier K, Schneiders AG, García JA, Sullivan SJ, Simoneau GG",
+        "year": "2012",
+        "title": "Influence of knee flexion angle and age on triceps surae muscle activity during "
+        "heel raises",
+        "journal": "Journal of Strength and Conditioning Research",
+        "volume": "26(11)",
+        "pages": "3124-3133",
+        "doi": "10.1519/JSC.0b013e31824435cf",
+    },
+    "hobara2011": {
+        "authors": "Hobara H, Inoue K, Omuro K, Muraoka T, Kanosue K",
+        "year": "2011",
+        "title": "Determinant of leg stiffness during hopping is frequency-dependent",
+        "journal": "European Journal of Applied Physiology",
+        "volume": "111(9)",
+        "pages": "2195-2201",
+        "doi": "10.1007/s00421-011-1853-8",
+        "verified": False,  # title, volume and pages checked; DOI not
+    },
+    "bobbert1987": {
+        "authors": "Bobbert MF, Huijing PA, van Ingen Schenau GJ",
+        "year": "1987",
+        "title": "Drop jumping. I. The influence of jumping technique on the biomechanics of "
+        "jumping",
+        "journal": "Medicine and Science in Sports and Exercise",
+        "volume": "19(4)",
+        "pages": "332-338",
+        "doi": "",
+        "verified": False,  # not checked against the paper
+    },
+    "nagahara2014": {
+        "authors": "Nagahara R, Matsubayashi T, Matsuo A, Zushi K",
+        "year": "2014",
+        "title": "Kinematics of transition during human accelerated sprinting",
+        "journal": "Biology Open",
+        "volume": "3(8)",
+        "pages": "689-699",
+        "doi": "10.1242/bio.20148284",
+    },
+    "furusawa1927": {
+        "authors": "Furusawa K, Hill AV, Parkinson JL",
+        "year": "1927",
+        "title": "The dynamics of \"sprint\" running",
+        "journal": "Proceedings of the Royal Society of London B",
+        "volume": "102(713)",
+        "pages": "29-42",
+        "doi": "10.1098/rspb.1927.0035",
+        "verified": False,  # not checked against the paper
+    },
+    "cappadona2013": {
+        "authors": "Cappadona J",
+        "year": "2013",
+        "title": "Kinematic and spatiotemporal analysis between sprint drills and maximal "
+        "sprinting",
+        "journal": "Undergraduate thesis, Sacred Heart University (PTHMS Undergraduate "
+        "Publications 1)",
+        "volume": "",
+        "pages": "",
+        "doi": "",
+    },
+    "fritsch1980": {
+        "authors": "Fritsch FN, Carlson RE",
+        "year": "1980",
+        "title": "Monotone piecewise cubic interpolation",
+        "journal": "SIAM Journal on Numerical Analysis",
+        "volume": "17(2)",
+        "pages": "238-246",
+        "doi": "10.1137/0717021",
+        "verified": False,  # not checked against the paper
+    },
 }
 
 
