@@ -48,6 +48,16 @@ from ._excitation import (
     template_for_speed,
 )
 from ._opensim_pipeline import run_ik, scale_model
+from ._drills import (
+    Drill,
+    drill_excitation,
+    drill_motion,
+    load_drills,
+    load_running_template,
+    running_curves,
+    running_motion,
+    running_motion_jax,
+)
 from ._athlete import Athlete, load_athlete, scale_parameters
 from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
 from ._progression import (
@@ -121,4 +131,12 @@ __all__ = [
     "metrics_table",
     "plan_progression",
     "replan",
+    "Drill",
+    "load_drills",
+    "drill_motion",
+    "drill_excitation",
+    "running_motion",
+    "running_curves",
+    "running_motion_jax",
+    "load_running_template",
 ]
