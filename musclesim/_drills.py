@@ -278,10 +278,24 @@ def _scale(spec, factor: float):
     return spec * factor
 
 
+def _group_table() -> dict[str, tuple[str, ...]]:
+    """Group → canonical muscles: the shared vocabulary ``musclesim._groups`` when present,
+    else ``_excitation``'s (hamstrings, calf and each single muscle)."""
+    import importlib.util
+
+    if importlib.util.find_spec("musclesim._groups") is not None:
+        from ._groups import GROUPS
+
+        return dict(GROUPS)
+    from ._excitation import GROUPS, MUSCLE_ALIASES
+
+    return {**GROUPS, **{k: (k,) for k in MUSCLE_ALIASES}}
+
+
 def _levels(table, *, path: Path, field: str) -> dict:
     if not isinstance(table, Mapping):
         raise InputError(f"{table!r}", path=path, field=field, expected="a table of levels")
-    from ._groups import GROUPS
+    GROUPS = _group_table()
 
     out = {}
     for key, value in table.items():
@@ -1303,7 +1317,7 @@ def _file_motion(d: Drill, value, coordinates, knee_flexion_sign, duration, samp
 def _level_for(
     levels: Mapping, muscle: str, drill: Drill, intensity: float, working: str
 ) -> float | None:
-    from ._groups import GROUPS
+    GROUPS = _group_table()
 
     key, side = split_muscle(muscle)
     # smallest group first, so "gastrocnemius" wins over "calf" for gasmed
