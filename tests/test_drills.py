@@ -544,3 +544,36 @@ def test_running_excitation_is_timed_by_the_template(template):
     lag = float(np.interp(9.5, template.speeds, template.dataset["left_foot_strike_phase"]))
     shift = int(round(lag))
     np.testing.assert_allclose(u[shift : 100 + shift, 1], u[:100, 0], atol=0.1)
+
+
+# ----------------------------------------------------------------------------------------------
+# With a shipped geometry model (skipped until one is in models/)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_every_drill_feeds_the_shipped_geometry_model(drills):
+    import importlib.util
+    import warnings
+
+    if importlib.util.find_spec("musclesim._geometry") is None:
+        pytest.skip("no geometry module in this checkout")
+    from musclesim import _geometry
+
+    try:
+        model = _geometry.load_model("sprinter_ja1")
+    except InputError:
+        pytest.skip("no shipped geometry model 'sprinter_ja1' in models/")
+    for name in sorted(REQUIRED):
+        d = drills[name]
+        ds = musclesim.drill_motion(
+            d,
+            d.intensity.default,
+            coordinates=model.coordinates,
+            knee_flexion_sign=model.knee_flexion_sign,
+            sample_rate=50.0,
+        )
+        q = {c: jnp.asarray(ds["q"].sel(coordinate=c).values) for c in model.coordinates}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", _geometry.GeometryDomainWarning)
+            lengths = np.asarray(model.mtu_length(q))
+        assert lengths.shape[0] == ds.sizes["time"] and np.all(np.isfinite(lengths)), name
