@@ -962,7 +962,9 @@ def _hermite(speed, x, y, d, xp=jnp):
 
     x0 = xs[k]
     h = xs[k + 1] - x0
-    s = expand(xp.clip((v - x0) / h, 0.0, 1.0))
+    # no clip on s: k already puts v in [x_k, x_k+1] inside the range (a clip's tie rule
+    # would halve the derivative exactly at a node), and outside it this branch is unused
+    s = expand((v - x0) / h)
     he = expand(h)
     h00 = (1 + 2 * s) * (1 - s) ** 2
     h10 = s * (1 - s) ** 2

@@ -577,3 +577,20 @@ def test_every_drill_feeds_the_shipped_geometry_model(drills):
             warnings.simplefilter("ignore", _geometry.GeometryDomainWarning)
             lengths = np.asarray(model.mtu_length(q))
         assert lengths.shape[0] == ds.sizes["time"] and np.all(np.isfinite(lengths)), name
+
+
+def test_gradient_is_continuous_across_a_measured_speed(template):
+    """PCHIP is C1: at a node the derivative from either side agrees, and matches FD."""
+    node = float(template.speeds[2])
+    phase = jnp.linspace(0.0, 100.0, 21)
+
+    def angles(v):
+        return musclesim.running_motion_jax(v, phase)[0]
+
+    at = np.asarray(jax.jacfwd(angles)(jnp.asarray(node)))
+    for eps in (1e-7, -1e-7):
+        near = np.asarray(jax.jacfwd(angles)(jnp.asarray(node + eps)))
+        np.testing.assert_allclose(near, at, rtol=0, atol=1e-5)
+    h = 1e-6
+    fd = (np.asarray(angles(node + h)) - np.asarray(angles(node - h))) / (2 * h)
+    np.testing.assert_allclose(at, fd, rtol=0, atol=1e-6)
