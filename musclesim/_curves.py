@@ -21,9 +21,10 @@ Two named constant sets exist (``CONSTANT_SETS``):
     at zero strain; passive curve offset so that f_PE(0.2) = 0. Parity checks against OpenSim
     are exact with this set.
 ``"published"``
-    The constants as printed in the paper's supplement (rounded). f_L(1) = 0.9994,
-    f_V(0) = 1.0009, tendon force at zero strain -0.0118, passive offset at l~M = 1. They differ
-    from OpenSim's by about 0.5 % in force.
+    The constants as printed in the paper's supplement (rounded). f_L(1) = 0.99414,
+    f_V(0) = 1.00232, tendon force at zero strain -0.0118 with k_T = 35 (-0.0130 with the
+    k_T = 33.94 that e_T = 0.049 gives), passive offset at l~M = 1. They differ from OpenSim's by
+    about 0.2-0.6 % in force.
 
 Departures from the paper, shared by both sets: the tendon stiffness k_T is derived from
 ``tendon_strain_at_one_norm_force`` (k_T = ln((1 + c3)/c1) / (1 + e_T - c2)) rather than fixed at
@@ -152,7 +153,8 @@ def active_force_length(
 
     where ``s = width_scale`` (OpenSim's ``active_force_width_scale``, >= 1) widens the curve
     about its peak. Domain: l~M > 0 (documented accuracy on [0.2, 1.8]); range [0, ~1].
-    Key points (``"opensim"``): f_L(1) = 1 exactly; f_L(0.2) = 0.0189; f_L(1.8) = 0.0211.
+    Key points (``"opensim"``): f_L(1) = 1 exactly; f_L(0.2) = 0.00774; f_L(1.8) = 0.03128
+    (both equal to OpenSim 4.6's ``calcActiveForceLengthMultiplier``).
     """
     c = get_constants(constants)
     x = (norm_fiber_length - 1.0) / width_scale + 1.0
@@ -184,7 +186,7 @@ def force_velocity(norm_fiber_velocity: jax.Array, *, constants=OPENSIM) -> jax.
     .. math:: f_V = d_1 \,\mathrm{asinh}(d_2 \tilde v_M + d_3) + d_4
 
     (the paper writes asinh(z) as log(z + sqrt(z^2 + 1))). Domain: all reals; range: all reals,
-    increasing. Key points (``"opensim"``): f_V(0) = 1, f_V(-1) = 0, f_V(1) = 1.7910.
+    increasing. Key points (``"opensim"``): f_V(0) = 1, f_V(-1) = 0, f_V(1) = 1.79434.
     """
     c = get_constants(constants)
     return c.d1 * jnp.arcsinh(c.d2 * norm_fiber_velocity + c.d3) + c.d4

@@ -103,7 +103,8 @@ def solve_fiber(
 
     Args:
         params: muscle parameters; leaves may carry leading batch dimensions.
-        time: sample times, shape ``(T,)``, strictly increasing (s).
+        time: sample times, shape ``(T,)`` shared by the batch, or ``batch + (T,)`` (each
+            member on its own grid), strictly increasing (s).
         mtu_length: musculotendon length, shape ``batch + (T,)`` (m).
         activation: activation in [0, 1], scalar or ``batch + (T,)``, used as is (linear
             between samples). Give exactly one of ``activation`` and ``excitation``.
@@ -169,10 +170,11 @@ def solve_fiber(
     mtu_length = jnp.asarray(mtu_length)
     _check_inputs(params, time, mtu_length, drive, "excitation" if use_dynamics else "activation")
 
-    n_time = time.shape[0]
+    n_time = time.shape[-1]
     drive_batch = drive.shape[:-1] if drive.ndim >= 1 else ()
-    batch = jnp.broadcast_shapes(params.shape, mtu_length.shape[:-1], drive_batch)
+    batch = jnp.broadcast_shapes(params.shape, mtu_length.shape[:-1], drive_batch, time.shape[:-1])
     flat = int(np.prod(batch)) if batch else 1
+    time_flat = jnp.broadcast_to(time, batch + (n_time,)).reshape(flat, n_time)
     params_flat = jax.tree.map(lambda x: jnp.broadcast_to(x, batch).reshape(flat), params)
     length_flat = jnp.broadcast_to(mtu_length, batch + (n_time,)).reshape(flat, n_time)
     drive_full = drive if drive.ndim >= 1 else jnp.broadcast_to(drive, (n_time,))
@@ -184,7 +186,7 @@ def solve_fiber(
 
     solution = _solve_flat(
         params_flat,
-        time,
+        time_flat,
         length_flat,
         drive_flat,
         a0_flat,
@@ -200,7 +202,7 @@ def solve_fiber(
         max_steps=int(max_steps or 64 * n_time + 4096),
     )
     solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
-    return eqx.tree_at(lambda s: s.time, solution, time)
+    return eqx.tree_at(lambda s: s.time, solution, time)  # as given: (T,) or batch + (T,)
 
 
 def _check_inputs(params, time, mtu_length, drive, drive_name):
@@ -209,24 +211,24 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
         return
     params.check()
     t = np.asarray(time)
-    if t.ndim != 1 or t.shape[0] < 2:
+    if t.ndim < 1 or t.shape[-1] < 2:
         raise InputError(
             f"time has shape {t.shape}",
             field="time",
-            expected="a 1-D array of at least 2 samples (s)",
+            expected="an array of at least 2 samples (s) along its last axis",
         )
-    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0):
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t, axis=-1) <= 0):
         raise InputError(
             "time is not finite and strictly increasing",
             field="time",
             expected="strictly increasing sample times (s)",
         )
     length = np.asarray(mtu_length)
-    if length.ndim < 1 or length.shape[-1] != t.shape[0]:
+    if length.ndim < 1 or length.shape[-1] != t.shape[-1]:
         raise InputError(
             f"mtu_length has shape {length.shape}",
             field="mtu_length",
-            expected=f"batch + ({t.shape[0]},) matching time",
+            expected=f"batch + ({t.shape[-1]},) matching time",
         )
     if not np.all(np.isfinite(length)):
         idx = np.argwhere(~np.isfinite(length))[0]
@@ -241,11 +243,11 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
             "millimetres must be converted at the file reader",
         )
     d = np.asarray(drive)
-    if d.ndim >= 1 and d.shape[-1] != t.shape[0]:
+    if d.ndim >= 1 and d.shape[-1] != t.shape[-1]:
         raise InputError(
             f"{drive_name} has shape {d.shape}",
             field=drive_name,
-            expected=f"a scalar or batch + ({t.shape[0]},)",
+            expected=f"a scalar or batch + ({t.shape[-1]},)",
         )
     if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1):
         raise InputError(
@@ -287,7 +289,6 @@ def _solve_flat(
 ):
     solve_one = functools.partial(
         _solve_one,
-        time=time,
         minimum_fiber_damping=minimum_fiber_damping,
         rtol=rtol,
         atol=atol,
@@ -299,16 +300,16 @@ def _solve_flat(
         solver=solver,
         max_steps=max_steps,
     )
-    return jax.vmap(solve_one)(params, mtu_length, drive, a0)
+    return jax.vmap(solve_one)(params, time, mtu_length, drive, a0)
 
 
 def _solve_one(
     params,
+    time,
     mtu_length,
     drive,
     a0,
     *,
-    time,
     minimum_fiber_damping,
     rtol,
     atol,

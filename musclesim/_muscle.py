@@ -22,8 +22,10 @@ from ._parameters import MuscleParameters
 #: gradients stay finite (OpenSim has no guard and returns NaN). Physiological fibres never
 #: come close (OpenSim's own domain starts at 0.2 l_opt).
 MIN_FIBER_LENGTH_ALONG_TENDON = 1e-3
-#: Floor on the magnitude of the two slopes of the velocity equation (see
-#: :func:`norm_fiber_velocity_from_force`) so that its closed-form starting points stay finite.
+#: Added to the magnitude of both slopes of the velocity equation (see
+#: :func:`norm_fiber_velocity_from_force`) so that its closed-form starting points stay finite
+#: when activation or damping is zero. Added rather than used as a floor, so the derivatives
+#: with respect to activation and damping survive at zero; the equation changes by 1e-12 |w|.
 MIN_VELOCITY_EQUATION_SLOPE = 1e-12
 #: Newton iterations of the fibre-velocity solve. Starting from the nearer closed-form bound,
 #: the iteration converges monotonically and quadratically; 12 reach double precision from
@@ -110,8 +112,8 @@ def norm_fiber_velocity_from_force(
     force equilibrium exact and stays finite at a = 0.
     """
     c = _curves.get_constants(constants)
-    a_slope = jnp.minimum(activation_times_fl * c.d1, -MIN_VELOCITY_EQUATION_SLOPE)
-    b_slope = jnp.minimum(damping / c.d2, -MIN_VELOCITY_EQUATION_SLOPE)
+    a_slope = activation_times_fl * c.d1 - MIN_VELOCITY_EQUATION_SLOPE  # d1 < 0, a f_L >= 0
+    b_slope = damping / c.d2 - MIN_VELOCITY_EQUATION_SLOPE  # d2 < 0, beta >= 0
     const = activation_times_fl * c.d4 - damping * c.d3 / c.d2 - required_force
     w_a = -const / a_slope
     w_b = jnp.arcsinh(-const / b_slope)
