@@ -137,7 +137,7 @@ def test_published_set_deviations_from_the_closed_forms():
     assert float(tendon_force_length(1.0, constants=PUBLISHED)) == pytest.approx(
         ft_at_slack, rel=1e-13
     )
-    # The values these give (recorded in the report; see the xfail'd docstring claims below):
+    # The values these give (as the module docstring states):
     assert fl_at_one == pytest.approx(0.99414, abs=5e-6)
     assert fv_at_zero == pytest.approx(1.00232, abs=5e-6)
     assert ft_at_slack == pytest.approx(-0.01301, abs=5e-6)
@@ -151,76 +151,26 @@ def test_published_tendon_stiffness_matches_module_docstring():
     assert float(_curves.tendon_stiffness_parameter(0.0474, constants=PUBLISHED)) == pytest.approx(
         35.0, abs=0.05
     )
-    # And with k_T = 35 exactly, the published tendon force at zero strain is the -0.0118 that
-    # the module docstring quotes (that number belongs to k_T = 35, not to e_T = 0.049).
+    # "tendon force at zero strain -0.0118 with k_T = 35 (-0.0130 with the k_T = 33.94 that
+    #  e_T = 0.049 gives)".
     assert 0.2 * math.exp(35.0 * (1.0 - 0.995)) - 0.25 == pytest.approx(-0.0118, abs=5e-5)
+    assert float(tendon_force_length(1.0, constants=PUBLISHED)) == pytest.approx(-0.0130, abs=5e-5)
 
 
-# Claims made in musclesim/_curves.py docstrings, at the precision they are printed. The values
-# marked xfail are contradicted both by the formula with the module's constants and (for the
-# "opensim" set) by OpenSim 4.6's DeGrooteFregly2016Muscle itself (test_curves_equal_opensim);
-# the correct values are in the reason. Remove the marks when the docstrings are corrected.
-def _docstring_bug(reason):
-    return pytest.mark.xfail(strict=True, reason=f"docstring number is wrong: {reason}")
-
-
+# Claims made in musclesim/_curves.py docstrings, at the precision they are printed (the
+# "opensim" values are also checked against OpenSim 4.6 in test_curves_equal_opensim).
 @pytest.mark.parametrize(
     ("function", "x", "constants", "claimed", "abs_tol"),
     [
         (active_force_length, 1.0, OPENSIM, 1.0, EXACT),
         (force_velocity, 0.0, OPENSIM, 1.0, EXACT),
         (force_velocity, -1.0, OPENSIM, 0.0, EXACT),
-        pytest.param(
-            active_force_length,
-            0.2,
-            OPENSIM,
-            0.0189,
-            5e-5,
-            marks=_docstring_bug("f_L(0.2) = 0.00774 (OpenSim 4.6 agrees)"),
-        ),
-        pytest.param(
-            active_force_length,
-            1.8,
-            OPENSIM,
-            0.0211,
-            5e-5,
-            marks=_docstring_bug("f_L(1.8) = 0.03128 (OpenSim 4.6 agrees)"),
-        ),
-        pytest.param(
-            force_velocity,
-            1.0,
-            OPENSIM,
-            1.7910,
-            5e-5,
-            marks=_docstring_bug("f_V(1) = 1.79434 (OpenSim 4.6 agrees)"),
-        ),
-        pytest.param(
-            active_force_length,
-            1.0,
-            PUBLISHED,
-            0.9994,
-            5e-5,
-            marks=_docstring_bug("published f_L(1) = 0.99414"),
-        ),
-        pytest.param(
-            force_velocity,
-            0.0,
-            PUBLISHED,
-            1.0009,
-            5e-5,
-            marks=_docstring_bug("published f_V(0) = 1.00232"),
-        ),
-        pytest.param(
-            tendon_force_length,
-            1.0,
-            PUBLISHED,
-            -0.0118,
-            5e-5,
-            marks=_docstring_bug(
-                "published f_T(1) = -0.01301 at e_T = 0.049 "
-                "(-0.0118 holds for k_T = 35, i.e. e_T = 0.0474)"
-            ),
-        ),
+        (active_force_length, 0.2, OPENSIM, 0.00774, 5e-6),
+        (active_force_length, 1.8, OPENSIM, 0.03128, 5e-6),
+        (force_velocity, 1.0, OPENSIM, 1.79434, 5e-6),
+        (active_force_length, 1.0, PUBLISHED, 0.99414, 5e-6),
+        (force_velocity, 0.0, PUBLISHED, 1.00232, 5e-6),
+        (tendon_force_length, 1.0, PUBLISHED, -0.0130, 5e-5),  # k_T = 33.94 (e_T = 0.049)
     ],
     ids=[
         "opensim-fL(1)",
@@ -247,10 +197,12 @@ def test_min_gaussian_width_never_binds_on_the_documented_domain():
     assert widths.min() ** 2 > 1e3 * _curves.MIN_GAUSSIAN_WIDTH_SQUARED
 
 
-def test_published_and_opensim_sets_differ_by_about_half_a_percent():
-    # Module docstring: the two sets "differ by about 0.5 % in force". At optimal length and
-    # isometric they differ by 0.59 % (f_L) and 0.23 % (f_V); the largest gaps on
-    # l~M in [0.5, 1.5] and v~M in [-1, 1] are 1.3 % of F_max (f_L) and 1.2 % (f_V at -1).
+def test_published_and_opensim_sets_differ_by_fractions_of_a_percent_at_the_key_points():
+    # Module docstring: the sets "differ from OpenSim's by about 0.2-0.6 % in force". That is
+    # their gap at the key points, 0.59 % (f_L(1)) and 0.23 % (f_V(0)); away from them the
+    # active curves differ by up to 1.3 % of F_max (f_L on [0.5, 1.5]) and 1.2 % (f_V(-1)), and
+    # the passive curves by a near-constant 1.8 % of F_max below optimal length (different
+    # zero points: 0.2 for OpenSim, 1.0 published).
     lengths = _f(np.linspace(0.5, 1.5, 101))
     velocities = _f(np.linspace(-1.0, 1.0, 101))
     fl_gap = np.max(
@@ -262,9 +214,16 @@ def test_published_and_opensim_sets_differ_by_about_half_a_percent():
     at_optimum = abs(
         float(active_force_length(1.0) - active_force_length(1.0, constants=PUBLISHED))
     )
-    assert at_optimum == pytest.approx(0.005, abs=0.002)
+    assert at_optimum == pytest.approx(0.0059, abs=1e-4)
+    fv_at_zero = abs(float(force_velocity(0.0) - force_velocity(0.0, constants=PUBLISHED)))
+    assert fv_at_zero == pytest.approx(0.0023, abs=1e-4)
     assert 1e-3 < fl_gap < 0.015
     assert 1e-3 < fv_gap < 0.015
+    short = _f(np.linspace(0.2, 1.0, 81))
+    passive_gap = np.asarray(
+        passive_force_length(short) - passive_force_length(short, constants=PUBLISHED)
+    )
+    assert np.all((passive_gap > 0.0175) & (passive_gap < 0.0187))
 
 
 def test_unknown_constant_set_is_an_input_error_naming_the_field():

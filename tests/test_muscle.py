@@ -42,14 +42,15 @@ def _f(x):
 # norm_fiber_velocity_from_force: a f_L f_V(v) + beta v = F
 # ------------------------------------------------------------------------------------------
 def _floors(afl, damping):
-    """The solver floors both slopes of its transformed equation at MIN_VELOCITY_EQUATION_SLOPE
-    (see the module): a f_L |d1| and beta/|d2|. The floored coefficients and what the floors
-    add to the equation, a f_L f_V(v) + beta v - F, at a given v:
+    """The solver adds MIN_VELOCITY_EQUATION_SLOPE to the magnitude of both slopes of its
+    transformed equation (see the module): a f_L |d1| and beta/|d2| become
+    a f_L |d1| + floor and beta/|d2| + floor. The effective coefficients, and what the offsets
+    add to the equation a f_L f_V(v) + beta v - F at a given v:
     (a_eff - a f_L)(f_V - d4) + (beta_eff - beta)(v + d3/d2)."""
     floor = _muscle.MIN_VELOCITY_EQUATION_SLOPE
     c = OPENSIM
-    a_eff = max(afl, floor / abs(c.d1))
-    beta_eff = max(damping, floor * abs(c.d2))
+    a_eff = afl + floor / abs(c.d1)
+    beta_eff = damping + floor * abs(c.d2)
 
     def added(v, fv):
         return (a_eff - afl) * (fv - c.d4) + (beta_eff - damping) * (v + c.d3 / c.d2)
@@ -74,8 +75,8 @@ def test_velocity_solve_satisfies_its_equation(afl, damping, force):
     scale = 1.0 + abs(force) + abs(a_eff * fv) + abs(beta_eff * v)
     # The equation the solver works on (with the floors' terms) is solved to rounding ...
     assert abs(residual + added(v, fv)) <= VELOCITY_RTOL * scale
-    # ... so the true one holds up to the floors' own terms (<= 3.1e-12 |f_V - d4| when
-    # a f_L = 0; <= 8.2e-12 |v + 0.046| when beta = 0).
+    # ... so the true one holds up to the offsets' own terms (3.1e-12 |f_V - d4| +
+    # 8.1e-12 |v + 0.046|).
     assert abs(residual) <= VELOCITY_RTOL * scale + abs(added(v, fv))
 
 
@@ -83,7 +84,7 @@ def test_velocity_solve_satisfies_its_equation(afl, damping, force):
 @given(damping=st.floats(1e-3, 0.2), force=st.floats(-0.5, 2.0))
 def test_velocity_solve_at_zero_activation_is_the_damper_alone(damping, force):
     # a = 0 with damping > 0: beta v = F, finite (OpenSim's explicit mode divides by zero here).
-    # The a f_L floor (3.1e-12) moves v by its added term over beta (<= 1e-8 here).
+    # The slope offsets move v by their added term over beta (<= 1e-8 here).
     v = float(_solve_velocity(_f(0.0), _f(damping), _f(force)))
     _, _, added = _floors(0.0, damping)
     shift = abs(added(v, float(_force_velocity(_f(v))))) / damping
@@ -98,13 +99,13 @@ def test_velocity_solve_without_damping_is_the_inverse_force_velocity_curve(afl,
     force = afl * float(_force_velocity(_f(v_true)))
     v = float(_solve_velocity(_f(afl), _f(0.0), _f(force)))
     expected = float(_curves.force_velocity_inverse(_f(force / afl)))
-    # The damping floor shifts the root by (its added term) / (a f_L f_V'(v)).
+    # The slope offsets shift the root by (their added term) / (a f_L f_V'(v) + beta).
     _, _, added = _floors(afl, 0.0)
     slope = afl * float(jax.grad(_curves.force_velocity)(_f(expected)))
     shift = abs(added(expected, force / afl)) / slope
     assert v == pytest.approx(expected, abs=1e-12 * (1.0 + abs(expected)) + 2.0 * shift)
     assert v == pytest.approx(v_true, abs=1e-12 * (1.0 + abs(v_true)) + 2.0 * shift)
-    assert shift < 1e-7 * (1.0 + abs(v_true))  # the floor is negligible physiologically
+    assert shift < 1e-7 * (1.0 + abs(v_true))  # negligible physiologically
 
 
 # ------------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ GRAD_ACTIVATION = _f([0.5, 0.02, 1.0])
 @jax.jit
 def _compliant_outputs(params, norm_force, mtu_length, mtu_velocity, activation):
     """O(1) outputs of compliant_tendon_state at the four instants; the fourth instant's
-    activation is held at 0 (differentiating wrt it there is the xfail'd test below)."""
+    activation is held at 0 (its one-sided derivative there is the next test)."""
     activation = jnp.concatenate([activation, jnp.zeros(1)])
     s = _muscle.compliant_tendon_state(
         params, norm_force, mtu_length, mtu_velocity, activation, minimum_fiber_damping=1e-3
@@ -295,16 +296,9 @@ def test_check_grads_of_compliant_tendon_state():
     assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree.leaves(grads))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "library bug: norm_fiber_velocity_from_force floors a*f_L*d1 with jnp.minimum at "
-        "-MIN_VELOCITY_EQUATION_SLOPE, so for a*f_L < 3.1e-12 (a = 0) the A*w term's derivative is "
-        "dropped: d v~M/d a at a = 0 is -87.40 instead of the one-sided -202.56 (bflh-like muscle, "
-        "F~T = 0.05, L = 0.50 m, v = -0.5 m/s)"
-    ),
-)
 def test_velocity_derivative_wrt_activation_at_zero_activation():
+    # The slopes are offset, not floored (jnp.minimum would drop the a f_L d1 w term's
+    # derivative at a = 0: -87.40 instead of -202.56 before commit 3549fc6).
     def norm_velocity(a):  # second instant: F~T = 0.05, L = 0.50 m, v = -0.5 m/s
         return _compliant_outputs(GRAD_PARAMS, *GRAD_INPUTS, jnp.full(3, a))[1, 1]
 
