@@ -23,8 +23,10 @@ Two named constant sets exist (``CONSTANT_SETS``):
 ``"published"``
     The constants as printed in the paper's supplement (rounded). f_L(1) = 0.99414,
     f_V(0) = 1.00232, tendon force at zero strain -0.0118 with k_T = 35 (-0.0130 with the
-    k_T = 33.94 that e_T = 0.049 gives), passive offset at l~M = 1. They differ from OpenSim's by
-    about 0.2-0.6 % in force.
+    k_T = 33.94 that e_T = 0.049 gives), passive curve zero at l~M = 1. The active curves differ
+    from OpenSim's by up to 1.3 % of F_max; the passive curves by a nearly constant 1.8 % of
+    F_max below optimal length (they are zero at 1.0 instead of 0.2), so total forces along a
+    sprint differ by about 2 % of F_max.
 
 Departures from the paper, shared by both sets: the tendon stiffness k_T is derived from
 ``tendon_strain_at_one_norm_force`` (k_T = ln((1 + c3)/c1) / (1 + e_T - c2)) rather than fixed at
