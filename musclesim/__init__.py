@@ -19,6 +19,8 @@ from ._curves import (
 from ._fiber import FiberSolution, solve_fiber
 from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
 from ._parameters import MuscleParameters
+from ._geometry import GeometryDomainWarning, GeometryModel, available_models, load_model
+from ._groups import GROUPS, canonical_name, expand_muscles, muscle_group
 from ._motion import (
     filter_motion,
     match_coordinates,
@@ -131,6 +133,14 @@ __all__ = [
     "metrics_table",
     "plan_progression",
     "replan",
+    "GeometryModel",
+    "GeometryDomainWarning",
+    "load_model",
+    "available_models",
+    "GROUPS",
+    "muscle_group",
+    "expand_muscles",
+    "canonical_name",
     "Drill",
     "load_drills",
     "drill_motion",

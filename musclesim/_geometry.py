@@ -1,0 +1,803 @@
+"""Musculotendon geometry: fitted length surrogates evaluated in JAX (no OpenSim needed).
+
+A fitted model (one netCDF file per OpenSim model, written by ``musclesim fit-geometry``, see
+:mod:`musclesim._geometry_fit`) holds, for each muscle, a total-degree tensor Chebyshev
+polynomial in the coordinates it crosses:
+
+    L_m(q) = sum_p H_p(q) sum_t c_{m,p,t} prod_k T_{e_{t,k}}(x_k),   x_k = (q_k - a_k) / b_k,
+
+where ``T_n`` are Chebyshev polynomials of the first kind, ``a_k`` and ``b_k`` the centre and
+half-width of the sampled box of coordinate ``k`` (so ``x`` is in [-1, 1] on the box),
+``e_{t,k}`` the exponent table of :func:`musclesim._geometry_fit.exponents` (graded order),
+``H_0 = 1`` and ``H_p = 1[q_{c_p} >= theta_p]`` for each conditional-path-point threshold
+``theta_p`` read from the model file (OpenSim's path jumps there; the surrogate jumps too and
+has zero derivative across the jump, like OpenSim's own ``computeMomentArm``).
+
+Moment arms are ``r = -dL/dq`` (Sherman, Seth & Delp 2013, doi:10.1115/DETC2013-13633, the
+definition OpenSim uses), by forward-mode autodiff of the polynomial.
+
+:class:`GeometryModel` keeps the static description (names, exponent tables, which muscle
+reads which coordinate) apart from the arrays (coefficients, domain, reference lengths,
+parameters) like MuJoCo MJX's ``Model``: the arrays are pytree leaves, so a model can be an
+argument of ``jax.jit`` and ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._errors import InputError, OutOfDomainError
+from ._io import MODELS_DIR
+from ._parameters import FIELDS as PARAMETER_FIELDS
+from ._parameters import MuscleParameters
+
+#: Largest coordinate magnitude (rad) accepted before a value is taken for degrees by mistake:
+#: no hip, knee or ankle coordinate of any shipped model exceeds 160 deg = 2.79 rad, so a value
+#: beyond 2 pi is not an angle in radians of a lower-limb joint.
+DEGREES_SUSPECT_RAD = 2.0 * math.pi
+#: Tolerance (rad) on a locked coordinate's value.
+LOCKED_TOL_RAD = 1e-4
+FILE_FORMAT = "musclesim-geometry/1"
+
+
+class GeometryDomainWarning(UserWarning):
+    """A pose lies outside the fitted domain; the length there is an extrapolation."""
+
+
+def _exponents(n_vars: int, degree: int) -> np.ndarray:
+    from ._geometry_fit import exponents
+
+    return exponents(n_vars, degree)
+
+
+class _Block(eqx.Module):
+    """Muscles sharing one coordinate set and sampling box (one feature vector per pose)."""
+
+    muscle_index: tuple[int, ...] = eqx.field(static=True)
+    coordinate_index: tuple[int, ...] = eqx.field(static=True)
+    degree: int = eqx.field(static=True)
+    threshold_slot: tuple[tuple[int, ...], ...] = eqx.field(static=True)  # [muscle][piece-1]
+    center: jax.Array  # [k] rad
+    half_width: jax.Array  # [k] rad
+    coefficient: jax.Array  # [piece, term, muscle] m
+    threshold_value: jax.Array  # [muscle, piece-1] rad (+inf where absent)
+
+    def lengths(self, qk: jax.Array) -> jax.Array:
+        """Lengths [m] of the block's muscles at one pose ``qk`` [k] (rad)."""
+        exps = _exponents(len(self.coordinate_index), self.degree)
+        x = (qk - self.center) / self.half_width
+        t = [jnp.ones_like(x)]
+        if self.degree >= 1:
+            t.append(x)
+        for _ in range(2, self.degree + 1):
+            t.append(2.0 * x * t[-1] - t[-2])
+        table = jnp.stack(t, axis=0)  # [degree+1, k]
+        feats = jnp.prod(table[exps, np.arange(exps.shape[1])], axis=-1)  # [term]
+        per_piece = jnp.einsum("t,ptm->pm", feats, self.coefficient)  # [piece, m]
+        out = per_piece[0]
+        n_extra = per_piece.shape[0] - 1
+        if n_extra:
+            slots = np.asarray(self.threshold_slot, dtype=np.int32).reshape(-1, n_extra)
+            qs = qk[slots]  # [m, piece-1]
+            on = jnp.where(qs >= self.threshold_value, 1.0, 0.0).astype(out.dtype)
+            out = out + jnp.sum(on * per_piece[1:].T, axis=-1)
+        return out
+
+
+class GeometryModel(eqx.Module):
+    """A fitted musculotendon geometry: lengths and moment arms as functions of the coordinates.
+
+    Attributes:
+        name: model name (e.g. ``"sprinter_ja1"``).
+        muscles: muscle names, the model's own, in output order.
+        coordinates: the coordinates the surrogate reads (rad), in the model's order; a pose
+            ``q`` must give each of them (:attr:`required_coordinates`).
+        parameters: :class:`MuscleParameters` with leaves of shape ``[muscle]``.
+        upright_length: L_MTU (m) at the upright pose (every hip, knee and ankle angle 0, the
+            reference of ``mtu_strain``), computed by OpenSim at fit time.
+        domain_lower, domain_upper: ``[muscle, coordinate]`` (rad): the box on which each
+            muscle's surrogate holds its stated accuracy (-inf/+inf for a coordinate it does
+            not cross).
+        locked_coordinates: ``((name, value), ...)`` coordinates locked in the model; muscles
+            crossing them were fitted at that value.
+        locked_muscles: ``[muscle][i]`` whether muscle crosses locked coordinate ``i``.
+        knee_flexion_sign: ``((coordinate, +1 or -1), ...)`` as read from the model's range.
+        heldout_rms, heldout_max: ``[muscle]`` fit error (m) on held-out uniform random poses
+            inside the domain.
+        source_file, source_sha256: the ``.osim`` the fit came from.
+    """
+
+    name: str = eqx.field(static=True)
+    muscles: tuple[str, ...] = eqx.field(static=True)
+    coordinates: tuple[str, ...] = eqx.field(static=True)
+    blocks: tuple[_Block, ...]
+    order: tuple[int, ...] = eqx.field(static=True)  # concat(blocks)[order] -> muscle order
+    parameters: MuscleParameters
+    upright_length: jax.Array
+    domain_lower: jax.Array
+    domain_upper: jax.Array
+    heldout_rms: jax.Array
+    heldout_max: jax.Array
+    locked_coordinates: tuple[tuple[str, float], ...] = eqx.field(static=True)
+    locked_muscles: tuple[tuple[bool, ...], ...] = eqx.field(static=True)
+    knee_flexion_sign: tuple[tuple[str, int], ...] = eqx.field(static=True)
+    source_file: str = eqx.field(static=True)
+    source_sha256: str = eqx.field(static=True)
+
+    # ---------------------------------------------------------------------------------------
+    @property
+    def required_coordinates(self) -> tuple[str, ...]:
+        """Coordinates a pose must provide (the locked ones default to their locked value)."""
+        return self.coordinates
+
+    def missing_coordinates(self, available: Iterable[str]) -> list[str]:
+        """Required coordinates absent from ``available`` (e.g. a motion file's columns)."""
+        have = set(available)
+        return [c for c in self.coordinates if c not in have]
+
+    def muscle_index(self, names: str | Sequence[str]) -> np.ndarray | int:
+        """Positions of muscles in :attr:`muscles`; :class:`InputError` for an unknown name."""
+        single = isinstance(names, str)
+        wanted = [names] if single else list(names)
+        pos = {m: i for i, m in enumerate(self.muscles)}
+        bad = [m for m in wanted if m not in pos]
+        if bad:
+            raise InputError(
+                f"unknown muscle(s) {bad}",
+                field=f"model {self.name!r}",
+                expected=f"names among {list(self.muscles)} (or a group: see musclesim.muscle_group)",
+            )
+        idx = np.array([pos[m] for m in wanted], dtype=np.int64)
+        return int(idx[0]) if single else idx
+
+    def select(self, names: Sequence[str]) -> GeometryModel:
+        """A model restricted to ``names`` (in that order). Group names such as
+        ``"hamstrings"`` are expanded with :func:`musclesim.muscle_group`."""
+        from ._groups import expand_muscles
+
+        wanted = expand_muscles(names, self.muscles)
+        idx = self.muscle_index(wanted)
+        return _subset(self, [int(i) for i in idx])
+
+    # ---------------------------------------------------------------------------------------
+    def _stack(self, q: Mapping[str, jax.Array]) -> jax.Array:
+        if not isinstance(q, Mapping):
+            raise InputError(
+                f"q is a {type(q).__name__}",
+                field="q",
+                expected="a mapping from coordinate name to an array of angles in radians",
+            )
+        missing = self.missing_coordinates(q)
+        if missing:
+            raise InputError(
+                f"missing coordinate(s) {missing}",
+                field=f"q for model {self.name!r}",
+                expected=f"every coordinate in {list(self.coordinates)} (radians)",
+            )
+        arrays = [jnp.asarray(q[c]) for c in self.coordinates]
+        shape = jnp.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
+        for c, a in zip(self.coordinates, arrays, strict=True):
+            if isinstance(a, jax.core.Tracer):
+                continue
+            big = np.abs(np.asarray(a)) > DEGREES_SUSPECT_RAD
+            if np.any(big):
+                raise InputError(
+                    f"value {float(np.asarray(a)[big].flat[0])!r} looks like degrees",
+                    field=c,
+                    expected="angles in radians (convert with numpy.radians)",
+                )
+        dtype = jnp.result_type(*arrays) if arrays else jnp.float32
+        if not jnp.issubdtype(dtype, jnp.floating):
+            dtype = self.upright_length.dtype
+        return jnp.stack([jnp.broadcast_to(a, shape).astype(dtype) for a in arrays], axis=-1)
+
+    def _locked_mask(self, q: Mapping[str, jax.Array], batch: tuple[int, ...]) -> jax.Array:
+        ok = jnp.ones(batch + (len(self.muscles),), dtype=bool)
+        for i, (c, v) in enumerate(self.locked_coordinates):
+            if c not in q:
+                continue
+            crosses = np.array([row[i] for row in self.locked_muscles], dtype=bool)
+            off = jnp.abs(jnp.asarray(q[c]) - v) > LOCKED_TOL_RAD
+            ok = ok & ~(jnp.broadcast_to(off, batch)[..., None] & crosses)
+        return ok
+
+    def in_domain(self, q: Mapping[str, jax.Array]) -> jax.Array:
+        """Boolean ``[..., muscle]``: True where every coordinate the muscle crosses lies in its
+        fitted domain (and each locked coordinate given in ``q`` is at its locked value)."""
+        qm = self._stack(q)
+        inside = (qm[..., None, :] >= self.domain_lower) & (qm[..., None, :] <= self.domain_upper)
+        return jnp.all(inside, axis=-1) & self._locked_mask(q, qm.shape[:-1])
+
+    def domain_report(self, q: Mapping[str, jax.Array]) -> list[str]:
+        """Human-readable lines, one per coordinate that leaves some muscle's domain."""
+        qm = np.asarray(self._stack(q)).reshape(-1, len(self.coordinates))
+        lo = np.asarray(self.domain_lower)
+        hi = np.asarray(self.domain_upper)
+        return _report_lines(self, qm, lo, hi, q)
+
+    def _check_domain(self, q, qm, *, strict: bool) -> jax.Array:
+        mask = jnp.all(
+            (qm[..., None, :] >= self.domain_lower) & (qm[..., None, :] <= self.domain_upper),
+            axis=-1,
+        ) & self._locked_mask(q, qm.shape[:-1])
+        lo, hi = self.domain_lower, self.domain_upper
+        if not isinstance(qm, jax.core.Tracer) and not isinstance(lo, jax.core.Tracer):
+            if not bool(np.all(np.asarray(mask))):
+                lines = _report_lines(
+                    self,
+                    np.asarray(qm).reshape(-1, qm.shape[-1]),
+                    np.asarray(lo),
+                    np.asarray(hi),
+                    q,
+                )
+                message = "pose outside the fitted domain of model " + repr(self.name)
+                message += "; " + "; ".join(lines)
+                if strict:
+                    raise OutOfDomainError(message, expected="poses inside the fitted domain")
+                warnings.warn(
+                    message + " (lengths there are extrapolated)",
+                    GeometryDomainWarning,
+                    stacklevel=3,
+                )
+            return mask
+        # Traced: the check runs inside the compiled function.
+        if strict:
+            qm = eqx.error_if(
+                qm, ~jnp.all(mask), f"pose outside the fitted domain of model {self.name!r}"
+            )
+        else:
+            jax.debug.callback(
+                _warn_traced, mask, qm, lo, hi, self.name, self.coordinates, self.muscles
+            )
+        return mask
+
+    # ---------------------------------------------------------------------------------------
+    def _lengths_flat(self, qv: jax.Array) -> jax.Array:
+        """Lengths [muscle] at one pose qv [coordinate]."""
+        parts = [b.lengths(qv[np.asarray(b.coordinate_index)]) for b in self.blocks]
+        return jnp.concatenate(parts)[np.asarray(self.order)]
+
+    def _moment_arm_flat(self, qv: jax.Array) -> jax.Array:
+        out = jnp.zeros((len(self.muscles), len(self.coordinates)), dtype=qv.dtype)
+        for b in self.blocks:
+            ci = np.asarray(b.coordinate_index)
+            jac = jax.jacfwd(b.lengths)(qv[ci])  # [m, k]
+            mi = np.asarray(b.muscle_index)
+            out = out.at[mi[:, None], ci[None, :]].set(-jac)
+        return out
+
+    def mtu_length(
+        self, q: Mapping[str, jax.Array], *, strict: bool = False, return_mask: bool = False
+    ):
+        """Musculotendon lengths L_MTU (m), shape ``[..., muscle]``.
+
+        Args:
+            q: coordinate name -> array of angles (rad), all of one broadcastable shape ``...``.
+                Extra names (pelvis, arms, coupled ``*_beta``) are ignored.
+            strict: raise :class:`OutOfDomainError` when any pose leaves a muscle's fitted
+                domain (inside ``jax.jit`` the check is an ``equinox.error_if``).
+            return_mask: also return the ``[..., muscle]`` in-domain mask.
+
+        Outside the domain the polynomial is extrapolated and a :class:`GeometryDomainWarning`
+        names the coordinate, its value and the range; never silently.
+        """
+        qm = self._stack(q)
+        mask = self._check_domain(q, qm, strict=strict)
+        flat = qm.reshape(-1, qm.shape[-1])
+        lengths = jax.vmap(self._lengths_flat)(flat).reshape(qm.shape[:-1] + (len(self.muscles),))
+        return (lengths, mask) if return_mask else lengths
+
+    def moment_arm(
+        self, q: Mapping[str, jax.Array], *, strict: bool = False, return_mask: bool = False
+    ):
+        """Moment arms r = -dL/dq (m per rad), shape ``[..., muscle, coordinate]`` with the
+        coordinates of :attr:`coordinates`; zero for a coordinate a muscle does not cross."""
+        qm = self._stack(q)
+        mask = self._check_domain(q, qm, strict=strict)
+        flat = qm.reshape(-1, qm.shape[-1])
+        arms = jax.vmap(self._moment_arm_flat)(flat)
+        arms = arms.reshape(qm.shape[:-1] + (len(self.muscles), len(self.coordinates)))
+        return (arms, mask) if return_mask else arms
+
+    def mtu_strain(self, q: Mapping[str, jax.Array], **kwargs) -> jax.Array:
+        """``mtu_strain`` = L_MTU / L_MTU(upright) - 1 (Thelen 2005; Schache 2012), ``[..., muscle]``."""
+        return self.mtu_length(q, **kwargs) / self.upright_length - 1.0
+
+    def zero_pose(self, shape: tuple[int, ...] = ()) -> dict[str, jax.Array]:
+        """The upright pose (every coordinate 0 rad) as a ``q`` mapping."""
+        return {c: jnp.zeros(shape, dtype=self.upright_length.dtype) for c in self.coordinates}
+
+    def __repr__(self) -> str:
+        return (
+            f"GeometryModel(name={self.name!r}, muscles={len(self.muscles)}, "
+            f"coordinates={list(self.coordinates)}, source={self.source_file!r})"
+        )
+
+
+def _warn_traced(mask, qm, lo, hi, name, coordinates, muscles):
+    mask = np.asarray(mask)
+    if mask.all():
+        return
+    qm = np.asarray(qm).reshape(-1, len(coordinates))
+    stub = _Names(name, coordinates, muscles)
+    lines = _report_lines(stub, qm, np.asarray(lo), np.asarray(hi), {})
+    warnings.warn(
+        f"pose outside the fitted domain of model {name!r}; "
+        + "; ".join(lines)
+        + " (lengths there are extrapolated)",
+        GeometryDomainWarning,
+        stacklevel=2,
+    )
+
+
+class _Names:
+    def __init__(self, name, coordinates, muscles):
+        self.name, self.coordinates, self.muscles = name, coordinates, muscles
+        self.locked_coordinates = ()
+        self.locked_muscles = ()
+
+
+def _report_lines(model, qm: np.ndarray, lo: np.ndarray, hi: np.ndarray, q) -> list[str]:
+    lines = []
+    for j, c in enumerate(model.coordinates):
+        below = qm[:, j][:, None] < lo[:, j][None, :]
+        above = qm[:, j][:, None] > hi[:, j][None, :]
+        bad = below | above
+        if not bad.any():
+            continue
+        muscles = [model.muscles[i] for i in np.flatnonzero(bad.any(axis=0))]
+        finite_lo = lo[:, j][np.isfinite(lo[:, j])]
+        finite_hi = hi[:, j][np.isfinite(hi[:, j])]
+        rng = f"[{finite_lo.max():.4f}, {finite_hi.min():.4f}] rad" if finite_lo.size else "?"
+        worst = qm[bad.any(axis=1), j]
+        extreme = worst[np.argmax(np.abs(worst - 0.5 * (finite_lo.max() + finite_hi.min())))]
+        lines.append(
+            f"{c} = {extreme:.4f} rad ({math.degrees(extreme):.1f} deg) at "
+            f"{int(bad.any(axis=1).sum())} pose(s) is outside {rng} for "
+            f"{', '.join(muscles[:6])}{' ...' if len(muscles) > 6 else ''}"
+        )
+    for i, (c, v) in enumerate(model.locked_coordinates):
+        if c in q:
+            off = np.abs(np.asarray(q[c]) - v) > LOCKED_TOL_RAD
+            if np.any(off):
+                lines.append(f"{c} is locked at {v:.4f} rad in the model but q gives other values")
+    return lines
+
+
+# -------------------------------------------------------------------------------------------
+# Building from and to the file format.
+
+
+def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
+    used = sorted(
+        {
+            c
+            for b in model.blocks
+            for c in b.coordinate_index
+            if any(m in idx for m in b.muscle_index)
+        }
+    )
+    cmap = {c: k for k, c in enumerate(used)}
+    mmap = {m: k for k, m in enumerate(idx)}
+    blocks, concat = [], []
+    for b in model.blocks:
+        keep = [j for j, m in enumerate(b.muscle_index) if m in mmap]
+        if not keep:
+            continue
+        kk = np.asarray(keep)
+        blocks.append(
+            _Block(
+                muscle_index=tuple(mmap[b.muscle_index[j]] for j in keep),
+                coordinate_index=tuple(cmap[c] for c in b.coordinate_index),
+                degree=b.degree,
+                threshold_slot=tuple(b.threshold_slot[j] for j in keep),
+                center=b.center,
+                half_width=b.half_width,
+                coefficient=b.coefficient[:, :, kk],
+                threshold_value=b.threshold_value[kk],
+            )
+        )
+        concat.extend(mmap[b.muscle_index[j]] for j in keep)
+    order = np.argsort(np.asarray(concat))
+    ia = np.asarray(idx)
+    ca = np.asarray(used, dtype=np.int64)
+    return GeometryModel(
+        name=model.name,
+        muscles=tuple(model.muscles[i] for i in idx),
+        coordinates=tuple(model.coordinates[c] for c in used),
+        blocks=tuple(blocks),
+        order=tuple(int(o) for o in order),
+        parameters=model.parameters[ia],
+        upright_length=model.upright_length[ia],
+        domain_lower=model.domain_lower[ia][:, ca],
+        domain_upper=model.domain_upper[ia][:, ca],
+        heldout_rms=model.heldout_rms[ia],
+        heldout_max=model.heldout_max[ia],
+        locked_coordinates=model.locked_coordinates,
+        locked_muscles=tuple(model.locked_muscles[i] for i in idx),
+        knee_flexion_sign=model.knee_flexion_sign,
+        source_file=model.source_file,
+        source_sha256=model.source_sha256,
+    )
+
+
+def model_from_dataset(ds) -> GeometryModel:
+    """Build a :class:`GeometryModel` from a fitted-geometry ``xarray.Dataset``."""
+    fmt = ds.attrs.get("format")
+    if fmt != FILE_FORMAT:
+        raise InputError(
+            f"format attribute is {fmt!r}", field="attrs.format", expected=repr(FILE_FORMAT)
+        )
+    muscles = [str(m) for m in ds["muscle"].values]
+    coordinates = [str(c) for c in ds["coordinate"].values]
+    cidx = ds["input_coordinate"].values.astype(int)
+    degree = ds["degree"].values.astype(int)
+    coef = ds["coefficient"].values
+    center = ds["scale_center"].values
+    half = ds["scale_half_width"].values
+    tslot = ds["threshold_slot"].values.astype(int)
+    tval = ds["threshold_value"].values
+    groups: dict[tuple, list[int]] = {}
+    for i in range(len(muscles)):
+        k = tuple(int(c) for c in cidx[i] if c >= 0)
+        key = (k, tuple(np.round(center[i, : len(k)], 12)), tuple(np.round(half[i, : len(k)], 12)))
+        groups.setdefault(key, []).append(i)
+    blocks, concat = [], []
+    n_pieces_all = coef.shape[1]
+    for (k, _, _), members in groups.items():
+        deg = int(max(degree[i] for i in members))
+        n_terms = math.comb(deg + len(k), len(k))
+        n_pieces = 1 + max(int((tslot[i] >= 0).sum()) for i in members)
+        block_coef = np.zeros((n_pieces, n_terms, len(members)))
+        block_tval = np.full((len(members), n_pieces - 1), np.inf)
+        slots = []
+        for j, i in enumerate(members):
+            t_i = math.comb(int(degree[i]) + len(k), len(k))
+            block_coef[:, :t_i, j] = coef[i, :n_pieces, :t_i]
+            row = []
+            for p in range(1, n_pieces):
+                if p < n_pieces_all and tslot[i, p] >= 0:
+                    row.append(int(tslot[i, p]))
+                    block_tval[j, p - 1] = tval[i, p]
+                else:
+                    row.append(0)
+            slots.append(tuple(row))
+        blocks.append(
+            _Block(
+                muscle_index=tuple(members),
+                coordinate_index=k,
+                degree=deg,
+                threshold_slot=tuple(slots),
+                center=jnp.asarray(center[members[0], : len(k)]),
+                half_width=jnp.asarray(half[members[0], : len(k)]),
+                coefficient=jnp.asarray(block_coef),
+                threshold_value=jnp.asarray(block_tval),
+            )
+        )
+        concat.extend(members)
+    order = np.argsort(np.asarray(concat))
+    params = MuscleParameters(**{f: ds[f].values for f in PARAMETER_FIELDS})
+    lo = ds["domain_lower"].values.copy()
+    hi = ds["domain_upper"].values.copy()
+    lo[np.isnan(lo)] = -np.inf
+    hi[np.isnan(hi)] = np.inf
+    if "locked_value" in ds:
+        locked = tuple(
+            (str(c), float(v))
+            for c, v in zip(ds["locked_coordinate"].values, ds["locked_value"].values, strict=True)
+        )
+        crosses = ds["crosses_locked"].values.astype(bool)
+        locked_muscles = tuple(tuple(bool(x) for x in row) for row in crosses)
+    else:
+        locked, locked_muscles = (), tuple(() for _ in muscles)
+    signs = json.loads(ds.attrs["knee_flexion_sign"])
+    return GeometryModel(
+        name=str(ds.attrs["name"]),
+        muscles=tuple(muscles),
+        coordinates=tuple(coordinates),
+        blocks=tuple(blocks),
+        order=tuple(int(o) for o in order),
+        parameters=params,
+        upright_length=jnp.asarray(ds["upright_length"].values),
+        domain_lower=jnp.asarray(lo),
+        domain_upper=jnp.asarray(hi),
+        heldout_rms=jnp.asarray(ds["heldout_rms"].values),
+        heldout_max=jnp.asarray(ds["heldout_max"].values),
+        locked_coordinates=locked,
+        locked_muscles=locked_muscles,
+        knee_flexion_sign=tuple((str(c), int(s)) for c, s in signs.items()),
+        source_file=str(ds.attrs["source_file"]),
+        source_sha256=str(ds.attrs["source_sha256"]),
+    )
+
+
+def available_models() -> list[str]:
+    """Names of the fitted models shipped in ``models/``."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.nc"))
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A shipped model name (``"sprinter_ja1"``) or a path to a fitted ``.nc`` file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".nc" or candidate.is_file() or len(candidate.parts) > 1:
+        if not candidate.is_file():
+            raise InputError(
+                "file not found",
+                path=candidate,
+                expected="a fitted geometry file written by `musclesim fit-geometry`",
+            )
+        return candidate
+    shipped = MODELS_DIR / f"{name_or_path}.nc"
+    if not shipped.is_file():
+        raise InputError(
+            f"no shipped model named {str(name_or_path)!r}",
+            field="model",
+            expected=f"one of {available_models()} or a path to a fitted .nc file",
+        )
+    return shipped
+
+
+def load_geometry_dataset(name_or_path: str | Path):
+    """The fitted-geometry file as an ``xarray.Dataset`` (error report, domain, provenance)."""
+    import xarray as xr
+
+    path = resolve_model_path(name_or_path)
+    try:
+        with xr.open_dataset(path) as ds:
+            return ds.load()
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read netCDF ({exc})", path=path, expected="a fitted geometry file"
+        ) from exc
+
+
+def load_model(name_or_path: str | Path) -> GeometryModel:
+    """Load a fitted geometry model by shipped name or path; no OpenSim needed.
+
+    Example::
+
+        model = musclesim.load_model("sprinter_ja1")
+        q = {c: jnp.zeros(()) for c in model.coordinates}
+        model.mtu_length(q)        # [muscle] metres, equals model.upright_length
+    """
+    ds = load_geometry_dataset(name_or_path)
+    try:
+        return model_from_dataset(ds)
+    except KeyError as exc:
+        raise InputError(
+            f"missing variable {exc}",
+            path=resolve_model_path(name_or_path),
+            expected="a fitted geometry file",
+        ) from exc
+
+
+# -------------------------------------------------------------------------------------------
+def fits_to_dataset(
+    *,
+    name,
+    muscles,
+    fits,
+    coordinates,
+    coordinate_records,
+    box,
+    locked,
+    upright_length,
+    parameters,
+    source_path,
+    source_sha256,
+    knee_signs,
+    couplers,
+    settings,
+):
+    """Assemble the fitted-geometry ``xarray.Dataset`` (the file format; see module doc)."""
+    import xarray as xr
+
+    from . import __version__
+    from ._geometry_fit import HELDOUT_MAX_TOL, HELDOUT_RMS_TOL, PHYSIOLOGICAL_CAP_DEG
+
+    M, C = len(muscles), len(coordinates)
+    K = max(len(fits[m].coordinates) for m in muscles)
+    P = max(1 + len(fits[m].thresholds) for m in muscles)
+    T = max(fits[m].coefficients.shape[1] for m in muscles)
+    cpos = {c: k for k, c in enumerate(coordinates)}
+    input_coordinate = np.full((M, K), -1, dtype=np.int32)
+    center = np.full((M, K), np.nan)
+    half = np.full((M, K), np.nan)
+    degree = np.zeros(M, dtype=np.int32)
+    coef = np.zeros((M, P, T))
+    tslot = np.full((M, P), -1, dtype=np.int32)
+    tval = np.full((M, P), np.nan)
+    dlo = np.full((M, C), np.nan)
+    dhi = np.full((M, C), np.nan)
+    cuts, notes = [], []
+    for i, m in enumerate(muscles):
+        f = fits[m]
+        k = len(f.coordinates)
+        input_coordinate[i, :k] = [cpos[c] for c in f.coordinates]
+        center[i, :k] = f.center
+        half[i, :k] = f.half_width
+        degree[i] = f.degree
+        coef[i, : f.coefficients.shape[0], : f.coefficients.shape[1]] = f.coefficients
+        for p, t in enumerate(f.thresholds, start=1):
+            tslot[i, p] = f.coordinates.index(t.coordinate)
+            tval[i, p] = t.value
+        for c in f.coordinates:
+            dlo[i, cpos[c]], dhi[i, cpos[c]] = f.domain[c]
+        cuts.append("; ".join(f.cuts))
+        notes.append("; ".join(f.notes))
+    report = {
+        "heldout_rms": (
+            None,
+            "m",
+            "RMS error vs OpenSim on held-out uniform random poses in the domain",
+        ),
+        "heldout_max": (
+            None,
+            "m",
+            "maximum error vs OpenSim on held-out uniform random poses in the domain",
+        ),
+        "validation_rms": (None, "m", "RMS error on the validation split used to pick the degree"),
+    }
+    data = {
+        "input_coordinate": (
+            ("muscle", "slot"),
+            input_coordinate,
+            {"long_name": "index into coordinate of each polynomial variable", "units": "1"},
+        ),
+        "scale_center": (
+            ("muscle", "slot"),
+            center,
+            {"long_name": "centre a of x = (q - a) / b", "units": "rad"},
+        ),
+        "scale_half_width": (
+            ("muscle", "slot"),
+            half,
+            {"long_name": "half-width b of x = (q - a) / b", "units": "rad"},
+        ),
+        "degree": (("muscle",), degree, {"long_name": "total polynomial degree", "units": "1"}),
+        "coefficient": (
+            ("muscle", "piece", "term"),
+            coef,
+            {"long_name": "Chebyshev coefficients (graded exponent order)", "units": "m"},
+        ),
+        "threshold_slot": (
+            ("muscle", "piece"),
+            tslot,
+            {"long_name": "variable of piece p's step H(q >= theta); -1 none", "units": "1"},
+        ),
+        "threshold_value": (
+            ("muscle", "piece"),
+            tval,
+            {"long_name": "conditional path point threshold theta", "units": "rad"},
+        ),
+        "domain_lower": (
+            ("muscle", "coordinate"),
+            dlo,
+            {"long_name": "lower end of the fitted domain (NaN: not crossed)", "units": "rad"},
+        ),
+        "domain_upper": (
+            ("muscle", "coordinate"),
+            dhi,
+            {"long_name": "upper end of the fitted domain (NaN: not crossed)", "units": "rad"},
+        ),
+        "domain_cuts": (
+            ("muscle",),
+            np.array(cuts, dtype=object),
+            {"long_name": "5 % slabs cut off the sampled box where the path is erratic"},
+        ),
+        "upright_length": (
+            ("muscle",),
+            np.asarray(upright_length),
+            {
+                "long_name": "MTU length at the upright pose (all hip, knee, ankle "
+                "angles 0), OpenSim",
+                "units": "m",
+            },
+        ),
+        "heldout_n": (
+            ("muscle",),
+            np.array([fits[m].heldout_n for m in muscles]),
+            {"long_name": "held-out poses inside the domain", "units": "1"},
+        ),
+        "train_n": (
+            ("muscle",),
+            np.array([fits[m].train_n for m in muscles]),
+            {"long_name": "training poses", "units": "1"},
+        ),
+        "sampled_lower": (
+            ("coordinate",),
+            np.array([box[c][0] for c in coordinates]),
+            {"long_name": "lower end of the sampled range", "units": "rad"},
+        ),
+        "sampled_upper": (
+            ("coordinate",),
+            np.array([box[c][1] for c in coordinates]),
+            {"long_name": "upper end of the sampled range", "units": "rad"},
+        ),
+        "model_range_lower": (
+            ("coordinate",),
+            np.array([coordinate_records[c].lower for c in coordinates]),
+            {"long_name": "coordinate range in the .osim", "units": "rad"},
+        ),
+        "model_range_upper": (
+            ("coordinate",),
+            np.array([coordinate_records[c].upper for c in coordinates]),
+            {"long_name": "coordinate range in the .osim", "units": "rad"},
+        ),
+    }
+    for key, (_, unit, long_name) in report.items():
+        data[key] = (
+            ("muscle",),
+            np.array([getattr(fits[m], key) for m in muscles]),
+            {"long_name": long_name, "units": unit},
+        )
+    data["fit_notes"] = (
+        ("muscle",),
+        np.array(notes, dtype=object),
+        {"long_name": "kinks fitted piecewise and erratic poses found"},
+    )
+    units = {
+        "max_isometric_force": "N",
+        "optimal_fiber_length": "m",
+        "tendon_slack_length": "m",
+        "pennation_angle_at_optimal": "rad",
+        "max_contraction_velocity": "l_opt/s",
+        "activation_time_constant": "s",
+        "deactivation_time_constant": "s",
+    }
+    for f, v in parameters.as_dict().items():
+        data[f] = (
+            ("muscle",),
+            np.asarray(v, dtype=float),
+            {"long_name": f"muscle parameter {f} (OpenSim property)", "units": units.get(f, "1")},
+        )
+    locked_names = sorted({c for m in muscles for c in locked[m]})
+    if locked_names:
+        values_by = {c: v for m in muscles for c, v in locked[m].items()}
+        data["locked_value"] = (
+            ("locked_coordinate",),
+            np.array([values_by[c] for c in locked_names]),
+            {"long_name": "value of a coordinate locked in the model", "units": "rad"},
+        )
+        data["crosses_locked"] = (
+            ("muscle", "locked_coordinate"),
+            np.array([[c in locked[m] for c in locked_names] for m in muscles], dtype=np.int8),
+            {"long_name": "muscle crosses the locked coordinate", "units": "1"},
+        )
+    coords = {"muscle": list(muscles), "coordinate": list(coordinates)}
+    if locked_names:
+        coords["locked_coordinate"] = locked_names
+    ds = xr.Dataset(
+        {k: xr.Variable(dims, v, attrs) for k, (dims, v, attrs) in data.items()},
+        coords=coords,
+    )
+    ds.attrs.update(
+        {
+            "format": FILE_FORMAT,
+            "name": name,
+            "source_file": Path(source_path).name,
+            "source_sha256": source_sha256,
+            "musclesim_version": __version__,
+            "basis": "total-degree tensor Chebyshev T_n(x), x = (q - scale_center) / "
+            "scale_half_width; exponents ordered by musclesim._geometry_fit.exponents",
+            "pieces": "L = P_0 + sum_p H(q[threshold_slot_p] >= threshold_value_p) P_p",
+            "moment_arm": "r = -dL/dq (autodiff)",
+            "upright_pose": "every hip, knee, ankle (and subtalar, mtp) angle 0 rad; coupled "
+            "coordinates from their coupler; other coordinates at their defaults",
+            "knee_flexion_sign": json.dumps(knee_signs),
+            "couplers": json.dumps(couplers),
+            "physiological_cap_deg": json.dumps(PHYSIOLOGICAL_CAP_DEG),
+            "heldout_tolerance_m": json.dumps({"rms": HELDOUT_RMS_TOL, "max": HELDOUT_MAX_TOL}),
+            "fit_settings": json.dumps(settings),
+        }
+    )
+    return ds

@@ -1,0 +1,222 @@
+"""Fitted geometry surrogates: loading, shapes, JAX transformations, domain, errors.
+
+Fast tests use the shipped ``models/sprinter_ja1.nc`` (and the gait2392-family model for the
+knee sign); OpenSim parity lives in ``tests/test_geometry_opensim.py``.
+"""
+
+import math
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import musclesim
+from musclesim import GeometryDomainWarning, InputError, OutOfDomainError, load_model
+from musclesim._geometry_fit import chebyshev_features, exponents
+
+
+@pytest.fixture(scope="module")
+def sprinter():
+    return load_model("sprinter_ja1")
+
+
+def _pose(model, shape=(), seed=0, fraction=0.8):
+    """Random poses inside the middle ``fraction`` of every muscle's domain."""
+    rng = np.random.default_rng(seed)
+    lo = np.nanmax(np.where(np.isfinite(model.domain_lower), model.domain_lower, np.nan), axis=0)
+    hi = np.nanmin(np.where(np.isfinite(model.domain_upper), model.domain_upper, np.nan), axis=0)
+    mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo) * fraction
+    return {
+        c: jnp.asarray(rng.uniform(mid[k] - half[k], mid[k] + half[k], size=shape))
+        for k, c in enumerate(model.coordinates)
+    }
+
+
+def test_exponent_table_is_graded_and_complete():
+    e = exponents(3, 4)
+    assert e.shape == (math.comb(4 + 3, 3), 3)
+    assert list(e.sum(axis=1)) == sorted(e.sum(axis=1))
+    assert len({tuple(r) for r in e}) == len(e)
+    # T_n(cos t) = cos(n t): key points of the Chebyshev features.
+    t = np.linspace(0, np.pi, 7)
+    f = chebyshev_features(np.cos(t)[:, None], exponents(1, 5))
+    np.testing.assert_allclose(f, np.cos(np.outer(t, np.arange(6))), atol=1e-12)
+
+
+def test_shipped_model_contents(sprinter):
+    assert sprinter.name == "sprinter_ja1"
+    assert "sprinter_ja1" in musclesim.available_models()
+    for m in ("bflh_r", "bfsh_r", "semiten_r", "semimem_r", "gasmed_r", "gaslat_r", "soleus_l"):
+        assert m in sprinter.muscles
+    assert len(sprinter.muscles) == 80  # 40 per leg cross the hip, knee or ankle
+    assert sprinter.parameters.shape == (len(sprinter.muscles),)
+    i = sprinter.muscle_index("bflh_r")
+    # SOURCES.md 3.1: Sprinter JA1 BFLH F_max 2626.4 N; 3.2: upright length 0.4822 m.
+    assert float(sprinter.parameters.max_isometric_force[i]) == pytest.approx(2626.4, abs=0.05)
+    assert float(sprinter.upright_length[i]) == pytest.approx(0.4822, abs=5e-5)
+    assert dict(sprinter.knee_flexion_sign) == {"knee_angle_r": 1, "knee_angle_l": 1}
+    assert len(sprinter.source_sha256) == 64
+    assert "knee_angle_r" in sprinter.required_coordinates
+    assert "knee_angle_r_beta" not in sprinter.coordinates
+
+
+def test_knee_sign_read_from_gait2392_family_model():
+    hamner = load_model("hamner2010_subject02")
+    assert dict(hamner.knee_flexion_sign)["knee_angle_r"] == -1
+    assert musclesim.muscle_group("hamstrings_r", hamner.muscles) == [
+        "bifemlh_r",
+        "bifemsh_r",
+        "semiten_r",
+        "semimem_r",
+    ]
+
+
+def test_upright_pose_gives_reference_length(sprinter):
+    focus = sprinter.select(["hamstrings", "calf"])
+    lengths = focus.mtu_length(focus.zero_pose())
+    np.testing.assert_allclose(lengths, focus.upright_length, atol=5e-5)
+    np.testing.assert_allclose(focus.mtu_strain(focus.zero_pose()), 0.0, atol=1e-4)
+    # Every muscle: within its own held-out maximum error (glmax1 is erratic in OpenSim).
+    err = np.abs(sprinter.mtu_length(sprinter.zero_pose()) - sprinter.upright_length)
+    assert np.all(err <= np.maximum(sprinter.heldout_max, 5e-5))
+
+
+def test_shapes_and_broadcasting(sprinter):
+    q = _pose(sprinter, (4, 3))
+    M, C = len(sprinter.muscles), len(sprinter.coordinates)
+    assert sprinter.mtu_length(q).shape == (4, 3, M)
+    assert sprinter.moment_arm(q).shape == (4, 3, M, C)
+    lengths, mask = sprinter.mtu_length(q, return_mask=True)
+    assert mask.shape == (4, 3, M) and bool(jnp.all(mask))
+    # Extra coordinates (pelvis, coupled beta) are ignored.
+    q2 = dict(q, pelvis_tx=jnp.zeros((4, 3)), knee_angle_r_beta=q["knee_angle_r"])
+    np.testing.assert_allclose(sprinter.mtu_length(q2), lengths)
+
+
+def test_jit_vmap_grad(sprinter):
+    q = _pose(sprinter, (6,), seed=1)
+    eager = sprinter.mtu_length(q)
+    jitted = jax.jit(lambda m, q: m.mtu_length(q))(sprinter, q)
+    np.testing.assert_allclose(jitted, eager, rtol=0, atol=1e-12)
+    mapped = jax.vmap(lambda qq: sprinter.mtu_length(qq))(q)
+    np.testing.assert_allclose(mapped, eager, atol=1e-12)
+    i = sprinter.muscle_index("bflh_r")
+    k = sprinter.coordinates.index("knee_angle_r")
+
+    def bflh(knee):
+        return sprinter.mtu_length(dict({c: v[0] for c, v in q.items()}, knee_angle_r=knee))[i]
+
+    g = jax.grad(bflh)(q["knee_angle_r"][0])
+    r = sprinter.moment_arm({c: v[0] for c, v in q.items()})[i, k]
+    assert float(g) == pytest.approx(-float(r), rel=1e-10)
+    assert np.all(np.isfinite(jax.jacfwd(lambda qq: sprinter.mtu_length(qq))(q)["hip_flexion_r"]))
+
+
+def test_moment_arm_matches_finite_differences(sprinter):
+    q = _pose(sprinter, (5,), seed=2)
+    arms = np.asarray(sprinter.moment_arm(q))
+    h = 1e-6
+    for k, c in enumerate(sprinter.coordinates):
+        up = sprinter.mtu_length(dict(q, **{c: q[c] + h}))
+        dn = sprinter.mtu_length(dict(q, **{c: q[c] - h}))
+        fd = -(np.asarray(up) - np.asarray(dn)) / (2 * h)
+        np.testing.assert_allclose(arms[..., k], fd, atol=1e-7)
+
+
+def test_hamstring_moment_arms_have_opensim_signs(sprinter):
+    q = sprinter.zero_pose()
+    arms = sprinter.moment_arm(dict(q, knee_angle_r=jnp.asarray(0.5)))
+    i = sprinter.muscle_index("bflh_r")
+    hip = sprinter.coordinates.index("hip_flexion_r")
+    knee = sprinter.coordinates.index("knee_angle_r")
+    # Hip extensor (negative flexion moment arm) and knee flexor (positive for + flexion) in a
+    # model whose knee coordinate is + in flexion. Lengths grow with hip flexion.
+    assert float(arms[i, hip]) < -0.03
+    assert float(arms[i, knee]) > 0.01
+    assert float(arms[i, sprinter.coordinates.index("ankle_angle_r")]) == 0.0
+
+
+def test_select_and_groups(sprinter):
+    q = _pose(sprinter, (3,), seed=3)
+    sub = sprinter.select(["hamstrings_r", "gasmed_r"])
+    assert sub.muscles == ("bflh_r", "bfsh_r", "semiten_r", "semimem_r", "gasmed_r")
+    assert set(sub.coordinates) == {
+        "hip_flexion_r",
+        "hip_adduction_r",
+        "hip_rotation_r",
+        "knee_angle_r",
+        "ankle_angle_r",
+        "subtalar_angle_r",
+    }
+    full = sprinter.mtu_length(q)
+    idx = sprinter.muscle_index(list(sub.muscles))
+    np.testing.assert_allclose(sub.mtu_length(q), np.asarray(full)[:, idx], atol=1e-14)
+    arms = sub.moment_arm(q)
+    k_full = sprinter.coordinates.index("knee_angle_r")
+    np.testing.assert_allclose(
+        arms[:, :, sub.coordinates.index("knee_angle_r")],
+        np.asarray(sprinter.moment_arm(q))[:, idx, k_full],
+        atol=1e-14,
+    )
+    assert sub.parameters.shape == (5,)
+    assert musclesim.muscle_group("calf", sprinter.muscles) == [
+        "gasmed_r",
+        "gaslat_r",
+        "soleus_r",
+        "gasmed_l",
+        "gaslat_l",
+        "soleus_l",
+    ]
+    assert musclesim.canonical_name("med_gas_l") == "gasmed_l"
+
+
+def test_unknown_names_and_missing_coordinates(sprinter):
+    with pytest.raises(InputError, match="unknown muscle"):
+        sprinter.select(["bflh_x"])
+    with pytest.raises(InputError, match="unknown muscle"):
+        sprinter.muscle_index("nope_r")
+    with pytest.raises(InputError, match="unknown muscle group"):
+        musclesim.muscle_group("quads_r", sprinter.muscles)
+    q = sprinter.zero_pose()
+    del q["knee_angle_l"]
+    with pytest.raises(InputError, match="knee_angle_l"):
+        sprinter.mtu_length(q)
+    assert sprinter.missing_coordinates(q) == ["knee_angle_l"]
+    with pytest.raises(InputError, match="no shipped model"):
+        load_model("no_such_model")
+    with pytest.raises(InputError, match="file not found"):
+        load_model("/nonexistent/model.nc")
+
+
+def test_degrees_are_refused(sprinter):
+    q = dict(sprinter.zero_pose(), knee_angle_r=jnp.asarray(90.0))
+    with pytest.raises(InputError, match="degrees"):
+        sprinter.mtu_length(q)
+
+
+def test_outside_domain_warns_masks_or_raises(sprinter):
+    i = sprinter.muscle_index("bflh_r")
+    k = sprinter.coordinates.index("hip_flexion_r")
+    upper = float(sprinter.domain_upper[i, k])
+    q = dict(sprinter.zero_pose((2,)), hip_flexion_r=jnp.asarray([0.3, upper + 0.2]))
+    with pytest.warns(GeometryDomainWarning, match="hip_flexion_r"):
+        lengths, mask = sprinter.mtu_length(q, return_mask=True)
+    assert bool(mask[0, i]) and not bool(mask[1, i])
+    assert bool(mask[1, sprinter.muscle_index("soleus_r")])  # soleus does not cross the hip
+    assert np.all(np.isfinite(lengths))
+    with pytest.raises(OutOfDomainError, match="hip_flexion_r"):
+        sprinter.mtu_length(q, strict=True)
+    with pytest.raises(Exception, match="outside the fitted domain"):
+        jax.block_until_ready(jax.jit(lambda m, q: m.mtu_length(q, strict=True))(sprinter, q))
+    np.testing.assert_array_equal(sprinter.in_domain(q), mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sprinter.mtu_length({c: v[:1] for c, v in q.items()})  # in domain: no warning
+
+
+def test_traced_evaluation_warns_outside_domain(sprinter):
+    q = dict(sprinter.zero_pose(), knee_angle_r=jnp.asarray(3.0))
+    with pytest.warns(GeometryDomainWarning, match="knee_angle_r"):
+        jax.block_until_ready(jax.jit(lambda m, q: m.mtu_length(q))(sprinter, q))
