@@ -20,6 +20,7 @@ _SUBCOMMAND_MODULES = (
     "musclesim._motion_cli",
     "musclesim._simulate_cli",
     "musclesim._plan_cli",
+    "musclesim._rank_cli",
 )
 
 

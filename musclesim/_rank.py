@@ -1,0 +1,374 @@
+"""Drill ranking for one athlete on one day: predicted load of the injured muscle in every
+drill, today's limit, the margin, and the maximal safe intensity.
+
+Stages of :func:`rank_drills`:
+
+1. the athlete's model: shipped geometry + muscle parameters scaled to the athlete
+   (:func:`~musclesim._athlete.scale_parameters`), once uninjured and once injured;
+2. the reference: the uninjured muscle at the athlete's maximal sprinting speed (running
+   drill, speed clipped to the measured 3.5-9.5 m/s);
+3. today's limit (:func:`~musclesim._tolerance.tolerance_limit`) from days since injury, grade,
+   pain and soreness, as fractions of that reference;
+4. every drill at its default intensity, all drills in one batched ``solve_fiber`` call
+   (each drill on its own time grid of ``SAMPLES`` samples);
+5. the maximal safe intensity per drill: the largest intensity whose peak eccentric fibre
+   strain and peak force stay under today's limits, bracketed on an intensity grid (one
+   batched call per drill) and then found by Brent's root finding on the same pipeline
+   (``scipy.optimize.brentq``), to ``ROOT_STRAIN_TOLERANCE`` in strain.
+
+Peak eccentric fibre strain is NaN for a drill in which the injured fibres never lengthen while
+active (e.g. an isometric bridge); such a drill is judged by its force alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from . import _metrics
+from ._errors import InputError
+from ._fiber import solve_fiber
+from ._io import MODELS_DIR
+
+#: Samples per drill evaluation. Every drill is resampled to this many samples over its own
+#: duration, so one compiled solver serves every drill and intensity.
+SAMPLES = 256
+#: Intensity grid per drill for bracketing the maximal safe intensity.
+GRID_POINTS = 7
+#: Root-finding tolerance on peak eccentric fibre strain (issue 5: the root-found safe
+#: intensity reproduces the limit within 1e-3 strain).
+ROOT_STRAIN_TOLERANCE = 1e-4
+#: Running speeds covered by the measured template (m/s), SOURCES.md: 3.54-9.51 measured.
+RUNNING_SPEED_RANGE = (3.5, 9.5)
+#: Sprint specificity of each drill (0-1) is read from the drill file when given; otherwise
+#: running-family drills score 1 at maximal speed scaled by speed / max speed, others 0.
+RUNNING_DRILL = "running"
+
+
+@dataclasses.dataclass(frozen=True)
+class AthleteModel:
+    """An athlete's musculoskeletal model: geometry and scaled parameters of one muscle."""
+
+    geometry: object  # GeometryModel restricted to the injured muscle
+    muscle: str
+    side: str
+    uninjured: object  # MuscleParameters, scalar leaves
+    injured: object
+    max_speed: float
+
+
+def reference_size(model_name: str) -> tuple[float, float]:
+    """(height m, mass kg) of a shipped model (``models/subjects/<name>.toml``)."""
+    path = MODELS_DIR / "subjects" / f"{model_name}.toml"
+    try:
+        data = tomllib.loads(path.read_text())
+        return float(data["height_m"]), float(data["mass_kg"])
+    except (OSError, KeyError, ValueError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(
+            f"no reference body size ({exc})",
+            path=path,
+            expected="height_m and mass_kg, from experiments/derive_subject_size.py",
+        ) from exc
+
+
+def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
+    """Geometry of the athlete's injured muscle and its parameters, scaled to the athlete."""
+    from ._athlete import scale_parameters
+    from ._geometry import load_model
+
+    geometry = load_model(model_name)
+    family = "gait2392" if any(m.startswith("bifemlh") for m in geometry.muscles) else "rajagopal"
+    muscle = athlete.model_muscle_name(family)
+    single = geometry.select([muscle])
+    height, mass = reference_size(geometry.name)
+    params = single.parameters
+    common = dict(reference_height=height, reference_mass=mass)
+    uninjured = scale_parameters(
+        params,
+        dataclasses.replace(athlete, strength_deficit=None, fascicle_length_ratio=None),
+        **common,
+    )
+    injured = scale_parameters(params, athlete, injured_index=0, **common)
+    return AthleteModel(
+        single, muscle, athlete.side[0], uninjured[0], injured[0], float(athlete.max_sprint_speed)
+    )
+
+
+def _drill_inputs(am: AthleteModel, drill, intensities: Sequence[float], drills):
+    """(time [K,T], mtu_length [K,T], excitation [K,T]) of a drill at several intensities."""
+    from ._drills import drill_excitation, drill_motion
+    from ._motion import resample_motion
+
+    times, lengths, drives = [], [], []
+    for x in intensities:
+        motion = drill_motion(
+            drill,
+            x,
+            coordinates=am.geometry.coordinates,
+            knee_flexion_sign=am.geometry.knee_flexion_sign,
+            side=am.side,
+            drills=drills,
+        )
+        t = motion["time"].values
+        grid = np.linspace(t[0], t[-1], SAMPLES)
+        motion = resample_motion(motion, times=grid)
+        q = {c: jnp.asarray(motion["q"].sel(coordinate=c).values) for c in am.geometry.coordinates}
+        length = np.asarray(am.geometry.mtu_length(q))[:, 0]
+        source = drill_excitation(
+            drill,
+            x,
+            max_speed=min(am.max_speed, RUNNING_SPEED_RANGE[1]),
+            side=am.side,
+            drills=drills,
+        )
+        drive = np.asarray(source(grid, [am.muscle], motion=motion), dtype=float)[:, 0]
+        times.append(grid)
+        lengths.append(length)
+        drives.append(np.clip(drive, 0.0, 1.0))
+    return np.stack(times), np.stack(lengths), np.stack(drives)
+
+
+def drill_peaks(
+    am: AthleteModel, drill, intensities, *, injured: bool = True, drills=None, **solver_options
+) -> dict[str, np.ndarray]:
+    """Peak eccentric fibre strain, peak MTU strain and peak force of the athlete's muscle in
+    ``drill`` at each intensity (arrays ``[K]``), in one batched solve."""
+    time, length, drive = _drill_inputs(am, drill, np.atleast_1d(intensities), drills)
+    params = am.injured if injured else am.uninjured
+    sol = solve_fiber(params, time, length, excitation=drive, **solver_options)
+    peak, _ = _metrics.peak_eccentric_fiber_strain(
+        sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
+    )
+    upright = am.geometry.upright_length[0]
+    return {
+        "peak_eccentric_fiber_strain": np.asarray(peak),
+        "peak_mtu_strain": np.asarray(jnp.max(sol.mtu_length / upright - 1.0, axis=-1)),
+        "peak_force": np.asarray(jnp.max(sol.tendon_force, axis=-1)),
+    }
+
+
+def reference_peaks(am: AthleteModel, *, drills=None) -> dict[str, float]:
+    """The uninjured muscle at the athlete's maximal sprint speed (running drill)."""
+    lo, hi = RUNNING_SPEED_RANGE
+    speed = float(np.clip(am.max_speed, lo, hi))
+    peaks = drill_peaks(am, RUNNING_DRILL, [speed], injured=False, drills=drills)
+    return {k: float(v[0]) for k, v in peaks.items()} | {"speed": speed}
+
+
+def _excess(peaks: Mapping[str, np.ndarray], limit) -> np.ndarray:
+    """How far over today's limit (strain units; force scaled to strain by the reference)."""
+    strain = np.asarray(peaks["peak_eccentric_fiber_strain"], dtype=float)
+    over_strain = np.where(np.isfinite(strain), strain - limit.strain, -np.inf)
+    over_force = (np.asarray(peaks["peak_force"]) - limit.force) / limit.force * abs(limit.strain)
+    return np.maximum(over_strain, over_force)
+
+
+def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[float, float]:
+    """(largest safe intensity, its peak eccentric fibre strain); NaN if even the minimum is over.
+
+    The grid brackets the first crossing of today's limit; Brent's method then finds where the
+    binding quantity (strain, or force scaled to strain units) meets the limit.
+    """
+    from scipy.optimize import brentq
+
+    from ._drills import get_drill
+
+    d = get_drill(drill, drills)
+    lo, hi = d.intensity.min, d.intensity.max
+    if d.name == RUNNING_DRILL:
+        hi = min(hi, RUNNING_SPEED_RANGE[1])
+    grid = np.linspace(lo, hi, GRID_POINTS)
+    peaks = drill_peaks(am, d, grid, drills=drills)
+    excess = _excess(peaks, limit)
+    if excess[0] > 0:
+        return math.nan, math.nan
+    if np.all(excess <= 0):
+        return float(grid[-1]), float(peaks["peak_eccentric_fiber_strain"][-1])
+    k = int(np.argmax(excess > 0))
+
+    def g(x):
+        return float(_excess(drill_peaks(am, d, [x], drills=drills), limit)[0])
+
+    root = brentq(g, grid[k - 1], grid[k], xtol=1e-6 * (hi - lo), rtol=1e-10, maxiter=60)
+    at = drill_peaks(am, d, [root], drills=drills)["peak_eccentric_fiber_strain"][0]
+    return float(root), float(at)
+
+
+def sprint_specificity(drill, intensity: float, max_speed: float) -> float:
+    """0-1: the drill file's ``sprint_specificity`` when given; running at ``v``: v / v_max."""
+    spec = getattr(drill, "excitation", {}) or {}
+    given = getattr(drill, "motion", {}).get("sprint_specificity", spec.get("sprint_specificity"))
+    if given is not None:
+        return float(given)
+    if drill.kind == "running_template":
+        return float(min(1.0, intensity / max_speed))
+    return 0.0
+
+
+def rank_drills(
+    athlete,
+    *,
+    day: datetime.date | None = None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    model: str = "sprinter_ja1",
+    drills: Mapping | None = None,
+    names: Sequence[str] | None = None,
+    policy=None,
+    with_max_safe: bool = True,
+) -> xr.Dataset:
+    """Every drill's predicted load on the injured muscle today, against today's limit.
+
+    Returns a Dataset over ``drill`` with ``default_intensity``, ``intensity_unit``,
+    ``peak_eccentric_fiber_strain``, ``peak_mtu_strain``, ``peak_force``, ``limit``,
+    ``force_limit``, ``margin``, ``max_safe_intensity``, ``safe``, ``sprint_specificity``, and
+    the policy summary and provenance in its attributes.
+    """
+    from ._drills import load_drills
+    from ._tolerance import policy_summary, tolerance_limit
+
+    day = day or datetime.date.today()
+    athlete.check_date(day)
+    library = load_drills() if drills is None else drills
+    selected = list(names or library)
+    unknown = [n for n in selected if n not in library]
+    if unknown:
+        raise InputError(
+            f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
+        )
+    am = athlete_model(athlete, model)
+    reference = reference_peaks(am, drills=library)
+    limit = tolerance_limit(
+        athlete,
+        athlete.days_since_injury(day),
+        policy=policy,
+        pain=pain,
+        soreness=soreness,
+        reference_strain=reference["peak_eccentric_fiber_strain"],
+        reference_force=reference["peak_force"],
+    )
+
+    rows = {
+        k: []
+        for k in (
+            "peak_eccentric_fiber_strain",
+            "peak_mtu_strain",
+            "peak_force",
+            "max_safe_intensity",
+            "strain_at_max_safe",
+        )
+    }
+    defaults, units, specificity = [], [], []
+    for name in selected:
+        d = library[name]
+        x = d.intensity.default
+        peaks = drill_peaks(am, d, [x], drills=library)
+        for key in ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force"):
+            rows[key].append(float(peaks[key][0]))
+        if with_max_safe:
+            safe_x, at = max_safe_intensity(am, d, limit, drills=library)
+        else:
+            safe_x, at = math.nan, math.nan
+        rows["max_safe_intensity"].append(safe_x)
+        rows["strain_at_max_safe"].append(at)
+        defaults.append(x)
+        units.append(d.intensity.unit)
+        specificity.append(sprint_specificity(d, x, am.max_speed))
+    strain = np.asarray(rows["peak_eccentric_fiber_strain"])
+    force = np.asarray(rows["peak_force"])
+    safe = np.where(np.isfinite(strain), strain <= limit.strain, True) & (force <= limit.force)
+    ds = xr.Dataset(
+        {
+            "default_intensity": ("drill", np.asarray(defaults)),
+            "intensity_unit": ("drill", np.asarray(units, dtype=object)),
+            "peak_eccentric_fiber_strain": ("drill", strain, {"units": "1"}),
+            "peak_mtu_strain": ("drill", np.asarray(rows["peak_mtu_strain"]), {"units": "1"}),
+            "peak_force": ("drill", force, {"units": "N"}),
+            "limit": ("drill", np.full(len(selected), limit.strain), {"units": "1"}),
+            "force_limit": ("drill", np.full(len(selected), limit.force), {"units": "N"}),
+            "margin": ("drill", limit.strain - strain, {"units": "1"}),
+            "max_safe_intensity": ("drill", np.asarray(rows["max_safe_intensity"])),
+            "strain_at_max_safe_intensity": ("drill", np.asarray(rows["strain_at_max_safe"])),
+            "safe": ("drill", safe),
+            "sprint_specificity": ("drill", np.asarray(specificity)),
+        },
+        coords={"drill": selected},
+        attrs={
+            "athlete": athlete.name or "",
+            "muscle": am.muscle,
+            "model": model,
+            "day": day.isoformat(),
+            "days_since_injury": athlete.days_since_injury(day),
+            "pain": pain,
+            "soreness": soreness,
+            "reference_speed": reference["speed"],
+            "reference_peak_eccentric_fiber_strain": reference["peak_eccentric_fiber_strain"],
+            "reference_peak_force": reference["peak_force"],
+            "limit_strain_fraction": limit.strain_fraction,
+            "limit_force_fraction": limit.force_fraction,
+            "policy": policy_summary(policy, athlete),
+        },
+    )
+    return ds
+
+
+def ranking_table(ds: xr.Dataset) -> str:
+    """A printable table of :func:`rank_drills`' result, safest margin first."""
+    order = np.argsort(-np.nan_to_num(ds["margin"].values, nan=np.inf))
+    head = (
+        f"{'drill':28s} {'intensity':>14s} {'ecc. strain':>11s} {'MTU strain':>10s} "
+        f"{'force N':>8s} {'margin':>8s} {'max safe':>14s} {'safe':>5s}"
+    )
+    lines = [head]
+    for i in order:
+        r = ds.isel(drill=int(i))
+        unit = str(r["intensity_unit"].values)
+        lines.append(
+            f"{str(r['drill'].values):28s} {float(r['default_intensity']):>8.3g} {unit:<5s} "
+            f"{float(r['peak_eccentric_fiber_strain']):>11.3f} {float(r['peak_mtu_strain']):>10.3f} "
+            f"{float(r['peak_force']):>8.0f} {float(r['margin']):>8.3f} "
+            f"{float(r['max_safe_intensity']):>8.3g} {unit:<5s} {'yes' if bool(r['safe']) else 'NO':>5s}"
+        )
+    return "\n".join(lines)
+
+
+def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
+    """CSV with the columns of issue 5 (atomic write)."""
+    from ._io import write_text_atomic
+
+    cols = [
+        "drill",
+        "intensity_unit",
+        "default_intensity",
+        "peak_eccentric_fiber_strain",
+        "peak_mtu_strain",
+        "peak_force",
+        "limit",
+        "force_limit",
+        "margin",
+        "max_safe_intensity",
+        "safe",
+        "sprint_specificity",
+    ]
+    lines = [",".join(cols)]
+    for i in range(ds.sizes["drill"]):
+        r = ds.isel(drill=i)
+        lines.append(
+            ",".join(
+                str(r[c].values)
+                if c in ("drill", "intensity_unit", "safe")
+                else f"{float(r[c].values):.6g}"
+                for c in cols
+            )
+        )
+    header = [f"# {k}: {v}" for k, v in ds.attrs.items() if k != "policy"]
+    header += ["# " + line for line in str(ds.attrs.get("policy", "")).splitlines()]
+    return write_text_atomic(path, "\n".join(header + lines) + "\n")

@@ -1,0 +1,390 @@
+"""``simulate``: from a model and a measured motion to per-muscle strain and load.
+
+The function reads as its list of stages:
+
+1. load the model (shipped name or fitted file) and the motion (any reader), pick the muscles;
+2. match the motion's coordinates to those the muscles span (clear error when one is missing);
+3. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged);
+4. gait events of each foot from the kinematics (or given), for phases and cycles;
+5. excitation from the chosen source (constant, EMG file, gait-phase template);
+6. fibre and tendon states (:func:`~musclesim.solve_fiber`, compliant tendon by default);
+7. metrics over the whole record and per gait cycle, with the phase of each peak;
+8. an ``xarray.Dataset`` with units, long names, thresholds and provenance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from . import _metrics
+from ._errors import InputError
+from ._fiber import solve_fiber
+
+DEFAULT_MUSCLES = ("hamstrings", "calf")
+
+
+def _resolve_model(model):
+    from ._geometry import GeometryModel, load_model
+
+    return model if isinstance(model, GeometryModel) else load_model(model)
+
+
+def _resolve_motion(motion) -> xr.Dataset:
+    from ._motion import read_motion
+
+    if isinstance(motion, xr.Dataset):
+        return motion
+    return read_motion(motion)
+
+
+def resolve_excitation(excitation, *, speed: float | None = None):
+    """An excitation source from a flexible spec.
+
+    ``float`` → :class:`~musclesim._excitation.Constant`; ``"running"``/``"sprinting"`` → the
+    gait-phase templates; a path to an EMG file → :class:`~musclesim._excitation.EMGEnvelope`;
+    an :class:`~musclesim._excitation.ExcitationSource` passes through.
+    """
+    from . import _excitation as ex
+
+    if isinstance(excitation, ex.ExcitationSource):
+        return excitation
+    if isinstance(excitation, int | float) and not isinstance(excitation, bool):
+        return ex.Constant(float(excitation))
+    if isinstance(excitation, str):
+        try:
+            return ex.Constant(float(excitation))
+        except ValueError:
+            pass
+        if excitation == "running":
+            return ex.running_template()
+        if excitation == "sprinting":
+            return ex.sprinting_template()
+        if Path(excitation).suffix.lower() in (".mat", ".sto", ".mot", ".c3d"):
+            return ex.EMGEnvelope(excitation)
+    raise InputError(
+        f"unknown excitation {excitation!r}",
+        field="excitation",
+        expected="a number in [0, 1], 'running', 'sprinting', an EMG file (.mat/.sto/.mot/.c3d)"
+        " or an ExcitationSource",
+    )
+
+
+def _side(muscle: str) -> str | None:
+    return muscle[-1] if muscle[-2:] in ("_r", "_l") else None
+
+
+def _detect_events(motion, sides, events):
+    from ._gait import GaitEvents, detect_events
+
+    found: dict[str, GaitEvents] = {}
+    notes = []
+    for side in sides:
+        if isinstance(events, Mapping) and side in events:
+            found[side] = events[side]
+            continue
+        try:
+            found[side] = detect_events(motion, side=side)
+        except InputError as exc:
+            notes.append(f"{side}: no gait events ({exc.problem})")
+    return found, notes
+
+
+def simulate(
+    model,
+    motion,
+    *,
+    excitation="sprinting",
+    muscles: Sequence[str] | str = DEFAULT_MUSCLES,
+    tendon: str = "compliant",
+    events: Mapping | None = None,
+    activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
+    lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
+    strict_domain: bool = False,
+    **solver_options,
+) -> xr.Dataset:
+    """Strain and load of each selected muscle along a measured motion.
+
+    Args:
+        model: a shipped model name (``"sprinter_ja1"``), a fitted model file, or a loaded
+            :class:`~musclesim._geometry.GeometryModel`.
+        motion: a motion file (``.mot``, ``.sto``, ``.csv``, ...) or a motion Dataset.
+        excitation: see :func:`resolve_excitation` (default: the sprinting template).
+        muscles: model muscle names and/or groups (``"hamstrings"``, ``"calf"``, ``"bflh"``);
+            groups expand to both sides.
+        tendon: ``"compliant"`` or ``"rigid"``.
+        events: optional dict side (``"r"``/``"l"``) → GaitEvents; detected from the
+            kinematics otherwise.
+        activation_threshold, lengthening_threshold: thresholds of
+            ``peak_eccentric_fiber_strain`` (recorded in the attributes).
+        strict_domain: raise instead of warning when a pose leaves the fit domain.
+        **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
+
+    Returns:
+        Dataset with dims ``time``, ``muscle`` (and ``cycle`` for per-cycle summaries).
+    """
+    from ._gait import time_to_phase
+
+    # 1. model, motion, muscles
+    from ._groups import expand_muscles
+
+    geometry = _resolve_model(model)
+    motion = _resolve_motion(motion)
+    names = expand_muscles(muscles, geometry.muscles)
+    selected = geometry.select(names)
+
+    # 2-3. coordinates and MTU lengths
+    from ._motion import match_coordinates
+
+    needed = list(selected.coordinates)
+    q_ds = match_coordinates(motion, needed)
+    time = np.asarray(motion["time"].values, dtype=float)
+    q = {name: jnp.asarray(q_ds["q"].sel(coordinate=name).values) for name in needed}
+    lengths, inside = selected.mtu_length(q, strict=strict_domain, return_mask=True)
+    lengths = np.asarray(lengths).T  # (muscle, time)
+    inside = np.asarray(inside).T
+
+    # 4. gait events
+    sides = sorted({s for s in (_side(m) for m in names) if s})
+    found, event_notes = _detect_events(motion, sides, events)
+
+    # 5. excitation
+    source = resolve_excitation(excitation)
+    drive = np.asarray(source(time, names, motion=motion, cycles=found or None), dtype=float).T
+    if drive.shape != lengths.shape:
+        raise InputError(
+            f"excitation source returned shape {drive.T.shape}",
+            field="excitation",
+            expected=f"(time, muscle) = {lengths.T.shape}",
+        )
+
+    # 6. fibre states
+    sol = solve_fiber(
+        selected.parameters,
+        time,
+        lengths,
+        excitation=np.clip(drive, 0.0, 1.0),
+        tendon=tendon,
+        **solver_options,
+    )
+
+    # 7. metrics
+    ds = _to_dataset(
+        selected,
+        names,
+        time,
+        sol,
+        drive,
+        inside,
+        tendon=tendon,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+    )
+    phases = {side: time_to_phase(time, ev) for side, ev in found.items()}
+    _add_phases_and_cycles(ds, names, phases, found)
+
+    # 8. provenance
+    ds.attrs.update(
+        model_name=geometry.name,
+        model_source=geometry.source_file,
+        model_source_sha256=geometry.source_sha256,
+        motion_source=str(motion.attrs.get("source_path", "")),
+        motion_sha256=str(motion.attrs.get("source_sha256", "")),
+        excitation=source.describe(),
+        gait_events="; ".join(
+            f"{s}: {ev.method} ({len(ev.foot_strike)} foot strikes)" for s, ev in found.items()
+        )
+        + ("; " if event_notes else "")
+        + "; ".join(event_notes),
+    )
+    return ds
+
+
+def _attrs(units: str, long_name: str) -> dict[str, str]:
+    return {"units": units, "long_name": long_name}
+
+
+def _to_dataset(
+    model, names, time, sol, drive, inside, *, tendon, activation_threshold, lengthening_threshold
+) -> xr.Dataset:
+    """The labelled result (time-series and whole-record summaries)."""
+    from . import __version__
+    from ._curves import OPENSIM
+
+    upright = np.asarray(model.upright_length)
+    mtu = np.asarray(sol.mtu_length)
+    strain = np.asarray(_metrics.mtu_strain(sol.mtu_length, jnp.asarray(upright)))
+    fiber_strain = np.asarray(sol.fiber_strain)
+    peak_ecc, ecc_index = _metrics.peak_eccentric_fiber_strain(
+        sol.fiber_strain,
+        sol.norm_fiber_velocity,
+        sol.activation,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+    )
+    work = _metrics.negative_work(jnp.asarray(time), sol.fiber_force, sol.fiber_velocity)
+    td = ("muscle", "time")
+    ds = xr.Dataset(
+        {
+            "mtu_length": (td, mtu, _attrs("m", "musculotendon length")),
+            "mtu_strain": (td, strain, _attrs("1", "MTU length / upright-pose length - 1")),
+            "fiber_length": (td, np.asarray(sol.fiber_length), _attrs("m", "fibre length")),
+            "fiber_strain": (td, fiber_strain, _attrs("1", "fibre length / optimal - 1")),
+            "fiber_velocity": (
+                td,
+                np.asarray(sol.fiber_velocity),
+                _attrs("m/s", "fibre velocity (+ = lengthening)"),
+            ),
+            "normalized_fiber_velocity": (
+                td,
+                np.asarray(sol.norm_fiber_velocity),
+                _attrs("1", "fibre velocity / (v_max l_opt)"),
+            ),
+            "tendon_force": (td, np.asarray(sol.tendon_force), _attrs("N", "tendon force")),
+            "fiber_force": (td, np.asarray(sol.fiber_force), _attrs("N", "fibre force")),
+            "activation": (td, np.asarray(sol.activation), _attrs("1", "activation")),
+            "excitation": (td, drive, _attrs("1", "excitation")),
+            "in_fit_domain": (td, inside, {"long_name": "pose inside the geometry fit domain"}),
+            "peak_mtu_strain": ("muscle", strain.max(axis=-1), _attrs("1", "peak MTU strain")),
+            "peak_eccentric_fiber_strain": (
+                "muscle",
+                np.asarray(peak_ecc),
+                _attrs("1", "largest fibre strain while lengthening and active"),
+            ),
+            "peak_fiber_strain": (
+                "muscle",
+                fiber_strain.max(axis=-1),
+                _attrs("1", "largest fibre strain"),
+            ),
+            "peak_lengthening_velocity": (
+                "muscle",
+                np.asarray(sol.fiber_velocity).max(axis=-1),
+                _attrs("m/s", "largest fibre lengthening velocity"),
+            ),
+            "negative_work": (
+                "muscle",
+                np.asarray(work),
+                _attrs(
+                    "J",
+                    "work done on the fibres while lengthening "
+                    "(magnitude of the fibres' negative work)",
+                ),
+            ),
+            "peak_force": (
+                "muscle",
+                np.asarray(sol.tendon_force).max(axis=-1),
+                _attrs("N", "peak tendon force"),
+            ),
+            "upright_mtu_length": ("muscle", upright, _attrs("m", "MTU length, upright pose")),
+        },
+        coords={"time": ("time", time, _attrs("s", "time")), "muscle": ("muscle", list(names))},
+        attrs={
+            "musclesim_version": __version__,
+            "tendon": tendon,
+            "constant_set": OPENSIM.name,
+            "activation_threshold": activation_threshold,
+            "lengthening_threshold": lengthening_threshold,
+            "lengthening_threshold_units": "normalised fibre velocity",
+            "strain_definitions": "mtu_strain = L/L_upright - 1 (Thelen 2005, Schache 2012); "
+            "fiber_strain = l/l_opt - 1; peak_eccentric_fiber_strain = max fiber_strain where "
+            "normalized_fiber_velocity > lengthening_threshold and activation > "
+            "activation_threshold",
+        },
+    )
+    ds["_ecc_index"] = ("muscle", np.asarray(ecc_index))
+    return ds
+
+
+def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
+    """Gait phase of each peak, and per-cycle peaks (dim ``cycle``, stride of the muscle's side)."""
+    from ._gait import stance_mask
+
+    time = ds["time"].values
+    for side, ev in events.items():
+        ds[f"stance_{side}"] = (
+            "time",
+            stance_mask(time, ev),
+            {"long_name": f"foot {side} on the ground"},
+        )
+        ds[f"phase_{side}"] = (
+            "time",
+            phases[side],
+            _attrs("%", f"gait-cycle phase of foot {side} (0 = foot strike)"),
+        )
+    peak_vars = {
+        "peak_mtu_strain": ("mtu_strain", None),
+        "peak_eccentric_fiber_strain": ("fiber_strain", "eccentric"),
+        "peak_force": ("tendon_force", None),
+        "peak_lengthening_velocity": ("fiber_velocity", None),
+    }
+    for var, (series, kind) in peak_vars.items():
+        at = np.full(len(names), np.nan)
+        for i, name in enumerate(names):
+            side = _side(name)
+            if side not in phases:
+                continue
+            index = (
+                int(ds["_ecc_index"].values[i]) if kind else int(np.argmax(ds[series].values[i]))
+            )
+            if kind and not np.isfinite(ds[var].values[i]):
+                continue
+            at[i] = phases[side][index]
+        ds[f"{var}_phase"] = (
+            "muscle",
+            at,
+            _attrs("%", f"gait-cycle phase of {var} (0 = foot strike of the muscle's side)"),
+        )
+    ds.__delitem__("_ecc_index")
+
+    n_cycles = max((len(ev.strides()) for ev in events.values()), default=0)
+    if n_cycles == 0:
+        return
+    per_cycle = {
+        k: np.full((n_cycles, len(names)), np.nan)
+        for k in (
+            "cycle_peak_mtu_strain",
+            "cycle_peak_eccentric_fiber_strain",
+            "cycle_peak_force",
+            "cycle_start",
+        )
+    }
+    act = ds["activation"].values
+    vel = ds["normalized_fiber_velocity"].values
+    ecc = (vel > ds.attrs["lengthening_threshold"]) & (act > ds.attrs["activation_threshold"])
+    for i, name in enumerate(names):
+        side = _side(name)
+        if side not in events:
+            continue
+        for c, (start, _, end) in enumerate(events[side].strides()):
+            window = (time >= start) & (time <= end)
+            if not window.any():
+                continue
+            per_cycle["cycle_start"][c, i] = start
+            per_cycle["cycle_peak_mtu_strain"][c, i] = ds["mtu_strain"].values[i, window].max()
+            per_cycle["cycle_peak_force"][c, i] = ds["tendon_force"].values[i, window].max()
+            mask = window & ecc[i]
+            if mask.any():
+                per_cycle["cycle_peak_eccentric_fiber_strain"][c, i] = (
+                    ds["fiber_strain"].values[i, mask].max()
+                )
+    ds.coords["cycle"] = ("cycle", np.arange(n_cycles))
+    labels = {
+        "cycle_peak_mtu_strain": ("1", "peak MTU strain within each gait cycle"),
+        "cycle_peak_eccentric_fiber_strain": ("1", "peak eccentric fibre strain per cycle"),
+        "cycle_peak_force": ("N", "peak tendon force within each gait cycle"),
+        "cycle_start": ("s", "foot strike opening the cycle (muscle's side)"),
+    }
+    for key, values in per_cycle.items():
+        ds[key] = (("cycle", "muscle"), values, _attrs(*labels[key]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds["mean_cycle_peak_eccentric_fiber_strain"] = (
+            "muscle",
+            np.nanmean(per_cycle["cycle_peak_eccentric_fiber_strain"], axis=0),
+            _attrs("1", "across-cycle mean of the per-cycle peak eccentric fibre strain"),
+        )

@@ -1,0 +1,88 @@
+"""``musclesim simulate`` and ``musclesim plot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _summary_table(ds) -> str:
+    columns = [
+        ("peak_mtu_strain", "MTU strain", 100.0, "%"),
+        ("peak_eccentric_fiber_strain", "ecc. fibre strain", 100.0, "%"),
+        ("peak_eccentric_fiber_strain_phase", "at phase", 1.0, "%"),
+        ("peak_lengthening_velocity", "lengthening", 1.0, "m/s"),
+        ("negative_work", "neg. work", 1.0, "J"),
+        ("peak_force", "peak force", 1.0, "N"),
+    ]
+    head = f"{'muscle':12s}" + "".join(
+        f"{label + ' (' + unit + ')':>22s}" for _, label, _, unit in columns
+    )
+    lines = [head]
+    for name in ds["muscle"].values:
+        row = f"{str(name):12s}"
+        for var, _, scale, _ in columns:
+            value = float(ds[var].sel(muscle=name)) * scale if var in ds else np.nan
+            row += f"{value:22.2f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _simulate(args) -> int:
+    from ._io import write_netcdf_atomic
+    from ._simulate import simulate
+
+    muscles = args.muscles or ["hamstrings", "calf"]
+    ds = simulate(
+        args.model, args.motion, excitation=args.excitation, muscles=muscles, tendon=args.tendon
+    )
+    print(_summary_table(ds))
+    print(
+        f"thresholds: activation > {ds.attrs['activation_threshold']}, normalised "
+        f"lengthening velocity > {ds.attrs['lengthening_threshold']}; excitation "
+        f"{ds.attrs['excitation']}"
+    )
+    if args.out:
+        write_netcdf_atomic(ds, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _plot(args) -> int:
+    import xarray as xr
+
+    from ._errors import InputError
+    from ._plot import plot_result
+
+    try:
+        ds = xr.load_dataset(args.result)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read result ({exc})",
+            path=args.result,
+            expected="a netCDF file written by `musclesim simulate`",
+        ) from exc
+    print(plot_result(ds, args.out, muscles=args.muscles))
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    sim = subparsers.add_parser("simulate", help="per-muscle strain and load along a motion")
+    sim.add_argument("--model", required=True, help="shipped model name or fitted model file")
+    sim.add_argument("--motion", required=True, type=Path, help=".mot/.sto/.csv motion file")
+    sim.add_argument(
+        "--excitation",
+        default="sprinting",
+        help="number in [0,1], 'running', 'sprinting' or an EMG file",
+    )
+    sim.add_argument("--muscles", nargs="*", help="muscle names or groups (hamstrings, calf)")
+    sim.add_argument("--tendon", choices=("compliant", "rigid"), default="compliant")
+    sim.add_argument("--out", type=Path, help="result netCDF file")
+    sim.set_defaults(func=_simulate)
+
+    plot = subparsers.add_parser("plot", help="figure of a simulate result")
+    plot.add_argument("result", type=Path)
+    plot.add_argument("--out", type=Path, required=True)
+    plot.add_argument("--muscles", nargs="*")
+    plot.set_defaults(func=_plot)

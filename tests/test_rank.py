@@ -1,0 +1,89 @@
+"""Drill ranking for an athlete on a day (issue 5's sanity checks on the shipped sprinter)."""
+
+import datetime
+import warnings
+
+import numpy as np
+import pytest
+
+from musclesim import InputError
+
+ATHLETE = "models/athletes/example_grade2_bflh.toml"
+
+
+@pytest.fixture(scope="module")
+def athlete():
+    from musclesim._athlete import load_athlete
+    from musclesim._io import REPO_ROOT
+
+    return load_athlete(REPO_ROOT / ATHLETE, today=datetime.date(2026, 11, 25))
+
+
+@pytest.fixture(scope="module")
+def model(athlete):
+    from musclesim._rank import athlete_model
+
+    return athlete_model(athlete, "sprinter_ja1")
+
+
+@pytest.fixture(autouse=True)
+def _quiet_domain():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def test_batched_and_one_by_one_evaluations_are_identical(model):
+    from musclesim._rank import drill_peaks
+
+    both = drill_peaks(model, "nordic_hamstring", [0.5, 1.0])
+    for k, x in enumerate((0.5, 1.0)):
+        one = drill_peaks(model, "nordic_hamstring", [x])
+        for key, values in both.items():
+            np.testing.assert_allclose(values[k], one[key][0], rtol=1e-9, equal_nan=True)
+
+
+def test_injury_lowers_the_muscle_and_reference_is_max_sprint(model):
+    from musclesim._rank import drill_peaks, reference_peaks
+
+    ref = reference_peaks(model)
+    assert ref["speed"] == 9.5  # athlete's 9.6 m/s clipped to the measured range
+    injured = drill_peaks(model, "running", [9.5])
+    # shorter fascicles (ratio 0.95) strain more for the same stretch
+    assert injured["peak_eccentric_fiber_strain"][0] > ref["peak_eccentric_fiber_strain"]
+
+
+@pytest.mark.slow
+def test_ranking_max_safe_speed_rises_with_days_and_meets_the_limit(athlete):
+    from musclesim._rank import rank_drills
+
+    speeds = []
+    for days in (10, 30):
+        day = athlete.injury_date + datetime.timedelta(days=days)
+        ds = rank_drills(athlete, day=day, names=["running"])
+        r = ds.sel(drill="running")
+        speeds.append(float(r["max_safe_intensity"]))
+        if np.isfinite(speeds[-1]) and speeds[-1] < 9.5:
+            # the root-found intensity reproduces the limit (issue 5: within 1e-3 strain)
+            assert abs(float(r["strain_at_max_safe_intensity"]) - float(r["limit"])) < 1e-3
+    assert speeds[0] < speeds[1]
+    early = rank_drills(
+        athlete,
+        day=athlete.injury_date + datetime.timedelta(days=5),
+        names=["running"],
+        with_max_safe=False,
+    )
+    # maximal-velocity sprinting (default intensity of the running drill is submaximal; check
+    # the reference run directly): unsafe early after a grade-2 strain
+    assert early.attrs["limit_strain_fraction"] < 1.0
+
+
+def test_bad_inputs(athlete):
+    from musclesim._rank import rank_drills
+
+    with pytest.raises(InputError, match="unknown drill"):
+        rank_drills(athlete, day=datetime.date(2026, 11, 20), names=["moonwalk"])
+    with pytest.raises(InputError, match="future"):
+        rank_drills(
+            athlete, day=athlete.injury_date - datetime.timedelta(days=1), names=["running"]
+        )
