@@ -348,6 +348,7 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
         k: np.full((n_cycles, len(names)), np.nan)
         for k in (
             "cycle_peak_mtu_strain",
+            "cycle_peak_mtu_strain_phase",
             "cycle_peak_eccentric_fiber_strain",
             "cycle_peak_force",
             "cycle_start",
@@ -365,7 +366,12 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
             if not window.any():
                 continue
             per_cycle["cycle_start"][c, i] = start
-            per_cycle["cycle_peak_mtu_strain"][c, i] = ds["mtu_strain"].values[i, window].max()
+            strain = ds["mtu_strain"].values[i, window]
+            per_cycle["cycle_peak_mtu_strain"][c, i] = strain.max()
+            peak_time = time[window][int(np.argmax(strain))]
+            per_cycle["cycle_peak_mtu_strain_phase"][c, i] = (
+                100 * (peak_time - start) / (end - start)
+            )
             per_cycle["cycle_peak_force"][c, i] = ds["tendon_force"].values[i, window].max()
             mask = window & ecc[i]
             if mask.any():
@@ -375,6 +381,7 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
     ds.coords["cycle"] = ("cycle", np.arange(n_cycles))
     labels = {
         "cycle_peak_mtu_strain": ("1", "peak MTU strain within each gait cycle"),
+        "cycle_peak_mtu_strain_phase": ("%", "gait phase of each cycle's peak MTU strain"),
         "cycle_peak_eccentric_fiber_strain": ("1", "peak eccentric fibre strain per cycle"),
         "cycle_peak_force": ("N", "peak tendon force within each gait cycle"),
         "cycle_start": ("s", "foot strike opening the cycle (muscle's side)"),
