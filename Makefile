@@ -13,7 +13,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[opensim,dev]"
 	touch $(STAMP)
 
+# The main job on shipped files only: drill ranking for the example athlete (grade 2b right
+# biceps femoris long head strain, injured 2026-11-02) on day 21, then the muscle demo.
 demo: $(STAMP)
+	$(PY) -m musclesim rank --athlete models/athletes/example_grade2_bflh.toml \
+		--date 2026-11-23 --out results/demo/ranking.csv
 	$(PY) -m musclesim demo --out results/demo
 
 test: $(STAMP)
