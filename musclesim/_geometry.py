@@ -107,6 +107,9 @@ class GeometryModel(eqx.Module):
         domain_lower, domain_upper: ``[muscle, coordinate]`` (rad): the box on which each
             muscle's surrogate holds its stated accuracy (-inf/+inf for a coordinate it does
             not cross).
+        excluded_lower, excluded_upper: ``[muscle, region, coordinate]`` (rad): boxes cut out
+            of the domain where OpenSim's path is erratic (wrapping flips); unused regions
+            have lower > upper.
         locked_coordinates: ``((name, value), ...)`` coordinates locked in the model; muscles
             crossing them were fitted at that value.
         locked_muscles: ``[muscle][i]`` whether muscle crosses locked coordinate ``i``.
@@ -125,6 +128,8 @@ class GeometryModel(eqx.Module):
     upright_length: jax.Array
     domain_lower: jax.Array
     domain_upper: jax.Array
+    excluded_lower: jax.Array  # [muscle, region, coordinate]; a pose inside is out of domain
+    excluded_upper: jax.Array
     heldout_rms: jax.Array
     heldout_max: jax.Array
     locked_coordinates: tuple[tuple[str, float], ...] = eqx.field(static=True)
@@ -154,7 +159,7 @@ class GeometryModel(eqx.Module):
             raise InputError(
                 f"unknown muscle(s) {bad}",
                 field=f"model {self.name!r}",
-                expected=f"names among {list(self.muscles)} (or a group: see musclesim.muscle_group)",
+                expected=f"names among {list(self.muscles)} (or a group, musclesim.muscle_group)",
             )
         idx = np.array([pos[m] for m in wanted], dtype=np.int64)
         return int(idx[0]) if single else idx
@@ -210,25 +215,33 @@ class GeometryModel(eqx.Module):
             ok = ok & ~(jnp.broadcast_to(off, batch)[..., None] & crosses)
         return ok
 
+    def _mask(self, q, qm: jax.Array) -> jax.Array:
+        x = qm[..., None, :]
+        inside = jnp.all((x >= self.domain_lower) & (x <= self.domain_upper), axis=-1)
+        if self.excluded_lower.shape[1]:
+            xr_ = qm[..., None, None, :]
+            hit = jnp.all((xr_ >= self.excluded_lower) & (xr_ <= self.excluded_upper), axis=-1)
+            inside = inside & ~jnp.any(hit, axis=-1)
+        return inside & self._locked_mask(q, qm.shape[:-1])
+
     def in_domain(self, q: Mapping[str, jax.Array]) -> jax.Array:
         """Boolean ``[..., muscle]``: True where every coordinate the muscle crosses lies in its
-        fitted domain (and each locked coordinate given in ``q`` is at its locked value)."""
-        qm = self._stack(q)
-        inside = (qm[..., None, :] >= self.domain_lower) & (qm[..., None, :] <= self.domain_upper)
-        return jnp.all(inside, axis=-1) & self._locked_mask(q, qm.shape[:-1])
+        fitted domain, outside its excluded regions, and each locked coordinate given in ``q``
+        is at its locked value."""
+        return self._mask(q, self._stack(q))
 
     def domain_report(self, q: Mapping[str, jax.Array]) -> list[str]:
         """Human-readable lines, one per coordinate that leaves some muscle's domain."""
-        qm = np.asarray(self._stack(q)).reshape(-1, len(self.coordinates))
-        lo = np.asarray(self.domain_lower)
-        hi = np.asarray(self.domain_upper)
-        return _report_lines(self, qm, lo, hi, q)
+        qs = self._stack(q)
+        mask = np.asarray(self._mask(q, qs)).reshape(-1, len(self.muscles))
+        qm = np.asarray(qs).reshape(-1, len(self.coordinates))
+        return _report_lines(
+            self, qm, np.asarray(self.domain_lower), np.asarray(self.domain_upper), q, mask
+        )
 
-    def _check_domain(self, q, qm, *, strict: bool) -> jax.Array:
-        mask = jnp.all(
-            (qm[..., None, :] >= self.domain_lower) & (qm[..., None, :] <= self.domain_upper),
-            axis=-1,
-        ) & self._locked_mask(q, qm.shape[:-1])
+    def _check_domain(self, q, qm, *, strict: bool) -> tuple[jax.Array, jax.Array]:
+        """(qm, mask); under tracing in strict mode qm carries an ``equinox.error_if``."""
+        mask = self._mask(q, qm)
         lo, hi = self.domain_lower, self.domain_upper
         if not isinstance(qm, jax.core.Tracer) and not isinstance(lo, jax.core.Tracer):
             if not bool(np.all(np.asarray(mask))):
@@ -238,6 +251,7 @@ class GeometryModel(eqx.Module):
                     np.asarray(lo),
                     np.asarray(hi),
                     q,
+                    np.asarray(mask).reshape(-1, len(self.muscles)),
                 )
                 message = "pose outside the fitted domain of model " + repr(self.name)
                 message += "; " + "; ".join(lines)
@@ -248,7 +262,7 @@ class GeometryModel(eqx.Module):
                     GeometryDomainWarning,
                     stacklevel=3,
                 )
-            return mask
+            return qm, mask
         # Traced: the check runs inside the compiled function.
         if strict:
             qm = eqx.error_if(
@@ -258,7 +272,7 @@ class GeometryModel(eqx.Module):
             jax.debug.callback(
                 _warn_traced, mask, qm, lo, hi, self.name, self.coordinates, self.muscles
             )
-        return mask
+        return qm, mask
 
     # ---------------------------------------------------------------------------------------
     def _lengths_flat(self, qv: jax.Array) -> jax.Array:
@@ -291,7 +305,7 @@ class GeometryModel(eqx.Module):
         names the coordinate, its value and the range; never silently.
         """
         qm = self._stack(q)
-        mask = self._check_domain(q, qm, strict=strict)
+        qm, mask = self._check_domain(q, qm, strict=strict)
         flat = qm.reshape(-1, qm.shape[-1])
         lengths = jax.vmap(self._lengths_flat)(flat).reshape(qm.shape[:-1] + (len(self.muscles),))
         return (lengths, mask) if return_mask else lengths
@@ -302,14 +316,15 @@ class GeometryModel(eqx.Module):
         """Moment arms r = -dL/dq (m per rad), shape ``[..., muscle, coordinate]`` with the
         coordinates of :attr:`coordinates`; zero for a coordinate a muscle does not cross."""
         qm = self._stack(q)
-        mask = self._check_domain(q, qm, strict=strict)
+        qm, mask = self._check_domain(q, qm, strict=strict)
         flat = qm.reshape(-1, qm.shape[-1])
         arms = jax.vmap(self._moment_arm_flat)(flat)
         arms = arms.reshape(qm.shape[:-1] + (len(self.muscles), len(self.coordinates)))
         return (arms, mask) if return_mask else arms
 
     def mtu_strain(self, q: Mapping[str, jax.Array], **kwargs) -> jax.Array:
-        """``mtu_strain`` = L_MTU / L_MTU(upright) - 1 (Thelen 2005; Schache 2012), ``[..., muscle]``."""
+        """``mtu_strain`` = L_MTU / L_MTU(upright) - 1, ``[..., muscle]`` (the definition of
+        Thelen et al. 2005 and Schache et al. 2012; DESIGN.md)."""
         return self.mtu_length(q, **kwargs) / self.upright_length - 1.0
 
     def zero_pose(self, shape: tuple[int, ...] = ()) -> dict[str, jax.Array]:
@@ -329,7 +344,9 @@ def _warn_traced(mask, qm, lo, hi, name, coordinates, muscles):
         return
     qm = np.asarray(qm).reshape(-1, len(coordinates))
     stub = _Names(name, coordinates, muscles)
-    lines = _report_lines(stub, qm, np.asarray(lo), np.asarray(hi), {})
+    lines = _report_lines(
+        stub, qm, np.asarray(lo), np.asarray(hi), {}, mask.reshape(-1, len(muscles))
+    )
     warnings.warn(
         f"pose outside the fitted domain of model {name!r}; "
         + "; ".join(lines)
@@ -346,12 +363,16 @@ class _Names:
         self.locked_muscles = ()
 
 
-def _report_lines(model, qm: np.ndarray, lo: np.ndarray, hi: np.ndarray, q) -> list[str]:
+def _report_lines(
+    model, qm: np.ndarray, lo: np.ndarray, hi: np.ndarray, q, mask: np.ndarray | None = None
+) -> list[str]:
     lines = []
+    box_bad = np.zeros((len(qm), len(model.muscles)), dtype=bool)
     for j, c in enumerate(model.coordinates):
         below = qm[:, j][:, None] < lo[:, j][None, :]
         above = qm[:, j][:, None] > hi[:, j][None, :]
         bad = below | above
+        box_bad |= bad
         if not bad.any():
             continue
         muscles = [model.muscles[i] for i in np.flatnonzero(bad.any(axis=0))]
@@ -365,7 +386,16 @@ def _report_lines(model, qm: np.ndarray, lo: np.ndarray, hi: np.ndarray, q) -> l
             f"{int(bad.any(axis=1).sum())} pose(s) is outside {rng} for "
             f"{', '.join(muscles[:6])}{' ...' if len(muscles) > 6 else ''}"
         )
-    for i, (c, v) in enumerate(model.locked_coordinates):
+    if mask is not None:
+        region = ~mask & ~box_bad
+        if region.any():
+            names = [model.muscles[i] for i in np.flatnonzero(region.any(axis=0))]
+            lines.append(
+                f"{int(region.any(axis=1).sum())} pose(s) fall in regions excluded where "
+                f"OpenSim's path is erratic for {', '.join(names[:6])}"
+                f"{' ...' if len(names) > 6 else ''} (see domain_cuts in the model file)"
+            )
+    for c, v in model.locked_coordinates:
         if c in q:
             off = np.abs(np.asarray(q[c]) - v) > LOCKED_TOL_RAD
             if np.any(off):
@@ -420,6 +450,8 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
         upright_length=model.upright_length[ia],
         domain_lower=model.domain_lower[ia][:, ca],
         domain_upper=model.domain_upper[ia][:, ca],
+        excluded_lower=model.excluded_lower[ia][:, :, ca],
+        excluded_upper=model.excluded_upper[ia][:, :, ca],
         heldout_rms=model.heldout_rms[ia],
         heldout_max=model.heldout_max[ia],
         locked_coordinates=model.locked_coordinates,
@@ -490,6 +522,18 @@ def model_from_dataset(ds) -> GeometryModel:
     hi = ds["domain_upper"].values.copy()
     lo[np.isnan(lo)] = -np.inf
     hi[np.isnan(hi)] = np.inf
+    if "excluded_lower" in ds:
+        elo = ds["excluded_lower"].values.copy()
+        ehi = ds["excluded_upper"].values.copy()
+        used = ds["excluded_count"].values.astype(int)
+        elo[np.isnan(elo)] = -np.inf
+        ehi[np.isnan(ehi)] = np.inf
+        for i in range(len(muscles)):
+            elo[i, used[i] :] = np.inf
+            ehi[i, used[i] :] = -np.inf
+    else:
+        elo = np.zeros((len(muscles), 0, len(coordinates)))
+        ehi = np.zeros((len(muscles), 0, len(coordinates)))
     if "locked_value" in ds:
         locked = tuple(
             (str(c), float(v))
@@ -510,6 +554,8 @@ def model_from_dataset(ds) -> GeometryModel:
         upright_length=jnp.asarray(ds["upright_length"].values),
         domain_lower=jnp.asarray(lo),
         domain_upper=jnp.asarray(hi),
+        excluded_lower=jnp.asarray(elo),
+        excluded_upper=jnp.asarray(ehi),
         heldout_rms=jnp.asarray(ds["heldout_rms"].values),
         heldout_max=jnp.asarray(ds["heldout_max"].values),
         locked_coordinates=locked,
@@ -760,6 +806,29 @@ def fits_to_dataset(
             np.asarray(v, dtype=float),
             {"long_name": f"muscle parameter {f} (OpenSim property)", "units": units.get(f, "1")},
         )
+    n_regions = max(len(fits[m].excluded) for m in muscles)
+    if n_regions:
+        elo = np.full((M, n_regions, C), np.nan)
+        ehi = np.full((M, n_regions, C), np.nan)
+        for i, m in enumerate(muscles):
+            for r, region in enumerate(fits[m].excluded):
+                for c, (a, b) in region.items():
+                    elo[i, r, cpos[c]], ehi[i, r, cpos[c]] = a, b
+        data["excluded_count"] = (
+            ("muscle",),
+            np.array([len(fits[m].excluded) for m in muscles]),
+            {"long_name": "number of excluded regions", "units": "1"},
+        )
+        for key, arr, end in (("excluded_lower", elo, "lower"), ("excluded_upper", ehi, "upper")):
+            data[key] = (
+                ("muscle", "region", "coordinate"),
+                arr,
+                {
+                    "long_name": f"{end} corner of a region excluded from the domain where "
+                    "OpenSim's path is erratic (NaN: unbounded)",
+                    "units": "rad",
+                },
+            )
     locked_names = sorted({c for m in muscles for c in locked[m]})
     if locked_names:
         values_by = {c: v for m in muscles for c, v in locked[m].items()}

@@ -78,7 +78,7 @@ def error_table(ds) -> str:
     coords = [str(c) for c in ds["coordinate"].values]
     for i, m in enumerate(ds["muscle"].values):
         idx = [int(k) for k in ds["input_coordinate"].values[i] if k >= 0]
-        names = ",".join(coords[k].replace("_angle", "") for k in idx)
+        names = ",".join(_abbreviate(coords[k]) for k in idx)
         pieces = 1 + int((ds["threshold_slot"].values[i] >= 0).sum())
         rms = float(ds["heldout_rms"].values[i]) * 1e3
         mx = float(ds["heldout_max"].values[i]) * 1e3
@@ -96,3 +96,20 @@ def error_table(ds) -> str:
             f"{pieces:3d} {rms:8.4f} {mx:8.4f}  {note} {'; '.join(shrunk)}"
         )
     return "\n".join(lines)
+
+
+_ABBREVIATIONS = {
+    "hip_flexion": "hflex",
+    "hip_adduction": "hadd",
+    "hip_rotation": "hrot",
+    "knee_angle": "knee",
+    "ankle_angle": "ankle",
+    "subtalar_angle": "subt",
+    "mtp_angle": "mtp",
+}
+
+
+def _abbreviate(name: str) -> str:
+    for long, short in _ABBREVIATIONS.items():
+        name = name.replace(long, short)
+    return name
