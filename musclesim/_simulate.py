@@ -195,6 +195,17 @@ def simulate(
         model_source_sha256=geometry.source_sha256,
         motion_source=str(motion.attrs.get("source_path", "")),
         motion_sha256=str(motion.attrs.get("source_sha256", "")),
+        references=",".join(
+            dict.fromkeys(
+                (
+                    "degroote2016",
+                    "delp2007",
+                    "thelen2005",
+                    "schache2012",
+                    *getattr(source, "references", ()),
+                )
+            )
+        ),
         excitation=source.describe(),
         gait_events="; ".join(
             f"{s}: {ev.method} ({len(ev.foot_strike)} foot strikes)" for s, ev in found.items()

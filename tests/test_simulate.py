@@ -91,3 +91,13 @@ def test_cli_simulate_and_plot(data_dir, tmp_path, capsys):
     assert main(["plot", str(out), "--out", str(tmp_path / "r.png")]) == 0
     assert (tmp_path / "r.png").stat().st_size > 10_000
     assert main(["plot", str(tmp_path / "missing.nc"), "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_citation_lists_what_a_result_used(sprint_result):
+    from musclesim._citations import citation
+
+    text = citation(sprint_result)
+    assert "10.1007/s10439-016-1591-9" in text  # De Groote 2016
+    assert "10.1249/01.mss.0000150078.79120.c8" in text  # Thelen 2005 (mtu_strain definition)
+    with pytest.raises(InputError, match="unknown reference"):
+        citation("nobody1999")
