@@ -49,13 +49,19 @@ def run(inputs: dict) -> dict:
     n = inputs["batch"]
     rng = np.random.default_rng(inputs["seed"])
     variants = params.replace(
-        optimal_fiber_length=params.optimal_fiber_length * jnp.asarray(rng.uniform(0.9, 1.1, (n, 1))),
-        tendon_slack_length=params.tendon_slack_length * jnp.asarray(rng.uniform(0.97, 1.03, (n, 1))),
+        optimal_fiber_length=params.optimal_fiber_length
+        * jnp.asarray(rng.uniform(0.9, 1.1, (n, 1))),
+        tendon_slack_length=params.tendon_slack_length
+        * jnp.asarray(rng.uniform(0.97, 1.03, (n, 1))),
     )
 
     def solve(p, count):
-        sol = solve_fiber(p, time, np.broadcast_to(lengths, (count,) + lengths.shape),
-                          excitation=np.broadcast_to(drive, (count,) + drive.shape))
+        sol = solve_fiber(
+            p,
+            time,
+            np.broadcast_to(lengths, (count,) + lengths.shape),
+            excitation=np.broadcast_to(drive, (count,) + drive.shape),
+        )
         jax.block_until_ready(sol.fiber_length)
 
     start = timer.perf_counter()
@@ -66,16 +72,26 @@ def run(inputs: dict) -> dict:
     start = timer.perf_counter()
     solve(variants, n)
     batch_seconds = timer.perf_counter() - start
-    out = {"one_trial_s": one_trial, "fibre_solve_one_trial_s": fibre_one, "batch": n,
-           "batch_s": batch_seconds, "muscles": len(ds["muscle"]), "samples": len(time)}
+    out = {
+        "one_trial_s": one_trial,
+        "fibre_solve_one_trial_s": fibre_one,
+        "batch": n,
+        "batch_s": batch_seconds,
+        "muscles": len(ds["muscle"]),
+        "samples": len(time),
+    }
     try:
         from musclesim._opensim_muscle import opensim_compliant_trajectory
 
         start = timer.perf_counter()
         for i in range(lengths.shape[0]):
-            opensim_compliant_trajectory(params[i], time, lengths[i],
-                                         np.clip(ds["activation"].values[i], 0.0, 1.0),
-                                         accuracy=1e-6)
+            opensim_compliant_trajectory(
+                params[i],
+                time,
+                lengths[i],
+                np.clip(ds["activation"].values[i], 0.0, 1.0),
+                accuracy=1e-6,
+            )
         out["opensim_trial_s"] = timer.perf_counter() - start
     except ImportError:
         pass
@@ -92,9 +108,11 @@ def report(r: dict) -> str:
         f"({r['batch'] * r['muscles'] * r['samples'] / r['batch_s']:,.0f} muscle-samples/s)",
     ]
     if "opensim_trial_s" in r:
-        lines.append(f"  OpenSim Manager, same fibre states one muscle at a time: "
-                     f"{r['opensim_trial_s']:.2f} s per trial -> batch is "
-                     f"{r['opensim_trial_s'] * r['batch'] / r['batch_s']:.1f}x OpenSim's throughput")
+        lines.append(
+            f"  OpenSim Manager, same fibre states one muscle at a time: "
+            f"{r['opensim_trial_s']:.2f} s per trial -> batch is "
+            f"{r['opensim_trial_s'] * r['batch'] / r['batch_s']:.1f}x OpenSim's throughput"
+        )
     return "\n".join(lines)
 
 

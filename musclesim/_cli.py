@@ -21,6 +21,7 @@ _SUBCOMMAND_MODULES = (
     "musclesim._simulate_cli",
     "musclesim._plan_cli",
     "musclesim._rank_cli",
+    "musclesim._tables_cli",
 )
 
 

@@ -63,6 +63,9 @@ class AthleteModel:
     uninjured: object  # MuscleParameters, scalar leaves
     injured: object
     max_speed: float
+    #: athlete height / model height: MTU lengths scale with it, like the muscle lengths
+    #: (geometric similarity, the rule of :func:`~musclesim._athlete.scale_parameters`)
+    length_scale: float = 1.0
 
 
 def reference_size(model_name: str) -> tuple[float, float]:
@@ -98,7 +101,13 @@ def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
     )
     injured = scale_parameters(params, athlete, injured_index=0, **common)
     return AthleteModel(
-        single, muscle, athlete.side[0], uninjured[0], injured[0], float(athlete.max_sprint_speed)
+        single,
+        muscle,
+        athlete.side[0],
+        uninjured[0],
+        injured[0],
+        float(athlete.max_sprint_speed),
+        float(athlete.height / height),
     )
 
 
@@ -121,7 +130,7 @@ def _drill_inputs(am: AthleteModel, drill, intensities: Sequence[float], drills)
         grid = np.linspace(t[0], t[-1], SAMPLES)
         motion = resample_motion(motion, times=grid)
         q = {c: jnp.asarray(motion["q"].sel(coordinate=c).values) for c in am.geometry.coordinates}
-        length = np.asarray(am.geometry.mtu_length(q))[:, 0]
+        length = np.asarray(am.geometry.mtu_length(q))[:, 0] * am.length_scale
         source = drill_excitation(
             drill,
             x,
@@ -147,7 +156,7 @@ def drill_peaks(
     peak, _ = _metrics.peak_eccentric_fiber_strain(
         sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
     )
-    upright = am.geometry.upright_length[0]
+    upright = am.geometry.upright_length[0] * am.length_scale
     return {
         "peak_eccentric_fiber_strain": np.asarray(peak),
         "peak_mtu_strain": np.asarray(jnp.max(sol.mtu_length / upright - 1.0, axis=-1)),

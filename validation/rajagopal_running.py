@@ -51,7 +51,7 @@ def run(data_dir: Path, work: Path) -> dict:
     timings["fit-geometry"] = timer.perf_counter() - start
     model = load_model(geometry_file)
 
-    ik_file = next(Path(work).glob("*.mot"))
+    ik_file = Path(work) / "ik_run.mot"  # written by run_ik(name="ik_run")
     _, reference = opensim_mtu_length_along_motion(scaled.model_path, ik_file, MUSCLES)
     import jax.numpy as jnp
 
@@ -87,20 +87,31 @@ def write_report(out: Path, outcome: dict) -> tuple[Path, bool]:
     lines = ["# Rajagopal 2016 running trial: markers to strain", ""]
     ok_geometry = bool(np.all(rms <= TRIAL_RMS_M) and np.all(worst <= TRIAL_MAX_M))
     passed = ok_geometry and finite
-    lines += [f"Result: **{'PASS' if passed else 'FAIL'}** "
-              "(`python -m validation.rajagopal_running --out results/validation`).", "",
-              "Timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in outcome["timings"].items()),
-              "", "| muscle | surrogate vs OpenSim RMS (mm) | max (mm) | peak MTU strain (%) | "
-              "at phase (%) | peak ecc. fibre strain | peak force (N) |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [
+        f"Result: **{'PASS' if passed else 'FAIL'}** "
+        "(`python -m validation.rajagopal_running --out results/validation`).",
+        "",
+        "Timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in outcome["timings"].items()),
+        "",
+        "| muscle | surrogate vs OpenSim RMS (mm) | max (mm) | peak MTU strain (%) | "
+        "at phase (%) | peak ecc. fibre strain | peak force (N) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for i, m in enumerate(ds["muscle"].values):
         r = ds.sel(muscle=m)
-        lines.append(f"| {m} | {rms[i] * 1e3:.3f} | {worst[i] * 1e3:.3f} | "
-                     f"{float(r['peak_mtu_strain']) * 100:.2f} | {phases[i]:.0f} | "
-                     f"{float(r['peak_eccentric_fiber_strain']):.3f} | "
-                     f"{float(r['peak_force']):.0f} |")
-    lines += ["", f"Excitation: {ds.attrs['excitation']}. Gait events: {ds.attrs['gait_events']}.",
-              "", "![strain and force](rajagopal_running.png)", ""]
+        lines.append(
+            f"| {m} | {rms[i] * 1e3:.3f} | {worst[i] * 1e3:.3f} | "
+            f"{float(r['peak_mtu_strain']) * 100:.2f} | {phases[i]:.0f} | "
+            f"{float(r['peak_eccentric_fiber_strain']):.3f} | "
+            f"{float(r['peak_force']):.0f} |"
+        )
+    lines += [
+        "",
+        f"Excitation: {ds.attrs['excitation']}. Gait events: {ds.attrs['gait_events']}.",
+        "",
+        "![strain and force](rajagopal_running.png)",
+        "",
+    ]
     fig, axes = plt.subplots(3, 1, figsize=(9, 8), sharex=True)
     t = ds["time"].values
     for m in ds["muscle"].values:
@@ -115,8 +126,16 @@ def write_report(out: Path, outcome: dict) -> tuple[Path, bool]:
     axes[2].set_xlabel("time (s)")
     if "stance_r" in ds:
         for ax in axes:
-            ax.fill_between(t, 0, 1, where=ds["stance_r"].values, color="grey", alpha=0.12,
-                            transform=ax.get_xaxis_transform(), lw=0)
+            ax.fill_between(
+                t,
+                0,
+                1,
+                where=ds["stance_r"].values,
+                color="grey",
+                alpha=0.12,
+                transform=ax.get_xaxis_transform(),
+                lw=0,
+            )
     fig.tight_layout()
     with atomic_path(out / "rajagopal_running.png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -1,0 +1,69 @@
+"""Drill-safety lookup tables at a tiny size: build, lookup from the file, HTML export."""
+
+import datetime
+import warnings
+
+import numpy as np
+import pytest
+
+from musclesim import InputError
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    import xarray as xr
+
+    from musclesim._athlete import load_athlete
+    from musclesim._io import REPO_ROOT, write_netcdf_atomic
+    from musclesim._tables import build_table
+
+    athlete = load_athlete(
+        REPO_ROOT / "models/athletes/example_grade2_bflh.toml", today=datetime.date(2026, 11, 25)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        built = build_table(
+            athlete,
+            names=["running", "nordic_hamstring"],
+            n_intensities=3,
+            n_profiles=3,
+            progress=False,
+        )
+    path = tmp_path_factory.mktemp("table") / "table.nc"
+    write_netcdf_atomic(built, path)
+    return xr.load_dataset(path)
+
+
+def test_table_layout_and_monotone_running(table):
+    ecc = table["peak_eccentric_fiber_strain"]
+    assert ecc.dims == ("drill", "intensity", "profile") and ecc.shape == (2, 3, 3)
+    assert np.all(np.isfinite(ecc.sel(drill="running")))
+    # faster running strains the injured fibres more, for every profile
+    assert np.all(np.diff(ecc.sel(drill="running").values, axis=0) > 0)
+    assert table.attrs["muscle"] == "bflh_r" and table.attrs["model_source_sha256"]
+
+
+def test_lookup_answers_from_the_file(table):
+    from musclesim._tables import lookup
+
+    grid = table["intensity_value"].sel(drill="running").values
+    at_node = lookup(table, "running", float(grid[1]), profile=1, days_since_injury=10)
+    stored = float(table["peak_eccentric_fiber_strain"].sel(drill="running", profile=1)[1])
+    assert at_node["peak_eccentric_fiber_strain"] == pytest.approx(stored, rel=1e-12)
+    assert at_node["safe"] == (
+        at_node["margin"] >= 0 and at_node["peak_force"] <= at_node["force_limit"]
+    )
+    late = lookup(table, "running", float(grid[1]), profile=1, days_since_injury=60)
+    assert late["limit"] >= at_node["limit"]  # the limit rises with days since injury
+    with pytest.raises(InputError, match="unknown drill"):
+        lookup(table, "moonwalk", 1.0, days_since_injury=10)
+    with pytest.raises(InputError, match="outside the table"):
+        lookup(table, "running", 12.0, days_since_injury=10)
+
+
+def test_html_export_is_self_contained(table, tmp_path):
+    from musclesim._tables import export_html
+
+    page = export_html(table, tmp_path / "t.html", days=(7, 28)).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
+    assert "running" in page and "day 28" in page
