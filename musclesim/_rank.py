@@ -333,18 +333,19 @@ def ranking_table(ds: xr.Dataset) -> str:
     """A printable table of :func:`rank_drills`' result, safest margin first."""
     order = np.argsort(-np.nan_to_num(ds["margin"].values, nan=np.inf))
     head = (
-        f"{'drill':28s} {'intensity':>14s} {'ecc. strain':>11s} {'MTU strain':>10s} "
-        f"{'force N':>8s} {'margin':>8s} {'max safe':>14s} {'safe':>5s}"
+        f"{'drill':26s} {'default':>8s} {'ecc. strain':>11s} {'MTU strain':>10s} "
+        f"{'force N':>8s} {'margin':>8s} {'max safe':>9s} {'safe':>5s}  unit"
     )
     lines = [head]
     for i in order:
         r = ds.isel(drill=int(i))
-        unit = str(r["intensity_unit"].values)
+        safe = "yes" if bool(r["safe"]) else "NO"
         lines.append(
-            f"{str(r['drill'].values):28s} {float(r['default_intensity']):>8.3g} {unit:<5s} "
-            f"{float(r['peak_eccentric_fiber_strain']):>11.3f} {float(r['peak_mtu_strain']):>10.3f} "
-            f"{float(r['peak_force']):>8.0f} {float(r['margin']):>8.3f} "
-            f"{float(r['max_safe_intensity']):>8.3g} {unit:<5s} {'yes' if bool(r['safe']) else 'NO':>5s}"
+            f"{str(r['drill'].values):26s} {float(r['default_intensity']):>8.3g} "
+            f"{float(r['peak_eccentric_fiber_strain']):>11.3f} "
+            f"{float(r['peak_mtu_strain']):>10.3f} {float(r['peak_force']):>8.0f} "
+            f"{float(r['margin']):>8.3f} {float(r['max_safe_intensity']):>9.3g} {safe:>5s}  "
+            f"{r['intensity_unit'].values}"
         )
     return "\n".join(lines)
 
