@@ -1,4 +1,4 @@
-"""Runs validation/rajagopal_running.py: markers -> scale -> IK -> geometry fit -> strain with EMG."""
+"""Runs validation/rajagopal_running.py: markers, scale, IK, geometry fit, strain with EMG."""
 
 import pytest
 
