@@ -279,17 +279,10 @@ def _scale(spec, factor: float):
 
 
 def _group_table() -> dict[str, tuple[str, ...]]:
-    """Group → canonical muscles: the shared vocabulary ``musclesim._groups`` when present,
-    else ``_excitation``'s (hamstrings, calf and each single muscle)."""
-    import importlib.util
+    """Group → canonical muscles, from the shared vocabulary :mod:`musclesim._groups`."""
+    from ._groups import GROUPS
 
-    if importlib.util.find_spec("musclesim._groups") is not None:
-        from ._groups import GROUPS
-
-        return dict(GROUPS)
-    from ._excitation import GROUPS, MUSCLE_ALIASES
-
-    return {**GROUPS, **{k: (k,) for k in MUSCLE_ALIASES}}
+    return dict(GROUPS)
 
 
 def _levels(table, *, path: Path, field: str) -> dict:

@@ -24,7 +24,6 @@ Each source lists the reference keys it relies on in ``references`` (see ``_cita
 from __future__ import annotations
 
 import abc
-import importlib.util
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -33,52 +32,22 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from . import _groups
 from ._errors import InputError
 from ._gait import GaitEvents
 
-# ----------------------------------------------------------------------------------------------
-# Muscle names → groups (both model families)
-# ----------------------------------------------------------------------------------------------
-
-#: Canonical muscle key → base names (without side suffix) in the Rajagopal family
-#: (Rajagopal2016, LaiUhlrich, Sprinter) and the gait2392/Hamner family.
-MUSCLE_ALIASES: dict[str, tuple[str, ...]] = {
-    "bflh": ("bflh", "bifemlh"),
-    "bfsh": ("bfsh", "bifemsh"),
-    "semiten": ("semiten",),
-    "semimem": ("semimem",),
-    "gasmed": ("gasmed", "med_gas"),
-    "gaslat": ("gaslat", "lat_gas"),
-    "soleus": ("soleus",),
-}
-
-#: Group vocabulary → canonical keys.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "hamstrings": ("bflh", "bfsh", "semiten", "semimem"),
-    "calf": ("gasmed", "gaslat", "soleus"),
-}
-
 
 def split_muscle(name: str) -> tuple[str, str | None]:
-    """(canonical key, side) of a model muscle name, e.g. ``med_gas_l`` → (``gasmed``, ``l``).
-
-    Uses the shared vocabulary ``musclesim._groups.canonical_name`` when that module exists,
-    else this module's :data:`MUSCLE_ALIASES` (the same names). Unknown names give
-    (base name, side) unchanged, so callers can report them.
-    """
+    """(canonical key, side) of a model muscle name, e.g. ``med_gas_l`` → (``gasmed``, ``l``),
+    by the shared vocabulary :mod:`musclesim._groups`. Unknown names give (base name, side)
+    unchanged, so callers can report them."""
     side = None
     base = name
     if name.endswith(("_r", "_l")):
         base, side = name[:-2], name[-1]
-    if importlib.util.find_spec("musclesim._groups") is not None:
-        from . import _groups
-
-        canonical = _groups.canonical_name(name)
-        if canonical != name or base in _groups.MUSCLE_ALIASES:
-            return (canonical[:-2] if side else canonical), side
-    for key, aliases in MUSCLE_ALIASES.items():
-        if base in aliases:
-            return key, side
+    canonical = _groups.canonical_name(name)
+    if canonical != name or base in _groups.MUSCLE_ALIASES:
+        return (canonical[:-2] if side else canonical), side
     return base, side
 
 
