@@ -91,6 +91,11 @@ def run(inputs: dict) -> dict:
                 lengths[i],
                 np.clip(ds["activation"].values[i], 0.0, 1.0),
                 accuracy=1e-6,
+                # musclesim's initial state: OpenSim's own equilibrium bisection fails for
+                # some of these muscles at the first sample (no sign change on [0, 5])
+                initial_norm_tendon_force=float(
+                    ds["tendon_force"].values[i, 0] / params.max_isometric_force[i]
+                ),
             )
         out["opensim_trial_s"] = timer.perf_counter() - start
     except ImportError:

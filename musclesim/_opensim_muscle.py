@@ -123,14 +123,17 @@ def opensim_compliant_trajectory(
     *,
     accuracy: float = 1e-10,
     fiber_damping: float | None = None,
+    initial_norm_tendon_force: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Integrate OpenSim's compliant-tendon DeGrooteFregly2016Muscle along a prescribed length.
 
     ``params`` is one muscle (scalar leaves); ``time``, ``mtu_length``, ``activation`` are
     ``(T,)``. The coordinate is prescribed by a ``SimmSpline`` through (time, L - offset),
     tendon dynamics are OpenSim's explicit mode, and the integrator (OpenSim's default,
-    Runge-Kutta-Merson) runs at ``accuracy``. Returns fibre length, tendon force, activation,
-    normalised tendon force and MTU length at each sample time.
+    Runge-Kutta-Merson) runs at ``accuracy``. ``initial_norm_tendon_force`` sets the initial
+    state instead of ``equilibrateMuscles`` (whose bisection fails when the residual has no
+    sign change on [0, 5]). Returns fibre length, tendon force, activation, normalised tendon
+    force and MTU length at each sample time.
     """
     osim = _opensim()
     time = np.asarray(time, dtype=float)
@@ -176,8 +179,11 @@ def opensim_compliant_trajectory(
         state, path.calcDerivative(osim.StdVectorInt([0]), osim.Vector(1, float(time[0])))
     )
     model.realizeVelocity(state)
-    model.equilibrateMuscles(state)
     muscle = osim.DeGrooteFregly2016Muscle.safeDownCast(model.getMuscles().get("muscle"))
+    if initial_norm_tendon_force is None:
+        model.equilibrateMuscles(state)
+    else:
+        muscle.setNormalizedTendonForce(state, float(initial_norm_tendon_force))
     manager = osim.Manager(model)
     manager.setIntegratorAccuracy(accuracy)
     manager.initialize(state)
