@@ -71,9 +71,20 @@ from ._progression import (
     replan,
 )
 
+from ._simulate import simulate
+from ._rank import rank_drills
+from ._tables import build_table, export_html, lookup
+from ._citations import citation
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "build_table",
+    "citation",
+    "export_html",
+    "lookup",
+    "rank_drills",
+    "simulate",
     "CONSTANT_SETS",
     "DeGroote2016Constants",
     "FiberSolution",
