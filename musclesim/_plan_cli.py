@@ -28,10 +28,12 @@ def register_cli(subparsers) -> None:
     p.add_argument("--weeks", required=True, type=int, help="plan length in weeks")
     p.add_argument(
         "--metrics",
-        required=True,
         type=Path,
-        help="drill metrics table (.nc) for this athlete's injured muscle",
+        default=None,
+        help="drill metrics table (.nc) for this athlete's injured muscle; default: computed "
+        "now for this athlete on --model (a minute or two)",
     )
+    p.add_argument("--model", default="sprinter_ja1", help="shipped model for the metrics")
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(
         "--date",
@@ -85,7 +87,14 @@ def run(args) -> int:
     today = args.date or datetime.date.today()
     athlete = load_athlete(args.athlete, today=today)
     policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
-    metrics = load_metrics(args.metrics)
+    if args.metrics is None:
+        from ._io import write_netcdf_atomic
+        from ._rank import athlete_metrics
+
+        metrics = athlete_metrics(athlete, model=args.model)
+        args.metrics = write_netcdf_atomic(metrics, Path(args.out) / "metrics.nc")
+    else:
+        metrics = load_metrics(args.metrics)
     expected_muscle = athlete.model_muscle_name(
         "gait2392"
         if str(metrics.attrs.get("model_family", "rajagopal")) == "gait2392"

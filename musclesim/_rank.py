@@ -382,3 +382,83 @@ def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
     header = [f"# {k}: {v}" for k, v in ds.attrs.items() if k != "policy"]
     header += ["# " + line for line in str(ds.attrs.get("policy", "")).splitlines()]
     return write_text_atomic(path, "\n".join(header + lines) + "\n")
+
+
+#: Largest dose per session offered to the planner, as a multiple of the drill's default dose.
+#: Policy (a session's volume cap), not a measurement; change it here or in the plan settings.
+MAX_DOSE_MULTIPLE = 2
+
+
+def athlete_metrics(
+    athlete,
+    *,
+    model: str = "sprinter_ja1",
+    drills: Mapping | None = None,
+    names: Sequence[str] | None = None,
+    n_levels: int = 5,
+) -> xr.Dataset:
+    """The drill metrics table the planner reads (``musclesim._progression`` contract), computed
+    for this athlete: every drill at ``n_levels`` intensities across its range, injured muscle,
+    plus the uninjured reference at maximal sprint speed.
+
+    Doses: a drill given as sets x reps is dosed in repetitions (step: one set's reps), a
+    distance drill in metres (step: one repetition's distance); from one step up to
+    ``MAX_DOSE_MULTIPLE`` times the default dose. One loading exposure per dose unit.
+    """
+    from ._drills import get_drill, load_drills
+    from ._progression import metrics_table
+
+    library = load_drills() if drills is None else drills
+    selected = list(names or library)
+    am = athlete_model(athlete, model)
+    reference = reference_peaks(am, drills=library)
+    grid = np.full((len(selected), n_levels), np.nan)
+    values = {
+        k: np.full((len(selected), n_levels), np.nan)
+        for k in ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
+    }
+    units, dose_unit, dose_min, dose_max, dose_step, specificity = [], [], [], [], [], []
+    for i, name in enumerate(selected):
+        d = get_drill(name, library)
+        hi = d.intensity.max
+        if d.kind == "running_template":
+            hi = min(hi, RUNNING_SPEED_RANGE[1])
+        grid[i] = np.linspace(d.intensity.min, hi, n_levels)
+        peaks = drill_peaks(am, d, grid[i], drills=library)
+        for key in values:
+            values[key][i] = peaks[key]
+        # a drill in which the injured fibres never lengthen while active has no eccentric
+        # strain: 0 for the planner (its force still counts)
+        values["peak_eccentric_fiber_strain"][i] = np.nan_to_num(
+            values["peak_eccentric_fiber_strain"][i], nan=0.0
+        )
+        units.append(d.intensity.unit)
+        if d.dose.distance_m is not None:
+            step, unit, default = d.dose.distance_m, "m", d.dose.sets * d.dose.distance_m
+        else:
+            step, unit, default = float(d.dose.reps), "reps", float(d.dose.sets * d.dose.reps)
+        dose_unit.append(unit)
+        dose_step.append(step)
+        dose_min.append(step)
+        dose_max.append(MAX_DOSE_MULTIPLE * default)
+        specificity.append(sprint_specificity(d, hi, am.max_speed))
+    return metrics_table(
+        selected,
+        grid,
+        values["peak_eccentric_fiber_strain"],
+        values["peak_mtu_strain"],
+        values["peak_force"],
+        intensity_unit=units,
+        dose_unit=dose_unit,
+        dose_min=dose_min,
+        dose_max=dose_max,
+        dose_step=dose_step,
+        sprint_specificity=specificity,
+        reference_peak_eccentric_fiber_strain=reference["peak_eccentric_fiber_strain"],
+        reference_peak_force=reference["peak_force"],
+        attrs={
+            "muscle": am.muscle,
+            "model": model,
+            "model_family": "rajagopal" if not am.muscle.startswith("bifem") else "gait2392",
+        },
+    )

@@ -87,3 +87,15 @@ def test_bad_inputs(athlete):
         rank_drills(
             athlete, day=athlete.injury_date - datetime.timedelta(days=1), names=["running"]
         )
+
+
+def test_athlete_metrics_feed_the_planner(athlete):
+    from musclesim._progression import check_metrics
+    from musclesim._rank import athlete_metrics
+
+    table = athlete_metrics(athlete, names=["running", "nordic_hamstring"], n_levels=2)
+    check_metrics(table)
+    assert table.attrs["muscle"] == "bflh_r"
+    running = table["peak_eccentric_fiber_strain"].sel(drill="running").values
+    assert running[1] > running[0]  # 9.5 m/s strains more than 3.5 m/s
+    assert str(table["dose_unit"].sel(drill="running").values) == "m"
