@@ -306,8 +306,7 @@ class GeometryModel(eqx.Module):
         """
         qm = self._stack(q)
         qm, mask = self._check_domain(q, qm, strict=strict)
-        flat = qm.reshape(-1, qm.shape[-1])
-        lengths = jax.vmap(self._lengths_flat)(flat).reshape(qm.shape[:-1] + (len(self.muscles),))
+        lengths = _lengths_batched(self, qm)
         return (lengths, mask) if return_mask else lengths
 
     def moment_arm(
@@ -317,9 +316,7 @@ class GeometryModel(eqx.Module):
         coordinates of :attr:`coordinates`; zero for a coordinate a muscle does not cross."""
         qm = self._stack(q)
         qm, mask = self._check_domain(q, qm, strict=strict)
-        flat = qm.reshape(-1, qm.shape[-1])
-        arms = jax.vmap(self._moment_arm_flat)(flat)
-        arms = arms.reshape(qm.shape[:-1] + (len(self.muscles), len(self.coordinates)))
+        arms = _moment_arms_batched(self, qm)
         return (arms, mask) if return_mask else arms
 
     def mtu_strain(self, q: Mapping[str, jax.Array], **kwargs) -> jax.Array:
@@ -336,6 +333,22 @@ class GeometryModel(eqx.Module):
             f"GeometryModel(name={self.name!r}, muscles={len(self.muscles)}, "
             f"coordinates={list(self.coordinates)}, source={self.source_file!r})"
         )
+
+
+@jax.jit
+def _lengths_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
+    """Lengths ``[..., muscle]`` at poses ``qm`` ``[..., coordinate]``; compiled once per model
+    structure and shape (inlined when called under an outer ``jit``)."""
+    flat = qm.reshape(-1, qm.shape[-1])
+    out = jax.vmap(model._lengths_flat)(flat)
+    return out.reshape(qm.shape[:-1] + (len(model.muscles),))
+
+
+@jax.jit
+def _moment_arms_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
+    flat = qm.reshape(-1, qm.shape[-1])
+    out = jax.vmap(model._moment_arm_flat)(flat)
+    return out.reshape(qm.shape[:-1] + (len(model.muscles), len(model.coordinates)))
 
 
 def _warn_traced(mask, qm, lo, hi, name, coordinates, muscles):
