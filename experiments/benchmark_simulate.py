@@ -84,19 +84,24 @@ def run(inputs: dict) -> dict:
         from musclesim._opensim_muscle import opensim_compliant_trajectory
 
         start = timer.perf_counter()
+        failed = []
         for i in range(lengths.shape[0]):
-            opensim_compliant_trajectory(
-                params[i],
-                time,
-                lengths[i],
-                np.clip(ds["activation"].values[i], 0.0, 1.0),
-                accuracy=1e-6,
-                # musclesim's initial state: OpenSim's own equilibrium bisection fails for
-                # some of these muscles at the first sample (no sign change on [0, 5])
-                initial_norm_tendon_force=float(
-                    ds["tendon_force"].values[i, 0] / params.max_isometric_force[i]
-                ),
-            )
+            try:
+                opensim_compliant_trajectory(
+                    params[i],
+                    time,
+                    lengths[i],
+                    np.clip(ds["activation"].values[i], 0.0, 1.0),
+                    accuracy=1e-6,
+                    # musclesim's initial state: OpenSim's own equilibrium bisection fails
+                    # for some of these muscles at the first sample (no sign change on [0, 5])
+                    initial_norm_tendon_force=float(
+                        ds["tendon_force"].values[i, 0] / params.max_isometric_force[i]
+                    ),
+                )
+            except RuntimeError:  # explicit mode divides by a f_L: fails at low activation
+                failed.append(str(ds["muscle"].values[i]))
+        out["opensim_failed"] = failed
         out["opensim_trial_s"] = timer.perf_counter() - start
     except ImportError:
         pass

@@ -361,7 +361,7 @@ def _solve_one(
         )
 
     controller = diffrax.ClipStepSizeController(
-        diffrax.PIDController(rtol=rtol, atol=atol), step_ts=time
+        diffrax.PIDController(rtol=rtol, atol=atol), step_ts=jax.lax.stop_gradient(time)
     )
     if solver == "kvaerno5":
         newton = optx.Newton(
@@ -375,7 +375,7 @@ def _solve_one(
         integrator,
         t0=time[0],
         t1=time[-1],
-        dt0=time[1] - time[0],
+        dt0=jax.lax.stop_gradient(time[1] - time[0]),
         y0=y0,
         saveat=diffrax.SaveAt(ts=time),
         stepsize_controller=controller,

@@ -180,11 +180,14 @@ def _excess(peaks: Mapping[str, np.ndarray], limit) -> np.ndarray:
     return np.maximum(over_strain, over_force)
 
 
-def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[float, float]:
-    """(largest safe intensity, its peak eccentric fibre strain); NaN if even the minimum is over.
+def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[float, float, str]:
+    """(largest safe intensity, its peak eccentric fibre strain, method); NaN if even the
+    minimum intensity is over today's limit.
 
-    The grid brackets the first crossing of today's limit; Brent's method then finds where the
-    binding quantity (strain, or force scaled to strain units) meets the limit.
+    The grid brackets the first crossing of today's limit. For the running drill, when strain
+    is the binding quantity, the crossing is found by safeguarded Newton iterations with the
+    derivative from ``jax.grad`` through the whole pipeline (:func:`max_safe_running_speed`);
+    otherwise (other drills, or force binding) by Brent's method on the same pipeline.
     """
     from scipy.optimize import brentq
 
@@ -198,17 +201,22 @@ def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[
     peaks = drill_peaks(am, d, grid, drills=drills)
     excess = _excess(peaks, limit)
     if excess[0] > 0:
-        return math.nan, math.nan
+        return math.nan, math.nan, "minimum intensity over the limit"
     if np.all(excess <= 0):
-        return float(grid[-1]), float(peaks["peak_eccentric_fiber_strain"][-1])
+        return float(grid[-1]), float(peaks["peak_eccentric_fiber_strain"][-1]), "whole range"
     k = int(np.argmax(excess > 0))
+    strain_binds = peaks["peak_eccentric_fiber_strain"][k] - limit.strain >= excess[k] - 1e-12
+    if d.name == RUNNING_DRILL and strain_binds:
+        found = max_safe_running_speed(am, limit.strain, (grid[k - 1], grid[k]))
+        if abs(found["residual"]) < ROOT_STRAIN_TOLERANCE:
+            return float(found["speed"]), float(found["strain"]), "newton (jax.grad)"
 
     def g(x):
         return float(_excess(drill_peaks(am, d, [x], drills=drills), limit)[0])
 
     root = brentq(g, grid[k - 1], grid[k], xtol=1e-6 * (hi - lo), rtol=1e-10, maxiter=60)
     at = drill_peaks(am, d, [root], drills=drills)["peak_eccentric_fiber_strain"][0]
-    return float(root), float(at)
+    return float(root), float(at), "brent"
 
 
 def sprint_specificity(drill, intensity: float, max_speed: float) -> float:
@@ -273,6 +281,7 @@ def rank_drills(
             "peak_force",
             "max_safe_intensity",
             "strain_at_max_safe",
+            "max_safe_method",
         )
     }
     defaults, units, specificity = [], [], []
@@ -283,9 +292,10 @@ def rank_drills(
         for key in ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force"):
             rows[key].append(float(peaks[key][0]))
         if with_max_safe:
-            safe_x, at = max_safe_intensity(am, d, limit, drills=library)
+            safe_x, at, method = max_safe_intensity(am, d, limit, drills=library)
         else:
-            safe_x, at = math.nan, math.nan
+            safe_x, at, method = math.nan, math.nan, "not computed"
+        rows["max_safe_method"].append(method)
         rows["max_safe_intensity"].append(safe_x)
         rows["strain_at_max_safe"].append(at)
         defaults.append(x)
@@ -306,6 +316,7 @@ def rank_drills(
             "margin": ("drill", limit.strain - strain, {"units": "1"}),
             "max_safe_intensity": ("drill", np.asarray(rows["max_safe_intensity"])),
             "strain_at_max_safe_intensity": ("drill", np.asarray(rows["strain_at_max_safe"])),
+            "max_safe_method": ("drill", np.asarray(rows["max_safe_method"], dtype=object)),
             "safe": ("drill", safe),
             "sprint_specificity": ("drill", np.asarray(specificity)),
         },
@@ -365,6 +376,7 @@ def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
         "force_limit",
         "margin",
         "max_safe_intensity",
+        "max_safe_method",
         "safe",
         "sprint_specificity",
     ]
@@ -374,7 +386,7 @@ def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
         lines.append(
             ",".join(
                 str(r[c].values)
-                if c in ("drill", "intensity_unit", "safe")
+                if c in ("drill", "intensity_unit", "safe", "max_safe_method")
                 else f"{float(r[c].values):.6g}"
                 for c in cols
             )
@@ -462,3 +474,95 @@ def athlete_metrics(
             "model_family": "rajagopal" if not am.muscle.startswith("bifem") else "gait2392",
         },
     )
+
+
+# ----------------------------------------------------------------------------------------------
+# Differentiable root finding for the running family
+# ----------------------------------------------------------------------------------------------
+
+#: Strides simulated per evaluation of the differentiable running pipeline.
+RUNNING_STRIDES = 3
+#: Newton iterations of :func:`max_safe_running_speed` (each one a reverse-mode gradient
+#: through the whole pipeline).
+NEWTON_ITERATIONS = 8
+
+
+def running_strain_function(am: AthleteModel, *, samples: int = SAMPLES, strides: int = 3):
+    """``f(speed, excitation) -> peak eccentric fibre strain`` of the injured muscle when running
+    at ``speed``, written in JAX end to end (running template -> geometry surrogate -> compliant
+    fibre dynamics -> peak), so ``jax.grad(f)`` is d(strain)/d(speed). Also returns
+    ``excitation_at(speed) -> [samples]`` (NumPy, the running EMG template at that speed): its
+    amplitude's dependence on speed is not differentiated (held at the current iterate).
+    """
+    import jax
+
+    from ._drills import RunningExcitation, load_running_template, running_curves
+
+    tpl = load_running_template()
+    geometry = am.geometry
+    signs = dict(geometry.knee_flexion_sign)
+    phase = 100.0 * strides * np.linspace(0.0, 1.0, samples) % 100.0
+    phase[-1] = 100.0  # the last sample closes the last stride (not 0 % of a new one)
+    unit_time = np.linspace(0.0, 1.0, samples)
+    columns = {c: k for k, c in enumerate(tpl.coordinates)}
+    max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
+
+    def stride_frequency(speed):
+        return running_curves(speed, jnp.asarray([0.0]), template=tpl)[1]
+
+    def strain(speed, excitation):
+        q, frequency = running_curves(speed, jnp.asarray(phase), template=tpl)
+        time = jnp.asarray(unit_time) * strides / frequency
+        pose = {}
+        for c in geometry.coordinates:
+            if c in columns:
+                pose[c] = q[:, columns[c]] * signs.get(c, 1.0)
+            else:
+                pose[c] = jnp.zeros(samples)
+        length = geometry.mtu_length(pose)[:, 0] * am.length_scale
+        sol = solve_fiber(am.injured, time, length, excitation=excitation)
+        peak, _ = _metrics.peak_eccentric_fiber_strain(
+            sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
+        )
+        return peak
+
+    def excitation_at(speed):
+        f = float(np.asarray(stride_frequency(float(speed))).reshape(-1)[0])
+        time = unit_time * strides / f
+        source = RunningExcitation(float(speed), max_speed=max_speed)
+        return np.clip(np.asarray(source(time, [am.muscle]))[:, 0], 0.0, 1.0)
+
+    return strain, jax.value_and_grad(strain), excitation_at
+
+
+def max_safe_running_speed(am: AthleteModel, limit_strain: float, bracket) -> dict:
+    """The running speed at which the injured muscle's peak eccentric fibre strain equals
+    ``limit_strain``, by safeguarded Newton iterations whose derivative is ``jax.grad`` through
+    the whole pipeline (:func:`running_strain_function`), kept inside ``bracket`` (a, b) with
+    strain(a) <= limit < strain(b); a step that leaves the bracket is replaced by bisection.
+    Returns the speed, its strain, the residual and the iterations used.
+    """
+    _, value_and_grad, excitation_at = running_strain_function(am)
+    lo, hi = map(float, bracket)
+    speed = 0.5 * (lo + hi)
+    history = []
+    for _ in range(NEWTON_ITERATIONS):
+        value, slope = value_and_grad(jnp.asarray(speed), excitation_at(speed))
+        value, slope = float(value), float(slope)
+        residual = value - limit_strain
+        history.append((speed, value, slope))
+        if residual > 0:
+            hi = speed
+        else:
+            lo = speed
+        if abs(residual) < ROOT_STRAIN_TOLERANCE:
+            break
+        step = speed - residual / slope if slope > 0 else math.nan
+        speed = step if lo < step < hi else 0.5 * (lo + hi)
+    return {
+        "speed": speed,
+        "strain": value,
+        "residual": residual,
+        "iterations": len(history),
+        "history": history,
+    }

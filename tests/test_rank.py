@@ -64,8 +64,10 @@ def test_ranking_max_safe_speed_rises_with_days_and_meets_the_limit(athlete):
         r = ds.sel(drill="running")
         speeds.append(float(r["max_safe_intensity"]))
         if np.isfinite(speeds[-1]) and speeds[-1] < 9.5:
-            # the root-found intensity reproduces the limit (issue 5: within 1e-3 strain)
+            # the root-found intensity reproduces the limit (issue 5: within 1e-3 strain),
+            # found by Newton steps with jax.grad through the whole pipeline
             assert abs(float(r["strain_at_max_safe_intensity"]) - float(r["limit"])) < 1e-3
+            assert str(r["max_safe_method"].values) == "newton (jax.grad)"
     assert speeds[0] < speeds[1]
     early = rank_drills(
         athlete,
