@@ -166,9 +166,9 @@ def _state(
     mtu_length,
     mtu_velocity,
     activation,
+    *,
     tendon_length,
     fiber_velocity,
-    along,
     fiber_length,
     cos_pennation,
     pennation,
@@ -176,6 +176,8 @@ def _state(
     tendon_force,
     constants,
 ):
+    """The full MuscleState from kinematics already solved for (rigid or compliant tendon);
+    ``tendon_force`` None means rigid (the tendon carries the fibre force along it)."""
     norm_length = fiber_length / params.optimal_fiber_length
     norm_velocity = fiber_velocity / params.max_fiber_velocity
     active, elastic, damping_force, fl, fv, fpe = fiber_forces(
@@ -222,22 +224,21 @@ def rigid_tendon_state(
     (OpenSim's ``ignore_tendon_compliance = true``; algebraic, no state.)
     """
     tendon_length = jnp.broadcast_to(params.tendon_slack_length, jnp.shape(mtu_length))
-    along, fiber_length, cos_pen, pen = fiber_geometry(params, mtu_length, tendon_length)
+    _, fiber_length, cos_pen, pen = fiber_geometry(params, mtu_length, tendon_length)
     fiber_velocity = mtu_velocity * cos_pen
     return _state(
         params,
         mtu_length,
         mtu_velocity,
         activation,
-        tendon_length,
-        fiber_velocity,
-        along,
-        fiber_length,
-        cos_pen,
-        pen,
-        effective_damping(params, minimum_fiber_damping),
-        None,
-        constants,
+        tendon_length=tendon_length,
+        fiber_velocity=fiber_velocity,
+        fiber_length=fiber_length,
+        cos_pennation=cos_pen,
+        pennation=pen,
+        damping=effective_damping(params, minimum_fiber_damping),
+        tendon_force=None,
+        constants=constants,
     )
 
 
@@ -262,7 +263,7 @@ def compliant_tendon_state(
         strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
         constants=constants,
     )
-    along, fiber_length, cos_pen, pen = fiber_geometry(params, mtu_length, tendon_length)
+    _, fiber_length, cos_pen, pen = fiber_geometry(params, mtu_length, tendon_length)
     norm_length = fiber_length / params.optimal_fiber_length
     fl = _curves.active_force_length(
         norm_length, width_scale=params.active_force_width_scale, constants=constants
@@ -282,15 +283,14 @@ def compliant_tendon_state(
         mtu_length,
         mtu_velocity,
         activation,
-        tendon_length,
-        fiber_velocity,
-        along,
-        fiber_length,
-        cos_pen,
-        pen,
-        damping,
-        norm_tendon_force * params.max_isometric_force,
-        constants,
+        tendon_length=tendon_length,
+        fiber_velocity=fiber_velocity,
+        fiber_length=fiber_length,
+        cos_pennation=cos_pen,
+        pennation=pen,
+        damping=damping,
+        tendon_force=norm_tendon_force * params.max_isometric_force,
+        constants=constants,
     )
 
 
