@@ -99,7 +99,11 @@ def test_shapes_and_broadcasting(sprinter):
     assert lengths.shape == (5, 2, M)
     assert mask.shape == (5, 2, M) and bool(jnp.all(mask))
     np.testing.assert_allclose(lengths[:, 0], sprinter.mtu_length(q), atol=1e-12)
-    assert sprinter.moment_arm(q).shape == (5, M, C)
+    arms = sprinter.moment_arm(q)
+    assert arms.shape == (5, M, C)
+    both = sprinter.mtu_length_and_moment_arm(q)
+    np.testing.assert_allclose(both[0], lengths[:, 0], atol=1e-12)
+    np.testing.assert_allclose(both[1], arms, atol=1e-12)
     # Extra coordinates (pelvis, coupled beta) are ignored.
     q3 = dict(q, pelvis_tx=jnp.zeros(5), knee_angle_r_beta=q["knee_angle_r"])
     np.testing.assert_allclose(sprinter.mtu_length(q3), lengths[:, 0], atol=1e-12)
@@ -238,3 +242,10 @@ def test_traced_evaluation_warns_outside_domain(sprinter):
     q = dict(sprinter.zero_pose(), knee_angle_r=jnp.asarray(3.0))
     with pytest.warns(GeometryDomainWarning, match="knee_angle_r"):
         jax.block_until_ready(jax.jit(lambda m, q: m.mtu_length(q))(sprinter, q))
+
+
+def test_benchmark_runs_at_tiny_size():
+    from experiments.benchmark_geometry import build, run
+
+    result = run(build("hamner2010_subject02", n_poses=16, opensim=False), repeats=1)
+    assert result["poses"] > 0 and result["surrogate_poses_per_s"] > 0
