@@ -176,7 +176,7 @@ def opensim_compliant_trajectory(
     coordinate = model.getCoordinateSet().get("mtu_coordinate")
     coordinate.setValue(state, path.calcValue(osim.Vector(1, float(time[0]))), False)
     coordinate.setSpeedValue(
-        state, path.calcDerivative(osim.StdVectorInt([0]), osim.Vector(1, float(time[0])))
+        state, path.calcDerivative([0], osim.Vector(1, float(time[0])))
     )
     model.realizeVelocity(state)
     muscle = osim.DeGrooteFregly2016Muscle.safeDownCast(model.getMuscles().get("muscle"))

@@ -93,7 +93,7 @@ def test_opensim_end_condition_equals_simmspline(n):
     ref_value = np.array([simm.calcValue(opensim.Vector(1, float(ti))) for ti in T_EVAL])
     ref_slope = np.array(
         [
-            simm.calcDerivative(opensim.StdVectorInt([0]), opensim.Vector(1, float(ti)))
+            simm.calcDerivative([0], opensim.Vector(1, float(ti)))
             for ti in T_EVAL
         ]
     )
