@@ -23,9 +23,16 @@ The fit, stage by stage (:func:`fit_geometry`):
    by the error on a validation split. Conditional path points make the length jump at
    thresholds read from the file; the fit is then piecewise: ``L = P_0(x) + sum_k
    H(s_k (q_c - theta_k)) P_k(x)`` with one extra polynomial per threshold inside the box.
-7. **Erratic regions**: where the held-out error still exceeds the tolerance, the box of that
-   muscle is shrunk one slab at a time at the edge whose removal lowers the error most (refit
-   after each cut), and the shrunk box is recorded as the muscle's stated domain.
+7. **Kinks and jumps**: a muscle whose held-out maximum error exceeds :data:`KINK_RETRY_MAX`
+   is refitted with extra pieces where its length kinks or jumps along one-coordinate sweeps
+   (wrap contact changes, e.g. the sprinter's vasti at 128 deg knee flexion, its medial
+   gastrocnemius jumping 14 mm near 155 deg); the better fit is kept.
+   **Erratic regions**: where the held-out error still exceeds the tolerance, poses the smooth
+   fit misses by more than 1 mm are marked erratic and removed greedily, either as a 2.5 % slab
+   off one side of the box or as a corner region of two coordinates (e.g. gluteus maximus at
+   high adduction with internal rotation), whichever removes the largest share of erratic
+   poses; the muscle is refitted on what is left, and the shrunk box and the excluded corners
+   are recorded as its stated domain.
 8. **Reference lengths** at the upright pose (every hip, knee and ankle angle 0, SOURCES.md 3.2),
    muscle parameters (:meth:`MuscleParameters.from_osim`), the error report and the source's
    sha256 go into one ``xarray.Dataset`` (:func:`fit_geometry`), written by
