@@ -27,8 +27,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check musclesim tests experiments validation
 	$(VENV)/bin/ruff format --check musclesim tests experiments validation
 
+# Every validation report (needs OpenSim and ../shared/data; about 10 minutes).
 validate: $(STAMP)
 	$(PY) -m validation.opensim_parity --out results/validation
+	$(PY) -m validation.sprint_hamstrings --out results/validation
+	$(PY) -m validation.rajagopal_running --out results/validation
+	$(PY) -m validation.gait_events --out results/validation
+	$(PY) -m validation.geometry --out results/validation/geometry
 
 bench: $(STAMP)
 	$(PY) -m experiments.benchmark_fiber
