@@ -3,7 +3,8 @@
 Public names are re-exported here; the implementation lives in private modules.
 """
 
-from ._errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
+from ._athlete import Athlete, load_athlete, scale_parameters
+from ._citations import citation
 from ._curves import (
     CONSTANT_SETS,
     OPENSIM,
@@ -16,9 +17,36 @@ from ._curves import (
     tendon_force_length,
     tendon_force_length_inverse,
 )
+from ._drills import (
+    Drill,
+    drill_excitation,
+    drill_motion,
+    load_drills,
+    load_running_template,
+    running_curves,
+    running_motion,
+    running_motion_jax,
+)
+from ._errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
+from ._excitation import (
+    Constant,
+    EMGEnvelope,
+    ExcitationSource,
+    GaitPhaseTemplate,
+    read_emg,
+    running_template,
+    sprinting_template,
+    template_for_speed,
+)
 from ._fiber import FiberSolution, solve_fiber
-from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
-from ._parameters import MuscleParameters
+from ._gait import (
+    GaitEvents,
+    average_cycles,
+    cut_cycles,
+    detect_events,
+    events_from_grf,
+    refine_events_with_markers,
+)
 from ._geometry import GeometryDomainWarning, GeometryModel, available_models, load_model
 from ._groups import GROUPS, canonical_name, expand_muscles, muscle_group
 from ._motion import (
@@ -31,37 +59,9 @@ from ._motion import (
     read_storage,
     resample_motion,
 )
-from ._gait import (
-    GaitEvents,
-    average_cycles,
-    cut_cycles,
-    detect_events,
-    events_from_grf,
-    refine_events_with_markers,
-)
-from ._excitation import (
-    Constant,
-    EMGEnvelope,
-    ExcitationSource,
-    GaitPhaseTemplate,
-    read_emg,
-    running_template,
-    sprinting_template,
-    template_for_speed,
-)
+from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
 from ._opensim_pipeline import run_ik, scale_model
-from ._drills import (
-    Drill,
-    drill_excitation,
-    drill_motion,
-    load_drills,
-    load_running_template,
-    running_curves,
-    running_motion,
-    running_motion_jax,
-)
-from ._athlete import Athlete, load_athlete, scale_parameters
-from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
+from ._parameters import MuscleParameters
 from ._progression import (
     Plan,
     PlanInfeasibleError,
@@ -70,11 +70,10 @@ from ._progression import (
     plan_progression,
     replan,
 )
-
-from ._simulate import simulate
 from ._rank import rank_drills
+from ._simulate import simulate
 from ._tables import build_table, export_html, lookup
-from ._citations import citation
+from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
 
 __version__ = "0.1.0"
 

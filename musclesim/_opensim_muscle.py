@@ -175,9 +175,7 @@ def opensim_compliant_trajectory(
     # coordinate on its spline at t0 by hand so the equilibrium sees the right length and speed.
     coordinate = model.getCoordinateSet().get("mtu_coordinate")
     coordinate.setValue(state, path.calcValue(osim.Vector(1, float(time[0]))), False)
-    coordinate.setSpeedValue(
-        state, path.calcDerivative([0], osim.Vector(1, float(time[0])))
-    )
+    coordinate.setSpeedValue(state, path.calcDerivative([0], osim.Vector(1, float(time[0]))))
     model.realizeVelocity(state)
     muscle = osim.DeGrooteFregly2016Muscle.safeDownCast(model.getMuscles().get("muscle"))
     if initial_norm_tendon_force is None:

@@ -29,7 +29,9 @@ def _stance_intervals(ds: xr.Dataset, side: str) -> list[tuple[float, float]]:
     time = ds["time"].values
     mask = ds[key].values.astype(bool)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
-    return [(time[a], time[min(b, len(time) - 1)]) for a, b in zip(edges[::2], edges[1::2])]
+    return [
+        (time[a], time[min(b, len(time) - 1)]) for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def plot_result(ds: xr.Dataset, out: str | Path, *, muscles=None) -> Path:

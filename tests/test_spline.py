@@ -91,12 +91,7 @@ def test_opensim_end_condition_equals_simmspline(n):
         simm.addPoint(float(xi), float(yi))
     # Inside the knots and beyond both ends (SimmSpline extrapolates linearly too).
     ref_value = np.array([simm.calcValue(opensim.Vector(1, float(ti))) for ti in T_EVAL])
-    ref_slope = np.array(
-        [
-            simm.calcDerivative([0], opensim.Vector(1, float(ti)))
-            for ti in T_EVAL
-        ]
-    )
+    ref_slope = np.array([simm.calcDerivative([0], opensim.Vector(1, float(ti))) for ti in T_EVAL])
     value, slope = _ours(x, y, T_EVAL, "opensim")
     np.testing.assert_allclose(value, ref_value, atol=SPLINE_ATOL * n, rtol=0)
     np.testing.assert_allclose(slope, ref_slope, atol=SPLINE_ATOL * n**2, rtol=0)

@@ -15,8 +15,9 @@ def test_gradient_wrt_time_scale_matches_finite_differences():
     activation = jnp.full(60, 0.3)
 
     def peak_fiber_length(duration):
-        sol = solve_fiber(params, u * duration, length, activation=activation, rtol=1e-9,
-                          atol=1e-11)
+        sol = solve_fiber(
+            params, u * duration, length, activation=activation, rtol=1e-9, atol=1e-11
+        )
         return jnp.max(sol.fiber_length)
 
     grad = float(jax.grad(peak_fiber_length)(0.8))
