@@ -101,3 +101,33 @@ def test_athlete_metrics_feed_the_planner(athlete):
     running = table["peak_eccentric_fiber_strain"].sel(drill="running").values
     assert running[1] > running[0]  # 9.5 m/s strains more than 3.5 m/s
     assert str(table["dose_unit"].sel(drill="running").values) == "m"
+
+
+def test_max_velocity_sprint_unsafe_early_and_allowed_by_the_expected_return_day(athlete):
+    """Issue 5's sanity check, for the example grade-2b BFLH athlete without measured fascicle
+    shortening (with it, max-velocity strain exceeds the uninjured reference for good)."""
+    import dataclasses
+
+    from musclesim._rank import athlete_model, drill_peaks, reference_peaks
+    from musclesim._tolerance import TolerancePolicy, tolerance_limit
+
+    plain = dataclasses.replace(athlete, fascicle_length_ratio=None, strength_deficit=None)
+    model = athlete_model(plain)
+    reference = reference_peaks(model)
+    sprint = drill_peaks(model, "running", [reference["speed"]])
+    return_day = TolerancePolicy.default().recovery_days_for(plain)
+
+    def safe(days):
+        limit = tolerance_limit(
+            plain,
+            days,
+            reference_strain=reference["peak_eccentric_fiber_strain"],
+            reference_force=reference["peak_force"],
+        )
+        return (
+            sprint["peak_eccentric_fiber_strain"][0] <= limit.strain + 1e-12
+            and sprint["peak_force"][0] <= limit.force + 1e-9
+        )
+
+    assert not safe(5)
+    assert safe(return_day)
