@@ -12,6 +12,7 @@ The top-level function reads as a short list of stages:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import diffrax
@@ -184,15 +185,7 @@ def solve_fiber(
     else:
         a0_flat = jnp.broadcast_to(jnp.asarray(initial_activation), batch).reshape(flat)
 
-    solution = _solve_flat(
-        params_flat,
-        time_flat,
-        length_flat,
-        drive_flat,
-        a0_flat,
-        jnp.asarray(minimum_fiber_damping, dtype=length_flat.dtype),
-        jnp.asarray(rtol),
-        jnp.asarray(atol),
+    options = _Options(
         tendon=tendon,
         use_dynamics=use_dynamics,
         constants=constants,
@@ -200,6 +193,14 @@ def solve_fiber(
         initial_equilibrium=initial_equilibrium,
         solver=solver,
         max_steps=int(max_steps or 64 * n_time + 4096),
+    )
+    numbers = (
+        jnp.asarray(minimum_fiber_damping, dtype=length_flat.dtype),
+        jnp.asarray(rtol),
+        jnp.asarray(atol),
+    )
+    solution = _solve_flat(
+        params_flat, time_flat, length_flat, drive_flat, a0_flat, numbers, options=options
     )
     solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
     return eqx.tree_at(lambda s: s.time, solution, time)  # as given: (T,) or batch + (T,)
@@ -257,77 +258,35 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
         )
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "tendon",
-        "use_dynamics",
-        "constants",
-        "spline",
-        "initial_equilibrium",
-        "solver",
-        "max_steps",
-    ),
-)
-def _solve_flat(
-    params,
-    time,
-    mtu_length,
-    drive,
-    a0,
-    minimum_fiber_damping,
-    rtol,
-    atol,
-    *,
-    tendon,
-    use_dynamics,
-    constants,
-    spline,
-    initial_equilibrium,
-    solver,
-    max_steps,
-):
-    solve_one = functools.partial(
-        _solve_one,
-        minimum_fiber_damping=minimum_fiber_damping,
-        rtol=rtol,
-        atol=atol,
-        tendon=tendon,
-        use_dynamics=use_dynamics,
-        constants=constants,
-        spline=spline,
-        initial_equilibrium=initial_equilibrium,
-        solver=solver,
-        max_steps=max_steps,
-    )
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The discrete (compile-time) choices of one solve_fiber call."""
+
+    tendon: str
+    use_dynamics: bool
+    constants: _curves.DeGroote2016Constants
+    spline: str
+    initial_equilibrium: str
+    solver: str
+    max_steps: int
+
+
+@functools.partial(jax.jit, static_argnames=("options",))
+def _solve_flat(params, time, mtu_length, drive, a0, numbers, *, options: _Options):
+    solve_one = functools.partial(_solve_one, numbers=numbers, options=options)
     return jax.vmap(solve_one)(params, time, mtu_length, drive, a0)
 
 
-def _solve_one(
-    params,
-    time,
-    mtu_length,
-    drive,
-    a0,
-    *,
-    minimum_fiber_damping,
-    rtol,
-    atol,
-    tendon,
-    use_dynamics,
-    constants,
-    spline,
-    initial_equilibrium,
-    solver,
-    max_steps,
-):
+def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Options):
     """One muscle (scalar parameters), samples ``(T,)``."""
-    path = cubic_spline(time, mtu_length, end_condition=spline)
+    minimum_fiber_damping, rtol, atol = numbers
+    tendon, use_dynamics, constants = options.tendon, options.use_dynamics, options.constants
+    path = cubic_spline(time, mtu_length, end_condition=options.spline)
     mtu_velocity = path.derivative(time)
-    options = dict(constants=constants, minimum_fiber_damping=minimum_fiber_damping)
+    kwargs = dict(constants=constants, minimum_fiber_damping=minimum_fiber_damping)
 
     if tendon == "rigid" and not use_dynamics:
-        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, drive, **options)
+        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, drive, **kwargs)
         return _to_solution(time, state, jnp.zeros((), dtype=jnp.int32))
 
     def drive_at(t):
@@ -342,11 +301,8 @@ def _solve_one(
         if use_dynamics:
             rates["activation"] = _muscle.activation_rate(params, drive_at(t), a)
         if tendon == "compliant":
-            state = _muscle.compliant_tendon_state(
-                params, y["norm_tendon_force"], path.value(t), path.derivative(t), a, **options
-            )
-            rates["norm_tendon_force"] = _muscle.norm_tendon_force_rate(
-                params, state, constants=constants
+            rates["norm_tendon_force"] = _muscle.compliant_tendon_rate(
+                params, y["norm_tendon_force"], path.value(t), path.derivative(t), a, **kwargs
             )
         return rates
 
@@ -355,15 +311,17 @@ def _solve_one(
     if use_dynamics:
         y0["activation"] = a0
     if tendon == "compliant":
-        v0 = mtu_velocity[0] if initial_equilibrium == "opensim" else jnp.zeros_like(a_start)
+        v0 = (
+            mtu_velocity[0] if options.initial_equilibrium == "opensim" else jnp.zeros_like(a_start)
+        )
         y0["norm_tendon_force"] = _muscle.initial_norm_tendon_force(
-            params, mtu_length[0], v0, a_start, **options
+            params, mtu_length[0], v0, a_start, **kwargs
         )
 
     controller = diffrax.ClipStepSizeController(
         diffrax.PIDController(rtol=rtol, atol=atol), step_ts=jax.lax.stop_gradient(time)
     )
-    if solver == "kvaerno5":
+    if options.solver == "kvaerno5":
         newton = optx.Newton(
             rtol=rtol * NEWTON_TOLERANCE_FACTOR, atol=atol * NEWTON_TOLERANCE_FACTOR
         )
@@ -379,15 +337,15 @@ def _solve_one(
         y0=y0,
         saveat=diffrax.SaveAt(ts=time),
         stepsize_controller=controller,
-        max_steps=max_steps,
+        max_steps=options.max_steps,
     )
     activation = sol.ys["activation"] if use_dynamics else drive
     if tendon == "compliant":
         state = _muscle.compliant_tendon_state(
-            params, sol.ys["norm_tendon_force"], mtu_length, mtu_velocity, activation, **options
+            params, sol.ys["norm_tendon_force"], mtu_length, mtu_velocity, activation, **kwargs
         )
     else:
-        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, activation, **options)
+        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, activation, **kwargs)
     return _to_solution(time, state, sol.stats["num_accepted_steps"])
 
 

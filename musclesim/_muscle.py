@@ -242,22 +242,11 @@ def rigid_tendon_state(
     )
 
 
-def compliant_tendon_state(
-    params: MuscleParameters,
-    norm_tendon_force,
-    mtu_length,
-    mtu_velocity,
-    activation,
-    *,
-    constants=_curves.OPENSIM,
-    minimum_fiber_damping=0.0,
-) -> MuscleState:
-    r"""Compliant tendon, state = normalised tendon force F~T (OpenSim's explicit form).
-
-    The tendon length follows from F~T through the inverse tendon curve; the fibre takes the
-    rest of the MTU length; the fibre velocity is the one at which the fibre force along the
-    tendon equals the tendon force (:func:`norm_fiber_velocity_from_force`).
-    """
+def _compliant_kinematics(
+    params, norm_tendon_force, mtu_length, activation, *, constants, minimum_fiber_damping
+):
+    """Tendon length, fibre length, cos(pennation), pennation, damping and fibre velocity of
+    the compliant tendon: the part of :func:`compliant_tendon_state` the ODE needs."""
     tendon_length = params.tendon_slack_length * _curves.tendon_force_length_inverse(
         norm_tendon_force,
         strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
@@ -278,6 +267,56 @@ def compliant_tendon_state(
         activation * fl, damping, norm_tendon_force / cos_pen - fpe, constants=constants
     )
     fiber_velocity = norm_velocity * params.max_fiber_velocity
+    return tendon_length, fiber_length, cos_pen, pen, damping, fiber_velocity
+
+
+def compliant_tendon_rate(
+    params,
+    norm_tendon_force,
+    mtu_length,
+    mtu_velocity,
+    activation,
+    *,
+    constants,
+    minimum_fiber_damping,
+):
+    """dF~T/dt alone (the ODE's right-hand side), without assembling the full state."""
+    tendon_length, _, cos_pen, _, _, fiber_velocity = _compliant_kinematics(
+        params,
+        norm_tendon_force,
+        mtu_length,
+        activation,
+        constants=constants,
+        minimum_fiber_damping=minimum_fiber_damping,
+    )
+    tendon_velocity = mtu_velocity - fiber_velocity / cos_pen
+    return _tendon_force_rate(params, tendon_length, tendon_velocity, constants=constants)
+
+
+def compliant_tendon_state(
+    params: MuscleParameters,
+    norm_tendon_force,
+    mtu_length,
+    mtu_velocity,
+    activation,
+    *,
+    constants=_curves.OPENSIM,
+    minimum_fiber_damping=0.0,
+) -> MuscleState:
+    r"""Compliant tendon, state = normalised tendon force F~T (OpenSim's explicit form).
+
+    The tendon length follows from F~T through the inverse tendon curve; the fibre takes the
+    rest of the MTU length; the fibre velocity is the one at which the fibre force along the
+    tendon equals the tendon force (:func:`norm_fiber_velocity_from_force`).
+    """
+    tendon_length, fiber_length, cos_pen, pen, damping, fiber_velocity = _compliant_kinematics(
+        params,
+        norm_tendon_force,
+        mtu_length,
+        activation,
+        constants=constants,
+        minimum_fiber_damping=minimum_fiber_damping,
+    )
     return _state(
         params,
         mtu_length,
@@ -296,12 +335,18 @@ def compliant_tendon_state(
 
 def norm_tendon_force_rate(params: MuscleParameters, state: MuscleState, *, constants):
     r"""dF~T/dt = f_T'(l~T) (v_MTU - v_M/cos alpha) / l_ts."""
+    return _tendon_force_rate(
+        params, state.tendon_length, state.tendon_velocity, constants=constants
+    )
+
+
+def _tendon_force_rate(params, tendon_length, tendon_velocity, *, constants):
     stiffness = _curves.tendon_force_length_derivative(
-        state.tendon_length / params.tendon_slack_length,
+        tendon_length / params.tendon_slack_length,
         strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
         constants=constants,
     )
-    return stiffness * state.tendon_velocity / params.tendon_slack_length
+    return stiffness * tendon_velocity / params.tendon_slack_length
 
 
 def equilibrium_residual(
