@@ -320,6 +320,68 @@ def lookup(
     }
 
 
+def safe_shares(
+    table: xr.Dataset,
+    *,
+    grade: str | None = None,
+    days=(7, 14, 21, 28),
+    policy=None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+) -> xr.DataArray:
+    """Share of the table's profiles for which each drill is safe at each of its grid
+    intensities on each of ``days`` (dims ``drill``, ``intensity``, ``day``).
+
+    The same decision as :func:`lookup` at every (drill, grid intensity, profile, day), made
+    in arrays: the limits are computed once per (profile, day) (they do not depend on the
+    drill), the strains and forces are read at the grid nodes with the same ``np.interp`` as
+    :func:`lookup`, and "safe" is ``(strain is NaN or strain <= limit) and force <= force
+    limit``, as there.
+    """
+    from ._tolerance import tolerance_limit
+
+    grade = grade or table.attrs["default_grade"]
+    profiles = [int(p) for p in table["profile"].values]
+    days = list(days)
+    strain_limit = np.empty((len(days), len(profiles)))
+    force_limit = np.empty((len(days), len(profiles)))
+    ref_strain = table["reference_peak_eccentric_fiber_strain"].sel(profile=profiles).values
+    ref_force = table["reference_peak_force"].sel(profile=profiles).values
+    for j, p in enumerate(profiles):
+        athlete = _profile_athlete(table, p, grade)
+        for i, d in enumerate(days):
+            limit = tolerance_limit(
+                athlete,
+                d,
+                policy=policy,
+                pain=pain,
+                soreness=soreness,
+                reference_strain=float(ref_strain[j]),
+                reference_force=float(ref_force[j]),
+            )
+            strain_limit[i, j], force_limit[i, j] = limit.strain, limit.force
+    order = ("drill", "intensity", "profile")
+    ecc = table["peak_eccentric_fiber_strain"].sel(profile=profiles).transpose(*order).values
+    force = table["peak_force"].sel(profile=profiles).transpose(*order).values
+    grids = table["intensity_value"].transpose("drill", "intensity").values
+    at_nodes_ecc = np.empty_like(ecc)
+    at_nodes_force = np.empty_like(force)
+    for k, grid in enumerate(grids):
+        for j in range(len(profiles)):
+            # lookup's interpolation at the nodes (NaN next to a node propagates as there)
+            at_nodes_ecc[k, :, j] = np.interp(grid, grid, ecc[k, :, j])
+            at_nodes_force[k, :, j] = np.interp(grid, grid, force[k, :, j])
+    e = at_nodes_ecc[:, :, None, :]  # [drill, intensity, day, profile]
+    f = at_nodes_force[:, :, None, :]
+    safe = (~np.isfinite(e) | (e <= strain_limit[None, None])) & (f <= force_limit[None, None])
+    return xr.DataArray(
+        safe.mean(axis=-1),
+        dims=("drill", "intensity", "day"),
+        coords={"drill": table["drill"].values, "day": days},
+        attrs={"units": "1", "long_name": f"share of profiles safe (grade {grade})"},
+    )
+
+
 def export_html(
     table: xr.Dataset,
     path: str | Path,
@@ -347,6 +409,7 @@ def export_html(
         f"Model {html.escape(table.attrs['model'])}; musclesim "
         f"{html.escape(table.attrs['musclesim_version'])}.</p>",
     ]
+    shares = safe_shares(table, grade=grade, days=days, policy=policy)
     for drill in table["drill"].values:
         unit = html.escape(str(table["intensity_unit"].sel(drill=drill).values))
         parts.append(
@@ -354,7 +417,7 @@ def export_html(
             "<th>median ecc. strain</th>" + "".join(f"<th>day {d}</th>" for d in days) + "</tr>"
         )
         grid = table["intensity_value"].sel(drill=drill).values
-        for x in grid:
+        for k, x in enumerate(grid):
             strains = (
                 table["peak_eccentric_fiber_strain"]
                 .sel(drill=drill)
@@ -362,20 +425,7 @@ def export_html(
                 .values
             )
             cells = []
-            for d in days:
-                ok = [
-                    lookup(
-                        table,
-                        str(drill),
-                        float(x),
-                        profile=int(p),
-                        days_since_injury=d,
-                        grade=grade,
-                        policy=policy,
-                    )["safe"]
-                    for p in profiles
-                ]
-                share = float(np.mean(ok))
+            for share in shares.sel(drill=drill).values[k]:
                 cls = "s" if share >= 0.95 else ("u" if share <= 0.05 else "m")
                 cells.append(f"<td class='{cls}'>{share * 100:.0f} %</td>")
             median = np.nanmedian(strains) if np.any(np.isfinite(strains)) else float("nan")

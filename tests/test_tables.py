@@ -67,3 +67,32 @@ def test_html_export_is_self_contained(table, tmp_path):
     page = export_html(table, tmp_path / "t.html", days=(7, 28)).read_text()
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
     assert "running" in page and "day 28" in page
+
+
+def test_safe_shares_equal_one_lookup_per_profile(table, tmp_path):
+    """The vectorised HTML shares make exactly lookup's decision for every cell."""
+    from musclesim._tables import export_html, lookup, safe_shares
+
+    days = (3, 10, 28)
+    for grade in (None, "1a"):
+        shares = safe_shares(table, grade=grade, days=days)
+        for drill in table["drill"].values:
+            grid = table["intensity_value"].sel(drill=drill).values
+            for k, x in enumerate(grid):
+                for i, d in enumerate(days):
+                    ok = [
+                        lookup(
+                            table,
+                            str(drill),
+                            float(x),
+                            profile=int(p),
+                            days_since_injury=d,
+                            grade=grade,
+                        )["safe"]
+                        for p in table["profile"].values
+                    ]
+                    assert shares.sel(drill=drill).values[k, i] == float(np.mean(ok))
+    page = export_html(table, tmp_path / "t.html", days=days).read_text()
+    shares = safe_shares(table, days=days)
+    for value in shares.values.ravel():
+        assert f"{value * 100:.0f} %</td>" in page
