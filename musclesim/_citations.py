@@ -301,6 +301,60 @@ REFERENCES: dict[str, dict[str, str]] = {
         "pages": "",
         "doi": "",
     },
+    # --- walking template speed dependence and the Askling L-protocol drills
+    # (models/drills/walking.toml, askling_*.toml)
+    "murakami2017": {
+        "authors": "Murakami R, Otaka Y",
+        "year": "2017",
+        "title": "Estimated lower speed boundary at which the walk ratio constancy is broken "
+        "in healthy adults",
+        "journal": "Journal of Physical Therapy Science",
+        "volume": "29(4)",
+        "pages": "722-725",
+        "doi": "10.1589/jpts.29.722",
+        "verified": False,  # DOI from PubMed's record; volume/pages not checked
+    },
+    "sekiya1998": {
+        "authors": "Sekiya N, Nagasaki H",
+        "year": "1998",
+        "title": "Reproducibility of the walking patterns of normal young adults: test-retest "
+        "reliability of the walk ratio (step-length/step-rate)",
+        "journal": "Gait & Posture",
+        "volume": "7(3)",
+        "pages": "225-227",
+        "doi": "10.1016/S0966-6362(98)00009-5",
+        "verified": False,  # not checked against the publisher's page
+    },
+    "fukuchi2019": {
+        "authors": "Fukuchi CA, Fukuchi RK, Duarte M",
+        "year": "2019",
+        "title": "Effects of walking speed on gait biomechanics in healthy participants: a "
+        "systematic review and meta-analysis",
+        "journal": "Systematic Reviews",
+        "volume": "8",
+        "pages": "153",
+        "doi": "10.1186/s13643-019-1063-z",
+    },
+    "hof2002": {
+        "authors": "Hof AL, Elzinga H, Grimmius W, Halbertsma JPK",
+        "year": "2002",
+        "title": "Speed dependence of averaged EMG profiles in walking",
+        "journal": "Gait & Posture",
+        "volume": "16(1)",
+        "pages": "78-86",
+        "doi": "10.1016/S0966-6362(01)00206-5",
+        "verified": False,  # not checked against the publisher's page
+    },
+    "askling2013": {
+        "authors": "Askling CM, Tengvar M, Thorstensson A",
+        "year": "2013",
+        "title": "Acute hamstring injuries in Swedish elite football: a prospective randomised "
+        "controlled clinical trial comparing two rehabilitation protocols",
+        "journal": "British Journal of Sports Medicine",
+        "volume": "47(15)",
+        "pages": "953-959",
+        "doi": "10.1136/bjsports-2013-092165",
+    },
     "fritsch1980": {
         "authors": "Fritsch FN, Carlson RE",
         "year": "1980",

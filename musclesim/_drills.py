@@ -83,6 +83,8 @@ from ._io import MODELS_DIR
 DRILLS_DIR = MODELS_DIR / "drills"
 #: The shipped running template (derived by :func:`derive_running_template`).
 RUNNING_TEMPLATE = MODELS_DIR / "templates" / "running_sprinter_ja1.nc"
+#: The shipped walking template (derived by :func:`derive_walking_template`).
+WALKING_TEMPLATE = MODELS_DIR / "templates" / "walking_gait2392_subject01.nc"
 #: Speeds (m/s) the running family accepts. The measured speeds span 3.54–9.51 m/s; between
 #: 3.5 and 3.54 m/s the curves continue linearly along the end tangent of the interpolant.
 RUNNING_SPEED_RANGE = (3.5, 9.5)
@@ -106,8 +108,10 @@ _CENTRAL_JOINTS = (
     "lumbar_bending",
     "lumbar_rotation",
 )
-_MOTION_TYPES = ("keyframes", "running_template", "motion_file")
-_EXCITATION_TYPES = ("constant", "segments", "running_template")
+_MOTION_TYPES = ("keyframes", "running_template", "walking_template", "motion_file")
+_EXCITATION_TYPES = ("constant", "segments", "running_template", "phase_windows")
+#: Joints whose sagittal excursion the walking template scales with speed.
+_WALKING_SCALED_JOINTS = ("hip_flexion", "knee_flexion", "ankle_angle")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -431,6 +435,33 @@ def _parse_motion(table: Mapping, path: Path) -> dict:
             )
         out["template"] = str(table.get("template", "running_sprinter_ja1"))
         return out
+    if kind == "walking_template":
+        out["template"] = str(table.get("template", "walking_gait2392_subject01"))
+        for key in ("cadence_exponent", "excursion_exponent"):
+            value = _require(
+                table,
+                key,
+                float,
+                path=path,
+                field="motion.",
+                expected="the exponent of (speed / measured speed) (see walking_motion)",
+            )
+            if not 0.0 <= value <= 2.0:
+                raise InputError(
+                    f"{value!r}", path=path, field=f"motion.{key}", expected="0 ≤ exponent ≤ 2"
+                )
+            out[key] = value
+        joints = table.get("scaled_joints", list(_WALKING_SCALED_JOINTS))
+        if not isinstance(joints, list) or not set(joints) <= set(_WALKING_SCALED_JOINTS):
+            raise InputError(
+                f"{joints!r}",
+                path=path,
+                field="motion.scaled_joints",
+                expected="a list drawn from " + ", ".join(_WALKING_SCALED_JOINTS),
+            )
+        out["scaled_joints"] = tuple(joints)
+        out["default_cycles"] = int(table.get("default_cycles", 3))
+        return out
     if kind == "motion_file":
         file = _require(
             table,
@@ -536,6 +567,13 @@ def _parse_excitation(table: Mapping, path: Path, motion: Mapping) -> dict:
             field="excitation.type",
             expected="'constant' or 'segments'",
         )
+    if kind == "phase_windows" and motion["type"] != "walking_template":
+        raise InputError(
+            "phase windows need a walking_template motion (its gait cycle)",
+            path=path,
+            field="excitation.type",
+            expected="'constant' or 'segments'",
+        )
     if kind == "segments" and motion["type"] != "keyframes":
         raise InputError(
             "segment excitation needs keyframes",
@@ -557,6 +595,37 @@ def _parse_excitation(table: Mapping, path: Path, motion: Mapping) -> dict:
             path=path,
             field="excitation.levels",
         )
+    if kind == "phase_windows":
+        windows = table.get("windows")
+        if not isinstance(windows, list) or not windows:
+            raise InputError(
+                "missing or empty",
+                path=path,
+                field="excitation.windows",
+                expected="[[excitation.windows]] entries with from_percent, to_percent, levels",
+            )
+        parsed = []
+        for i, w in enumerate(windows):
+            where = f"excitation.windows[{i}]"
+            if not isinstance(w, Mapping):
+                raise InputError("not a table", path=path, field=where, expected="a table")
+            bounds = []
+            for key in ("from_percent", "to_percent"):
+                value = _require(w, key, float, path=path, field=f"{where}.", expected="0-100 %")
+                if not 0.0 <= value <= 100.0:
+                    raise InputError(
+                        f"{value!r}", path=path, field=f"{where}.{key}", expected="0-100 %"
+                    )
+                bounds.append(value)
+            levels = _levels(
+                _require(w, "levels", dict, path=path, field=f"{where}.", expected="levels"),
+                path=path,
+                field=f"{where}.levels",
+            )
+            parsed.append(
+                {"from": bounds[0], "to": bounds[1], "levels": levels, "label": w.get("label", "")}
+            )
+        out["windows"] = tuple(parsed)
     return out
 
 
@@ -1172,6 +1241,219 @@ def _acceleration_motion(
 
 
 # ----------------------------------------------------------------------------------------------
+# Walking: one measured stride, and its speed dependence
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class WalkingTemplate:
+    """One measured walking stride, cycle-averaged (``derive_walking_template``).
+
+    Attributes:
+        speed: the measured walking speed (m/s, from the stance foot's backward speed).
+        stride_frequency: strides per second (Hz) at that speed.
+        phase: cycle phase (%), 0 = right foot strike, shape (P,).
+        coordinates: coordinate names (knee as flexion, positive = flexed).
+        q: mean joint angles (rad or m), shape (P, C).
+        left_strike_phase: left foot strike in the right cycle (%).
+        dataset: the file's Dataset (provenance).
+    """
+
+    speed: float
+    stride_frequency: float
+    phase: np.ndarray
+    coordinates: tuple[str, ...]
+    q: np.ndarray
+    left_strike_phase: float
+    dataset: xr.Dataset
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> WalkingTemplate:
+        one = ds.isel(speed=0)
+        return cls(
+            speed=float(one["speed"]),
+            stride_frequency=float(one["stride_frequency"]),
+            phase=np.asarray(ds["phase"].values, dtype=np.float64),
+            coordinates=tuple(str(c) for c in ds["coordinate"].values),
+            q=np.asarray(one["q_mean"].transpose("phase", "coordinate").values, np.float64),
+            left_strike_phase=float(one["left_foot_strike_phase"]),
+            dataset=ds,
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_walking_cached(path: str, mtime: float) -> WalkingTemplate:
+    with xr.open_dataset(path) as ds:
+        return WalkingTemplate.from_dataset(ds.load())
+
+
+def load_walking_template(name_or_path: str | Path | None = None) -> WalkingTemplate:
+    """The walking template: a name in ``models/templates/`` (without ``.nc``) or a path;
+    ``models/templates/walking_gait2392_subject01.nc`` by default."""
+    if name_or_path is None:
+        path = WALKING_TEMPLATE
+    else:
+        path = Path(name_or_path)
+        if path.suffix != ".nc":
+            path = MODELS_DIR / "templates" / f"{name_or_path}.nc"
+    if not path.is_file():
+        raise InputError(
+            "walking template not found",
+            path=path,
+            expected="run `python -m experiments.derive_walking_template`",
+        )
+    try:
+        return _load_walking_cached(str(path.resolve()), path.stat().st_mtime)
+    except (KeyError, OSError, ValueError) as exc:
+        raise InputError(
+            f"not a walking template ({exc})",
+            path=path,
+            expected="a file written by derive_walking_template",
+        ) from None
+
+
+def walking_stride_frequency(
+    speed: float, tpl: WalkingTemplate, *, cadence_exponent: float
+) -> float:
+    """Stride frequency (Hz) at ``speed``: f = f₀ (v / v₀)^c, (v₀, f₀) the measured stride.
+
+    With c = 1/2 this is a constant walk ratio (step length / cadence; Sekiya & Nagasaki
+    1998): v = step length × cadence = W·cadence², so cadence ∝ √v.
+    """
+    return tpl.stride_frequency * (float(speed) / tpl.speed) ** cadence_exponent
+
+
+def walking_curves(
+    speed: float,
+    tpl: WalkingTemplate,
+    *,
+    excursion_exponent: float,
+    scaled_joints: Sequence[str] = ("hip_flexion",),
+) -> np.ndarray:
+    """Joint angles over the stride at ``speed`` (P, C), periodic (closed like the running
+    template's cycle).
+
+    Sagittal excursions scale with the step length: with a constant walk ratio the step
+    length is v / (2 f) ∝ (v / v₀)^(1 − c), and at small angles the thigh's swing about its
+    mean (the hip's sagittal excursion) is proportional to it. Scale s = (v / v₀)^e, e the
+    drill's ``excursion_exponent``, applied to the ``scaled_joints`` (``hip_flexion``,
+    ``ankle_angle`` about their cycle means; ``knee_flexion`` above its cycle minimum, so the
+    most extended posture is kept). Other coordinates keep the measured curves. At v = v₀
+    the template is returned unchanged (closed).
+    """
+    q = tpl.q - (tpl.q[-1:, :] - tpl.q[:1, :]) * (tpl.phase / 100.0)[:, None]
+    s = (float(speed) / tpl.speed) ** excursion_exponent
+    out = q.copy()
+    for j, name in enumerate(tpl.coordinates):
+        joint = name[:-2] if name.endswith(("_r", "_l")) else name
+        if joint == "knee_angle" and "knee_flexion" in scaled_joints:
+            anchor = q[:, j].min()
+        elif joint in ("hip_flexion", "ankle_angle") and joint in scaled_joints:
+            anchor = q[:, j].mean()
+        else:
+            continue
+        out[:, j] = anchor + s * (q[:, j] - anchor)
+    return out
+
+
+def walking_motion(
+    speed: float,
+    *,
+    coordinates: Sequence[str],
+    knee_flexion_sign,
+    cadence_exponent: float,
+    excursion_exponent: float,
+    scaled_joints: Sequence[str] = ("hip_flexion",),
+    duration: float | None = None,
+    sample_rate: float = 100.0,
+    cycles: int = 3,
+    template: WalkingTemplate | None = None,
+) -> xr.Dataset:
+    """Level walking at ``speed`` (m/s) from the measured stride (``read_motion``'s layout).
+
+    Stride frequency by :func:`walking_stride_frequency`, joint angles by
+    :func:`walking_curves`, repeated; phase 0 (right foot strike) at t = 0; ``pelvis_tx``
+    advances at ``speed``; coordinates absent from the template held at 0.
+    """
+    tpl = load_walking_template() if template is None else template
+    v = float(speed)
+    f = walking_stride_frequency(v, tpl, cadence_exponent=cadence_exponent)
+    t = _time_grid(cycles / f if duration is None else duration, sample_rate)
+    curves = walking_curves(
+        v, tpl, excursion_exponent=excursion_exponent, scaled_joints=scaled_joints
+    )
+    p = np.mod(100.0 * f * t, 100.0)
+    tracks = {name: np.interp(p, tpl.phase, curves[:, j]) for j, name in enumerate(tpl.coordinates)}
+    signs = _knee_signs(knee_flexion_sign, coordinates)
+    values = _template_tracks_to_values(tracks, coordinates, signs)
+    if "pelvis_tx" in coordinates:
+        values["pelvis_tx"] = v * t
+    attrs = {
+        "source_path": str(tpl.dataset.attrs.get("template_path", WALKING_TEMPLATE)),
+        "source_format": "musclesim walking template",
+        "speed": v,
+        "stride_frequency_hz": f,
+        "measured_speed": tpl.speed,
+        "speed_scaling": f"f = f0 (v/v0)^{cadence_exponent:g}; excursions of "
+        f"{', '.join(scaled_joints)} x (v/v0)^{excursion_exponent:g}",
+    }
+    return _motion_dataset(t, values, coordinates, attrs)
+
+
+class PhaseWindowExcitation(ExcitationSource):
+    """Excitation of a walking-template drill: levels per window of the gait cycle.
+
+    ``[[excitation.windows]]`` give, for a phase window [from, to) in % of the stride (it may
+    wrap past 100 %), levels per muscle or group (resolved like :class:`DrillExcitation`'s);
+    outside every window the ``[excitation] levels`` apply. Levels may be linear in speed
+    (``{at_min, at_max}``). Timing: phase 0 = right foot strike at t = 0, the stride frequency
+    of :func:`walking_stride_frequency`; left muscles lag by the template's measured left foot
+    strike phase. Steps are smoothed by the activation dynamics downstream.
+    """
+
+    def __init__(self, drill: Drill, intensity: float, *, side: str = "r"):
+        self.drill = drill
+        self.intensity = drill.check_intensity(intensity)
+        self.side = side
+        self.references = drill.references
+        self.template = load_walking_template(drill.motion["template"])
+        self.frequency = walking_stride_frequency(
+            self.intensity, self.template, cadence_exponent=drill.motion["cadence_exponent"]
+        )
+
+    def __call__(self, time, muscles, *, motion=None, cycles=None) -> np.ndarray:
+        from ._excitation import _as_array
+
+        t = _as_array(time)
+        d, value = self.drill, self.intensity
+        base = d.excitation.get("levels", {})
+        phase = np.mod(100.0 * self.frequency * t, 100.0)
+        out = np.empty((t.size, len(muscles)))
+        for j, muscle in enumerate(muscles):
+            _, mside = split_muscle(muscle)
+            # walking is bilateral: the left leg's muscles follow the left foot's strikes
+            p = np.mod(phase - self.template.left_strike_phase, 100.0) if mside == "l" else phase
+            level = _level_for(base, muscle, d, value, self.side)
+            out[:, j] = base_default(base, d, value) if level is None else level
+            for w in d.excitation["windows"]:
+                inside = (
+                    (p >= w["from"]) & (p < w["to"])
+                    if w["from"] <= w["to"]
+                    else (p >= w["from"]) | (p < w["to"])
+                )
+                level = _level_for(w["levels"], muscle, d, value, self.side)
+                if level is not None:
+                    out[inside, j] = level
+        return np.clip(out, 0.0, 1.0)
+
+    def describe(self) -> str:
+        return (
+            f"PhaseWindowExcitation({self.drill.name} at {self.intensity:g} "
+            f"{self.drill.intensity.unit}; refs {', '.join(self.references)})"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
 # The public motion entry point
 # ----------------------------------------------------------------------------------------------
 
@@ -1229,6 +1511,22 @@ def drill_motion(
             duration=duration,
             sample_rate=sample_rate,
             template=tpl,
+        )
+        ds.attrs.update(attrs)
+        ds.attrs["source_path"] = d.path
+        return ds
+    if kind == "walking_template":
+        ds = walking_motion(
+            value,
+            coordinates=coordinates,
+            knee_flexion_sign=knee_flexion_sign,
+            cadence_exponent=d.motion["cadence_exponent"],
+            excursion_exponent=d.motion["excursion_exponent"],
+            scaled_joints=d.motion["scaled_joints"],
+            duration=duration,
+            sample_rate=sample_rate,
+            cycles=d.motion["default_cycles"],
+            template=load_walking_template(d.motion["template"]),
         )
         ds.attrs.update(attrs)
         ds.attrs["source_path"] = d.path
@@ -1487,6 +1785,8 @@ def drill_excitation(
         vmax = float(load_running_template().speeds[-1]) if max_speed is None else max_speed
         tau = d.motion.get("tau_s") if d.motion.get("speed_profile") == "acceleration" else None
         return RunningExcitation(value, max_speed=vmax, profile_tau=tau)
+    if d.excitation["type"] == "phase_windows":
+        return PhaseWindowExcitation(d, value, side=side)
     return DrillExcitation(d, value, side=side)
 
 
@@ -1683,5 +1983,79 @@ def derive_running_template(
             "musclesim_version": __version__,
             "references": "dorn2012",
         },
+    )
+    return ds
+
+
+def stance_foot_speed(motion: xr.Dataset, *, model: str | Path, trim: float = 0.2) -> float:
+    """Walking speed (m/s) from the stance foot: the median backward speed, relative to the
+    pelvis origin's forward position, of the heel, ankle and toe over the middle of every
+    complete stance (foot strike to toe-off, ``trim`` of the stance cut at each end).
+
+    On a treadmill (``pelvis_tx`` nearly constant, as in the gait2392 example walk) the
+    planted foot moves backward with the belt, so this is the belt speed; overground it is the
+    speed relative to the pelvis, i.e. the walking speed as well (the foot is still on the
+    ground while the pelvis passes over it). Planar chain of :func:`musclesim.foot_trajectories`.
+    """
+    from ._gait import detect_events, foot_trajectories
+
+    t = motion["time"].values
+    pelvis_tx = motion["q"].sel(coordinate="pelvis_tx").values
+    speeds = []
+    for side in ("r", "l"):
+        events = detect_events(motion, side=side, model=model)
+        feet = foot_trajectories(motion, side=side, model=model)
+        for strike in events.foot_strike:
+            after = events.toe_off[events.toe_off > strike]
+            if after.size == 0:
+                continue
+            off = float(after[0])
+            span = off - strike
+            inside = (t > strike + trim * span) & (t < off - trim * span)
+            if inside.sum() < 3:
+                continue
+            for point in ("heel", "ankle", "toe"):
+                x = feet["position"].sel(axis="x", point=point).values - pelvis_tx
+                speeds.append(float(np.median(-np.gradient(x, t)[inside])))
+    if not speeds:
+        raise InputError(
+            "no complete stance found",
+            field="motion",
+            expected="a walking record with a foot strike followed by a toe-off",
+        )
+    return float(np.median(speeds))
+
+
+def derive_walking_template(
+    motion_path: str | Path, *, model: str | Path, n_points: int = 101, command: str = ""
+) -> xr.Dataset:
+    """The walking template: the measured stride(s) cut at right foot strikes and averaged
+    (the running template's method, :func:`derive_running_template`), with the speed from the
+    stance foot (:func:`stance_foot_speed`) instead of the ``pelvis_tx`` slope, which is
+    meaningless on a treadmill. One speed; the drill file states how it scales with speed."""
+    from ._motion import read_motion
+
+    motion_path = Path(motion_path)
+    ds = derive_running_template([motion_path], model=model, n_points=n_points, command=command)
+    speed = stance_foot_speed(read_motion(motion_path), model=model)
+    ds = ds.assign_coords(
+        speed=(
+            "speed",
+            [speed],
+            {
+                "units": "m/s",
+                "long_name": "measured walking speed (median backward speed of the stance "
+                "foot relative to the pelvis, middle 60 % of each stance)",
+            },
+        )
+    )
+    ds.attrs.update(
+        title="musclesim walking template (cycle-averaged measured walking)",
+        source_data="OpenSim example gait2392 subject01 walk1 (opensim-models, see "
+        "shared/data/SOURCES.md)",
+        method=ds.attrs["method"].replace(
+            "speed = polyfit slope of pelvis_tx", "speed = stance_foot_speed"
+        ),
+        references="delp2007",
     )
     return ds

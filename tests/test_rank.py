@@ -131,3 +131,30 @@ def test_max_velocity_sprint_unsafe_early_and_allowed_by_the_expected_return_day
 
     assert not safe(5)
     assert safe(return_day)
+
+
+@pytest.mark.slow
+def test_walking_max_safe_speed_is_found_and_rises_with_days(athlete, model):
+    """The walking template (measured stride, cadence and hip excursion growing with speed)
+    strains the injured fibres more at higher speed, so a maximal safe walking speed exists
+    on the days whose limit falls inside the drill's strain range."""
+    from musclesim._rank import drill_peaks, rank_drills
+
+    speeds = np.linspace(1.0, 1.8, 5)
+    peaks = drill_peaks(model, "walking", speeds)
+    assert np.all(np.diff(peaks["peak_eccentric_fiber_strain"]) > 0)
+    assert np.all(np.diff(peaks["peak_mtu_strain"]) > 0)
+    found = []
+    for days in (10, 11):
+        ds = rank_drills(
+            athlete, day=athlete.injury_date + datetime.timedelta(days=days), names=["walking"]
+        )
+        r = ds.sel(drill="walking")
+        limit = float(r["limit"])
+        lo, hi = peaks["peak_eccentric_fiber_strain"][[0, -1]]
+        assert lo < limit < hi, "pick days whose limit lies inside walking's strain range"
+        speed = float(r["max_safe_intensity"])
+        assert 1.0 < speed < 1.8
+        assert abs(float(r["strain_at_max_safe_intensity"]) - limit) < 1e-3
+        found.append(speed)
+    assert found[0] < found[1]
