@@ -47,7 +47,12 @@ dose unit) and ``L[k]`` the sum of ``w * step * n`` over the sessions of week ``
    ``(1 - near_limit_margin)`` times that day's limit; two near-limit sessions are at least
    ``min_hours_between_near_limit`` apart;
 5. at least ``min_max_velocity_sessions`` sessions with maximal-velocity sprinting before the
-   target return day (when that day falls inside the plan).
+   target return day (when that day falls inside the plan). When the limit never allows it,
+   on any day (the injured muscle's maximal-velocity strain or force exceeds the policy's
+   full-recovery fraction of the uninjured reference, e.g. because its fascicles are shorter
+   than the uninjured side's), the requirement is dropped and the plan says so in a note: the
+   fastest running level allowed by the target day, why full speed is not cleared, and the
+   ``full_fraction`` that would clear it. A target that is merely too early stays an error.
 
 Objective: maximise the sprint-specificity-weighted load ``sum (specificity + 0.05) w step n``
 (the small constant keeps non-specific drills worth doing). The doses are therefore the most
@@ -1237,24 +1242,89 @@ class _Problem:
             )
         if len(usable) < need:
             first = self._first_mv_day()
+            if first is None:
+                # Not a matter of timing: under this policy the injured muscle never reaches
+                # maximal velocity within the limit (e.g. shorter fascicles raise its fibre
+                # strain above the uninjured reference). Plan towards the fastest sprint the
+                # limit allows, and say so, instead of failing.
+                self._mv_needed = False
+                self.notes.append(self._mv_ceiling_note())
+                return
             grade = f"grade {self.athlete.grade} {self.athlete.recovery_group}"
-            when = (
-                f"the tolerance limit first allows it on {first} (day "
-                f"{self.athlete.days_since_injury(first)} after injury)"
-                if first
-                else "the tolerance limit never allows it within a year (the injured muscle's "
-                "max-velocity strain exceeds the reference even at full recovery)"
-            )
             raise PlanInfeasibleError(
                 f"maximal-velocity sprinting is required in {need} session(s) before the "
                 f"target return day {self.target} (day "
                 f"{self.athlete.days_since_injury(self.target)}), but only {len(usable)} "
-                f"session(s) before it allow it: {when}; the target is too early for a "
-                f"{grade}",
+                f"session(s) before it allow it: the tolerance limit first allows it on "
+                f"{first} (day {self.athlete.days_since_injury(first)} after injury); the "
+                f"target is too early for a {grade}",
                 field="target_return_date / min_max_velocity_sessions",
                 expected="a later target return date, fewer required sessions, or more "
                 "sessions per week",
             )
+
+    def _mv_ceiling_note(self) -> str:
+        """Why maximal-velocity sprinting is never cleared, the fastest sprint that is, and
+        the policy change that would clear it."""
+        a = self.athlete
+        ref_f = float(self.metrics.attrs["reference_peak_force"])
+        ratio = np.maximum(self.strain / self.ref_strain, self.force / ref_f)
+        needed = float(np.min(np.where(self.mv, ratio, np.inf)))
+        lim, _, _ = session_limits(a, self.policy, self.metrics, self.target, ())
+        unit = np.asarray(self.metrics["intensity_unit"].values, dtype=str)
+        value = np.asarray(self.metrics["intensity_value"].values, dtype=float)
+        ok = (
+            (unit[:, None] == "m/s")
+            & np.isfinite(self.strain)
+            & (self.strain <= lim.strain + 1e-12)
+            & (self.force <= lim.force + 1e-9)
+        )
+        if ok.any():
+            fastest = float(np.max(value[ok]))
+            reach = (
+                f"the fastest running level the limit allows by the target day {self.target} is "
+                f"{fastest:.3g} m/s ({fastest / a.max_sprint_speed:.0%} of the athlete's "
+                f"{a.max_sprint_speed:g} m/s), and the plan progresses towards it"
+            )
+            # between that level and the next of the same drill, where the limit is crossed
+            excess = np.maximum(self.strain / lim.strain, self.force / lim.force) - 1.0
+            j, k = (int(i[0]) for i in np.nonzero(ok & (value == fastest)))
+            if k + 1 < value.shape[1] and np.isfinite(excess[j, k + 1]) and excess[j, k + 1] > 0:
+                w = -excess[j, k] / (excess[j, k + 1] - excess[j, k])
+                about = value[j, k] + w * (value[j, k + 1] - value[j, k])
+                reach += (
+                    f" (the limit is crossed near {about:.2g} m/s by linear interpolation "
+                    f"between the table's levels; `musclesim rank --date {self.target}` "
+                    "root-finds the maximal safe speed)"
+                )
+        else:
+            reach = f"no running level is allowed by the target day {self.target}"
+        why = []
+        if a.fascicle_length_ratio is not None and a.fascicle_length_ratio < 1:
+            why.append(
+                f"the injured fascicles are {1 - a.fascicle_length_ratio:.0%} shorter than the "
+                "uninjured side's (fascicle_length_ratio "
+                f"{a.fascicle_length_ratio:g}), so at the same running speed its fibres are "
+                "stretched further (strain = fibre length / a shorter optimal length - 1)"
+            )
+        if a.strength_deficit:
+            why.append(
+                f"its measured strength deficit ({a.strength_deficit:.0%}) stays in the "
+                "injured muscle's model"
+            )
+        because = "; ".join(why) or "the injured muscle's parameters differ from the reference"
+        return (
+            "MAXIMAL-VELOCITY SPRINTING IS NOT CLEARED under this policy, on any day: at "
+            f">= {self.settings.max_velocity_fraction:.0%} of maximal speed the injured "
+            f"muscle reaches {needed:.3f} x its uninjured reference (peak eccentric fibre "
+            f"strain or force), above the full-recovery limit of "
+            f"{self.policy.full_fraction:g} x reference, because {because}. "
+            f"{reach[0].upper() + reach[1:]}. The maximal-velocity requirement is dropped "
+            "from this plan. To clear full speed: re-measure the fascicle length (it can "
+            "lengthen with eccentric training: Timmins et al. 2016, "
+            "doi:10.1136/bjsports-2015-094881) and re-plan, or accept the higher strain "
+            f"explicitly with full_fraction >= {needed:.3f} in a policy file (--policy)."
+        )
 
     def _first_mv_day(self):
         strain = np.where(self.mv, self.strain, np.inf)
