@@ -1253,6 +1253,15 @@ def inverse_dynamics(
     for side in sides:
         if side not in ("r", "l"):
             raise InputError(f"side {side!r}", field="sides", expected="'r' and/or 'l'")
+    values = motion["q"].transpose("time", "coordinate").values
+    if not np.all(np.isfinite(values)):
+        i, k = (int(v[0]) for v in np.nonzero(~np.isfinite(values)))
+        raise InputError(
+            f"NaN or infinite value at t = {motion['time'].values[i]:.6g} s",
+            path=motion.attrs.get("source_path"),
+            field=f"q/{motion['coordinate'].values[k]}",
+            expected="finite coordinate values (fill gaps before inverse dynamics)",
+        )
     if cutoff_hz is not None:
         motion = filter_motion(motion, cutoff_hz, variables=["q"])
     if "qdot" not in motion or "qddot" not in motion or cutoff_hz is not None:
