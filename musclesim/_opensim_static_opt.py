@@ -280,8 +280,12 @@ def opensim_enforced_moments(
     motion: xr.Dataset,
     result: xr.Dataset,
     coordinates: Sequence[str],
-) -> np.ndarray:
-    """The moments ``[time, coordinate]`` (N m) OpenSim's Static Optimization enforced.
+    *,
+    muscles: Sequence[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The moments ``[time, coordinate]`` (N m) OpenSim's Static Optimization enforced, and
+    OpenSim's moment arms ``[time, muscle, coordinate]`` (m) of ``muscles`` (default: every
+    muscle in ``result``) at those times.
 
     tau_j = sum_m r_mj(q) F_m + F_reserve,j at each time of ``result`` (from
     :func:`opensim_static_optimization`), with r from ``Muscle.computeMomentArm`` at the pose
@@ -301,6 +305,8 @@ def opensim_enforced_moments(
     coordinate_set = model.getCoordinateSet()
     coords = [coordinate_set.get(c) for c in coordinates]
     out = np.zeros((t.size, len(coordinates)))
+    wanted = list(muscle_names if muscles is None else muscles)
+    arms = np.zeros((t.size, len(muscle_names), len(coordinates)))
     free = [n for n in names if coordinate_set.contains(n)]
     for i, ti in enumerate(t):
         for n in free:
@@ -313,9 +319,10 @@ def opensim_enforced_moments(
         model.realizePosition(state)
         for j, (name, c) in enumerate(zip(coordinates, coords, strict=True)):
             total = force[i, actuators.index(f"reserve_{name}")]
-            for m in muscle_names:
+            for k, m in enumerate(muscle_names):
                 arm = muscles_set.get(m).computeMomentArm(state, c)
+                arms[i, k, j] = arm
                 if arm != 0.0:
                     total += arm * force[i, actuators.index(m)]
             out[i, j] = total
-    return out
+    return out, arms[:, [muscle_names.index(m) for m in wanted], :]

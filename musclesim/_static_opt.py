@@ -25,11 +25,12 @@ primal minimiser is explicit,
 
 and the dual d(lambda) is concave, strongly so thanks to the reserves (Hessian <= -F_r^2/2),
 with gradient equal to the moment residual tau - sum R F - F_r s. Newton steps on d with an
-exact line search (on the directional derivative) converge globally, and for p = 2 (a box-constrained QP)
-finitely once the active set settles. The KKT conditions: stationarity and complementarity
-hold exactly by construction of a(lambda); what is reported per frame (``kkt_residual``,
-N m) is the remaining primal infeasibility max_j |residual_j|. Frames above tolerance are
-flagged (``converged``) and :func:`static_optimization` raises on them unless told not to.
+exact line search (on the directional derivative) converge globally, and for p = 2 (a
+box-constrained QP) finitely once the active set settles. The KKT conditions: stationarity
+and complementarity hold exactly by construction of a(lambda); what is reported per frame
+(``kkt_residual``, N m) is the remaining primal infeasibility max_j |residual_j|. Frames above
+tolerance are flagged (``converged``) and :func:`static_optimization` raises on them unless
+told not to.
 
 Gradients: the loop runs on inputs with their gradients stopped; one more Newton step on the
 live inputs then gives, at the converged point, exactly the implicit-function-theorem
@@ -142,8 +143,8 @@ def check_exponent(exponent) -> float:
     return p
 
 
-def _activation_of_drive(g, p):
-    """a(g) = clip((g/p)^(1/(p-1)), 0, 1) and da/dg (zero on the bounds)."""
+def _activation_of_drive(g, p, lower):
+    """a(g) = clip((g/p)^(1/(p-1)), lower, 1) and da/dg (zero on the bounds)."""
     if p == 2.0:
         raw = 0.5 * g
         slope = jnp.full_like(g, 0.5)
@@ -151,19 +152,19 @@ def _activation_of_drive(g, p):
         gp = jnp.maximum(g, MIN_DRIVE)
         raw = jnp.where(g > 0, (gp / p) ** (1.0 / (p - 1.0)), 0.0)
         slope = jnp.where(g > 0, raw / ((p - 1.0) * gp), 0.0)
-    a = jnp.clip(raw, 0.0, 1.0)
-    interior = (raw > 0.0) & (raw < 1.0)
+    a = jnp.clip(raw, lower, 1.0)
+    interior = (raw > lower) & (raw < 1.0)
     return a, jnp.where(interior, slope, 0.0)
 
 
-def _frame_functions(active, passive, arm, moments, reserve, p):
+def _frame_functions(active, passive, arm, moments, reserve, lower, p):
     """Dual pieces of one frame: (c, B, primal(lambda), residual(lambda), dual(lambda), H)."""
     b = arm.T * active  # [J, M]: moment of unit activation
     c = moments - arm.T @ passive  # [J]
 
     def primal(lam):
         g = active * (arm @ lam)
-        a, slope = _activation_of_drive(g, p)
+        a, slope = _activation_of_drive(g, p, lower)
         return a, 0.5 * reserve * lam, g, slope
 
     def residual(lam):
@@ -185,9 +186,9 @@ def _newton_step(lam, residual, hessian):
     return lam + jnp.linalg.solve(hessian(lam), residual(lam))
 
 
-def _solve_frame(active, passive, arm, moments, reserve, *, p, tolerance, max_iterations):
+def _solve_frame(active, passive, arm, moments, reserve, lower, *, p, tolerance, max_iterations):
     """One frame: the converged multiplier (gradients stopped), then one live Newton step."""
-    frozen = jax.lax.stop_gradient((active, passive, arm, moments, reserve))
+    frozen = jax.lax.stop_gradient((active, passive, arm, moments, reserve, lower))
     c, b, _, residual, dual, hessian = _frame_functions(*frozen, p)
     scale = tolerance * (1.0 + jnp.max(jnp.abs(moments)))
     scale = jax.lax.stop_gradient(scale)
@@ -231,7 +232,7 @@ def _solve_frame(active, passive, arm, moments, reserve, *, p, tolerance, max_it
     lam = jax.lax.stop_gradient(lam)
     # Implicit-function derivative: one Newton step on the live inputs.
     _, _, primal, residual_live, _, hessian_live = _frame_functions(
-        active, passive, arm, moments, reserve, p
+        active, passive, arm, moments, reserve, lower, p
     )
     lam = _newton_step(lam, residual_live, hessian_live)
     a, s, _, _ = primal(lam)
@@ -249,7 +250,7 @@ def _solve_frame(active, passive, arm, moments, reserve, *, p, tolerance, max_it
 
 
 @partial(jax.jit, static_argnames=("p", "tolerance", "max_iterations"))
-def _solve_batched(active, passive, arm, moments, reserve, *, p, tolerance, max_iterations):
+def _solve_batched(active, passive, arm, moments, reserve, lower, *, p, tolerance, max_iterations):
     batch = moments.shape[:-1]
     n_m, n_j = arm.shape[-2:]
     flat = (
@@ -258,6 +259,7 @@ def _solve_batched(active, passive, arm, moments, reserve, *, p, tolerance, max_
         arm.reshape(-1, n_m, n_j),
         moments.reshape(-1, n_j),
         reserve.reshape(-1, n_j),
+        lower.reshape(-1, n_m),
     )
     solve = partial(_solve_frame, p=p, tolerance=tolerance, max_iterations=max_iterations)
     out = jax.vmap(solve)(*flat)
@@ -272,6 +274,7 @@ def solve_load_sharing(
     reserve_optimal_force=DEFAULT_RESERVE_OPTIMAL_FORCE,
     *,
     exponent: float = DEFAULT_EXPONENT,
+    min_activation=0.0,
     tolerance: float = DEFAULT_TOLERANCE,
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
 ) -> LoadSharingSolution:
@@ -285,6 +288,8 @@ def solve_load_sharing(
         moments: tau ``[..., coordinate]`` (N m) the muscles and reserves must produce.
         reserve_optimal_force: F_r ``[coordinate]`` or scalar (N m), > 0.
         exponent: p > 1 of the activation cost (static, one compile per value).
+        min_activation: lower bound of a, scalar or ``[muscle]`` in [0, 1) (OpenSim uses each
+            muscle's ``min_control``; 0 by default).
         tolerance: frames converge when max |residual| <= tolerance (1 + max |tau|).
         max_iterations: Newton iterations at most.
 
@@ -326,6 +331,15 @@ def solve_load_sharing(
         return jnp.broadcast_to(jnp.asarray(x).astype(dtype), shape)
 
     reserve = cast(reserve_optimal_force, batch + (n_j,))
+    lower = cast(min_activation, batch + (n_m,))
+    if not isinstance(lower, jax.core.Tracer):
+        low = np.asarray(lower)
+        if not np.all((low >= 0) & (low < 1)):
+            raise InputError(
+                "a lower activation bound outside [0, 1)",
+                field="min_activation",
+                expected="values in [0, 1)",
+            )
     for name, value in (("moments", moments), ("reserve_optimal_force", reserve)):
         if not isinstance(value, jax.core.Tracer):
             arr = np.asarray(value)
@@ -347,6 +361,7 @@ def solve_load_sharing(
         cast(moment_arm, batch + (n_m, n_j)),
         cast(moments, batch + (n_j,)),
         reserve,
+        lower,
         p=p,
         tolerance=float(tolerance),
         max_iterations=int(max_iterations),
@@ -415,7 +430,9 @@ def rigid_tendon_forces(
     """
     state = rigid_tendon_state(params, mtu_length, mtu_velocity, 1.0, constants=constants)
     cos = jnp.cos(state.pennation_angle)
-    active = state.active_fiber_force * (cos if active_along_tendon else 1.0)
+    # f_V < 0 (shortening faster than v_max) would make activation push the wrong way; such a
+    # muscle can produce no active force, so A is floored at 0 (OpenSim has no such guard).
+    active = jnp.maximum(state.active_fiber_force, 0.0) * (cos if active_along_tendon else 1.0)
     passive = state.passive_fiber_force * cos if include_passive else jnp.zeros_like(active)
     return active, passive
 
@@ -522,6 +539,7 @@ def static_optimization(
     muscles: Sequence[str] | None = None,
     exponent: float = DEFAULT_EXPONENT,
     reserve_optimal_force=DEFAULT_RESERVE_OPTIMAL_FORCE,
+    min_activation=0.0,
     include_passive: bool = True,
     active_along_tendon: bool = True,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -542,7 +560,7 @@ def static_optimization(
             (:func:`leg_coordinates`).
         side: ``"r"`` or ``"l"``, used when ``coordinates`` is not given.
         muscles: default every muscle crossing any of ``coordinates``.
-        exponent, reserve_optimal_force, tolerance, max_iterations: see
+        exponent, reserve_optimal_force, min_activation, tolerance, max_iterations: see
             :func:`solve_load_sharing`.
         include_passive, active_along_tendon: see :func:`rigid_tendon_forces` (both False
             reproduce OpenSim's Static Optimization with DeGrooteFregly2016 muscles).
@@ -596,6 +614,7 @@ def static_optimization(
         tau,
         reserve_optimal_force,
         exponent=p,
+        min_activation=min_activation,
         tolerance=tolerance,
         max_iterations=max_iterations,
     )
