@@ -987,3 +987,103 @@ def fits_to_dataset(
         }
     )
     return ds
+
+
+def fits_from_dataset(ds) -> dict:
+    """The inverse of :func:`fits_to_dataset`: per-muscle :class:`MuscleFit` records and the
+    model-wide fields of a fitted-geometry dataset, so that a few muscles can be refitted and
+    merged back (:func:`musclesim._geometry_fit.merge_geometry`). Returns the keyword arguments
+    of :func:`fits_to_dataset` (parameters as a ``{field: [muscle]}`` mapping)."""
+    from ._geometry_fit import CoordinateRecord, MuscleFit, Threshold
+
+    muscles = [str(m) for m in ds["muscle"].values]
+    coordinates = [str(c) for c in ds["coordinate"].values]
+    n_regions = ds.sizes.get("region", 0)
+    fits = {}
+    for i, m in enumerate(muscles):
+        names = [coordinates[int(k)] for k in ds["input_coordinate"].values[i] if k >= 0]
+        k = len(names)
+        degree = int(ds["degree"].values[i])
+        slots = ds["threshold_slot"].values[i]
+        values = ds["threshold_value"].values[i]
+        thresholds = [
+            Threshold(names[int(s)], float(v))
+            for s, v in zip(slots[1:], values[1:], strict=True)
+            if s >= 0
+        ]
+        n_terms = math.comb(degree + k, k)
+        coefficients = np.array(ds["coefficient"].values[i, : 1 + len(thresholds), :n_terms])
+        cpos = [coordinates.index(c) for c in names]
+        domain = {
+            c: (float(ds["domain_lower"].values[i, j]), float(ds["domain_upper"].values[i, j]))
+            for c, j in zip(names, cpos, strict=True)
+        }
+        excluded = []
+        if n_regions:
+            for r in range(int(ds["excluded_count"].values[i])):
+                region = {}
+                for j, c in enumerate(coordinates):
+                    a = ds["excluded_lower"].values[i, r, j]
+                    b = ds["excluded_upper"].values[i, r, j]
+                    if not (np.isnan(a) and np.isnan(b)):
+                        region[c] = (float(a), float(b))
+                excluded.append(region)
+        cuts = str(ds["domain_cuts"].values[i])
+        notes = str(ds["fit_notes"].values[i])
+        fits[m] = MuscleFit(
+            name=m,
+            coordinates=names,
+            center=np.array(ds["scale_center"].values[i, :k]),
+            half_width=np.array(ds["scale_half_width"].values[i, :k]),
+            degree=degree,
+            thresholds=thresholds,
+            coefficients=coefficients,
+            domain=domain,
+            validation_rms=float(ds["validation_rms"].values[i]),
+            heldout_rms=float(ds["heldout_rms"].values[i]),
+            heldout_max=float(ds["heldout_max"].values[i]),
+            heldout_n=int(ds["heldout_n"].values[i]),
+            train_n=int(ds["train_n"].values[i]),
+            cuts=[cuts] if cuts else [],
+            notes=[notes] if notes else [],
+            excluded=excluded,
+        )
+    records = {
+        c: CoordinateRecord(
+            name=c,
+            lower=float(ds["model_range_lower"].values[j]),
+            upper=float(ds["model_range_upper"].values[j]),
+            default=math.nan,
+            locked=False,
+            rotational=True,
+            dependent=False,
+            on_ground_joint=False,
+        )
+        for j, c in enumerate(coordinates)
+    }
+    locked = {m: {} for m in muscles}
+    if "locked_value" in ds:
+        names = [str(c) for c in ds["locked_coordinate"].values]
+        for i, m in enumerate(muscles):
+            for j, c in enumerate(names):
+                if ds["crosses_locked"].values[i, j]:
+                    locked[m][c] = float(ds["locked_value"].values[j])
+    return dict(
+        name=str(ds.attrs["name"]),
+        muscles=muscles,
+        fits=fits,
+        coordinates=coordinates,
+        coordinate_records=records,
+        box={
+            c: (float(ds["sampled_lower"].values[j]), float(ds["sampled_upper"].values[j]))
+            for j, c in enumerate(coordinates)
+        },
+        locked=locked,
+        upright_length=np.array(ds["upright_length"].values),
+        parameters={f: np.array(ds[f].values) for f in PARAMETER_FIELDS},
+        source_file=str(ds.attrs["source_file"]),
+        source_sha256=str(ds.attrs["source_sha256"]),
+        knee_signs=json.loads(ds.attrs["knee_flexion_sign"]),
+        couplers=json.loads(ds.attrs["couplers"]),
+        settings=json.loads(ds.attrs["fit_settings"]),
+    )

@@ -34,14 +34,37 @@ def register_cli(subparsers) -> None:
     )
     p.add_argument("--heldout", type=int, default=4000, help="held-out test poses")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--merge-into",
+        type=Path,
+        default=None,
+        metavar="FITTED.nc",
+        help="refit only --muscles and merge them into this fitted file of the same .osim "
+        "(other muscles unchanged); the result goes to --out (default: this file)",
+    )
+    p.add_argument("--note", default="", help="why the refit was made (recorded with --merge-into)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._geometry_fit import HELDOUT_MAX_TOL, HELDOUT_RMS_TOL, fit_geometry, write_geometry
+    from ._geometry_fit import (
+        HELDOUT_MAX_TOL,
+        HELDOUT_RMS_TOL,
+        fit_geometry,
+        merge_geometry,
+        write_geometry,
+    )
 
     muscles = args.muscles
+    if args.merge_into is not None and muscles is None:
+        from ._errors import InputError
+
+        raise InputError(
+            "--merge-into without --muscles",
+            field="--muscles",
+            expected="the muscles to refit and merge",
+        )
     if muscles is not None:
         from ._groups import expand_muscles
         from ._osim import muscle_elements, parse_osim
@@ -56,9 +79,17 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    out = args.out or Path("models") / f"{args.name}.nc"
+    refit = ds
+    if args.merge_into is not None:
+        from ._geometry import load_geometry_dataset, resolve_model_path
+
+        base = resolve_model_path(args.merge_into)
+        ds = merge_geometry(load_geometry_dataset(base), refit, note=args.note)
+        out = args.out or base
+    else:
+        out = args.out or Path("models") / f"{args.name}.nc"
     write_geometry(ds, out)
-    print(error_table(ds))
+    print(error_table(refit))
     n_miss = int(
         ((ds["heldout_rms"] > HELDOUT_RMS_TOL) | (ds["heldout_max"] > HELDOUT_MAX_TOL)).sum()
     )

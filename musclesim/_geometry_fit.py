@@ -823,9 +823,60 @@ def _kinks_for(sampler, muscle, cnames, box, cache, wanted, *, n=2001) -> list[T
         # kinks above KINK_MIN_SLOPE_CHANGE count (smooth paths give noise-level jumps).
         if jump[i] > 30.0 * scale and jump[i] > KINK_MIN_SLOPE_CHANGE * step:
             value = float(grid[i + 2])
+            steps = np.abs(np.diff(y[i : i + 4]))
+            if steps[1] > JUMP_STEP_RATIO * max(steps[0], steps[2]):
+                # A jump in value (a wrap flip), not only in slope: locate it to 1e-9 rad so
+                # that no pose between the grid points lands on the wrong piece (the sprinter's
+                # gasmed jumps 14 mm at 154.662 deg knee flexion, between grid points 0.08 deg
+                # apart). Where the location moves with the other coordinates, the grid value
+                # stays.
+                exact = _locate_jump(sampler, muscle, c, cnames, box, grid[i + 1], grid[i + 2])
+                value = value if exact is None else exact
             if box[c][0] < value < box[c][1]:
                 out.append(Threshold(c, value))
     return out
+
+
+#: A kink is a jump in value when the step across it exceeds the neighbouring steps this often.
+JUMP_STEP_RATIO = 20.0
+#: Largest spread (rad) of a jump's location over poses of the other coordinates for which it
+#: is taken as a fixed threshold on one coordinate.
+JUMP_LOCATION_TOL = 1e-6
+#: Smallest length step (m) across a bracket that counts as the jump being inside it.
+JUMP_MIN_STEP = 10e-6
+
+
+def _locate_jump(sampler, muscle, c, cnames, box, a, b, *, n_poses=4, seed=0, iterations=45):
+    """The value of coordinate ``c`` where ``muscle``'s length jumps, found by bisection on
+    ``[a, b]`` at the sweep pose (other coordinates at 0, clipped to the box) and at
+    ``n_poses - 1`` random poses of the other coordinates; the smallest value on the upper side
+    of the jump when all agree within :data:`JUMP_LOCATION_TOL`, else ``None``."""
+    rng = np.random.default_rng(seed)
+    others = [o for o in cnames if o != c]
+    poses = [{o: float(np.clip(0.0, *box[o])) for o in others}]
+    poses += [{o: float(rng.uniform(*box[o])) for o in others} for _ in range(n_poses - 1)]
+    found = []
+    for pose in poses:
+        fixed = {o: np.full(2, v) for o, v in pose.items()}
+
+        def at(x0, x1, fixed=fixed):
+            return sampler.lengths(dict(fixed, **{c: np.array([x0, x1])}), [muscle])[:, 0]
+
+        lo, hi = float(a), float(b)
+        y_lo, y_hi = at(lo, hi)
+        if abs(y_hi - y_lo) <= JUMP_MIN_STEP:
+            return None  # no jump at this pose: the location depends on the others
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            y_mid = at(mid, mid)[0]
+            if abs(y_mid - y_lo) < abs(y_mid - y_hi):
+                lo, y_lo = mid, y_mid
+            else:
+                hi, y_hi = mid, y_mid
+        found.append(hi)
+    if max(found) - min(found) > JUMP_LOCATION_TOL:
+        return None
+    return max(found)
 
 
 def _exclude_erratic(data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_cuts=24):
@@ -932,6 +983,85 @@ def _exclude_erratic(data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_
     return refit
 
 
+class _ParameterTable(dict):
+    """``{field: [muscle] array}`` with the ``as_dict`` of :class:`MuscleParameters` (keeps the
+    stored float64 values exactly, whatever JAX's default precision)."""
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return dict(self)
+
+
+def merge_geometry(base, update, *, note: str = ""):
+    """Replace (or add) the muscles of the fitted-geometry dataset ``update`` in ``base``.
+
+    Both must come from the same ``.osim`` (sha256), with the same couplers and knee signs, and
+    every coordinate of ``update`` must be sampled over the same range in ``base`` (the box
+    depends only on the model, so a fit of a few muscles with ``--muscles`` matches the full
+    fit). The other muscles are copied unchanged, in their order; muscles new to ``base`` are
+    appended. ``fit_settings`` keeps the base fit's settings and lists each merged refit under
+    ``"refits"`` (muscles, settings, ``note``). Returns the merged dataset."""
+    from ._geometry import fits_from_dataset, fits_to_dataset
+
+    old, new = fits_from_dataset(base), fits_from_dataset(update)
+    for key in ("source_sha256", "knee_signs", "couplers"):
+        if old[key] != new[key]:
+            raise InputError(
+                f"{key} differs between the fitted files ({old[key]!r} vs {new[key]!r})",
+                field=key,
+                expected="a refit of the same .osim model",
+            )
+    missing = [c for c in new["coordinates"] if c not in old["coordinates"]]
+    if missing:
+        raise InputError(
+            f"coordinate(s) {missing} not in the base model",
+            field="coordinate",
+            expected=f"coordinates among {old['coordinates']}",
+        )
+    for c in new["coordinates"]:
+        if not np.allclose(old["box"][c], new["box"][c], rtol=0.0, atol=1e-12):
+            raise InputError(
+                f"{c} sampled over {new['box'][c]} rad, base over {old['box'][c]} rad",
+                field=c,
+                expected="the same sampling box (same fitter version and model)",
+            )
+    muscles = list(old["muscles"]) + [m for m in new["muscles"] if m not in old["muscles"]]
+    source = {m: (new if m in new["muscles"] else old) for m in muscles}
+
+    def row(table, m):
+        return table["upright_length"][table["muscles"].index(m)]
+
+    def parameter(f, m):
+        return source[m]["parameters"][f][source[m]["muscles"].index(m)]
+
+    parameters = _ParameterTable(
+        {f: np.array([parameter(f, m) for m in muscles]) for f in old["parameters"]}
+    )
+    settings = dict(old["settings"])
+    settings["refits"] = list(settings.get("refits", [])) + [
+        dict(
+            muscles=list(new["muscles"]),
+            **{k: v for k, v in new["settings"].items() if k != "refits"},
+            **({"note": note} if note else {}),
+        )
+    ]
+    return fits_to_dataset(
+        name=old["name"],
+        muscles=muscles,
+        fits={m: source[m]["fits"][m] for m in muscles},
+        coordinates=old["coordinates"],
+        coordinate_records=old["coordinate_records"],
+        box=old["box"],
+        locked={m: source[m]["locked"][m] for m in muscles},
+        upright_length=np.array([row(source[m], m) for m in muscles]),
+        parameters=parameters,
+        source_path=old["source_file"],
+        source_sha256=old["source_sha256"],
+        knee_signs=old["knee_signs"],
+        couplers=old["couplers"],
+        settings=settings,
+    )
+
+
 def write_geometry(dataset, path: str | Path) -> Path:
     """Write a fitted model atomically (compressed netCDF)."""
     encoding = {
@@ -946,4 +1076,4 @@ def write_geometry(dataset, path: str | Path) -> Path:
     return Path(path)
 
 
-__all__ = ["fit_geometry", "write_geometry", "write_netcdf_atomic"]
+__all__ = ["fit_geometry", "merge_geometry", "write_geometry", "write_netcdf_atomic"]

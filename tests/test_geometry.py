@@ -249,3 +249,51 @@ def test_benchmark_runs_at_tiny_size():
 
     result = run(build("hamner2010_subject02", n_poses=16, opensim=False), repeats=1)
     assert result["poses"] > 0 and result["surrogate_poses_per_s"] > 0
+
+
+def test_fitted_file_round_trips_through_fit_records():
+    """fits_from_dataset is the exact inverse of fits_to_dataset (what a merge relies on)."""
+    from musclesim._geometry import fits_from_dataset, fits_to_dataset, load_geometry_dataset
+    from musclesim._geometry_fit import _ParameterTable
+
+    ds = load_geometry_dataset("sprinter_ja1")
+    kw = fits_from_dataset(ds)
+    kw["parameters"] = _ParameterTable(kw["parameters"])
+    kw["source_path"] = kw.pop("source_file")
+    again = fits_to_dataset(**kw)
+    assert set(again.data_vars) == set(ds.data_vars)
+    for v in ds.data_vars:
+        assert again[v].dims == ds[v].dims, v
+        if ds[v].dtype.kind in "fi":
+            np.testing.assert_array_equal(again[v].values, ds[v].values, err_msg=v)
+        else:
+            assert list(again[v].values) == list(ds[v].values), v
+
+
+def test_merge_replaces_only_the_refitted_muscles():
+    from musclesim._geometry import load_geometry_dataset, model_from_dataset
+    from musclesim._geometry_fit import merge_geometry
+
+    base = load_geometry_dataset("sprinter_ja1")
+    # A stand-in refit of two muscles: the same fits with the constant term moved by 1 mm.
+    update = base.isel(muscle=[base.indexes["muscle"].get_loc(m) for m in ("soleus_r", "bflh_l")])
+    update["coefficient"] = update["coefficient"].copy()
+    update["coefficient"][:, 0, 0] += 1e-3
+    update.attrs["fit_settings"] = '{"n_samples": 100, "seed": 3}'
+    merged = merge_geometry(base, update, note="test")
+    assert list(merged["muscle"].values) == list(base["muscle"].values)
+    old, new = model_from_dataset(base), model_from_dataset(merged)
+    q = _pose(old, (5,), seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GeometryDomainWarning)
+        diff = np.asarray(new.mtu_length(q) - old.mtu_length(q))
+    changed = [old.muscle_index(m) for m in ("soleus_r", "bflh_l")]
+    np.testing.assert_allclose(diff[:, changed], 1e-3, atol=1e-12)
+    np.testing.assert_array_equal(np.delete(diff, changed, axis=1), 0.0)
+    assert (
+        '"refits"' in merged.attrs["fit_settings"]
+        and '"note": "test"' in merged.attrs["fit_settings"]
+    )
+    other = load_geometry_dataset("opencap_jump").isel(muscle=[0])
+    with pytest.raises(InputError, match="source_sha256"):
+        merge_geometry(base, other)
