@@ -14,6 +14,11 @@ A drill is a TOML file in ``models/drills/`` (one per drill; format below). Thre
   each key posture. Ranges of motion, durations and activation levels are numbers from cited
   studies; each TOML file says which number comes from which paper, and marks ``verified =
   false`` what could not be checked against the paper's text.
+- ``walking_template``: level walking from one measured stride (OpenSim's gait2392 example
+  walk, 1.01 m/s), shipped as ``models/templates/walking_gait2392_subject01.nc`` (derived by
+  :func:`derive_walking_template`, see ``experiments/derive_walking_template.py``); the drill
+  file states how cadence and the hip's excursion grow with speed (:func:`walking_motion`)
+  and gives the excitation per gait-phase window (``phase_windows``).
 - ``motion_file``: the user's own measured motion (any file :func:`musclesim.read_motion`
   reads), path relative to the TOML file.
 
@@ -42,7 +47,7 @@ TOML format (``_deg`` keys are degrees, converted to radians on reading; everyth
     knee_flexion_deg = 90.0                   # joint keys: <joint>[_r|_l]_deg
     excitation = { hamstrings = 0.5 }         # level during the move into this posture
     [excitation]
-    type = "segments" | "constant" | "running_template"
+    type = "segments" | "constant" | "running_template" | "phase_windows"
     levels = { hamstrings = 0.5, calf = 0.1, default = 0.02 }
 
 Joint keys: ``hip_flexion``, ``hip_adduction``, ``hip_rotation``, ``knee_flexion`` (positive =

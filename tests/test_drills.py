@@ -61,6 +61,8 @@ REQUIRED = {
     "pogo_hops",
     "drop_jump",
 }
+#: Askling's L-protocol (Askling et al. 2013), added to reach the 20-drill table.
+ASKLING = {"askling_extender", "askling_diver", "askling_glider"}
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run{}cms.mot"
 MEASURED_SPEEDS = (3.54, 5.21, 7.02, 9.51)  # SOURCES.md
 
@@ -92,7 +94,7 @@ def test_every_required_drill_is_shipped_with_references(drills):
             assert s["reference"] in REFERENCES and isinstance(s["verified"], bool)
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED))
+@pytest.mark.parametrize("name", sorted(REQUIRED | ASKLING))
 def test_motion_is_finite_in_read_motion_layout_with_plausible_ranges(drills, name):
     d = drills[name]
     for x in np.linspace(d.intensity.min, d.intensity.max, 3):
@@ -125,7 +127,7 @@ def test_motion_is_finite_in_read_motion_layout_with_plausible_ranges(drills, na
         assert ds.attrs["drill"] == name and ds.attrs["intensity_unit"] == d.intensity.unit
 
 
-@pytest.mark.parametrize("name", sorted(REQUIRED))
+@pytest.mark.parametrize("name", sorted(REQUIRED | ASKLING))
 def test_excitation_shape_and_range(drills, name):
     d = drills[name]
     ds = musclesim.drill_motion(
@@ -565,7 +567,7 @@ def test_every_drill_feeds_the_shipped_geometry_model(drills):
         model = _geometry.load_model("sprinter_ja1")
     except InputError:
         pytest.skip("no shipped geometry model 'sprinter_ja1' in models/")
-    for name in sorted(REQUIRED):
+    for name in sorted(REQUIRED | ASKLING):
         d = drills[name]
         ds = musclesim.drill_motion(
             d,
@@ -708,3 +710,30 @@ def test_walking_excitation_windows_rise_with_speed_and_lag_on_the_left():
     # faster walking: more excitation in the same window
     t_slow = np.arange(0.0, 1.0, 0.001)
     assert slow(t_slow, ["bflh_r"]).max() < u[:, 0].max()
+
+
+def test_askling_l_protocol_drills_lengthen_the_hamstrings_more_at_higher_intensity(drills):
+    """Extender: knee extension at 90 deg hip flexion; Diver: hip flexion on the standing leg
+    with the knee slightly bent; Glider: front-leg hip flexion with the knee 10-20 deg."""
+    assert len(drills) >= 20 and ASKLING <= set(drills)
+    kw = dict(coordinates=RAJAGOPAL_COORDS, knee_flexion_sign=1)
+    ext = [musclesim.drill_motion("askling_extender", x, **kw) for x in (0.3, 1.0)]
+    assert np.allclose(_deg(ext[1], "hip_flexion_r"), 90.0)
+    assert _deg(ext[0], "knee_angle_r").min() == pytest.approx(63.0)
+    assert _deg(ext[1], "knee_angle_r").min() == pytest.approx(0.0, abs=1e-9)
+    dive = [musclesim.drill_motion("askling_diver", x, **kw) for x in (0.3, 1.0)]
+    assert _deg(dive[1], "hip_flexion_r").max() == pytest.approx(90.0)
+    assert _deg(dive[0], "hip_flexion_r").max() < _deg(dive[1], "hip_flexion_r").max()
+    assert 10.0 - 1e-9 <= _deg(dive[1], "knee_angle_r").min() <= 20.0
+    assert _deg(dive[1], "knee_angle_r").max() <= 20.0 + 1e-9
+    glide = [musclesim.drill_motion("askling_glider", x, **kw) for x in (0.3, 1.0)]
+    assert _deg(glide[0], "hip_flexion_r").max() < _deg(glide[1], "hip_flexion_r").max()
+    assert np.all(
+        (_deg(glide[1], "knee_angle_r") >= 10.0) & (_deg(glide[1], "knee_angle_r") <= 20.0)
+    )
+    # side="l" mirrors the unilateral exercises
+    left = musclesim.drill_motion("askling_diver", 1.0, side="l", **kw)
+    np.testing.assert_array_equal(
+        left["q"].sel(coordinate="hip_flexion_l").values,
+        dive[1]["q"].sel(coordinate="hip_flexion_r").values,
+    )

@@ -24,7 +24,7 @@ def table(tmp_path_factory):
         warnings.simplefilter("ignore")
         built = build_table(
             athlete,
-            names=["running", "nordic_hamstring"],
+            names=["running", "nordic_hamstring", "askling_glider"],
             n_intensities=3,
             n_profiles=3,
             progress=False,
@@ -36,10 +36,12 @@ def table(tmp_path_factory):
 
 def test_table_layout_and_monotone_running(table):
     ecc = table["peak_eccentric_fiber_strain"]
-    assert ecc.dims == ("drill", "intensity", "profile") and ecc.shape == (2, 3, 3)
+    assert ecc.dims == ("drill", "intensity", "profile") and ecc.shape == (3, 3, 3)
     assert np.all(np.isfinite(ecc.sel(drill="running")))
     # faster running strains the injured fibres more, for every profile
     assert np.all(np.diff(ecc.sel(drill="running").values, axis=0) > 0)
+    # a longer Askling glide strains them more too
+    assert np.all(np.diff(ecc.sel(drill="askling_glider").values, axis=0) > 0)
     assert table.attrs["muscle"] == "bflh_r" and table.attrs["model_source_sha256"]
 
 
