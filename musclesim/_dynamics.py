@@ -970,6 +970,48 @@ def batched_generalized_forces(
     return jax.vmap(one)(q, qd, qdd, external)
 
 
+#: Frames per compiled batch in :func:`chunked_generalized_forces` (records of any length reuse
+#: one compiled function; the last chunk is padded by repeating its final frame).
+CHUNK_FRAMES = 128
+
+
+def chunked_generalized_forces(
+    model: DynamicsModel,
+    q,
+    qd,
+    qdd,
+    external: ExternalLoads | None = None,
+    *,
+    convention: str = "opensim",
+    chunk: int = CHUNK_FRAMES,
+) -> np.ndarray:
+    """:func:`batched_generalized_forces` in fixed-size chunks of frames (NumPy result), so that
+    records of different lengths share one compilation."""
+    q, qd, qdd = (np.asarray(a) for a in (q, qd, qdd))
+    n = q.shape[0]
+    out = []
+    for start in range(0, n, chunk):
+        idx = np.minimum(np.arange(start, start + chunk), n - 1)
+        ext = None
+        if external is not None:
+            ext = ExternalLoads(
+                bodies=external.bodies,
+                force=jnp.asarray(np.asarray(external.force)[idx]),
+                point=jnp.asarray(np.asarray(external.point)[idx]),
+                torque=jnp.asarray(np.asarray(external.torque)[idx]),
+            )
+        tau = batched_generalized_forces(
+            model,
+            jnp.asarray(q[idx]),
+            jnp.asarray(qd[idx]),
+            jnp.asarray(qdd[idx]),
+            ext,
+            convention=convention,
+        )
+        out.append(np.asarray(tau)[: min(chunk, n - start)])
+    return np.concatenate(out, axis=0)
+
+
 # ----------------------------------------------------------------------------------------------
 # External loads from an OpenSim ExternalLoads .xml and its data file
 # ----------------------------------------------------------------------------------------------
@@ -1282,9 +1324,7 @@ def inverse_dynamics(
         )
     jq, jqd, jqdd = (jnp.asarray(a) for a in (q, qd, qdd))
     jq, jqd, jqdd = jax.vmap(lambda a, b, c: apply_couplers(dyn, a, b, c))(jq, jqd, jqdd)
-    raw = np.asarray(
-        batched_generalized_forces(dyn, jq, jqd, jqdd, external, convention=convention)
-    )
+    raw = chunked_generalized_forces(dyn, jq, jqd, jqdd, external, convention=convention)
     reduced = np.asarray(jax.vmap(lambda a, b: reduce_coupled(dyn, a, b))(jq, jnp.asarray(raw)))
 
     from ._gait import GRF_THRESHOLD_N
