@@ -245,10 +245,22 @@ def test_source_with_simulate(data_dir):
 @pytest.mark.opensim
 @pytest.mark.slow
 def test_against_opensim_static_optimization(data_dir):
-    """Five frames of the right swing: OpenSim's Static Optimization and musclesim's on the
-    moments OpenSim enforced; the RMS activation difference within the issue's 0.05."""
+    """Eight mid-swing frames of the 9 m/s sprint (every pose inside the geometry fit's
+    domain): OpenSim's Static Optimization against musclesim's on the moments OpenSim
+    enforced. The solver alone on OpenSim's own moment arms and forces agrees to IPOPT's
+    tolerance; the whole pipeline (surrogate geometry) within the issue's 0.05 RMS."""
     from validation import static_optimization as v
 
-    r = v.run(data_dir, max_frames=5)
+    r = v.run(data_dir, max_frames=8, skip_frames=40)
     assert r["converged"]
+    assert r["rms_solver"] <= v.SOLVER_RMS_TOLERANCE
     assert r["rms"] <= v.ACTIVATION_RMS_TOLERANCE
+
+
+@pytest.mark.slow  # two XLA compilations of the whole leg problem (about a minute on 2 cores)
+def test_benchmark_tiny():
+    from experiments.benchmark_static_opt import build, run
+
+    r = run(build(n_frames=8, n_trials=2, opensim=False), repeats=1)
+    assert r["all_converged"]
+    assert r["musclesim_frames_per_s"] > 0 and r["musclesim_trials_frames_per_s"] > 0
