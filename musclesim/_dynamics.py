@@ -1237,6 +1237,15 @@ def motion_arrays(
 
 
 def _stance_from_kinematics(motion, model_path, side):
+    """Stance mask of one foot from kinematic gait events, and how it was found.
+
+    Event detection needs whole strides, so events near the record's ends are often missed.
+    Beyond the detected events, stance is extrapolated periodically with the median stride
+    period and the median stance duration of the detected strides (a foot strike with no
+    toe-off before the record ends counts as stance for that duration). Without two strikes
+    and one stance duration, every sample outside the detected strides is flagged as stance
+    (conservative: those moments are marked invalid).
+    """
     from ._gait import detect_events, stance_mask
 
     t = motion["time"].values
@@ -1244,13 +1253,39 @@ def _stance_from_kinematics(motion, model_path, side):
         events = detect_events(motion, side=side, model=model_path)
     except InputError as exc:
         return np.ones(t.shape, dtype=bool), f"no gait events found ({exc.problem}); all stance"
+    strikes, offs = events.foot_strike, events.toe_off
     mask = stance_mask(t, events)
-    # before the first foot strike: stance until the first toe-off that precedes it
-    first = events.foot_strike[0] if events.foot_strike.size else np.inf
-    early = events.toe_off[events.toe_off < first]
-    if early.size:
+    early = offs[offs < strikes[0]]
+    if early.size:  # the record starts in stance
         mask |= t < early[0]
-    return mask, f"kinematic gait events ({events.method}): {events.source}"
+    durations = []
+    for k, strike in enumerate(strikes):
+        later = offs[offs > strike]
+        ends_before_next = k + 1 == strikes.size or (later.size and later[0] < strikes[k + 1])
+        if later.size and ends_before_next:
+            durations.append(later[0] - strike)
+    how = f"kinematic gait events ({events.method}): {events.source}"
+    if strikes.size >= 2 and durations:
+        period = float(np.median(np.diff(strikes)))
+        stance = float(np.median(durations))
+        if not (offs > strikes[-1]).any():
+            mask |= (t >= strikes[-1]) & (t < strikes[-1] + stance)
+        start = strikes[0] - period
+        while start + stance > t[0]:
+            mask |= (t >= start) & (t < start + stance)
+            start -= period
+        start = strikes[-1] + period
+        while start <= t[-1]:
+            mask |= (t >= start) & (t < start + stance)
+            start += period
+        how += (
+            f"; extrapolated beyond the detected events with the median stride "
+            f"{period:.3f} s and stance {stance:.3f} s"
+        )
+    else:
+        mask |= (t < strikes[0]) | (t >= strikes[-1])
+        how += "; samples outside the detected strides flagged as stance"
+    return mask, how
 
 
 def inverse_dynamics(

@@ -147,7 +147,7 @@ def _write_model(
         )
     text = (
         '<?xml version="1.0" encoding="UTF-8" ?>\n<OpenSimDocument Version="40000">'
-        '<Model name="pendulum"><gravity>0 -9.80665 0</gravity><ground name="ground" />'
+        '<Model name="pendulum"><gravity>0 -9.80665 0</gravity><Ground name="ground" />'
         f"<BodySet><objects>{''.join(bodies)}</objects></BodySet>"
         f"<JointSet><objects>{''.join(joints)}</objects></JointSet>{constraints}"
         "</Model></OpenSimDocument>"
@@ -430,3 +430,85 @@ def test_generalized_forces_equal_opensim_solver(sprint_slice):
     exact = np.asarray(batched_generalized_forces(model, q, qd, qdd, convention="exact"))
     arm = model.coordinate_names.index("arm_flex_r")
     np.testing.assert_allclose(exact[:, arm], ref[:, arm], rtol=1e-9, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------------------------
+# the public entry point, with external loads (pendulum renamed as a leg)
+# ----------------------------------------------------------------------------------------------
+
+
+def _leg_pendulum(tmp_path):
+    """The pendulum with leg names (hip_flexion_r, knee_angle_r, body calcn_r) and loads."""
+    path = _write_model(tmp_path / "leg.osim")
+    text = path.read_text().replace("theta1", "hip_flexion_r").replace("theta2", "knee_angle_r")
+    path.write_text(text.replace("link2", "calcn_r"))
+    full = [f"ground_force_v{a}" for a in "xyz"] + [f"ground_force_p{a}" for a in "xyz"]
+    full += [f"ground_torque_{a}" for a in "xyz"]
+    (tmp_path / "loads.xml").write_text(_LOADS.replace("link2", "calcn_r"))
+    _grf_file(tmp_path / "grf.mot", full)
+    return path, tmp_path / "loads.xml"
+
+
+def _swing_motion(t):
+    w = 2.0 * math.pi
+    q = np.stack([0.3 * np.sin(w * t), 0.8 + 0.4 * np.cos(w * t)], axis=1)
+    qd = np.stack([0.3 * w * np.cos(w * t), -0.4 * w * np.sin(w * t)], axis=1)
+    qdd = np.stack([-0.3 * w**2 * np.sin(w * t), -0.4 * w**2 * np.cos(w * t)], axis=1)
+    return q, qd, qdd
+
+
+def test_inverse_dynamics_entry_point_with_loads(tmp_path):
+    model_path, loads = _leg_pendulum(tmp_path)
+    t = np.linspace(0.0, 0.2, 21)
+    q, qd, qdd = _swing_motion(t)
+    names = ["hip_flexion_r", "knee_angle_r"]
+    motion = _motion(names, q).assign_coords(time=t)
+    motion["qdot"] = (("time", "coordinate"), qd)
+    motion["qddot"] = (("time", "coordinate"), qdd)
+    ds = inverse_dynamics(model_path, motion, external_loads=loads, sides=("r",))
+    # load: F = (1, 1, 1) N at P = (1, 1, 1) m, free torque (1, 1, 1) N*m on calcn_r (link2)
+    force, point, torque = np.ones(3), np.ones(3), np.ones(3)
+    expected = np.empty_like(q)
+    for i in range(t.size):
+        joint2 = L1 * np.array([math.sin(q[i, 0]), -math.cos(q[i, 0]), 0.0])
+        ext = [np.cross(point - origin, force)[2] + torque[2] for origin in (np.zeros(3), joint2)]
+        expected[i] = _analytic(q[i], qd[i], qdd[i]) - np.array(ext)
+    np.testing.assert_allclose(ds["moment"].sel(coordinate=names).values, expected, atol=1e-10)
+    assert ds["moment"].attrs["units"] == "N*m"
+    assert list(ds["unit"].values) == ["N*m", "N*m"]
+    assert not ds["stance"].values.any()  # 1 N vertical is below the 20 N contact threshold
+    assert ds["valid"].values.all()
+    assert ds.attrs["model_sha256"] and ds.attrs["grf_sha256"]
+    assert ds.attrs["external_loads_applied"] == 1
+
+
+@pytest.mark.opensim
+def test_opensim_tool_with_loads_matches_jax(tmp_path):
+    """OpenSim's InverseDynamicsTool (its own GCV-spline derivatives and load splines) against
+    the JAX entry point on a smooth swing motion of the leg pendulum; inputs unchanged."""
+    from musclesim._io import sha256_file
+    from musclesim._motion import read_motion
+    from musclesim._opensim_dynamics import opensim_inverse_dynamics_tool
+
+    model_path, loads = _leg_pendulum(tmp_path)
+    t = np.linspace(0.0, 0.2, 21)
+    q, _, _ = _swing_motion(t)
+    mot = tmp_path / "swing.mot"
+    rows = "\n".join(f"{a:.6f}\t{b:.17g}\t{c:.17g}" for a, (b, c) in zip(t, q, strict=True))
+    mot.write_text(
+        "swing\nversion=1\nnRows=21\nnColumns=3\ninDegrees=no\nendheader\n"
+        f"time\thip_flexion_r\tknee_angle_r\n{rows}\n"
+    )
+    before = {p: sha256_file(p) for p in (model_path, loads, mot, tmp_path / "grf.mot")}
+    out = tmp_path / "out"
+    ref = opensim_inverse_dynamics_tool(model_path, mot, external_loads=loads, output_dir=out)
+    assert (out / "inverse_dynamics.sto").is_file()
+    assert {p: sha256_file(p) for p in before} == before
+    ours = inverse_dynamics(model_path, read_motion(mot), external_loads=loads, sides=("r",))
+    for name in ("hip_flexion_r", "knee_angle_r"):
+        a = ours["generalized_force"].sel(model_coordinate=name).values
+        b = ref["generalized_force"].sel(coordinate=name).values
+        assert ref.sel(coordinate=name)["unit"].item() == "N*m"
+        # interior samples: both interpolate the same smooth record (quintic splines); the
+        # end samples differ more because the splines' end conditions differ
+        np.testing.assert_allclose(a[3:-3], b[3:-3], atol=2e-3 * np.abs(b).max())
