@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -19,12 +20,16 @@ from musclesim._dynamics import (
     batched_generalized_forces,
     body_poses,
     external_loads_at,
-    generalized_forces,
     inverse_dynamics,
-    joint_moments,
     load_dynamics_model,
     read_external_loads,
 )
+from musclesim._dynamics import generalized_forces as _generalized_forces
+from musclesim._dynamics import joint_moments as _joint_moments
+
+# compiled once per model (eager dispatch of the small ops is slower than compiling)
+generalized_forces = eqx.filter_jit(_generalized_forces)
+joint_moments = eqx.filter_jit(_joint_moments)
 
 # Double pendulum (arbitrary test values, SI): link lengths, mass-centre distances, masses,
 # inertias about the mass centre, gravity.
@@ -242,7 +247,7 @@ def test_coupler_chain_rule_is_virtual_work(tmp_path):
     indep = jnp.asarray(np.array([0.3, 1.1]))
     tau = joint_moments(model, jnp.concatenate([indep, jnp.zeros(1)]), zero, zero)
     np.testing.assert_allclose(
-        np.asarray(tau[:2]), np.asarray(jax.grad(potential)(indep)), rtol=1e-12
+        np.asarray(tau[:2]), np.asarray(jax.jit(jax.grad(potential))(indep)), rtol=1e-12
     )
     assert float(tau[2]) == 0.0
 
@@ -255,7 +260,7 @@ def test_gradient_matches_finite_differences(pendulum):
         tau = generalized_forces(pendulum, q, qd, qdd)
         return tau[0] + 2.0 * tau[1]
 
-    grad = np.asarray(jax.grad(f)(jnp.asarray(q0)))
+    grad = np.asarray(jax.jit(jax.grad(f))(jnp.asarray(q0)))
     h = 1e-6
     fd = [
         (float(f(jnp.asarray(q0 + h * e))) - float(f(jnp.asarray(q0 - h * e)))) / (2 * h)
