@@ -902,6 +902,15 @@ class StaticOptimization(ExcitationSource):
                     np.asarray(stance.values, dtype=bool),
                     {"long_name": "foot on the ground (moments valid only with GRF)"},
                 )
+        if hasattr(moments, "data_vars") and "valid" in moments:
+            valid = moments["valid"]
+            if "coordinate" in valid.dims and valid.sizes.get("time") == time.size:
+                ok = valid.sel(coordinate=list(coords)).all("coordinate")
+                ds["moment_valid"] = (
+                    ("time",),
+                    np.asarray(ok.values, dtype=bool),
+                    {"long_name": "every matched moment valid (swing, or stance with GRF)"},
+                )
         source = cls(time, names, excitation, dataset=ds)
         source._description = (
             f"StaticOptimization(side={side}, exponent={result.exponent:g}, "

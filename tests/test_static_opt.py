@@ -264,3 +264,27 @@ def test_benchmark_tiny():
     r = run(build(n_frames=8, n_trials=2, opensim=False), repeats=1)
     assert r["all_converged"]
     assert r["musclesim_frames_per_s"] > 0 and r["musclesim_trials_frames_per_s"] > 0
+
+
+@pytest.mark.slow  # compiles the JAX inverse dynamics and the leg problem (about a minute)
+def test_from_motion_with_inverse_dynamics(data_dir):
+    """The source takes musclesim's inverse-dynamics Dataset as it comes (``moment``,
+    ``stance``, ``valid``) and its solution meets the moments to the tolerance."""
+    import warnings
+
+    from musclesim._dynamics import inverse_dynamics
+
+    motion = musclesim.filter_motion(musclesim.read_motion(data_dir / SPRINT), 15.0)
+    motion = motion.isel(time=slice(120, 150))  # right swing
+    moments = inverse_dynamics(data_dir / "models/Sprinter_JA1_scaled.osim", motion, sides=("r",))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", musclesim.GeometryDomainWarning)
+        source = so.StaticOptimization.from_motion("sprinter_ja1", motion, moments, side="r")
+    ds = source.dataset
+    assert bool(ds["converged"].all())
+    expected_valid = moments["valid"].sel(coordinate=list(ds.coordinate.values)).all("coordinate")
+    np.testing.assert_array_equal(ds["moment_valid"].values, expected_valid.values)
+    np.testing.assert_allclose(
+        ds["moment"].values, moments["moment"].sel(coordinate=list(ds.coordinate.values)).values
+    )
+    assert "stance" in ds
