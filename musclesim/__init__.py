@@ -72,6 +72,14 @@ from ._progression import (
 )
 from ._rank import rank_drills
 from ._simulate import simulate
+from ._static_opt import (
+    LoadSharingSolution,
+    StaticOptimization,
+    StaticOptimizationSolution,
+    excitation_from_activation,
+    solve_load_sharing,
+    static_optimization,
+)
 from ._tables import build_table, export_html, lookup
 from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
 
@@ -84,6 +92,12 @@ __all__ = [
     "lookup",
     "rank_drills",
     "simulate",
+    "static_optimization",
+    "solve_load_sharing",
+    "excitation_from_activation",
+    "StaticOptimization",
+    "StaticOptimizationSolution",
+    "LoadSharingSolution",
     "CONSTANT_SETS",
     "DeGroote2016Constants",
     "FiberSolution",
