@@ -517,3 +517,38 @@ def test_opensim_tool_with_loads_matches_jax(tmp_path):
         # interior samples: both interpolate the same smooth record (quintic splines); the
         # end samples differ more because the splines' end conditions differ
         np.testing.assert_allclose(a[3:-3], b[3:-3], atol=2e-3 * np.abs(b).max())
+
+
+@pytest.mark.opensim
+@pytest.mark.parametrize(
+    "model_file",
+    [
+        pytest.param("gait2392_subject01_scaled.osim", marks=pytest.mark.slow),
+        pytest.param("Rajagopal2016.osim", marks=pytest.mark.heavy),
+        pytest.param("Hamner2010_subject02_registered.osim", marks=pytest.mark.heavy),
+        pytest.param("RajagopalLaiUhlrich2023.osim", marks=pytest.mark.heavy),
+        pytest.param("OpenCap_LaiUhlrich2022_jump_subject_scaled.osim", marks=pytest.mark.heavy),
+    ],
+)
+def test_other_model_families_equal_opensim_solver(data_dir, model_file):
+    """Random states (knee flexed in the model's own sign): every joint type and function in
+    the shared models (Pin, Universal, Weld, Custom with Linear, Polynomial, SimmSpline,
+    Multiplier functions) gives OpenSim's generalized forces to rounding."""
+    from musclesim._opensim_dynamics import opensim_inverse_dynamics
+
+    model_path = data_dir / "models" / model_file
+    model = load_dynamics_model(model_path)
+    rng = np.random.default_rng(3)
+    n = len(model.coordinate_names)
+    q = np.asarray(model.default_q)[None] + rng.uniform(-0.4, 0.4, size=(4, n))
+    sign = -1.0 if model_file.startswith(("gait2392", "Hamner")) else 1.0
+    for i, name in enumerate(model.coordinate_names):
+        if name in ("knee_angle_r", "knee_angle_l"):
+            q[:, i] = sign * rng.uniform(0.2, 1.5, 4)
+    qd, qdd = rng.normal(0, 3, size=(4, n)), rng.normal(0, 20, size=(4, n))
+    q, qd, qdd = (
+        np.asarray(a) for a in jax.vmap(lambda a, b, c: apply_couplers(model, a, b, c))(q, qd, qdd)
+    )
+    ours = np.asarray(batched_generalized_forces(model, q, qd, qdd))
+    ref = opensim_inverse_dynamics(model_path, q, qd, qdd, model.coordinate_names)
+    np.testing.assert_allclose(ours, ref, atol=1e-9 * max(1.0, float(np.abs(ref).max())))

@@ -229,7 +229,7 @@ def write_report(out: Path, sprint_rows, raj, passed: bool) -> Path:
             if row["coordinate"] in ("hip_flexion_r", "knee_angle_r", "ankle_angle_r"):
                 axes[2].plot(row["time"], row["ref"], "k-", lw=2, alpha=0.4)
                 axes[2].plot(row["time"], row["ours"], "--", lw=1, label=row["coordinate"])
-        axes[2].set_title("Rajagopal run with force plates: OpenSim tool (grey) vs JAX")
+        axes[2].set_title("Rajagopal run, force plates: OpenSim (grey), JAX")
         axes[2].set_xlabel("time (s)")
         axes[2].legend(fontsize=7)
     fig.tight_layout()
