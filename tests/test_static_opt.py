@@ -220,6 +220,24 @@ def test_excitation_clipped_when_unreachable():
     np.testing.assert_allclose(u[:, 0], [1.0, 0.0], atol=1e-12)
 
 
+def test_source_interpolates_and_refuses():
+    t = np.linspace(0.0, 1.0, 11)
+    u = np.stack([t, 1.0 - t], axis=-1)
+    source = so.StaticOptimization(t, ["bflh_r", "soleus_r"], u)
+    assert isinstance(source, musclesim.ExcitationSource)
+    np.testing.assert_allclose(
+        source([0.25, 0.5], ["soleus_r", "bflh_r"]), [[0.75, 0.25]] * 1 + [[0.5, 0.5]]
+    )
+    with pytest.raises(musclesim.InputError, match="no static-optimisation solution") as info:
+        source(t, ["bflh_l"])
+    assert "bflh_r" in info.value.expected
+    with pytest.raises(musclesim.InputError, match="inside the solved record"):
+        source(t + 10.0, ["bflh_r"])
+    with pytest.raises(musclesim.InputError, match="excitation"):
+        so.StaticOptimization(t, ["bflh_r"], u)
+
+
+@pytest.mark.slow  # compiles the leg problem and the compliant-tendon simulation (~50 s)
 def test_source_with_simulate(data_dir):
     model = musclesim.load_model("sprinter_ja1")
     motion = musclesim.filter_motion(musclesim.read_motion(data_dir / SPRINT), 15.0)
