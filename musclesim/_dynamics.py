@@ -32,6 +32,19 @@ derivative along (q̇, q̈), and the transpose Jacobians one reverse-mode produc
 the velocity map, which is linear in q̇. ``tau`` is the residual of M(q) q̈ + C(q, q̇) − G(q) −
 external loads, the quantity OpenSim's ``InverseDynamicsSolver`` returns.
 
+Two conventions for the velocity-product term (``convention=``): ``"opensim"`` (default)
+reproduces Simbody's ``FunctionBased`` mobilizer, which approximates the rate of a
+``CustomJoint``'s angular-velocity Jacobian when one coordinate drives several rotations (the
+``walker_knee`` of the Lai/Rajagopal/sprinter models); results then equal OpenSim's to
+rounding (1e-12 N·m on the sprint). ``"exact"`` differentiates the kinematics exactly; it
+differs from OpenSim by about 1-2 % of the peak hip and knee moments in the sprint trials
+(``validation/inverse_dynamics.py``). Following house style, the default is OpenSim's so that
+parity checks (static optimisation against OpenSim's tool) are exact.
+
+Compilation: the first call for a model compiles the whole tree (tens of seconds for the
+22-body sprinter model on a laptop CPU); :func:`chunked_generalized_forces` then reuses one
+compilation for records of any length.
+
 Coupled coordinates (``knee_angle_r_beta = f(knee_angle_r)`` in the Rajagopal family):
 OpenSim's inverse dynamics ignores constraints (``calcResidualForceIgnoringConstraints``) and
 reports the dependent coordinate's generalized force on its own (``knee_angle_r_beta_force``).
