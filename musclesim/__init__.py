@@ -27,6 +27,16 @@ from ._drills import (
     running_motion,
     running_motion_jax,
 )
+from ._dynamics import (
+    DynamicsModel,
+    ExternalLoads,
+    batched_generalized_forces,
+    generalized_forces,
+    inverse_dynamics,
+    joint_moments,
+    load_dynamics_model,
+    read_external_loads,
+)
 from ._errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
 from ._excitation import (
     Constant,
@@ -60,6 +70,7 @@ from ._motion import (
     resample_motion,
 )
 from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
+from ._opensim_dynamics import opensim_inverse_dynamics, opensim_inverse_dynamics_tool
 from ._opensim_pipeline import run_ik, scale_model
 from ._parameters import MuscleParameters
 from ._progression import (
@@ -173,4 +184,14 @@ __all__ = [
     "running_curves",
     "running_motion_jax",
     "load_running_template",
+    "inverse_dynamics",
+    "generalized_forces",
+    "batched_generalized_forces",
+    "joint_moments",
+    "load_dynamics_model",
+    "read_external_loads",
+    "DynamicsModel",
+    "ExternalLoads",
+    "opensim_inverse_dynamics",
+    "opensim_inverse_dynamics_tool",
 ]
