@@ -306,9 +306,9 @@ def write_report(out: Path, sprint_rows, raj, passed: bool) -> Path:
             + ", ".join(
                 f"{s} {100 * stance[:, i].mean():.0f} %" for i, s in enumerate(raj["sides"])
             )
-            + ". The remaining differences come from the derivatives (OpenSim's GCV quintic splines vs our "
-            "interpolating quintic) and the load interpolation (GCV cubic vs interpolating "
-            "cubic), not from the dynamics, which agree to rounding in (i).",
+            + ". The remaining differences come from the derivatives (OpenSim's GCV quintic "
+            "splines vs our interpolating quintic) and the load interpolation (GCV cubic vs "
+            "interpolating cubic), not from the dynamics, which agree to rounding in (i).",
             "",
         ]
     lines += ["![moments](inverse_dynamics.png)", ""]
