@@ -465,6 +465,14 @@ def _parse_motion(table: Mapping, path: Path) -> dict:
                 expected="a list drawn from " + ", ".join(_WALKING_SCALED_JOINTS),
             )
         out["scaled_joints"] = tuple(joints)
+        floor = table.get("knee_flexion_floor_deg")
+        out["knee_flexion_floor"] = (
+            None
+            if floor is None
+            else _number_spec(floor, path=path, field="motion.knee_flexion_floor_deg")
+            * math.pi
+            / 180.0
+        )
         out["default_cycles"] = int(table.get("default_cycles", 3))
         return out
     if kind == "motion_file":
@@ -1334,6 +1342,7 @@ def walking_curves(
     *,
     excursion_exponent: float,
     scaled_joints: Sequence[str] = ("hip_flexion",),
+    knee_flexion_floor: float | None = None,
 ) -> np.ndarray:
     """Joint angles over the stride at ``speed`` (P, C), periodic (closed like the running
     template's cycle).
@@ -1344,7 +1353,9 @@ def walking_curves(
     drill's ``excursion_exponent``, applied to the ``scaled_joints`` (``hip_flexion``,
     ``ankle_angle`` about their cycle means; ``knee_flexion`` above its cycle minimum, so the
     most extended posture is kept). Other coordinates keep the measured curves. At v = v₀
-    the template is returned unchanged (closed).
+    the template is returned unchanged (closed). ``knee_flexion_floor`` (rad), when given,
+    clamps knee flexion from below: the measured walk hyperextends by 3.3 deg in terminal
+    swing, which knees whose range starts at 0 (the Rajagopal family) cannot take.
     """
     q = tpl.q - (tpl.q[-1:, :] - tpl.q[:1, :]) * (tpl.phase / 100.0)[:, None]
     s = (float(speed) / tpl.speed) ** excursion_exponent
@@ -1358,6 +1369,10 @@ def walking_curves(
         else:
             continue
         out[:, j] = anchor + s * (q[:, j] - anchor)
+    if knee_flexion_floor is not None:
+        for j, name in enumerate(tpl.coordinates):
+            if name.startswith("knee_angle_"):
+                out[:, j] = np.maximum(out[:, j], knee_flexion_floor)
     return out
 
 
@@ -1369,6 +1384,7 @@ def walking_motion(
     cadence_exponent: float,
     excursion_exponent: float,
     scaled_joints: Sequence[str] = ("hip_flexion",),
+    knee_flexion_floor: float | None = None,
     duration: float | None = None,
     sample_rate: float = 100.0,
     cycles: int = 3,
@@ -1385,7 +1401,11 @@ def walking_motion(
     f = walking_stride_frequency(v, tpl, cadence_exponent=cadence_exponent)
     t = _time_grid(cycles / f if duration is None else duration, sample_rate)
     curves = walking_curves(
-        v, tpl, excursion_exponent=excursion_exponent, scaled_joints=scaled_joints
+        v,
+        tpl,
+        excursion_exponent=excursion_exponent,
+        scaled_joints=scaled_joints,
+        knee_flexion_floor=knee_flexion_floor,
     )
     p = np.mod(100.0 * f * t, 100.0)
     tracks = {name: np.interp(p, tpl.phase, curves[:, j]) for j, name in enumerate(tpl.coordinates)}
@@ -1528,6 +1548,7 @@ def drill_motion(
             cadence_exponent=d.motion["cadence_exponent"],
             excursion_exponent=d.motion["excursion_exponent"],
             scaled_joints=d.motion["scaled_joints"],
+            knee_flexion_floor=d.motion["knee_flexion_floor"],
             duration=duration,
             sample_rate=sample_rate,
             cycles=d.motion["default_cycles"],
