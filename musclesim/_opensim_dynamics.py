@@ -291,17 +291,22 @@ def opensim_inverse_dynamics_tool(
             with atomic_path(target) as part:
                 shutil.copyfile(result, part)
             attrs["output_path"] = str(target.resolve())
+    from ._dynamics import load_dynamics_model
+
+    # OpenSim labels every non-rotational coordinate "_force", the coupled patellar one
+    # included; units come from the model's own motion types instead (coupled ones are angles)
+    dyn = load_dynamics_model(model_path)
+    kinds = dict(zip(dyn.coordinate_names, dyn.motion_types, strict=True))
     labels = [str(c) for c in table["channel"].values]
     names, units = [], []
     for label in labels:
-        for suffix, unit in (("_moment", "N*m"), ("_force", "N")):
+        name = label
+        for suffix in ("_moment", "_force"):
             if label.endswith(suffix):
-                names.append(label[: -len(suffix)])
-                units.append(unit)
+                name = label[: -len(suffix)]
                 break
-        else:
-            names.append(label)
-            units.append("")
+        names.append(name)
+        units.append("N" if kinds.get(name) == "translational" else "N*m")
     ds = xr.Dataset(
         {
             "generalized_force": (
