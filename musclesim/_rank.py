@@ -128,7 +128,11 @@ def _drill_inputs(am: AthleteModel, drill, intensities: Sequence[float], drills)
         )
         t = motion["time"].values
         grid = np.linspace(t[0], t[-1], SAMPLES)
+        lo, hi = motion["q"].min("time"), motion["q"].max("time")
         motion = resample_motion(motion, times=grid)
+        # the cubic spline may overshoot the samples near a kink (e.g. a clamped knee): keep
+        # every coordinate within the range the drill's own samples span
+        motion["q"] = motion["q"].clip(lo, hi)
         q = {c: jnp.asarray(motion["q"].sel(coordinate=c).values) for c in am.geometry.coordinates}
         length = np.asarray(am.geometry.mtu_length(q))[:, 0] * am.length_scale
         source = drill_excitation(

@@ -166,3 +166,15 @@ def test_walking_max_safe_speed_is_found_and_rises_with_days(athlete, model):
         found.append(speed)
     assert len(days) > 1
     assert found[0] < found[1]
+
+
+def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
+    """The walking knee is clamped at 0 deg; the resampling must not undershoot it (the
+    Rajagopal-family knee range starts at 0), so no extrapolation warning in the demo."""
+    from musclesim._geometry import GeometryDomainWarning
+    from musclesim._rank import _drill_inputs
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GeometryDomainWarning)
+        _, length, _ = _drill_inputs(model, "walking", [1.0, 1.8], None)
+    assert np.all(np.isfinite(length))
