@@ -6,7 +6,8 @@ The function reads as its list of stages:
 2. match the motion's coordinates to those the muscles span (clear error when one is missing);
 3. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged);
 4. gait events of each foot from the kinematics (or given), for phases and cycles;
-5. excitation from the chosen source (constant, EMG file, gait-phase template);
+5. excitation from the chosen source (constant, EMG file, gait-phase template, or static
+   optimisation of each leg from inverse-dynamics joint moments);
 6. fibre and tendon states (:func:`~musclesim.solve_fiber`, compliant tendon by default);
 7. metrics over the whole record and per gait cycle, with the phase of each peak;
 8. an ``xarray.Dataset`` with units, long names, thresholds and provenance.
@@ -27,6 +28,14 @@ from ._errors import InputError
 from ._fiber import solve_fiber
 
 DEFAULT_MUSCLES = ("hamstrings", "calf")
+
+#: Low-pass cutoff (Hz) of the kinematics before inverse dynamics for the
+#: ``static_optimization`` excitation (4th-order zero-lag Butterworth,
+#: :func:`~musclesim.filter_motion`): a choice inside the 10–15 Hz range used for running
+#: kinematics (Winter 2009, §3.4.4, doi:10.1002/9780470549148), at its upper end because
+#: sprinting swing has content up to ~10 Hz. Accelerations are twice-differentiated noise
+#: without it. Override with ``cutoff_hz``.
+STATIC_OPTIMIZATION_CUTOFF_HZ = 15.0
 
 
 def _resolve_model(model):
@@ -71,8 +80,105 @@ def resolve_excitation(excitation, *, speed: float | None = None):
         f"unknown excitation {excitation!r}",
         field="excitation",
         expected="a number in [0, 1], 'running', 'sprinting', an EMG file (.mat/.sto/.mot/.c3d)"
-        " or an ExcitationSource",
+        " or an ExcitationSource ('static_optimization' is built by simulate, which has the"
+        " model and motion)",
     )
+
+
+def dynamics_model_path(geometry, osim=None) -> Path:
+    """The ``.osim`` whose segment inertias the inverse dynamics uses.
+
+    ``osim`` when given, else the model the geometry was fitted from, looked up in the shared
+    data folder's ``models/``. Either way its sha256 must equal the one recorded in the
+    geometry file, so moments and moment arms come from the same model.
+    """
+    from ._io import sha256_file, shared_data_dir
+
+    if osim is None:
+        data = shared_data_dir(required=False)
+        path = None if data is None else data / "models" / geometry.source_file
+        if path is None or not path.is_file():
+            raise InputError(
+                f"the model {geometry.source_file!r} that {geometry.name!r} was fitted from is"
+                " not in the shared data folder",
+                field="osim",
+                expected="the .osim file (--osim PATH / osim=PATH) for inverse dynamics",
+            )
+    else:
+        path = Path(osim)
+        if not path.is_file():
+            raise InputError("file not found", path=path, field="osim", expected="an .osim file")
+    digest = sha256_file(path)
+    if geometry.source_sha256 and digest != geometry.source_sha256:
+        raise InputError(
+            f"sha256 {digest[:12]}... differs from the model the geometry {geometry.name!r} was"
+            f" fitted from ({geometry.source_file}, {geometry.source_sha256[:12]}...)",
+            path=path,
+            field="osim",
+            expected="the same .osim as the geometry (or refit the geometry from this one)",
+        )
+    return path
+
+
+def static_optimization_source(
+    geometry,
+    motion: xr.Dataset,
+    sides: Sequence[str],
+    *,
+    osim=None,
+    grf=None,
+    grf_data=None,
+    cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
+    **options,
+):
+    """Excitation from static optimisation of each leg in ``sides``.
+
+    Stages: the kinematics are low-pass filtered (``cutoff_hz``; None: as given) and
+    differentiated; :func:`~musclesim.inverse_dynamics` with the ``.osim``'s segment inertias
+    (:func:`dynamics_model_path`) and, when given, the ground reaction forces of an OpenSim
+    ExternalLoads file ``grf`` (its data file, or ``grf_data``) gives the joint moments;
+    :meth:`~musclesim.StaticOptimization.from_motion` shares them among every muscle that
+    crosses the leg's hip, knee and ankle (``options`` go there: ``exponent``,
+    ``reserve_optimal_force``...). Without ``grf`` the stance samples' moments miss the ground
+    load: they are flagged (``inverse_dynamics_valid`` in the simulate result).
+
+    Returns the source (a :class:`~musclesim.StaticOptimization` over both legs' muscles)
+    with ``datasets`` (side → static-optimisation Dataset) and ``moments`` (the inverse
+    dynamics Dataset) attached.
+    """
+    from ._dynamics import inverse_dynamics
+    from ._motion import filter_motion, motion_derivatives
+    from ._static_opt import StaticOptimization
+
+    model_path = dynamics_model_path(geometry, osim)
+    if cutoff_hz is not None:
+        motion = filter_motion(motion, cutoff_hz, variables=["q"])
+    motion = motion_derivatives(motion)
+    moments = inverse_dynamics(
+        model_path, motion, external_loads=grf, grf_data=grf_data, sides=tuple(sides)
+    )
+    per_side = {
+        side: StaticOptimization.from_motion(geometry, motion, moments, side=side, **options)
+        for side in sides
+    }
+    time = next(iter(per_side.values())).time
+    source = StaticOptimization(
+        time,
+        [m for s in per_side.values() for m in s.muscles],
+        np.concatenate([s.excitation for s in per_side.values()], axis=1),
+    )
+    source.datasets = {side: s.dataset for side, s in per_side.items()}
+    source.moments = moments
+    source._description = "; ".join(s.describe() for s in per_side.values()) + (
+        f"; inverse dynamics of {model_path.name}"
+        + (
+            f" with ground reaction forces ({Path(grf).name})"
+            if grf is not None
+            else ", no ground reaction forces (stance moments invalid)"
+        )
+        + (f"; kinematics low-pass {cutoff_hz:g} Hz" if cutoff_hz is not None else "")
+    )
+    return source
 
 
 def _side(muscle: str) -> str | None:
@@ -106,6 +212,10 @@ def simulate(
     activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
     strict_domain: bool = False,
+    osim=None,
+    grf=None,
+    grf_data=None,
+    cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
     **solver_options,
 ) -> xr.Dataset:
     """Strain and load of each selected muscle along a measured motion.
@@ -123,6 +233,11 @@ def simulate(
         activation_threshold, lengthening_threshold: thresholds of
             ``peak_eccentric_fiber_strain`` (recorded in the attributes).
         strict_domain: raise instead of warning when a pose leaves the fit domain.
+        osim, grf, grf_data, cutoff_hz: for ``excitation="static_optimization"`` only: the
+            ``.osim`` for inverse dynamics (default: the model the geometry was fitted from,
+            from the shared data), an OpenSim ExternalLoads ``.xml`` with the ground reaction
+            forces (and its data file when the xml's path is stale), and the kinematics'
+            low-pass cutoff; see :func:`static_optimization_source`.
         **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
 
     Returns:
@@ -154,7 +269,18 @@ def simulate(
     found, event_notes = _detect_events(motion, sides, events)
 
     # 5. excitation
-    source = resolve_excitation(excitation)
+    if isinstance(excitation, str) and excitation == "static_optimization":
+        source = static_optimization_source(
+            geometry, motion, sides, osim=osim, grf=grf, grf_data=grf_data, cutoff_hz=cutoff_hz
+        )
+    else:
+        if grf is not None or osim is not None:
+            raise InputError(
+                f"grf/osim given with excitation {excitation!r}",
+                field="excitation",
+                expected="'static_optimization' (the only source that uses them)",
+            )
+        source = resolve_excitation(excitation)
     drive = np.asarray(source(time, names, motion=motion, cycles=found or None), dtype=float).T
     if drive.shape != lengths.shape:
         raise InputError(
@@ -187,6 +313,8 @@ def simulate(
     )
     phases = {side: time_to_phase(time, ev) for side, ev in found.items()}
     _add_phases_and_cycles(ds, names, phases, found)
+    if hasattr(source, "datasets"):
+        _add_load_sharing(ds, names, source)
 
     # 8. provenance
     ds.attrs.update(
@@ -214,6 +342,81 @@ def simulate(
         + "; ".join(event_notes),
     )
     return ds
+
+
+def _add_load_sharing(ds: xr.Dataset, names, source) -> None:
+    """Static-optimisation activation and force of the selected muscles, and whether the
+    joint moments behind them are valid (swing, or stance with ground reaction forces)."""
+    so_activation = np.full((ds.sizes["time"], len(names)), np.nan)
+    so_force = np.full_like(so_activation, np.nan)
+    valid = np.ones_like(so_activation, dtype=bool)
+    t = ds["time"].values
+    for k, name in enumerate(names):
+        side = _side(name)
+        so = source.datasets[side]
+        so_activation[:, k] = np.interp(t, so["time"].values, so["activation"].sel(muscle=name))
+        so_force[:, k] = np.interp(t, so["time"].values, so["muscle_force"].sel(muscle=name))
+        if "grf_path" in source.moments.attrs:
+            continue  # ground reaction forces applied: stance moments are complete
+        if f"stance_{side}" in ds:  # the gait events simulate uses everywhere else
+            valid[:, k] = ~ds[f"stance_{side}"].values.astype(bool)
+        else:
+            stance = source.moments["stance"].sel(side=side).values
+            valid[:, k] = np.interp(t, source.moments["time"].values, ~stance) > 0.5
+    ds["static_optimization_activation"] = (
+        ("time", "muscle"),
+        so_activation,
+        _attrs("1", "static-optimisation activation (rigid tendon)"),
+    )
+    ds["static_optimization_force"] = (
+        ("time", "muscle"),
+        so_force,
+        _attrs("N", "static-optimisation muscle force (rigid tendon)"),
+    )
+    ds["inverse_dynamics_valid"] = (
+        ("time", "muscle"),
+        valid,
+        {"long_name": "joint moments valid: swing, or stance with ground reaction forces"},
+    )
+    # per leg: the moments that were shared, what the reserves carried, convergence
+    legs = list(source.datasets.values())
+    coords = [str(c) for so in legs for c in so["coordinate"].values]
+
+    def per_coordinate(var):
+        return np.concatenate(
+            [
+                np.stack([np.interp(t, so["time"].values, col) for col in so[var].values.T], 1)
+                for so in legs
+            ],
+            axis=1,
+        )
+
+    ds["joint_moment"] = (
+        ("time", "coordinate"),
+        per_coordinate("moment"),
+        _attrs("N m", "joint moment from inverse dynamics, shared by static optimisation"),
+    )
+    ds["reserve_moment"] = (
+        ("time", "coordinate"),
+        per_coordinate("reserve_moment"),
+        _attrs("N m", "moment left to the reserve actuators"),
+    )
+    ds["static_optimization_converged"] = (
+        ("time", "coordinate"),
+        np.concatenate(
+            [
+                np.repeat(
+                    (np.interp(t, so["time"].values, so["converged"].values) > 0.5)[:, None],
+                    so.sizes["coordinate"],
+                    axis=1,
+                )
+                for so in legs
+            ],
+            axis=1,
+        ),
+        {"long_name": "static optimisation met its tolerance at this sample (per leg)"},
+    )
+    ds.coords["coordinate"] = coords
 
 
 def _attrs(units: str, long_name: str) -> dict[str, str]:

@@ -35,7 +35,15 @@ def _simulate(args) -> int:
 
     muscles = args.muscles or ["hamstrings", "calf"]
     ds = simulate(
-        args.model, args.motion, excitation=args.excitation, muscles=muscles, tendon=args.tendon
+        args.model,
+        args.motion,
+        excitation=args.excitation,
+        muscles=muscles,
+        tendon=args.tendon,
+        osim=args.osim,
+        grf=args.grf,
+        grf_data=args.grf_data,
+        cutoff_hz=None if args.cutoff == 0 else args.cutoff,
     )
     print(_summary_table(ds))
     print(
@@ -68,13 +76,37 @@ def _plot(args) -> int:
 
 
 def register_cli(subparsers) -> None:
+    from ._simulate import STATIC_OPTIMIZATION_CUTOFF_HZ
+
     sim = subparsers.add_parser("simulate", help="per-muscle strain and load along a motion")
     sim.add_argument("--model", required=True, help="shipped model name or fitted model file")
     sim.add_argument("--motion", required=True, type=Path, help=".mot/.sto/.csv motion file")
     sim.add_argument(
         "--excitation",
         default="sprinting",
-        help="number in [0,1], 'running', 'sprinting' or an EMG file",
+        help="number in [0,1], 'running', 'sprinting', 'static_optimization' (joint moments"
+        " by inverse dynamics shared among all muscles of each leg) or an EMG file",
+    )
+    sim.add_argument(
+        "--grf",
+        type=Path,
+        help="static_optimization: OpenSim ExternalLoads .xml with the ground reaction forces"
+        " (without it, stance moments are flagged invalid)",
+    )
+    sim.add_argument(
+        "--grf-data", type=Path, help="the .mot/.sto the --grf xml names, if its path is stale"
+    )
+    sim.add_argument(
+        "--osim",
+        type=Path,
+        help="static_optimization: the .osim for inverse dynamics (default: the model the"
+        " geometry was fitted from, in the shared data)",
+    )
+    sim.add_argument(
+        "--cutoff",
+        type=float,
+        default=STATIC_OPTIMIZATION_CUTOFF_HZ,
+        help="static_optimization: kinematics low-pass cutoff in Hz (0: no filter)",
     )
     sim.add_argument("--muscles", nargs="*", help="muscle names or groups (hamstrings, calf)")
     sim.add_argument("--tendon", choices=("compliant", "rigid"), default="compliant")
