@@ -254,7 +254,7 @@ def rank_drills(
     the policy summary and provenance in its attributes.
     """
     from ._drills import load_drills
-    from ._tolerance import policy_summary, tolerance_limit
+    from ._tolerance import TolerancePolicy, policy_summary, tolerance_limit
 
     day = day or datetime.date.today()
     athlete.check_date(day)
@@ -308,6 +308,28 @@ def rank_drills(
     strain = np.asarray(rows["peak_eccentric_fiber_strain"])
     force = np.asarray(rows["peak_force"])
     safe = np.where(np.isfinite(strain), strain <= limit.strain, True) & (force <= limit.force)
+    # Full speed, injured: can it ever be cleared under this policy (full recovery)?
+    full_speed = drill_peaks(am, RUNNING_DRILL, [reference["speed"]], drills=library)
+    full_ratio = max(
+        float(full_speed["peak_eccentric_fiber_strain"][0])
+        / reference["peak_eccentric_fiber_strain"],
+        float(full_speed["peak_force"][0]) / reference["peak_force"],
+    )
+    full_fraction = (TolerancePolicy.default() if policy is None else policy).full_fraction
+    note = ""
+    if full_ratio > full_fraction:
+        note = (
+            f"Maximal-velocity sprinting ({reference['speed']:g} m/s) is not cleared on any day "
+            f"under this policy: the injured muscle reaches {full_ratio:.3f} x its uninjured "
+            f"reference there, above the full-recovery limit of {full_fraction:g} x"
+            + (
+                f" (its fascicles are {1 - athlete.fascicle_length_ratio:.0%} shorter than the "
+                "uninjured side's)"
+                if athlete.fascicle_length_ratio is not None and athlete.fascicle_length_ratio < 1
+                else ""
+            )
+            + f". A policy full_fraction >= {full_ratio:.3f} would accept it."
+        )
     ds = xr.Dataset(
         {
             "default_intensity": ("drill", np.asarray(defaults)),
@@ -338,6 +360,8 @@ def rank_drills(
             "reference_peak_force": reference["peak_force"],
             "limit_strain_fraction": limit.strain_fraction,
             "limit_force_fraction": limit.force_fraction,
+            "full_speed_injured_to_reference": full_ratio,
+            "max_velocity_note": note,
             "policy": policy_summary(policy, athlete),
         },
     )
@@ -362,6 +386,8 @@ def ranking_table(ds: xr.Dataset) -> str:
             f"{float(r['margin']):>8.3f} {float(r['max_safe_intensity']):>9.3g} {safe:>5s}  "
             f"{r['intensity_unit'].values}"
         )
+    if ds.attrs.get("max_velocity_note"):
+        lines += ["", "Note: " + ds.attrs["max_velocity_note"]]
     return "\n".join(lines)
 
 

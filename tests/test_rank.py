@@ -178,3 +178,20 @@ def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
         warnings.simplefilter("error", GeometryDomainWarning)
         _, length, _ = _drill_inputs(model, "walking", [1.0, 1.8], None)
     assert np.all(np.isfinite(length))
+
+
+def test_ranking_says_when_full_speed_can_never_be_cleared(athlete):
+    import dataclasses
+
+    from musclesim._rank import rank_drills, ranking_table
+
+    day = athlete.injury_date + datetime.timedelta(days=21)
+    ds = rank_drills(athlete, day=day, names=["walking"], with_max_safe=False)
+    # the example's shorter fascicles: injured strain at full speed above the reference
+    assert ds.attrs["full_speed_injured_to_reference"] > 1.0
+    assert "not cleared on any day" in ds.attrs["max_velocity_note"]
+    assert "5% shorter" in ranking_table(ds)
+    healthy = dataclasses.replace(athlete, fascicle_length_ratio=None, strength_deficit=None)
+    ds = rank_drills(healthy, day=day, names=["walking"], with_max_safe=False)
+    assert ds.attrs["full_speed_injured_to_reference"] == pytest.approx(1.0)
+    assert ds.attrs["max_velocity_note"] == ""
