@@ -33,6 +33,13 @@ def register_cli(subparsers) -> None:
         "--samples", type=int, default=16000, help="training + validation poses (default 16000)"
     )
     p.add_argument("--heldout", type=int, default=4000, help="held-out test poses")
+    p.add_argument(
+        "--max-terms",
+        type=int,
+        default=800,
+        help="largest number of polynomial terms per muscle (default 800: degree 9 in four "
+        "coordinates)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--merge-into",
@@ -76,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         muscles=muscles,
         n_samples=args.samples,
         n_heldout=args.heldout,
+        max_terms=args.max_terms,
         seed=args.seed,
         progress=not args.no_progress,
     )
@@ -114,7 +122,7 @@ def error_table(ds) -> str:
         rms = float(ds["heldout_rms"].values[i]) * 1e3
         mx = float(ds["heldout_max"].values[i]) * 1e3
         cut = str(ds["domain_cuts"].values[i])
-        note = "" if not cut else f"cut {len(cut.split(';'))} slab(s)"
+        note = "" if not cut else f"{len(cut.split(';'))} cut(s)"
         lo = ds["domain_lower"].values[i]
         hi = ds["domain_upper"].values[i]
         shrunk = [

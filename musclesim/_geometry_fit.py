@@ -26,13 +26,20 @@ The fit, stage by stage (:func:`fit_geometry`):
 7. **Kinks and jumps**: a muscle whose held-out maximum error exceeds :data:`KINK_RETRY_MAX`
    is refitted with extra pieces where its length kinks or jumps along one-coordinate sweeps
    (wrap contact changes, e.g. the sprinter's vasti at 128 deg knee flexion, its medial
-   gastrocnemius jumping 14 mm near 155 deg); the better fit is kept.
+   gastrocnemius jumping 14 mm at 154.662 deg); the better fit is kept. A jump in value is
+   located by bisection (to 1e-9 rad) and kept as a fixed threshold where its location does
+   not move with the other coordinates; a kink found again at a threshold read from the file
+   is not added twice.
    **Erratic regions**: where the held-out error still exceeds the tolerance, poses the smooth
    fit misses by more than 1 mm are marked erratic and removed greedily, either as a 2.5 % slab
    off one side of the box or as a corner region of two coordinates (e.g. gluteus maximus at
-   high adduction with internal rotation), whichever removes the largest share of erratic
-   poses; the muscle is refitted on what is left, and the shrunk box and the excluded corners
-   are recorded as its stated domain.
+   high adduction with internal rotation) or, for muscles of three or more coordinates, of
+   three (e.g. the sprinter's psoas only where hip extension meets adduction and rotation),
+   whichever removes the largest share of erratic poses; the muscle is refitted on what is
+   left, and the shrunk box and the excluded corners are recorded as its stated domain. Of
+   the fits with and without kink pieces, the one meeting the tolerance on the most held-out
+   poses is kept.
+   :func:`merge_geometry` puts a refit of some muscles into an existing file.
 8. **Reference lengths** at the upright pose (every hip, knee and ankle angle 0, SOURCES.md 3.2),
    muscle parameters (:meth:`MuscleParameters.from_osim`), the error report and the source's
    sha256 go into one ``xarray.Dataset`` (:func:`fit_geometry`), written by
@@ -557,6 +564,7 @@ def fit_geometry(
     muscles: Sequence[str] | None = None,
     n_samples: int = 16000,
     n_heldout: int = 4000,
+    max_terms: int = 800,
     seed: int = 0,
     progress: bool = True,
     log: Callable[[str], None] | None = print,
@@ -571,6 +579,9 @@ def fit_geometry(
             ankle, subtalar or mtp coordinate.
         n_samples: training + validation poses (Sobol); ``n_heldout`` uniform random test poses.
         seed: seed of both pose sets.
+        max_terms: largest number of terms of a muscle's base polynomial (800: degree 9 in
+            four coordinates, 14 in three); the degree is still chosen on validation data and
+            needs six training poses per unknown.
     """
     from tqdm import tqdm
 
@@ -645,7 +656,7 @@ def fit_geometry(
     col = {c: k for k, c in enumerate(used)}
     mcol = {m: k for k, m in enumerate(wanted)}
     kink_cache: dict[str, np.ndarray] = {}
-    data = _Samples(q_all, y_all, q_test, y_test, i_tr, i_val, col, mcol)
+    data = _Samples(q_all, y_all, q_test, y_test, i_tr, i_val, col, mcol, max_terms)
     fits: dict[str, MuscleFit] = {}
     for (cnames, ths), members in tqdm(
         groups.items(), desc=f"fitting ({name})", unit="group", disable=not progress
@@ -659,7 +670,17 @@ def fit_geometry(
             options = [fit]
             if fit.heldout_max > KINK_RETRY_MAX or fit.heldout_rms > HELDOUT_RMS_TOL:
                 kinks = _kinks_for(sampler, m, cnames, box_all, kink_cache, wanted)
-                extra = [k for k in kinks if k not in fit.thresholds]
+                # A kink found again at a threshold read from the file (the sweep's grid puts it
+                # a fraction of a degree off) is the same jump: a second piece there would
+                # split the jump between two thresholds and miss the poses in between.
+                extra = [
+                    k
+                    for k in kinks
+                    if all(
+                        t.coordinate != k.coordinate or abs(t.value - k.value) > KINK_SAME_RAD
+                        for t in fit.thresholds
+                    )
+                ]
                 if extra:
                     (trial,) = _fit_in_domain(
                         data, [m], cnames, fit.thresholds + extra, domain, lo, hi
@@ -669,8 +690,15 @@ def fit_geometry(
             done = []
             for option in options:
                 if option.heldout_max > HELDOUT_MAX_TOL or option.heldout_rms > HELDOUT_RMS_TOL:
-                    option = _exclude_erratic(data, option, lo, hi)
-                done.append(option)
+                    # Three-coordinate corners include the two-coordinate ones and the slabs.
+                    three = len(cnames) >= 3
+                    done.append(
+                        _exclude_erratic(
+                            data, option, lo, hi, corners3=three, max_cuts=40 if three else 24
+                        )
+                    )
+                else:
+                    done.append(option)
             # Prefer a fit that meets the tolerance on the larger domain, then the smaller error.
             fit = min(
                 done,
@@ -706,6 +734,7 @@ def fit_geometry(
             n_samples=n_samples,
             n_heldout=n_heldout,
             seed=seed,
+            max_terms=max_terms,
             fit_seconds=round(time.perf_counter() - t_start, 1),
         ),
     )
@@ -722,6 +751,7 @@ class _Samples:
     i_val: np.ndarray
     col: dict
     mcol: dict
+    max_terms: int = 800
 
 
 def _inside(q: np.ndarray, names, domain, excluded=()) -> np.ndarray:
@@ -762,6 +792,7 @@ def _fit_in_domain(
         half,
         ths,
         cnames,
+        max_terms=data.max_terms,
     )
     out = []
     for m, (degree, coef, vrms) in zip(members, best, strict=True):
@@ -797,6 +828,9 @@ def _score(fit: MuscleFit, q_test: np.ndarray, y_test: np.ndarray) -> None:
 KINK_RETRY_MAX = 0.25e-3
 #: Smallest moment-arm jump (m) taken for a kink: 1 mm, a tenth of the moment arms' size.
 KINK_MIN_SLOPE_CHANGE = 1.0e-3
+#: A kink closer than this (rad) to a threshold on the same coordinate is that threshold: three
+#: steps of the 2001-point sweep over the widest sampled range (160 deg).
+KINK_SAME_RAD = 0.005
 #: A training pose counts as erratic when the smooth fit misses OpenSim by more than this.
 ERRATIC_RESIDUAL = 1.0e-3
 
@@ -879,7 +913,13 @@ def _locate_jump(sampler, muscle, c, cnames, box, a, b, *, n_poses=4, seed=0, it
     return max(found)
 
 
-def _exclude_erratic(data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_cuts=24):
+#: Depths (fractions of the sampled width) of three-coordinate corner regions.
+CORNER3_DEPTHS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def _exclude_erratic(
+    data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_cuts=24, corners3=False
+):
     """Where OpenSim's path is erratic (wrapping flips), cut the box down to a region without
     erratic poses and refit there; the cut box becomes the muscle's stated domain.
 
@@ -906,6 +946,7 @@ def _exclude_erratic(data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_
             fit.half_width,
             fit.thresholds,
             fit.coordinates,
+            max_terms=data.max_terms,
         )
         current = MuscleFit(
             name=fit.name,
@@ -946,6 +987,20 @@ def _exclude_erratic(data: _Samples, fit: MuscleFit, lo, hi, *, slab=0.025, max_
                             (lo[k] - 1.0, lo[k] + w) if side == 0 else (hi[k] - w, hi[k] + 1.0)
                         )
                     candidates.append(("corner", None, None, region))
+        # Corners of three coordinates, each with its own depth (e.g. the sprinter's psoas
+        # flips only where hip extension meets adduction and internal rotation; a slab of hip
+        # extension alone would cut out the sprint trials' late stance).
+        if corners3:
+            for triple in itertools.combinations(range(len(names)), 3):
+                for sides in itertools.product((0, 1), repeat=3):
+                    for fracs in itertools.product(CORNER3_DEPTHS, repeat=3):
+                        region = {}
+                        for k, side, frac in zip(triple, sides, fracs, strict=True):
+                            w = frac * (hi[k] - lo[k])
+                            region[names[k]] = (
+                                (lo[k] - 1.0, lo[k] + w) if side == 0 else (hi[k] - w, hi[k] + 1.0)
+                            )
+                        candidates.append(("corner", None, None, region))
         for kind, c, side, new in candidates:
             if kind == "slab":
                 k = names.index(c)

@@ -297,3 +297,72 @@ def test_merge_replaces_only_the_refitted_muscles():
     other = load_geometry_dataset("opencap_jump").isel(muscle=[0])
     with pytest.raises(InputError, match="source_sha256"):
         merge_geometry(base, other)
+
+
+def _synthetic_samples(n=4000, seed=0):
+    """Samples of a smooth 'length' in three coordinates on [-1, 1]^3 with a flipped corner
+    (x0 > 0.6, x1 > 0.5, x2 < -0.4: +100 mm, like a wrap taking the long way round)."""
+    from musclesim._geometry_fit import _Samples
+
+    rng = np.random.default_rng(seed)
+    names = ["a", "b", "c"]
+
+    def length(q):
+        smooth = 0.2 + 0.01 * np.sin(q[:, 0]) + 0.005 * q[:, 1] * q[:, 2] + 0.002 * q[:, 2] ** 2
+        flipped = (q[:, 0] > 0.6) & (q[:, 1] > 0.5) & (q[:, 2] < -0.4)
+        return smooth + 0.1 * flipped
+
+    q_all = rng.uniform(-1, 1, (n, 3))
+    q_test = rng.uniform(-1, 1, (n // 4, 3))
+    perm = rng.permutation(n)
+    data = _Samples(
+        q_all,
+        length(q_all)[:, None],
+        q_test,
+        length(q_test)[:, None],
+        perm[n // 5 :],
+        perm[: n // 5],
+        {c: k for k, c in enumerate(names)},
+        {"m": 0},
+    )
+    return data, names
+
+
+def test_erratic_corner_of_three_coordinates_is_cut_out_and_the_rest_kept():
+    from musclesim._geometry_fit import _exclude_erratic, _fit_in_domain, _inside
+
+    data, names = _synthetic_samples()
+    lo, hi = -np.ones(3), np.ones(3)
+    domain = {c: (-1.0, 1.0) for c in names}
+    (fit,) = _fit_in_domain(data, ["m"], names, [], domain, lo, hi)
+    assert fit.heldout_max > 0.01  # the smooth fit cannot follow the flip
+    cut = _exclude_erratic(data, fit, lo, hi, corners3=True, max_cuts=40)
+    assert cut.heldout_max < 1e-4
+    assert cut.domain == domain  # no slab: only corners are cut
+    probe = np.array([[0.9, 0.9, -0.9], [-0.9, 0.9, -0.9], [0.3, 0.2, -0.9], [0.0, 0.0, 0.0]])
+    inside = _inside(probe, names, cut.domain, cut.excluded)
+    assert list(inside) == [False, True, True, True]
+    # The flipped corner is 1.5 % of the box; far less than a slab of any coordinate is lost.
+    assert _inside(data.q_test, names, cut.domain, cut.excluded).mean() > 0.9
+
+
+def test_jump_located_by_bisection():
+    from musclesim._geometry_fit import _locate_jump
+
+    class Sampler:
+        """A length that jumps by 14 mm at q0 = 2.6993685 whatever q1 is."""
+
+        def lengths(self, poses, muscles):
+            q0, q1 = poses["q0"], poses["q1"]
+            return (0.46 - 0.01 * q0 + 0.002 * q1 - 0.014 * (q0 >= 2.6993685))[:, None]
+
+    box = {"q0": (0.0, 2.79), "q1": (-1.0, 1.0)}
+    value = _locate_jump(Sampler(), "m", "q0", ["q0", "q1"], box, 2.699, 2.7003)
+    assert value == pytest.approx(2.6993685, abs=1e-9) and value >= 2.6993685
+
+    class Moving(Sampler):
+        def lengths(self, poses, muscles):
+            q0, q1 = poses["q0"], poses["q1"]
+            return (0.46 - 0.014 * (q0 >= 2.6993 + 1e-4 * q1))[:, None]
+
+    assert _locate_jump(Moving(), "m", "q0", ["q0", "q1"], box, 2.699, 2.7003) is None
