@@ -27,16 +27,21 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check musclesim tests experiments validation
 	$(VENV)/bin/ruff format --check musclesim tests experiments validation
 
-# Every validation report (needs OpenSim and ../shared/data; about 10 minutes).
+# Every validation report (needs OpenSim and ../shared/data; about 30 minutes).
 validate: $(STAMP)
 	$(PY) -m validation.opensim_parity --out results/validation
 	$(PY) -m validation.sprint_hamstrings --out results/validation
 	$(PY) -m validation.rajagopal_running --out results/validation
 	$(PY) -m validation.gait_events --out results/validation
 	$(PY) -m validation.geometry --out results/validation/geometry
+	$(PY) -m validation.inverse_dynamics --out results/validation
+	$(PY) -m validation.static_optimization --out results/validation
+	$(PY) -m validation.load_sharing_sprint --out results/validation
+	$(PY) -m validation.load_sharing_emg --out results/validation
 
 bench: $(STAMP)
 	$(PY) -m experiments.benchmark_fiber
+	$(PY) -m experiments.benchmark_static_opt
 
 clean:
 	rm -rf $(VENV) results

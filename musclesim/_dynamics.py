@@ -77,24 +77,13 @@ import numpy as np
 import xarray as xr
 
 from ._errors import InputError
+from ._groups import LEG_COORDINATES
 from ._io import sha256_file
 from ._osim import model_element, parse_osim
 from ._spline import CubicSpline, cubic_spline
 
 #: Joint types that :func:`load_dynamics_model` understands.
 SUPPORTED_JOINTS = ("CustomJoint", "PinJoint", "SliderJoint", "UniversalJoint", "WeldJoint")
-
-#: Joint coordinates reported per leg when present in the model, in this order (the model's
-#: own names in the Rajagopal, Lai, sprinter, gait2392 and Hamner families).
-LEG_COORDINATES = (
-    "hip_flexion",
-    "hip_adduction",
-    "hip_rotation",
-    "knee_angle",
-    "ankle_angle",
-    "subtalar_angle",
-    "mtp_angle",
-)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -351,24 +340,20 @@ class DynamicsModel(eqx.Module):
     couplers: tuple[Coupler, ...]
 
     def coordinate_index(self, name: str) -> int:
-        if name not in self.coordinate_names:
-            raise InputError(
-                f"unknown coordinate {name!r}",
-                path=self.source_path,
-                field="coordinate",
-                expected="one of " + ", ".join(self.coordinate_names),
-            )
-        return self.coordinate_names.index(name)
+        return self._index(self.coordinate_names, name, "coordinate")
 
     def body_index(self, name: str) -> int:
-        if name not in self.body_names:
+        return self._index(self.body_names, name, "body")
+
+    def _index(self, names: tuple[str, ...], name: str, field: str) -> int:
+        if name not in names:
             raise InputError(
-                f"unknown body {name!r}",
+                f"unknown {field} {name!r}",
                 path=self.source_path,
-                field="body",
-                expected="one of " + ", ".join(self.body_names),
+                field=field,
+                expected="one of " + ", ".join(names),
             )
-        return self.body_names.index(name)
+        return names.index(name)
 
 
 def _body_name(socket: str) -> str:

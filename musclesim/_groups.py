@@ -47,6 +47,19 @@ GROUPS: dict[str, tuple[str, ...]] = {
 
 SIDES = ("r", "l")
 
+#: Joint coordinates of a leg, proximal to distal, as the Rajagopal, Lai, sprinter, gait2392
+#: and Hamner models name them (followed by ``_r``/``_l``): what inverse dynamics reports per
+#: leg and what static optimisation shares among the muscles.
+LEG_COORDINATES = (
+    "hip_flexion",
+    "hip_adduction",
+    "hip_rotation",
+    "knee_angle",
+    "ankle_angle",
+    "subtalar_angle",
+    "mtp_angle",
+)
+
 
 def _split_side(name: str) -> tuple[str, tuple[str, ...]]:
     for side in SIDES:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._errors import InputError
+from ._errors import InputError, OpenSimMissingError
 
 #: Environment variable that points at the third-party data folder (``../shared/data`` by default).
 DATA_ENV_VAR = "MUSCLESIM_DATA"
@@ -83,3 +84,21 @@ def write_netcdf_atomic(dataset, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         dataset.to_netcdf(tmp)
     return Path(path)
+
+
+def require_opensim(feature: str):
+    """The ``opensim`` module, or :class:`OpenSimMissingError` naming ``feature`` (what needed it)
+    when the ``opensim`` extra is not installed."""
+    if importlib.util.find_spec("opensim") is None:
+        raise OpenSimMissingError(feature)
+    import opensim
+
+    return opensim
+
+
+def existing_file(path: str | Path, what: str) -> Path:
+    """``path`` resolved, or InputError ("file not found", expected ``what``)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        raise InputError("file not found", path=path, expected=what)
+    return path

@@ -307,6 +307,28 @@ def read_storage(path: str | Path) -> xr.Dataset:
 # ----------------------------------------------------------------------------------------------
 
 
+def write_storage(motion: xr.Dataset, path: str | Path) -> Path:
+    """Write a motion Dataset (``q`` in rad and m) as an OpenSim storage file
+    (``inDegrees=no``, every value to full double precision) for OpenSim's tools; the reverse
+    of :func:`read_motion` for ``.mot``/``.sto``. Used for files in temporary folders."""
+    path = Path(path)
+    t = np.asarray(motion["time"].values, dtype=float)
+    q = np.asarray(motion["q"].transpose("time", "coordinate").values, dtype=float)
+    names = [str(c) for c in motion["coordinate"].values]
+    lines = [
+        path.stem,
+        "version=1",
+        f"nRows={t.size}",
+        f"nColumns={len(names) + 1}",
+        "inDegrees=no",
+        "endheader",
+        "\t".join(["time", *names]),
+    ]
+    lines += ["\t".join(f"{v:.17g}" for v in (t[i], *q[i])) for i in range(t.size)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def coordinate_motion_types(model: str | Path | ET.Element) -> dict[str, str]:
     """Each coordinate's motion type in an ``.osim`` model, read without OpenSim.
 

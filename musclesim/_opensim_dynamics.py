@@ -18,7 +18,6 @@ the coupled coordinate (``knee_angle_r_beta``) reported on its own.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -28,23 +27,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._errors import InputError, OpenSimMissingError
-from ._io import atomic_path, sha256_file
-
-
-def _opensim(feature: str):
-    if importlib.util.find_spec("opensim") is None:
-        raise OpenSimMissingError(feature)
-    import opensim
-
-    return opensim
-
-
-def _existing(path: str | Path, what: str) -> Path:
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise InputError("file not found", path=path, expected=what)
-    return path
+from ._errors import InputError
+from ._io import atomic_path, existing_file, require_opensim, sha256_file
+from ._motion import write_storage
 
 
 def _state_indices(model, state, names: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -93,8 +78,8 @@ def opensim_inverse_dynamics(
         (time, len(coordinates)) generalized forces (N·m or N), OpenSim's convention. All
         model forces are disabled; gravity is the model's.
     """
-    osim = _opensim("OpenSim inverse dynamics")
-    model_path = _existing(model_path, "an OpenSim .osim model")
+    osim = require_opensim("OpenSim inverse dynamics")
+    model_path = existing_file(model_path, "an OpenSim .osim model")
     q, qd, qdd = (np.atleast_2d(np.asarray(a, dtype=np.float64)) for a in (q, qd, qdd))
     names = list(coordinates)
     if not (q.shape == qd.shape == qdd.shape and q.shape[1] == len(names)):
@@ -143,25 +128,6 @@ def opensim_inverse_dynamics(
         tau = solver.solve(state, udot)
         out[k] = [tau.get(i) for i in u_idx]
     return out
-
-
-def _write_motion_sto(motion: xr.Dataset, path: Path) -> Path:
-    """A motion Dataset as an OpenSim storage file in radians/metres (inDegrees=no)."""
-    t = motion["time"].values
-    q = motion["q"].transpose("time", "coordinate").values
-    names = [str(c) for c in motion["coordinate"].values]
-    lines = [
-        "musclesim_motion",
-        "version=1",
-        f"nRows={t.size}",
-        f"nColumns={len(names) + 1}",
-        "inDegrees=no",
-        "endheader",
-        "\t".join(["time", *names]),
-    ]
-    lines += ["\t".join(f"{v:.17g}" for v in (t[i], *q[i])) for i in range(t.size)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _fixed_external_loads(xml: Path, data: Path, out: Path) -> Path:
@@ -219,21 +185,21 @@ def opensim_inverse_dynamics_tool(
         name the model, motion and load files with their sha256. The tool computes q̇, q̈ from
         quintic GCV splines of the coordinates (``GCVSplineSet(5, ...)``).
     """
-    osim = _opensim("OpenSim's InverseDynamicsTool")
+    osim = require_opensim("OpenSim's InverseDynamicsTool")
     from ._motion import read_storage
 
-    model_path = _existing(model_path, "an OpenSim .osim model")
+    model_path = existing_file(model_path, "an OpenSim .osim model")
     with tempfile.TemporaryDirectory(prefix="musclesim_id_") as tmp_name:
         tmp = Path(tmp_name)
         if isinstance(motion, xr.Dataset):
-            motion_path = _write_motion_sto(motion, tmp / "coordinates.sto")
+            motion_path = write_storage(motion, tmp / "coordinates.sto")
             motion_source = str(motion.attrs.get("source_path", ""))
             motion_sha = str(motion.attrs.get("source_sha256", ""))
         else:
-            motion_path = _existing(motion, "a coordinates .mot/.sto file")
+            motion_path = existing_file(motion, "a coordinates .mot/.sto file")
             motion_source, motion_sha = str(motion_path), sha256_file(motion_path)
         if time_range is None and setup is not None:
-            setup = _existing(setup, "an InverseDynamicsTool setup .xml")
+            setup = existing_file(setup, "an InverseDynamicsTool setup .xml")
             import defusedxml.ElementTree as DET
 
             text = DET.parse(setup, forbid_dtd=True).getroot().findtext(".//time_range")
@@ -254,14 +220,14 @@ def opensim_inverse_dynamics_tool(
         tool.setExcludedForces(excluded)
         attrs: dict[str, str] = {}
         if external_loads is not None:
-            xml = _existing(external_loads, "an OpenSim ExternalLoads .xml")
+            xml = existing_file(external_loads, "an OpenSim ExternalLoads .xml")
             if grf_data is None:
                 from ._dynamics import read_external_loads
 
                 _, data = read_external_loads(xml)
                 data_path = Path(data.attrs["source_path"])
             else:
-                data_path = _existing(grf_data, "a ground reaction force .mot/.sto")
+                data_path = existing_file(grf_data, "a ground reaction force .mot/.sto")
             fixed = _fixed_external_loads(xml, data_path, tmp)
             tool.setExternalLoadsFileName(str(fixed))
             attrs.update(

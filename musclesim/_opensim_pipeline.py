@@ -20,7 +20,6 @@ gait. IEEE Trans Biomed Eng 63(10):2068–2079, doi:10.1109/TBME.2016.2586891.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 import tempfile
 import time
@@ -29,23 +28,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._errors import InputError, OpenSimMissingError
-from ._io import sha256_file
-
-
-def _opensim(feature: str):
-    if importlib.util.find_spec("opensim") is None:
-        raise OpenSimMissingError(feature)
-    import opensim
-
-    return opensim
-
-
-def _existing(path: str | Path, what: str) -> Path:
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise InputError("file not found", path=path, expected=what)
-    return path
+from ._errors import InputError
+from ._io import existing_file, require_opensim, sha256_file
 
 
 def _output_dir(output_dir: str | Path, inputs: list[Path]) -> Path:
@@ -86,7 +70,7 @@ def read_scale_set(path: str | Path) -> dict[str, tuple[float, float, float]]:
     """Body scale factors from an OpenSim ScaleSet XML file (``<Scale><scales>``)."""
     import defusedxml.ElementTree as DET
 
-    path = _existing(path, "an OpenSim ScaleSet .xml file")
+    path = existing_file(path, "an OpenSim ScaleSet .xml file")
     root = DET.parse(path).getroot()
     out = {}
     for scale in root.iter("Scale"):
@@ -123,13 +107,13 @@ def scale_model(
             result reproduces the published scaling exactly.
         name: base name of the output files.
     """
-    osim = _opensim("model scaling")
-    generic = _existing(generic, "a generic .osim model")
-    static_trc = _existing(static_trc, "a static-trial .trc file")
-    setup = _existing(setup, "an OpenSim ScaleTool setup .xml")
+    osim = require_opensim("model scaling")
+    generic = existing_file(generic, "a generic .osim model")
+    static_trc = existing_file(static_trc, "a static-trial .trc file")
+    setup = existing_file(setup, "an OpenSim ScaleTool setup .xml")
     inputs = [generic, static_trc, setup]
     if scale_set is not None:
-        scale_set = _existing(scale_set, "an OpenSim ScaleSet .xml")
+        scale_set = existing_file(scale_set, "an OpenSim ScaleSet .xml")
         inputs.append(scale_set)
     out = _output_dir(output_dir, inputs)
 
@@ -249,16 +233,16 @@ def run_ik(
     """
     from ._motion import read_markers, read_motion
 
-    osim = _opensim("inverse kinematics")
-    model = _existing(model, "a scaled .osim model")
+    osim = require_opensim("inverse kinematics")
+    model = existing_file(model, "a scaled .osim model")
     inputs = []  # the model may live in the output folder (it is usually scale_model's output)
     if setup is not None:
-        setup = _existing(setup, "an OpenSim InverseKinematicsTool setup .xml")
+        setup = existing_file(setup, "an OpenSim InverseKinematicsTool setup .xml")
         inputs.append(setup)
     if isinstance(markers, xr.Dataset):
         marker_ds, trc = markers, None
     else:
-        trc = _existing(markers, "a marker .trc file")
+        trc = existing_file(markers, "a marker .trc file")
         inputs.append(trc)
         marker_ds = read_markers(trc)  # validates the file with musclesim's clear errors
     out = (

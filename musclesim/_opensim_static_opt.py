@@ -31,7 +31,6 @@ along the fibre (no cos(alpha)) - see :mod:`musclesim._static_opt` for the match
 
 from __future__ import annotations
 
-import importlib.util
 import tempfile
 import time as _time
 from collections.abc import Sequence
@@ -40,8 +39,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ._errors import InputError, OpenSimMissingError
-from ._io import sha256_file
+from ._errors import InputError
+from ._io import require_opensim, sha256_file
+from ._motion import write_storage
 
 #: Optimal force (N m or N) of the residual actuators on coordinates outside the compared leg:
 #: with cost (tau / F)^2, a 100 N m pelvis moment costs 1e-4 of one fully active muscle, so
@@ -50,34 +50,6 @@ DEFAULT_RESIDUAL_OPTIMAL_FORCE = 1.0e4
 #: Bounds on every coordinate actuator's control (so +-1e4 x optimal force), wide enough
 #: never to bind.
 ACTUATOR_CONTROL_BOUND = 1.0e4
-
-
-def _opensim():
-    if importlib.util.find_spec("opensim") is None:
-        raise OpenSimMissingError("OpenSim's Static Optimization")
-    import opensim
-
-    return opensim
-
-
-def write_motion_mot(motion: xr.Dataset, path: str | Path) -> Path:
-    """Write a motion Dataset (``q`` in rad/m) as an OpenSim ``.mot`` in radians."""
-    path = Path(path)
-    names = [str(c) for c in motion["coordinate"].values]
-    t = np.asarray(motion["time"].values, dtype=float)
-    q = np.asarray(motion["q"].values, dtype=float)
-    lines = [
-        path.stem,
-        "version=1",
-        f"nRows={t.size}",
-        f"nColumns={len(names) + 1}",
-        "inDegrees=no",
-        "endheader",
-        "\t".join(["time", *names]),
-    ]
-    lines += ["\t".join(f"{v:.12g}" for v in (t[i], *q[i])) for i in range(t.size)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def _read_sto(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -159,7 +131,7 @@ def opensim_static_optimization(
         Dataset with ``activation`` and ``force`` (time, actuator) and the wall time of the
         tool (attribute ``wall_time_s``).
     """
-    osim = _opensim()
+    osim = require_opensim("OpenSim's Static Optimization")
     model_path = Path(model_path).resolve()
     if not model_path.is_file():
         raise InputError("file not found", path=model_path, expected="an OpenSim .osim model")
@@ -178,7 +150,7 @@ def opensim_static_optimization(
     with tempfile.TemporaryDirectory(prefix="musclesim_so_") as tmp:
         out = Path(tmp)
         if isinstance(motion, xr.Dataset):
-            motion_path = write_motion_mot(motion, out / "motion.mot")
+            motion_path = write_storage(motion, out / "motion.mot")
             t_all = np.asarray(motion["time"].values, dtype=float)
         else:
             motion_path = Path(motion).resolve()
@@ -291,7 +263,7 @@ def opensim_enforced_moments(
     :func:`opensim_static_optimization`), with r from ``Muscle.computeMomentArm`` at the pose
     of ``motion`` (interpolated onto those times) and the reserve named ``reserve_<coord>``.
     """
-    osim = _opensim()
+    osim = require_opensim("OpenSim's Static Optimization")
     model = osim.Model(str(Path(model_path).resolve()))
     state = model.initSystem()
     names = [str(c) for c in motion["coordinate"].values]

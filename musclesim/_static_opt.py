@@ -69,6 +69,7 @@ import numpy as np
 from . import _curves
 from ._errors import InputError
 from ._excitation import ExcitationSource
+from ._groups import LEG_COORDINATES
 from ._muscle import rigid_tendon_state
 
 #: Default activation exponent p: OpenSim's ``activation_exponent`` default (2), the sum of
@@ -88,17 +89,6 @@ LINE_SEARCH_BISECTIONS = 30
 #: Smallest g = A (R^T lambda) used in the derivative of (g/p)^(1/(p-1)) when p > 2, where
 #: that derivative is infinite at g = 0 (a named floor, so the Hessian stays finite).
 MIN_DRIVE = 1e-300
-#: Joint names making up a leg (OpenSim's coordinate names in the Rajagopal, Lai, Sprinter,
-#: gait2392 and Hamner models), followed by ``_r``/``_l``.
-LEG_COORDINATE_PREFIXES = (
-    "hip_flexion",
-    "hip_adduction",
-    "hip_rotation",
-    "knee_angle",
-    "ankle_angle",
-    "subtalar_angle",
-    "mtp_angle",
-)
 
 
 class LoadSharingSolution(eqx.Module):
@@ -382,7 +372,7 @@ def leg_coordinates(model, side: str) -> tuple[str, ...]:
     names = tuple(
         c
         for c in model.coordinates
-        if c.endswith(f"_{side}") and c[:-2] in LEG_COORDINATE_PREFIXES and c not in locked
+        if c.endswith(f"_{side}") and c[:-2] in LEG_COORDINATES and c not in locked
     )
     if not names:
         raise InputError(
