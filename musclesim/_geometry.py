@@ -579,6 +579,40 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
     )
 
 
+def _distinct_regions(lower: np.ndarray, upper: np.ndarray, count: np.ndarray):
+    """Excluded regions ``[muscle, region, coordinate]`` without those inside another region
+    of the same muscle (the greedy cuts of the fit often nest), packed to the fewest regions;
+    unused slots get lower = +inf > upper = -inf. The union, hence the domain mask, is
+    unchanged; the mask costs muscle x region x coordinate comparisons per pose."""
+    kept = []
+    for i, n in enumerate(count):
+        rows = []
+        for r in range(int(n)):
+            inside_other = any(
+                np.all(lower[i, s] <= lower[i, r])
+                and np.all(upper[i, s] >= upper[i, r])
+                and (
+                    s < r
+                    or not (
+                        np.array_equal(lower[i, s], lower[i, r])
+                        and np.array_equal(upper[i, s], upper[i, r])
+                    )
+                )
+                for s in range(int(n))
+                if s != r
+            )
+            if not inside_other:
+                rows.append(r)
+        kept.append(rows)
+    n_regions = max((len(rows) for rows in kept), default=0)
+    lo = np.full((lower.shape[0], n_regions, lower.shape[2]), np.inf)
+    hi = np.full((lower.shape[0], n_regions, lower.shape[2]), -np.inf)
+    for i, rows in enumerate(kept):
+        lo[i, : len(rows)] = lower[i, rows]
+        hi[i, : len(rows)] = upper[i, rows]
+    return lo, hi
+
+
 def model_from_dataset(ds) -> GeometryModel:
     """Build a :class:`GeometryModel` from a fitted-geometry ``xarray.Dataset``."""
     fmt = ds.attrs.get("format")
@@ -645,9 +679,7 @@ def model_from_dataset(ds) -> GeometryModel:
         used = ds["excluded_count"].values.astype(int)
         elo[np.isnan(elo)] = -np.inf
         ehi[np.isnan(ehi)] = np.inf
-        for i in range(len(muscles)):
-            elo[i, used[i] :] = np.inf
-            ehi[i, used[i] :] = -np.inf
+        elo, ehi = _distinct_regions(elo, ehi, used)
     else:
         elo = np.zeros((len(muscles), 0, len(coordinates)))
         ehi = np.zeros((len(muscles), 0, len(coordinates)))

@@ -366,3 +366,32 @@ def test_jump_located_by_bisection():
             return (0.46 - 0.014 * (q0 >= 2.6993 + 1e-4 * q1))[:, None]
 
     assert _locate_jump(Moving(), "m", "q0", ["q0", "q1"], box, 2.699, 2.7003) is None
+
+
+def test_domain_mask_equals_the_file_regions(full):
+    """Nested excluded regions are dropped at load; the mask must not change."""
+    from musclesim._geometry import load_geometry_dataset
+
+    ds = load_geometry_dataset("sprinter_ja1")
+    rng = np.random.default_rng(0)
+    lo, hi = ds["sampled_lower"].values, ds["sampled_upper"].values
+    q = np.stack([rng.uniform(lo[k], hi[k], 4000) for k in range(len(lo))], axis=1)
+    mask = np.asarray(
+        full.in_domain({c: jnp.asarray(q[:, k]) for k, c in enumerate(full.coordinates)})
+    )
+
+    def bound(a, fill):
+        return np.where(np.isnan(a), fill, a)
+
+    ref = np.all(
+        (q[:, None] >= bound(ds["domain_lower"].values, -np.inf))
+        & (q[:, None] <= bound(ds["domain_upper"].values, np.inf)),
+        axis=-1,
+    )
+    for i, n in enumerate(ds["excluded_count"].values):
+        for r in range(int(n)):
+            a = bound(ds["excluded_lower"].values[i, r], -np.inf)
+            b = bound(ds["excluded_upper"].values[i, r], np.inf)
+            ref[:, i] &= ~np.all((q >= a) & (q <= b), axis=-1)
+    np.testing.assert_array_equal(mask, ref)
+    assert full.excluded_lower.shape[1] < ds.sizes["region"]
