@@ -1005,19 +1005,25 @@ def _load_template_cached(path: str, mtime: float) -> RunningTemplate:
 def load_running_template(path: str | Path | None = None) -> RunningTemplate:
     """The running template (``models/templates/running_sprinter_ja1.nc`` by default)."""
     path = Path(RUNNING_TEMPLATE if path is None else path)
+    return _open_template(path, "running", _load_template_cached)
+
+
+def _open_template(path: Path, kind: str, cached_loader):
+    """A derived template file through its cached loader, or InputError naming the file and
+    the command that derives it."""
     if not path.is_file():
         raise InputError(
-            "running template not found",
+            f"{kind} template not found",
             path=path,
-            expected="run `python -m experiments.derive_running_template`",
+            expected=f"run `python -m experiments.derive_{kind}_template`",
         )
     try:
-        return _load_template_cached(str(path.resolve()), path.stat().st_mtime)
+        return cached_loader(str(path.resolve()), path.stat().st_mtime)
     except (KeyError, OSError, ValueError) as exc:
         raise InputError(
-            f"not a running template ({exc})",
+            f"not a {kind} template ({exc})",
             path=path,
-            expected="a file written by derive_running_template",
+            expected=f"a file written by derive_{kind}_template",
         ) from None
 
 
@@ -1309,20 +1315,7 @@ def load_walking_template(name_or_path: str | Path | None = None) -> WalkingTemp
         path = Path(name_or_path)
         if path.suffix != ".nc":
             path = MODELS_DIR / "templates" / f"{name_or_path}.nc"
-    if not path.is_file():
-        raise InputError(
-            "walking template not found",
-            path=path,
-            expected="run `python -m experiments.derive_walking_template`",
-        )
-    try:
-        return _load_walking_cached(str(path.resolve()), path.stat().st_mtime)
-    except (KeyError, OSError, ValueError) as exc:
-        raise InputError(
-            f"not a walking template ({exc})",
-            path=path,
-            expected="a file written by derive_walking_template",
-        ) from None
+    return _open_template(path, "walking", _load_walking_cached)
 
 
 def walking_stride_frequency(
