@@ -742,3 +742,14 @@ def test_askling_l_protocol_drills_lengthen_the_hamstrings_more_at_higher_intens
         left["q"].sel(coordinate="hip_flexion_l").values,
         dive[1]["q"].sel(coordinate="hip_flexion_r").values,
     )
+
+
+def test_missing_or_foreign_template_files_are_named(tmp_path):
+    from musclesim._drills import load_walking_template
+
+    with pytest.raises(InputError, match="running template not found"):
+        musclesim.load_running_template(tmp_path / "missing.nc")
+    foreign = tmp_path / "foreign.nc"
+    foreign.write_text("not netCDF")
+    with pytest.raises(InputError, match="not a walking template"):
+        load_walking_template(foreign)
