@@ -996,21 +996,22 @@ class RunningTemplate:
         )
 
 
-@functools.lru_cache(maxsize=4)
-def _load_template_cached(path: str, mtime: float) -> RunningTemplate:
+@functools.lru_cache(maxsize=8)
+def _load_template_cached(template_class, path: str, mtime: float):
+    """``template_class.from_dataset`` of a file, cached per class, path and modification time."""
     with xr.open_dataset(path) as ds:
-        return RunningTemplate.from_dataset(ds.load())
+        return template_class.from_dataset(ds.load())
 
 
 def load_running_template(path: str | Path | None = None) -> RunningTemplate:
     """The running template (``models/templates/running_sprinter_ja1.nc`` by default)."""
     path = Path(RUNNING_TEMPLATE if path is None else path)
-    return _open_template(path, "running", _load_template_cached)
+    return _open_template(path, "running", RunningTemplate)
 
 
-def _open_template(path: Path, kind: str, cached_loader):
-    """A derived template file through its cached loader, or InputError naming the file and
-    the command that derives it."""
+def _open_template(path: Path, kind: str, template_class):
+    """A derived template file read (once) into ``template_class``, or InputError naming the
+    file and the command that derives it."""
     if not path.is_file():
         raise InputError(
             f"{kind} template not found",
@@ -1018,7 +1019,7 @@ def _open_template(path: Path, kind: str, cached_loader):
             expected=f"run `python -m experiments.derive_{kind}_template`",
         )
     try:
-        return cached_loader(str(path.resolve()), path.stat().st_mtime)
+        return _load_template_cached(template_class, str(path.resolve()), path.stat().st_mtime)
     except (KeyError, OSError, ValueError) as exc:
         raise InputError(
             f"not a {kind} template ({exc})",
@@ -1300,12 +1301,6 @@ class WalkingTemplate:
         )
 
 
-@functools.lru_cache(maxsize=4)
-def _load_walking_cached(path: str, mtime: float) -> WalkingTemplate:
-    with xr.open_dataset(path) as ds:
-        return WalkingTemplate.from_dataset(ds.load())
-
-
 def load_walking_template(name_or_path: str | Path | None = None) -> WalkingTemplate:
     """The walking template: a name in ``models/templates/`` (without ``.nc``) or a path;
     ``models/templates/walking_gait2392_subject01.nc`` by default."""
@@ -1315,7 +1310,7 @@ def load_walking_template(name_or_path: str | Path | None = None) -> WalkingTemp
         path = Path(name_or_path)
         if path.suffix != ".nc":
             path = MODELS_DIR / "templates" / f"{name_or_path}.nc"
-    return _open_template(path, "walking", _load_walking_cached)
+    return _open_template(path, "walking", WalkingTemplate)
 
 
 def walking_stride_frequency(

@@ -34,13 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_FILE = "models/Sprinter_JA1_scaled.osim"
-TRIALS = {
-    3.5: "kinematics/nimblephysics_dorn2012_sprinter/run0350cms.mot",
-    5.0: "kinematics/nimblephysics_dorn2012_sprinter/run0500cms.mot",
-    7.0: "kinematics/nimblephysics_dorn2012_sprinter/run0700cms.mot",
-    9.0: "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
-}
+from validation._sprint_data import SPRINT_TRIALS, SPRINTER_MODEL
+
+MODEL_FILE = SPRINTER_MODEL
+TRIALS = SPRINT_TRIALS
 RAJAGOPAL = "kinematics/opensim-models_rajagopal_running"
 #: Low-pass cutoff (Hz) for the coordinates, our choice within the 10-15 Hz commonly used for
 #: running kinematics (see musclesim.filter_motion); the same for both implementations.

@@ -39,12 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-TRIALS = {
-    3.5: "kinematics/nimblephysics_dorn2012_sprinter/run0350cms.mot",
-    5.0: "kinematics/nimblephysics_dorn2012_sprinter/run0500cms.mot",
-    7.0: "kinematics/nimblephysics_dorn2012_sprinter/run0700cms.mot",
-    9.0: "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
-}
+from validation._sprint_data import SPRINT_TRIALS
+
+TRIALS = SPRINT_TRIALS
 HAMSTRINGS = ("bflh_r", "bfsh_r", "semiten_r", "semimem_r")
 BIARTICULAR = ("bflh_r", "semiten_r", "semimem_r")
 LABEL = {"bflh_r": "BFLH", "bfsh_r": "BFSH", "semiten_r": "ST", "semimem_r": "SM"}

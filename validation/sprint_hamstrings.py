@@ -30,13 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_FILE = "models/Sprinter_JA1_scaled.osim"
-TRIALS = {
-    3.5: "kinematics/nimblephysics_dorn2012_sprinter/run0350cms.mot",
-    5.0: "kinematics/nimblephysics_dorn2012_sprinter/run0500cms.mot",
-    7.0: "kinematics/nimblephysics_dorn2012_sprinter/run0700cms.mot",
-    9.0: "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot",
-}
+from validation._sprint_data import SPRINT_TRIALS, SPRINTER_MODEL
+
+MODEL_FILE = SPRINTER_MODEL
+TRIALS = SPRINT_TRIALS
 HAMSTRINGS = ("bflh", "semiten", "semimem", "bfsh")
 MEASURED_MAX_SPEED = 9.51  # pelvis_tx slope of run0900cms.mot (SOURCES.md 2.2)
 OPENSIM_TOLERANCE_PP = 0.1  # percentage points (issue 4)
