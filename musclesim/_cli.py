@@ -17,6 +17,7 @@ from ._errors import MusclesimError
 _SUBCOMMAND_MODULES = (
     "musclesim._demo",
     "musclesim._geometry_cli",
+    "musclesim._arm_convention",
     "musclesim._motion_cli",
     "musclesim._simulate_cli",
     "musclesim._plan_cli",

@@ -216,6 +216,7 @@ def simulate(
     grf=None,
     grf_data=None,
     cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
+    moment_arm_convention: str = "length",
     **solver_options,
 ) -> xr.Dataset:
     """Strain and load of each selected muscle along a measured motion.
@@ -238,6 +239,9 @@ def simulate(
             from the shared data), an OpenSim ExternalLoads ``.xml`` with the ground reaction
             forces (and its data file when the xml's path is stale), and the kinematics'
             low-pass cutoff; see :func:`static_optimization_source`.
+        moment_arm_convention: for ``excitation="static_optimization"`` only: ``"length"``
+            (-dL/dq, default) or ``"opensim"`` (OpenSim's ``computeMomentArm``, to reproduce
+            its Static Optimization; see :meth:`~musclesim.GeometryModel.moment_arm`).
         **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
 
     Returns:
@@ -271,12 +275,19 @@ def simulate(
     # 5. excitation
     if isinstance(excitation, str) and excitation == "static_optimization":
         source = static_optimization_source(
-            geometry, motion, sides, osim=osim, grf=grf, grf_data=grf_data, cutoff_hz=cutoff_hz
+            geometry,
+            motion,
+            sides,
+            osim=osim,
+            grf=grf,
+            grf_data=grf_data,
+            cutoff_hz=cutoff_hz,
+            moment_arm_convention=moment_arm_convention,
         )
     else:
-        if grf is not None or osim is not None:
+        if grf is not None or osim is not None or moment_arm_convention != "length":
             raise InputError(
-                f"grf/osim given with excitation {excitation!r}",
+                f"grf/osim/moment_arm_convention given with excitation {excitation!r}",
                 field="excitation",
                 expected="'static_optimization' (the only source that uses them)",
             )

@@ -44,6 +44,7 @@ def _simulate(args) -> int:
         grf=args.grf,
         grf_data=args.grf_data,
         cutoff_hz=None if args.cutoff == 0 else args.cutoff,
+        moment_arm_convention=args.moment_arms,
     )
     print(_summary_table(ds))
     print(
@@ -107,6 +108,13 @@ def register_cli(subparsers) -> None:
         type=float,
         default=STATIC_OPTIMIZATION_CUTOFF_HZ,
         help="static_optimization: kinematics low-pass cutoff in Hz (0: no filter)",
+    )
+    sim.add_argument(
+        "--moment-arms",
+        choices=("length", "opensim"),
+        default="length",
+        help="static_optimization: moment arms -dL/dq of the fitted length (default) or "
+        "OpenSim's computeMomentArm convention (to reproduce OpenSim's Static Optimization)",
     )
     sim.add_argument("--muscles", nargs="*", help="muscle names or groups (hamstrings, calf)")
     sim.add_argument("--tendon", choices=("compliant", "rigid"), default="compliant")

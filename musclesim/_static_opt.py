@@ -536,6 +536,7 @@ def static_optimization(
     max_iterations: int = DEFAULT_MAX_ITERATIONS,
     strict_domain: bool = False,
     on_failure: str = "raise",
+    moment_arm_convention: str = "length",
 ) -> StaticOptimizationSolution:
     """Static optimisation of a leg along a motion (frames and trials batched).
 
@@ -555,6 +556,10 @@ def static_optimization(
         include_passive, active_along_tendon: see :func:`rigid_tendon_forces` (both False
             reproduce OpenSim's Static Optimization with DeGrooteFregly2016 muscles).
         strict_domain: raise when a pose leaves the geometry fit's domain (else warn).
+        moment_arm_convention: ``"length"`` (default: -dL/dq of the fitted length) or
+            ``"opensim"`` (OpenSim's ``computeMomentArm``, which its Static Optimization uses
+            for the moments and, through its path's lengthening speed, for the fibre
+            velocities; see :meth:`~musclesim.GeometryModel.moment_arm`).
         on_failure: ``"raise"`` (an :class:`InputError` naming the frames that did not meet
             the tolerance) or ``"flag"`` (leave them flagged in ``solution.converged``).
             Inside ``jax.jit`` nothing can be raised and frames are only flagged.
@@ -582,7 +587,9 @@ def static_optimization(
     selected = model.select(names)
     tau = _as_batch(moments, coordinates, "moments")
     qd = _as_batch(qdot, selected.coordinates, "qdot")
-    lengths, arms = selected.mtu_length_and_moment_arm(q, strict=strict_domain)
+    lengths, arms = selected.mtu_length_and_moment_arm(
+        q, strict=strict_domain, convention=moment_arm_convention
+    )
     velocity = -jnp.einsum("...mk,...k->...m", arms, qd)
     cols = np.array(
         [selected.coordinates.index(c) for c in coordinates if c in selected.coordinates]
@@ -821,6 +828,7 @@ class StaticOptimization(ExcitationSource):
         derivative_method: str = "spline",
         on_failure: str = "raise",
         strict_domain: bool = False,
+        moment_arm_convention: str = "length",
     ) -> StaticOptimization:
         """Solve static optimisation of one leg along a motion and build the source.
 
@@ -862,6 +870,7 @@ class StaticOptimization(ExcitationSource):
             active_along_tendon=active_along_tendon,
             strict_domain=strict_domain,
             on_failure=on_failure,
+            moment_arm_convention=moment_arm_convention,
         )
         params = geometry.select(names).parameters
         excitation = excitation_from_activation(params, time, result.activation)
@@ -875,6 +884,7 @@ class StaticOptimization(ExcitationSource):
                 "reserve_optimal_force_Nm": str(reserve_optimal_force),
                 "include_passive": int(include_passive),
                 "active_along_tendon": int(active_along_tendon),
+                "moment_arm_convention": moment_arm_convention,
             },
         )
         ds["excitation"] = (

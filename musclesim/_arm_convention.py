@@ -1,0 +1,522 @@
+"""OpenSim's moment-arm convention: where ``computeMomentArm`` is not OpenSim's own -dL/dq.
+
+musclesim's moment arms are r = -dL/dq of the fitted length (virtual work: the moment a path
+of tension F exerts is -F dL/dq). OpenSim's ``Muscle::computeMomentArm`` (and with it the
+moments its Static Optimization, CMC and forward simulations apply) maps the path's tension
+through the directions of the path's segments at its wrap tangent points. For most paths the
+two agree to micrometres; for some wrapped paths they do not. In ``Sprinter_JA1_scaled.osim``
+the lateral gastrocnemius, wrapped over two surfaces on two bodies (``GasLat_at_shank`` and
+``GasLat_at_condyles``), has a knee moment arm from ``computeMomentArm`` 16 mm larger than
+-dL/dq at full extension, 6 mm larger at 51 deg, and equal beyond about 52 deg of flexion,
+where the condyle wrap lets go (measured with :func:`screen_arm_conventions`).
+
+Reproducing OpenSim's Static Optimization therefore needs OpenSim's moment arms. This module
+fits, for each (muscle, coordinate) pair where the two differ, a correction
+``Delta(q) = r_OpenSim(q) - (-dL/dq)_OpenSim(q)`` as a piecewise Chebyshev polynomial in the
+muscle's own coordinates (steps in Delta -- a wrap letting go -- become threshold pieces,
+located by bisection along one-coordinate sweeps), and stores it in the fitted-geometry file
+(variables ``arm_correction_*``, dimension ``correction``). ``GeometryModel.moment_arm(q,
+convention="opensim")`` then returns ``-dL/dq + Delta``, still without OpenSim, jit/vmap/grad
+compatible. ``-dL/dq`` of OpenSim's lengths is the central difference of :data:`FD_STEP`,
+the reference of ``validation/geometry.py``.
+
+Fitting needs the ``opensim`` extra::
+
+    musclesim fit-arm-convention ../shared/data/models/Sprinter_JA1_scaled.osim \\
+        --into models/sprinter_ja1.nc
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import InputError
+
+#: Central-difference step (rad) of OpenSim's -dL/dq, as in validation/geometry.py: OpenSim's
+#: wrapped paths have micro-steps of about 1 um in length that a 1e-4 rad step turns into
+#: spikes of up to 18 mm (models/README-geometry.md).
+FD_STEP = 1e-2
+#: A pair needs a correction when |Delta| exceeds this at :data:`SCREEN_FRACTION` of the
+#: screening poses: 1 mm, the accuracy asked of the moment arms (issue 3).
+SCREEN_TOLERANCE = 1.0e-3
+#: ... at this share of the poses or more. A central difference across a jump or kink of the
+#: length (conditional path points, wrap flips) gives isolated spikes, at well under 1 % of
+#: random poses (the sprinter's gluteus maximus, psoas, vasti: 0.3 % at most).
+SCREEN_FRACTION = 0.05
+#: Screening poses per model (uniform in each muscle's stated domain).
+SCREEN_POSES = 400
+#: Smallest step of Delta (m) taken for a step, over a run of sweep intervals each changing
+#: by more than STEP_SLOPE (m per 0.5 deg interval).
+STEP_MIN = 2.0e-3
+STEP_SLOPE = 0.5e-3
+#: Sweep spacing (rad) and bisection iterations of a step's location (0.5 deg / 2^12).
+SWEEP_SPACING = math.radians(0.5)
+BISECTIONS = 12
+#: Sweeps per coordinate at random poses of the other coordinates.
+SWEEPS = 4
+#: Largest polynomial of a correction: degree 5 in four coordinates. Delta is smooth between
+#: its steps (a few mm varying over tens of degrees).
+MAX_TERMS = 126
+#: Training poses whose residual after a first fit exceeds this are central-difference spikes
+#: (see SCREEN_FRACTION) and are dropped before the final fit.
+SPIKE_RESIDUAL = 2.0e-3
+
+
+@dataclass
+class ArmCorrection:
+    """A fitted correction of one muscle's moment arm about one coordinate (SI units)."""
+
+    muscle: str
+    coordinate: str
+    inputs: list[str]
+    center: np.ndarray
+    half_width: np.ndarray
+    degree: int
+    thresholds: list  # list[_geometry_fit.Threshold]
+    coefficients: np.ndarray  # [piece, term]
+    heldout_rms: float = math.nan  # |fitted Delta - Delta| on held-out poses (m)
+    heldout_p99: float = math.nan
+    heldout_max: float = math.nan
+    uncorrected_rms: float = math.nan  # |Delta| on the same poses: the error it removes
+    uncorrected_max: float = math.nan
+    heldout_n: int = 0
+    spikes_dropped: int = 0
+
+
+# --------------------------------------------------------------------------------------------
+# OpenSim side.
+
+
+def _pair_arms(sampler, poses: dict[str, np.ndarray], pairs) -> np.ndarray:
+    """``computeMomentArm`` of each ``(muscle, coordinate)`` pair at each pose, ``[n, pair]``."""
+    index = {m: i for i, m in enumerate(sampler.muscles)}
+    names = list(poses)
+    cols = np.stack([np.asarray(poses[n], dtype=float) for n in names], axis=1)
+    out = np.empty((cols.shape[0], len(pairs)))
+    s = sampler.state
+    sampler.reset()
+    for i, row in enumerate(cols):
+        sampler._set_pose(dict(zip(names, row, strict=True)))
+        sampler.model.realizePosition(s)
+        for j, (m, c) in enumerate(pairs):
+            out[i, j] = sampler._muscles[index[m]].computeMomentArm(s, sampler._coords[c])
+    sampler.reset()
+    return out
+
+
+def _domain_of(ds, muscle: str) -> tuple[list[str], dict[str, tuple[float, float]], list]:
+    """A muscle's input coordinates, its stated domain box and excluded regions."""
+    i = [str(m) for m in ds["muscle"].values].index(muscle)
+    coords = [str(c) for c in ds["coordinate"].values]
+    inputs = [coords[int(k)] for k in ds["input_coordinate"].values[i] if k >= 0]
+    box = {
+        c: (
+            float(ds["domain_lower"].values[i, coords.index(c)]),
+            float(ds["domain_upper"].values[i, coords.index(c)]),
+        )
+        for c in inputs
+    }
+    regions = []
+    if "excluded_count" in ds:
+        for r in range(int(ds["excluded_count"].values[i])):
+            lo = ds["excluded_lower"].values[i, r]
+            hi = ds["excluded_upper"].values[i, r]
+            regions.append(
+                {
+                    c: (
+                        -np.inf if np.isnan(lo[coords.index(c)]) else float(lo[coords.index(c)]),
+                        np.inf if np.isnan(hi[coords.index(c)]) else float(hi[coords.index(c)]),
+                    )
+                    for c in inputs
+                    if not (np.isnan(lo[coords.index(c)]) and np.isnan(hi[coords.index(c)]))
+                }
+            )
+    return inputs, box, regions
+
+
+def _poses_in_domain(inputs, box, regions, n, rng) -> dict[str, np.ndarray]:
+    """``n`` uniform random poses inside ``box`` and outside every excluded region."""
+    from ._geometry_fit import _inside
+
+    got = []
+    while sum(len(g) for g in got) < n:
+        q = np.stack([rng.uniform(*box[c], size=2 * n) for c in inputs], axis=1)
+        got.append(q[_inside(q, inputs, box, regions)])
+    q = np.concatenate(got)[:n]
+    return {c: q[:, k] for k, c in enumerate(inputs)}
+
+
+def _delta(sampler, muscle, coordinate, poses) -> np.ndarray:
+    """Delta = computeMomentArm - (-dL/dq) of OpenSim's lengths at ``poses``, ``[n]`` (m);
+    -dL/dq by central differences of :data:`FD_STEP`."""
+    arms = _pair_arms(sampler, poses, [(muscle, coordinate)])[:, 0]
+    up = sampler.lengths({**poses, coordinate: poses[coordinate] + FD_STEP}, [muscle])[:, 0]
+    down = sampler.lengths({**poses, coordinate: poses[coordinate] - FD_STEP}, [muscle])[:, 0]
+    return arms + (up - down) / (2.0 * FD_STEP)
+
+
+def screen_arm_conventions(sampler, ds, *, muscles=None, n=SCREEN_POSES, seed=0) -> dict:
+    """Where OpenSim's ``computeMomentArm`` differs from its own -dL/dq.
+
+    Returns ``{(muscle, coordinate): (share of poses with |Delta| > SCREEN_TOLERANCE,
+    median |Delta|, 99th percentile |Delta|)}`` over ``n`` random poses in each muscle's stated
+    domain (other coordinates at their defaults)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for m in muscles or [str(x) for x in ds["muscle"].values]:
+        inputs, box, regions = _domain_of(ds, m)
+        poses = _poses_in_domain(inputs, box, regions, n, rng)
+        for c in inputs:
+            a = np.abs(_delta(sampler, m, c, poses))
+            out[(m, c)] = (
+                float(np.mean(a > SCREEN_TOLERANCE)),
+                float(np.median(a)),
+                float(np.percentile(a, 99)),
+            )
+    return out
+
+
+def _runs(d: np.ndarray) -> list[tuple[int, int]]:
+    """Index ranges ``[i, j]`` of ``d`` over which it steps by more than :data:`STEP_MIN`:
+    runs of adjacent intervals each changing by more than :data:`STEP_SLOPE` (the surrogate's
+    smooth polynomial spreads a kink of OpenSim's length over a degree or two)."""
+    steep = np.abs(np.diff(d)) > STEP_SLOPE
+    out, i = [], 0
+    while i < steep.size:
+        if not steep[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < steep.size and steep[j + 1]:
+            j += 1
+        if abs(d[j + 1] - d[i]) > STEP_MIN:
+            out.append((i, j + 1))
+        i = j + 1
+    return out
+
+
+def find_steps(sampler, muscle, coordinate, inputs, box, *, seed=0) -> list:
+    """Steps of Delta (e.g. a wrap letting go): located by bisection (to the middle of the
+    step's height) along sweeps of each input coordinate at :data:`SWEEPS` random poses of the
+    others. A step found exactly once on every sweep of a coordinate becomes a threshold at the
+    median of its locations; returns ``[(Threshold, spread of the locations in rad)]``."""
+    from ._geometry_fit import Threshold
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in inputs:
+        grid = np.arange(box[c][0], box[c][1] + 1e-12, SWEEP_SPACING)
+        found = []
+        for _ in range(SWEEPS):
+            fixed = {o: float(rng.uniform(*box[o])) for o in inputs if o != c}
+
+            def at(x, fixed=fixed, c=c):
+                x = np.atleast_1d(np.asarray(x, dtype=float))
+                pose = {o: np.full(x.size, v) for o, v in fixed.items()}
+                pose[c] = x
+                return _delta(sampler, muscle, coordinate, pose)
+
+            d = at(grid)
+            located = []
+            for i, j in _runs(d):
+                lo, hi = grid[i], grid[j]
+                middle = 0.5 * (d[i] + d[j])
+                rising = d[j] > d[i]
+                for _ in range(BISECTIONS):
+                    mid = 0.5 * (lo + hi)
+                    if (at(mid)[0] > middle) == rising:
+                        hi = mid
+                    else:
+                        lo = mid
+                located.append(0.5 * (lo + hi))
+            found.append(located)
+        if all(len(f) == 1 for f in found):
+            values = [f[0] for f in found]
+            out.append((Threshold(c, float(np.median(values))), max(values) - min(values)))
+    return out
+
+
+def evaluate_pieces(q, center, half_width, degree, slots, values, coefficients) -> np.ndarray:
+    """NumPy value of a piecewise Chebyshev polynomial ``[n]`` at ``q`` ``[n, k]``: piece 0
+    everywhere plus piece p where ``q[:, slots[p-1]] >= values[p-1]`` (the layout of the
+    geometry file's ``coefficient``, terms in :func:`_geometry_fit.exponents` order)."""
+    from ._geometry_fit import chebyshev_features, exponents
+
+    base = chebyshev_features((q - center) / half_width, exponents(q.shape[1], degree))
+    out = base @ coefficients[0, : base.shape[1]]
+    for p, (k, v) in enumerate(zip(slots, values, strict=True), start=1):
+        out = out + (q[:, k] >= v) * (base @ coefficients[p, : base.shape[1]])
+    return out
+
+
+def fit_correction(
+    sampler, ds, muscle, coordinate, *, samples=3000, heldout=1000, seed=0
+) -> ArmCorrection:
+    """Fit Delta of one pair on ``samples`` random poses in the muscle's stated domain (a fifth
+    for validation) and score it on ``heldout`` others."""
+    from ._geometry_fit import fit_muscle_group
+
+    inputs, box, regions = _domain_of(ds, muscle)
+    i = [str(m) for m in ds["muscle"].values].index(muscle)
+    k = len(inputs)
+    center = ds["scale_center"].values[i, :k].astype(float)
+    half = ds["scale_half_width"].values[i, :k].astype(float)
+    steps = find_steps(sampler, muscle, coordinate, inputs, box, seed=seed)
+    thresholds = [t for t, _ in steps]
+    idx = [inputs.index(t.coordinate) for t in thresholds]
+    val = [t.value for t in thresholds]
+    rng = np.random.default_rng(seed + 1)
+    train = _poses_in_domain(inputs, box, regions, samples, rng)
+    test = _poses_in_domain(inputs, box, regions, heldout, rng)
+    q_all = np.stack([train[c] for c in inputs], axis=1)
+    y_all = _delta(sampler, muscle, coordinate, train)
+    q_test = np.stack([test[c] for c in inputs], axis=1)
+    y_test = _delta(sampler, muscle, coordinate, test)
+    n_val = len(q_all) // 5
+    keep = np.ones(len(q_all), dtype=bool)
+    dropped = 0
+    for _ in range(2):
+        tr = np.flatnonzero(keep[n_val:]) + n_val
+        va = np.flatnonzero(keep[:n_val])
+        ((degree, coef, _),) = fit_muscle_group(
+            q_all[tr],
+            y_all[tr, None],
+            q_all[va],
+            y_all[va, None],
+            center,
+            half,
+            thresholds,
+            inputs,
+            max_terms=MAX_TERMS,
+        )
+        pred = evaluate_pieces(q_all, center, half, degree, idx, val, coef)
+        spikes = np.abs(pred - y_all) > SPIKE_RESIDUAL
+        dropped = int(spikes.sum())
+        keep = ~spikes
+    pred = evaluate_pieces(q_test, center, half, degree, idx, val, coef)
+    err = np.abs(pred - y_test)
+    return ArmCorrection(
+        muscle=muscle,
+        coordinate=coordinate,
+        inputs=inputs,
+        center=center,
+        half_width=half,
+        degree=degree,
+        thresholds=thresholds,
+        coefficients=coef,
+        heldout_rms=float(np.sqrt(np.mean(err**2))),
+        heldout_p99=float(np.percentile(err, 99)),
+        heldout_max=float(err.max()),
+        uncorrected_rms=float(np.sqrt(np.mean(y_test**2))),
+        uncorrected_max=float(np.abs(y_test).max()),
+        heldout_n=len(y_test),
+        spikes_dropped=dropped,
+    )
+
+
+def fit_arm_conventions(
+    osim_path, ds, *, muscles=None, samples=3000, heldout=1000, seed=0, log=print
+) -> tuple[list[ArmCorrection], dict]:
+    """Screen every muscle of the fitted file ``ds`` (or ``muscles``) and fit a correction for
+    each pair that needs one. Returns the corrections and the screening table."""
+    from ._geometry_fit import OpenSimSampler
+    from ._io import sha256_file
+
+    path = Path(osim_path)
+    if sha256_file(path) != ds.attrs["source_sha256"]:
+        raise InputError(
+            f"{path.name} is not the model the geometry was fitted from",
+            path=path,
+            expected=f"sha256 {ds.attrs['source_sha256']} ({ds.attrs['source_file']})",
+        )
+    sampler = OpenSimSampler(path)
+    screen = screen_arm_conventions(sampler, ds, muscles=muscles, seed=seed)
+    flagged = [pair for pair, (share, _, _) in screen.items() if share >= SCREEN_FRACTION]
+    log(f"{len(screen)} pairs screened; {len(flagged)} need a correction: {flagged}")
+    fits = []
+    for m, c in flagged:
+        fit = fit_correction(sampler, ds, m, c, samples=samples, heldout=heldout, seed=seed)
+        log(
+            f"{m} / {c}: degree {fit.degree}, steps "
+            f"{[round(math.degrees(t.value), 3) for t in fit.thresholds]} deg; held-out "
+            f"|Delta| RMS {1e3 * fit.uncorrected_rms:.2f} mm -> fit error RMS "
+            f"{1e3 * fit.heldout_rms:.3f} mm, p99 {1e3 * fit.heldout_p99:.2f} mm, max "
+            f"{1e3 * fit.heldout_max:.2f} mm"
+        )
+        fits.append(fit)
+    return fits, screen
+
+
+# --------------------------------------------------------------------------------------------
+# File format.
+
+#: Variables of the correction (dimension ``correction``); carried over unchanged when muscles
+#: are refitted and merged (the correction depends on OpenSim's path only, not on the fit).
+CORRECTION_DIMS = ("correction", "correction_piece", "correction_term")
+
+
+def corrections_to_dataset(fits: Sequence[ArmCorrection], screen: dict, settings: dict):
+    """The ``arm_correction_*`` variables as an ``xarray.Dataset`` (merged into a geometry
+    file by :func:`attach_corrections`)."""
+    import xarray as xr
+
+    n = len(fits)
+    n_piece = 1 + max((len(f.thresholds) for f in fits), default=0)
+    n_term = max((f.coefficients.shape[1] for f in fits), default=1)
+    n_slot = max((len(f.inputs) for f in fits), default=1)
+    coef = np.zeros((n, n_piece, n_term))
+    tslot = np.full((n, n_piece), -1, dtype=np.int32)
+    tval = np.full((n, n_piece), np.nan)
+    inputs = np.full((n, n_slot), "", dtype=object)
+    for j, f in enumerate(fits):
+        coef[j, : f.coefficients.shape[0], : f.coefficients.shape[1]] = f.coefficients
+        for p, t in enumerate(f.thresholds, start=1):
+            tslot[j, p] = f.inputs.index(t.coordinate)
+            tval[j, p] = t.value
+        inputs[j, : len(f.inputs)] = f.inputs
+
+    def per(attr, units, long_name):
+        return (
+            ("correction",),
+            np.array([getattr(f, attr) for f in fits], dtype=float),
+            {"units": units, "long_name": long_name},
+        )
+
+    flagged = {f"{m}/{c}": list(v) for (m, c), v in screen.items() if v[0] >= SCREEN_FRACTION}
+    return xr.Dataset(
+        {
+            "arm_correction_muscle": (("correction",), np.array([f.muscle for f in fits], str)),
+            "arm_correction_coordinate": (
+                ("correction",),
+                np.array([f.coordinate for f in fits], str),
+            ),
+            "arm_correction_degree": (
+                ("correction",),
+                np.array([f.degree for f in fits], np.int32),
+            ),
+            "arm_correction_coefficient": (
+                ("correction", "correction_piece", "correction_term"),
+                coef,
+                {
+                    "units": "m",
+                    "long_name": "Chebyshev coefficients of Delta (term order of coefficient)",
+                },
+            ),
+            "arm_correction_threshold_slot": (("correction", "correction_piece"), tslot),
+            "arm_correction_threshold_value": (
+                ("correction", "correction_piece"),
+                tval,
+                {"units": "rad"},
+            ),
+            "arm_correction_heldout_rms": per(
+                "heldout_rms", "m", "fitted Delta minus OpenSim's Delta, held-out RMS"
+            ),
+            "arm_correction_heldout_p99": per("heldout_p99", "m", "... 99th percentile"),
+            "arm_correction_heldout_max": per("heldout_max", "m", "... maximum"),
+            "arm_correction_uncorrected_rms": per(
+                "uncorrected_rms", "m", "Delta = computeMomentArm - (-dL/dq), held-out RMS"
+            ),
+            "arm_correction_uncorrected_max": per("uncorrected_max", "m", "... maximum"),
+        },
+        attrs={
+            "arm_correction_settings": json.dumps(
+                {
+                    **settings,
+                    "fd_step_rad": FD_STEP,
+                    "screen_tolerance_m": SCREEN_TOLERANCE,
+                    "screen_fraction": SCREEN_FRACTION,
+                    "screen_poses": SCREEN_POSES,
+                    "flagged": flagged,
+                    "pairs_screened": len(screen),
+                }
+            )
+        },
+    )
+
+
+def attach_corrections(geometry_ds, corrections_ds):
+    """``geometry_ds`` with its ``arm_correction_*`` variables replaced by ``corrections_ds``'s.
+    Every corrected muscle must be in the geometry (same coordinates as its surrogate)."""
+    muscles = [str(m) for m in geometry_ds["muscle"].values]
+    for m in corrections_ds["arm_correction_muscle"].values:
+        if str(m) not in muscles:
+            raise InputError(
+                f"corrected muscle {m!r} not in the fitted geometry",
+                field="arm_correction_muscle",
+                expected=f"one of {muscles}",
+            )
+    out = strip_corrections(geometry_ds)
+    out = out.merge(corrections_ds, combine_attrs="override")
+    out.attrs = dict(geometry_ds.attrs)
+    out.attrs.pop("arm_correction_settings", None)
+    out.attrs["arm_correction_settings"] = corrections_ds.attrs["arm_correction_settings"]
+    return out
+
+
+def strip_corrections(ds):
+    """``ds`` without correction variables (dimension ``correction``)."""
+    drop = [v for v in ds.data_vars if ds[v].dims and ds[v].dims[0] == "correction"]
+    out = ds.drop_vars(drop)
+    out.attrs = {k: v for k, v in ds.attrs.items() if k != "arm_correction_settings"}
+    return out
+
+
+def carry_corrections(base, merged):
+    """After a refit is merged into ``base``: ``merged`` with ``base``'s corrections."""
+    if "arm_correction_muscle" not in base:
+        return merged
+    keep = [v for v in base.data_vars if base[v].dims and base[v].dims[0] == "correction"]
+    return attach_corrections(merged, base[keep].assign_attrs(base.attrs))
+
+
+# --------------------------------------------------------------------------------------------
+# Command line.
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "fit-arm-convention",
+        help="fit OpenSim's moment-arm convention into a fitted geometry file (needs OpenSim)",
+        description="Screen every muscle of a fitted geometry file for poses where OpenSim's "
+        "computeMomentArm differs from its own -dL/dq, fit a correction for each pair that "
+        "differs, and store it in the file (moment_arm(..., convention='opensim')).",
+    )
+    p.add_argument("model", type=Path, help="the .osim model the geometry was fitted from")
+    p.add_argument("--into", type=Path, required=True, metavar="FITTED.nc", help="geometry file")
+    p.add_argument("--out", type=Path, default=None, help="output (default: --into itself)")
+    p.add_argument("--muscles", nargs="+", default=None, help="default every fitted muscle")
+    p.add_argument("--samples", type=int, default=3000, help="poses per corrected pair")
+    p.add_argument("--heldout", type=int, default=1000, help="held-out poses per pair")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_cli)
+
+
+def _run_cli(args) -> int:
+    from ._geometry import load_geometry_dataset
+    from ._geometry_fit import write_geometry
+
+    ds = load_geometry_dataset(args.into)
+    fits, screen = fit_arm_conventions(
+        args.model,
+        ds,
+        muscles=args.muscles,
+        samples=args.samples,
+        heldout=args.heldout,
+        seed=args.seed,
+    )
+    settings = {
+        "samples": args.samples,
+        "heldout": args.heldout,
+        "seed": args.seed,
+        "muscles": args.muscles or "all",
+    }
+    out = attach_corrections(ds, corrections_to_dataset(fits, screen, settings))
+    path = write_geometry(out, args.out or args.into)
+    print(f"wrote {path}: {len(fits)} corrected pair(s) of {len(screen)} screened")
+    return 0
