@@ -11,7 +11,10 @@ half-width of the sampled box of coordinate ``k`` (so ``x`` is in [-1, 1] on the
 ``e_{t,k}`` the exponent table of :func:`musclesim._geometry_fit.exponents` (graded order),
 ``H_0 = 1`` and ``H_p = 1[q_{c_p} >= theta_p]`` for each conditional-path-point threshold
 ``theta_p`` read from the model file (OpenSim's path jumps there; the surrogate jumps too and
-has zero derivative across the jump, like OpenSim's own ``computeMomentArm``).
+has zero derivative across the jump, like OpenSim's own ``computeMomentArm``). A piece of kind
+``PIECE_MIN`` (variable ``piece_kind``, file format 2) adds ``H_p min(0, P_p)`` instead of
+``H_p P_p``: a concave kink (a wrap contact change) where ``P_p = 0``, whose location moves with
+the pose (the sprinter's rectus femoris along knee flexion, 122.5-129.9 deg as the hip moves).
 
 Moment arms are ``r = -dL/dq`` (Sherman, Seth & Delp 2013, doi:10.1115/DETC2013-13633, the
 definition OpenSim uses), from the exact derivative of the Chebyshev basis (dT_n/dx = n U_{n-1});
@@ -25,6 +28,7 @@ argument of ``jax.jit`` and ``jax.vmap``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -48,6 +52,19 @@ DEGREES_SUSPECT_RAD = 2.0 * math.pi
 #: Tolerance (rad) on a locked coordinate's value.
 LOCKED_TOL_RAD = 1e-4
 FILE_FORMAT = "musclesim-geometry/1"
+#: Moment-arm conventions of :meth:`GeometryModel.moment_arm`.
+MOMENT_ARM_CONVENTIONS = ("length", "opensim")
+#: Format of files with a :data:`PIECE_MIN` piece (the ``piece_kind`` variable): a reader of
+#: format 1 would take such a piece for a step and be wrong past the kink, so it must refuse it.
+FILE_FORMAT_MIN_PIECES = "musclesim-geometry/2"
+READABLE_FORMATS = (FILE_FORMAT, FILE_FORMAT_MIN_PIECES)
+#: Kinds of threshold piece (``piece_kind``): add ``P_p`` above the threshold (conditional path
+#: points, fixed kinks and jumps) ...
+PIECE_STEP = 0
+#: ... or add ``min(0, P_p)`` above the threshold: a concave kink (e.g. a wrap contact change)
+#: at ``P_p = 0``, so its location follows the pose; ``L = A + min(0, B - A) = min(A, B)``
+#: there, with ``A`` the polynomial of the other pieces.
+PIECE_MIN = 1
 
 
 class GeometryDomainWarning(UserWarning):
@@ -61,7 +78,12 @@ def _exponents(n_vars: int, degree: int) -> np.ndarray:
 
 
 class _Block(eqx.Module):
-    """Muscles sharing one coordinate set and sampling box (one feature vector per pose)."""
+    """Muscles sharing one coordinate set and sampling box (one feature vector per pose).
+
+    Piece p >= 1 of muscle m adds ``H(q[slot] >= theta) P_p(q)`` (kind :data:`PIECE_STEP`) or
+    ``H(q[slot] >= theta) min(0, P_p(q))`` (kind :data:`PIECE_MIN`: a concave kink where
+    ``P_p = 0``, whose location follows the pose); ``piece_kind`` is empty when every piece
+    of the block is a step (the common case, evaluated without the piece values)."""
 
     muscle_index: tuple[int, ...] = eqx.field(static=True)
     coordinate_index: tuple[int, ...] = eqx.field(static=True)
@@ -71,6 +93,11 @@ class _Block(eqx.Module):
     half_width: jax.Array  # [k] rad
     coefficient: jax.Array  # [piece, term, muscle] m
     threshold_value: jax.Array  # [muscle, piece-1] rad (+inf where absent)
+    piece_kind: tuple[tuple[int, ...], ...] = eqx.field(static=True, default=())  # [m][p-1]
+
+    @property
+    def _has_min(self) -> bool:
+        return any(k == PIECE_MIN for row in self.piece_kind for k in row)
 
     def _factors(self, qk: jax.Array, *, derivative: bool):
         """Per-variable factors T_{e_{t,k}}(x_k) of every term, ``[k][term]``, and with
@@ -97,15 +124,26 @@ class _Block(eqx.Module):
         dfactors = dtable[exps, cols] / self.half_width  # [term, k], per radian
         return factors, dfactors
 
-    def _combine(self, qk: jax.Array, per_piece: jax.Array) -> jax.Array:
-        """Sum the pieces ``[..., piece, m]`` with their step indicators (zero derivative)."""
+    def _combine(
+        self, qk: jax.Array, per_piece: jax.Array, values: jax.Array | None = None
+    ) -> jax.Array:
+        """Sum the pieces ``[..., piece, m]`` with their step indicators (zero derivative).
+
+        ``values`` ``[piece, m]`` are the pieces' values at ``qk``, needed when the block has a
+        :data:`PIECE_MIN` piece: such a piece counts only where its value is negative, so the
+        same selector weights its value (giving ``min(0, P)``) and its derivative (``dP`` where
+        ``P < 0``, else 0; at ``P = 0`` the one-sided derivative of the left side, 0)."""
         out = per_piece[..., 0, :]
         n_extra = per_piece.shape[-2] - 1
         if n_extra:
             slots = np.asarray(self.threshold_slot, dtype=np.int32).reshape(-1, n_extra)
             qs = qk[slots]  # [m, piece-1]
-            on = jnp.where(qs >= self.threshold_value, 1.0, 0.0).astype(out.dtype)
-            out = out + jnp.sum(on.T * per_piece[..., 1:, :], axis=-2)
+            on = qs >= self.threshold_value
+            if self._has_min:
+                is_min = np.asarray(self.piece_kind, dtype=np.int32).reshape(-1, n_extra)
+                on = on & ((is_min != PIECE_MIN) | (values[1:].T < 0.0))
+            weight = jnp.where(on, 1.0, 0.0).astype(out.dtype)
+            out = out + jnp.sum(weight.T * per_piece[..., 1:, :], axis=-2)
         return out
 
     def lengths(self, qk: jax.Array) -> jax.Array:
@@ -113,37 +151,38 @@ class _Block(eqx.Module):
         factors, _ = self._factors(qk, derivative=False)
         feats = jnp.prod(factors, axis=-1)  # [term]
         per_piece = jnp.einsum("t,ptm->pm", feats, self.coefficient)  # [piece, m]
-        return self._combine(qk, per_piece)
+        return self._combine(qk, per_piece, per_piece)
 
-    def lengths_and_gradient(self, qk: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Lengths [m] and dL/dq [m, k] from one evaluation of the basis."""
-        factors, dfactors = self._factors(qk, derivative=True)
-        feats = jnp.prod(factors, axis=-1)
-        rows = [feats]
+    @staticmethod
+    def _gradient_rows(factors: jax.Array, dfactors: jax.Array) -> list[jax.Array]:
+        """d/dq_k of every term, one ``[term]`` row per variable k."""
         n_vars = factors.shape[-1]
+        rows = []
         for k in range(n_vars):
             term = dfactors[:, k]
             for j in range(n_vars):
                 if j != k:
                     term = term * factors[:, j]
             rows.append(term)
+        return rows
+
+    def lengths_and_gradient(self, qk: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Lengths [m] and dL/dq [m, k] from one evaluation of the basis."""
+        factors, dfactors = self._factors(qk, derivative=True)
+        feats = jnp.prod(factors, axis=-1)
+        rows = [feats, *self._gradient_rows(factors, dfactors)]
         both = jnp.einsum("rt,ptm->rpm", jnp.stack(rows, axis=0), self.coefficient)
-        out = self._combine(qk, both)  # [1 + k, m]
+        out = self._combine(qk, both, both[0])  # [1 + k, m]
         return out[0], out[1:].T
 
     def length_gradient(self, qk: jax.Array) -> jax.Array:
         """dL/dq [m, k] at one pose, from the derivative of the Chebyshev basis (exact, the
-        same as forward-mode autodiff of :meth:`lengths`, several times faster)."""
+        same as forward-mode autodiff of :meth:`lengths`, several times faster). A block with
+        a :data:`PIECE_MIN` piece also evaluates the pieces' values (their selector)."""
+        if self._has_min:
+            return self.lengths_and_gradient(qk)[1]
         factors, dfactors = self._factors(qk, derivative=True)
-        n_vars = factors.shape[-1]
-        grads = []
-        for k in range(n_vars):
-            term = dfactors[:, k]
-            for j in range(n_vars):
-                if j != k:
-                    term = term * factors[:, j]
-            grads.append(term)
-        dfeats = jnp.stack(grads, axis=0)  # [k, term]
+        dfeats = jnp.stack(self._gradient_rows(factors, dfactors), axis=0)  # [k, term]
         per_piece = jnp.einsum("kt,ptm->kpm", dfeats, self.coefficient)  # [k, piece, m]
         return self._combine(qk, per_piece).T  # [m, k]
 
@@ -172,6 +211,11 @@ class GeometryModel(eqx.Module):
         heldout_rms, heldout_max: ``[muscle]`` fit error (m) on held-out uniform random poses
             inside the domain.
         source_file, source_sha256: the ``.osim`` the fit came from.
+        arm_corrections, arm_correction_pairs: OpenSim's moment-arm convention
+            (:mod:`musclesim._arm_convention`): per corrected ``(muscle, coordinate)`` pair a
+            one-member block giving ``computeMomentArm - (-dL/dq)``; empty when none is needed.
+        arm_convention_fitted: whether the file was screened for OpenSim's convention at all
+            (``moment_arm(..., convention="opensim")`` refuses a file that was not).
     """
 
     name: str = eqx.field(static=True)
@@ -192,6 +236,9 @@ class GeometryModel(eqx.Module):
     knee_flexion_sign: tuple[tuple[str, int], ...] = eqx.field(static=True)
     source_file: str = eqx.field(static=True)
     source_sha256: str = eqx.field(static=True)
+    arm_corrections: tuple[_Block, ...] = ()
+    arm_correction_pairs: tuple[tuple[int, int], ...] = eqx.field(static=True, default=())
+    arm_convention_fitted: bool = eqx.field(static=True, default=False)
 
     # ---------------------------------------------------------------------------------------
     @property
@@ -371,12 +418,52 @@ class GeometryModel(eqx.Module):
         order = np.asarray(self.order)
         return jnp.concatenate(lengths)[order], jnp.concatenate(arms, axis=0)[order]
 
-    def mtu_length_and_moment_arm(self, q: Mapping[str, jax.Array], *, strict: bool = False):
+    def _correction_flat(self, qv: jax.Array) -> jax.Array:
+        """OpenSim's moment arm minus -dL/dq, ``[muscle, coordinate]``, at one pose."""
+        out = jnp.zeros((len(self.muscles), len(self.coordinates)), dtype=qv.dtype)
+        for b, (m, c) in zip(self.arm_corrections, self.arm_correction_pairs, strict=True):
+            one_hot = np.zeros((len(self.muscles), len(self.coordinates)))
+            one_hot[m, c] = 1.0
+            out = out + b.lengths(qv[np.asarray(b.coordinate_index)])[0] * one_hot
+        return out
+
+    def _check_convention(self, convention: str) -> None:
+        if convention not in MOMENT_ARM_CONVENTIONS:
+            raise InputError(
+                f"moment-arm convention {convention!r}",
+                field="convention",
+                expected=" or ".join(repr(c) for c in MOMENT_ARM_CONVENTIONS),
+            )
+        if convention == "opensim" and not self.arm_convention_fitted:
+            raise InputError(
+                f"the geometry {self.name!r} has no fitted OpenSim moment-arm convention",
+                field="convention",
+                expected="'length', or a file fitted with `musclesim fit-arm-convention "
+                f"<{self.source_file}> --into <file>`",
+            )
+
+    def moment_arm_correction(self, q: Mapping[str, jax.Array]) -> jax.Array:
+        """OpenSim's ``computeMomentArm`` minus -dL/dq, ``[..., muscle, coordinate]`` (m): zero
+        except for the pairs where OpenSim's path maps force otherwise than its length changes
+        (:mod:`musclesim._arm_convention`). Same domain handling as :meth:`mtu_length`."""
+        self._check_convention("opensim")
+        qm = self._stack(q)
+        qm, _ = self._check_domain(q, qm, strict=False)
+        return _corrections_batched(self, qm)
+
+    def mtu_length_and_moment_arm(
+        self, q: Mapping[str, jax.Array], *, strict: bool = False, convention: str = "length"
+    ):
         """``(mtu_length(q), moment_arm(q))`` from one evaluation of the polynomial basis
-        (faster than the two calls); same domain handling as :meth:`mtu_length`."""
+        (faster than the two calls); same domain handling as :meth:`mtu_length`, moment-arm
+        ``convention`` as :meth:`moment_arm`."""
+        self._check_convention(convention)
         qm = self._stack(q)
         qm, _ = self._check_domain(q, qm, strict=strict)
-        return _both_batched(self, qm)
+        lengths, arms = _both_batched(self, qm)
+        if convention == "opensim" and self.arm_corrections:
+            arms = arms + _corrections_batched(self, qm)
+        return lengths, arms
 
     def mtu_length(
         self, q: Mapping[str, jax.Array], *, strict: bool = False, return_mask: bool = False
@@ -399,13 +486,28 @@ class GeometryModel(eqx.Module):
         return (lengths, mask) if return_mask else lengths
 
     def moment_arm(
-        self, q: Mapping[str, jax.Array], *, strict: bool = False, return_mask: bool = False
+        self,
+        q: Mapping[str, jax.Array],
+        *,
+        strict: bool = False,
+        return_mask: bool = False,
+        convention: str = "length",
     ):
-        """Moment arms r = -dL/dq (m per rad), shape ``[..., muscle, coordinate]`` with the
-        coordinates of :attr:`coordinates`; zero for a coordinate a muscle does not cross."""
+        """Moment arms (m per rad), shape ``[..., muscle, coordinate]`` with the coordinates
+        of :attr:`coordinates`; zero for a coordinate a muscle does not cross.
+
+        ``convention="length"`` (default): r = -dL/dq, the virtual-work moment arm of the
+        fitted length. ``"opensim"``: what OpenSim's ``computeMomentArm`` gives (and its
+        Static Optimization and simulations apply), -dL/dq plus the fitted
+        :meth:`moment_arm_correction`; the two differ where a wrapped path's force directions
+        do not match its length (the sprinter's lateral gastrocnemius below ~52 deg of knee
+        flexion, by up to 16 mm)."""
+        self._check_convention(convention)
         qm = self._stack(q)
         qm, mask = self._check_domain(q, qm, strict=strict)
         arms = _moment_arms_batched(self, qm)
+        if convention == "opensim" and self.arm_corrections:
+            arms = arms + _corrections_batched(self, qm)
         return (arms, mask) if return_mask else arms
 
     def mtu_strain(self, q: Mapping[str, jax.Array], **kwargs) -> jax.Array:
@@ -437,6 +539,13 @@ def _lengths_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
 def _moment_arms_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
     flat = qm.reshape(-1, qm.shape[-1])
     out = jax.vmap(model._moment_arm_flat)(flat)
+    return out.reshape(qm.shape[:-1] + (len(model.muscles), len(model.coordinates)))
+
+
+@jax.jit
+def _corrections_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
+    flat = qm.reshape(-1, qm.shape[-1])
+    out = jax.vmap(model._correction_flat)(flat)
     return out.reshape(qm.shape[:-1] + (len(model.muscles), len(model.coordinates)))
 
 
@@ -551,6 +660,7 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
                 half_width=b.half_width,
                 coefficient=b.coefficient[:, :, kk],
                 threshold_value=b.threshold_value[kk],
+                piece_kind=tuple(b.piece_kind[j] for j in keep) if b.piece_kind else (),
             )
         )
         concat.extend(mmap[b.muscle_index[j]] for j in keep)
@@ -576,6 +686,59 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
         knee_flexion_sign=model.knee_flexion_sign,
         source_file=model.source_file,
         source_sha256=model.source_sha256,
+        **_subset_corrections(model, mmap, cmap),
+    )
+
+
+def _subset_corrections(model: GeometryModel, mmap: dict, cmap: dict) -> dict:
+    """The arm corrections of the kept muscles, re-indexed (``mmap``, ``cmap``: old -> new)."""
+    blocks, pairs = [], []
+    for b, (m, c) in zip(model.arm_corrections, model.arm_correction_pairs, strict=True):
+        if m in mmap:
+            index = tuple(cmap[k] for k in b.coordinate_index)
+            blocks.append(dataclasses.replace(b, coordinate_index=index))
+            pairs.append((mmap[m], cmap[c]))
+    return dict(
+        arm_corrections=tuple(blocks),
+        arm_correction_pairs=tuple(pairs),
+        arm_convention_fitted=model.arm_convention_fitted,
+    )
+
+
+def _corrections_from_dataset(ds, muscles, coordinates, cidx, center, half) -> dict:
+    """The ``arm_correction_*`` variables as one-member :class:`_Block` s (none: empty)."""
+    if "arm_correction_settings" not in ds.attrs:
+        return {}
+    blocks, pairs = [], []
+    n = ds.sizes.get("correction", 0)
+    for j in range(n):
+        i = muscles.index(str(ds["arm_correction_muscle"].values[j]))
+        c = coordinates.index(str(ds["arm_correction_coordinate"].values[j]))
+        k = [int(x) for x in cidx[i] if x >= 0]
+        degree = int(ds["arm_correction_degree"].values[j])
+        n_terms = math.comb(degree + len(k), len(k))
+        slots = ds["arm_correction_threshold_slot"].values[j]
+        used = [p for p in range(1, slots.size) if slots[p] >= 0]
+        coef = ds["arm_correction_coefficient"].values[j][[0, *used], :n_terms]
+        blocks.append(
+            _Block(
+                muscle_index=(0,),
+                coordinate_index=tuple(k),
+                degree=degree,
+                threshold_slot=(tuple(int(slots[p]) for p in used),),
+                center=jnp.asarray(center[i, : len(k)]),
+                half_width=jnp.asarray(half[i, : len(k)]),
+                coefficient=jnp.asarray(coef[:, :, None]),
+                threshold_value=jnp.asarray(
+                    ds["arm_correction_threshold_value"].values[j][used][None, :]
+                ),
+            )
+        )
+        pairs.append((i, c))
+    return dict(
+        arm_corrections=tuple(blocks),
+        arm_correction_pairs=tuple(pairs),
+        arm_convention_fitted=True,
     )
 
 
@@ -616,9 +779,11 @@ def _distinct_regions(lower: np.ndarray, upper: np.ndarray, count: np.ndarray):
 def model_from_dataset(ds) -> GeometryModel:
     """Build a :class:`GeometryModel` from a fitted-geometry ``xarray.Dataset``."""
     fmt = ds.attrs.get("format")
-    if fmt != FILE_FORMAT:
+    if fmt not in READABLE_FORMATS:
         raise InputError(
-            f"format attribute is {fmt!r}", field="attrs.format", expected=repr(FILE_FORMAT)
+            f"format attribute is {fmt!r}",
+            field="attrs.format",
+            expected=" or ".join(repr(f) for f in READABLE_FORMATS),
         )
     muscles = [str(m) for m in ds["muscle"].values]
     coordinates = [str(c) for c in ds["coordinate"].values]
@@ -629,6 +794,8 @@ def model_from_dataset(ds) -> GeometryModel:
     half = ds["scale_half_width"].values
     tslot = ds["threshold_slot"].values.astype(int)
     tval = ds["threshold_value"].values
+    # Files written before min pieces existed have no piece_kind: every piece is a step.
+    kind = ds["piece_kind"].values.astype(int) if "piece_kind" in ds else np.zeros_like(tslot)
     groups: dict[tuple, list[int]] = {}
     for i in range(len(muscles)):
         k = tuple(int(c) for c in cidx[i] if c >= 0)
@@ -642,18 +809,21 @@ def model_from_dataset(ds) -> GeometryModel:
         n_pieces = 1 + max(int((tslot[i] >= 0).sum()) for i in members)
         block_coef = np.zeros((n_pieces, n_terms, len(members)))
         block_tval = np.full((len(members), n_pieces - 1), np.inf)
-        slots = []
+        slots, kinds = [], []
         for j, i in enumerate(members):
             t_i = math.comb(int(degree[i]) + len(k), len(k))
             block_coef[:, :t_i, j] = coef[i, :n_pieces, :t_i]
-            row = []
+            row, kind_row = [], []
             for p in range(1, n_pieces):
                 if p < n_pieces_all and tslot[i, p] >= 0:
                     row.append(int(tslot[i, p]))
+                    kind_row.append(int(kind[i, p]))
                     block_tval[j, p - 1] = tval[i, p]
                 else:
                     row.append(0)
+                    kind_row.append(PIECE_STEP)
             slots.append(tuple(row))
+            kinds.append(tuple(kind_row))
         blocks.append(
             _Block(
                 muscle_index=tuple(members),
@@ -664,6 +834,7 @@ def model_from_dataset(ds) -> GeometryModel:
                 half_width=jnp.asarray(half[members[0], : len(k)]),
                 coefficient=jnp.asarray(block_coef),
                 threshold_value=jnp.asarray(block_tval),
+                piece_kind=tuple(kinds) if any(PIECE_MIN in r for r in kinds) else (),
             )
         )
         concat.extend(members)
@@ -712,6 +883,7 @@ def model_from_dataset(ds) -> GeometryModel:
         knee_flexion_sign=tuple((str(c), int(s)) for c, s in signs.items()),
         source_file=str(ds.attrs["source_file"]),
         source_sha256=str(ds.attrs["source_sha256"]),
+        **_corrections_from_dataset(ds, muscles, coordinates, cidx, center, half),
     )
 
 
@@ -811,6 +983,7 @@ def fits_to_dataset(
     coef = np.zeros((M, P, T))
     tslot = np.full((M, P), -1, dtype=np.int32)
     tval = np.full((M, P), np.nan)
+    kind = np.full((M, P), PIECE_STEP, dtype=np.int32)
     dlo = np.full((M, C), np.nan)
     dhi = np.full((M, C), np.nan)
     cuts, notes = [], []
@@ -825,10 +998,12 @@ def fits_to_dataset(
         for p, t in enumerate(f.thresholds, start=1):
             tslot[i, p] = f.coordinates.index(t.coordinate)
             tval[i, p] = t.value
+            kind[i, p] = t.kind
         for c in f.coordinates:
             dlo[i, cpos[c]], dhi[i, cpos[c]] = f.domain[c]
         cuts.append("; ".join(f.cuts))
         notes.append("; ".join(f.notes))
+    has_min = bool(np.any(kind == PIECE_MIN))
     report = {
         "heldout_rms": (
             None,
@@ -873,6 +1048,21 @@ def fits_to_dataset(
             ("muscle", "piece"),
             tval,
             {"long_name": "conditional path point threshold theta", "units": "rad"},
+        ),
+        **(
+            {
+                "piece_kind": (
+                    ("muscle", "piece"),
+                    kind,
+                    {
+                        "long_name": f"{PIECE_STEP}: piece p adds P_p where q >= theta; "
+                        f"{PIECE_MIN}: it adds min(0, P_p) there (a kink where P_p = 0)",
+                        "units": "1",
+                    },
+                )
+            }
+            if has_min
+            else {}
         ),
         "domain_lower": (
             ("muscle", "coordinate"),
@@ -1000,14 +1190,15 @@ def fits_to_dataset(
     )
     ds.attrs.update(
         {
-            "format": FILE_FORMAT,
+            "format": FILE_FORMAT_MIN_PIECES if has_min else FILE_FORMAT,
             "name": name,
             "source_file": Path(source_path).name,
             "source_sha256": source_sha256,
             "musclesim_version": __version__,
             "basis": "total-degree tensor Chebyshev T_n(x), x = (q - scale_center) / "
             "scale_half_width; exponents ordered by musclesim._geometry_fit.exponents",
-            "pieces": "L = P_0 + sum_p H(q[threshold_slot_p] >= threshold_value_p) P_p",
+            "pieces": "L = P_0 + sum_p H(q[threshold_slot_p] >= threshold_value_p) P_p"
+            + (", with min(0, P_p) in place of P_p where piece_kind_p = 1" if has_min else ""),
             "moment_arm": "r = -dL/dq (analytic derivative of the polynomial)",
             "upright_pose": "every hip, knee, ankle (and subtalar, mtp) angle 0 rad; coupled "
             "coordinates from their coupler; other coordinates at their defaults",
@@ -1038,9 +1229,10 @@ def fits_from_dataset(ds) -> dict:
         degree = int(ds["degree"].values[i])
         slots = ds["threshold_slot"].values[i]
         values = ds["threshold_value"].values[i]
+        kinds = ds["piece_kind"].values[i] if "piece_kind" in ds else np.zeros_like(slots)
         thresholds = [
-            Threshold(names[int(s)], float(v))
-            for s, v in zip(slots[1:], values[1:], strict=True)
+            Threshold(names[int(s)], float(v), int(t))
+            for s, v, t in zip(slots[1:], values[1:], kinds[1:], strict=True)
             if s >= 0
         ]
         n_terms = math.comb(degree + k, k)

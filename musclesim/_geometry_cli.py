@@ -123,6 +123,8 @@ def error_table(ds) -> str:
         mx = float(ds["heldout_max"].values[i]) * 1e3
         cut = str(ds["domain_cuts"].values[i])
         note = "" if not cut else f"{len(cut.split(';'))} cut(s)"
+        if "piece_kind" in ds and (ds["piece_kind"].values[i] == 1).any():
+            note = f"{note} moving kink (min piece)".strip()
         lo = ds["domain_lower"].values[i]
         hi = ds["domain_upper"].values[i]
         shrunk = [

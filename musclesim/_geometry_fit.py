@@ -29,7 +29,11 @@ The fit, stage by stage (:func:`fit_geometry`):
    gastrocnemius jumping 14 mm at 154.662 deg); the better fit is kept. A jump in value is
    located by bisection (to 1e-9 rad) and kept as a fixed threshold where its location does
    not move with the other coordinates; a kink found again at a threshold read from the file
-   is not added twice.
+   is not added twice. A concave kink whose location moves with the other coordinates
+   (:func:`_moving_kink`, located along sweeps at random poses; the sprinter's rectus femoris)
+   is also tried as ``A + H(q_c >= theta) min(0, D)``: training poses are put on their side of
+   the kink by the slope of OpenSim's length there, ``A`` is fitted on the near side and
+   ``A + D`` on the far side together, and the degree is picked on the evaluated form.
    **Erratic regions**: where the held-out error still exceeds the tolerance, poses the smooth
    fit misses by more than 1 mm are marked erratic and removed greedily, either as a 2.5 % slab
    off one side of the box or as a corner region of two coordinates (e.g. gluteus maximus at
@@ -59,6 +63,7 @@ import numpy as np
 
 from . import _osim
 from ._errors import InputError, OpenSimMissingError
+from ._geometry import PIECE_MIN
 from ._io import sha256_file, write_netcdf_atomic
 
 #: Physiological cap on the sampled range (degrees), applied on top of each model's own range.
@@ -118,10 +123,13 @@ def is_leg_coordinate(name: str) -> bool:
 class Threshold:
     """A length discontinuity of one muscle: a conditional path point on ``coordinate`` is
     active for ``lower <= q <= upper``; ``value`` is the end of that range that lies inside the
-    sampled box."""
+    sampled box. With ``kind`` :data:`~musclesim._geometry.PIECE_MIN` the piece is a concave
+    kink whose location moves with the other coordinates (:func:`_moving_kink`): its polynomial
+    ``P`` counts as ``min(0, P)`` where ``coordinate >= value``."""
 
     coordinate: str
     value: float
+    kind: int = 0
 
 
 def conditional_ranges(path: str | Path) -> dict[str, list[tuple[str, float, float]]]:
@@ -421,15 +429,6 @@ class MuscleFit:
     excluded: list[dict[str, tuple[float, float]]] = field(default_factory=list)
 
 
-def _design(q: np.ndarray, center, half_width, exps, thresholds_idx, thresholds_val) -> np.ndarray:
-    x = (q - center) / half_width
-    base = chebyshev_features(x, exps)
-    blocks = [base]
-    for k, v in zip(thresholds_idx, thresholds_val, strict=True):
-        blocks.append(base * (q[:, k : k + 1] >= v))
-    return np.concatenate(blocks, axis=1)
-
-
 def extra_piece_degree(n_vars: int, degree: int) -> int:
     """Degree of the correction polynomial of each threshold piece: the largest with at most
     :data:`EXTRA_PIECE_TERMS` terms (and at most 12, and at most the base degree). A piece often
@@ -463,10 +462,16 @@ def fit_muscle_group(
     max_terms: int = 800,
     max_degree: int = 60,
     min_rows_per_unknown: float = 6.0,
+    sides: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
 ) -> list[tuple[int, np.ndarray, float]]:
     """Least-squares fits of muscles sharing one coordinate set and threshold list, at every
     degree up to the largest the samples allow; returns ``(degree, coefficients[piece, term],
     validation_rms)`` per muscle at the degree with the lowest validation RMS.
+
+    ``sides`` gives, per threshold, ``None`` (the piece is on where ``q >= theta``) or the
+    boolean ``(train, validation)`` rows on the far side of a moving kink (a
+    :data:`~musclesim._geometry.PIECE_MIN` piece): ``L = A`` on the near side and ``A + D`` on
+    the far side are fitted together, so ``D`` is the piece whose ``min(0, D)`` is evaluated.
 
     The threshold pieces have the fixed degree of :func:`extra_piece_degree` (their unused
     coefficients are stored as zeros). One QR factorisation serves every base degree: the
@@ -489,15 +494,18 @@ def fit_muscle_group(
     d_extra = extra_piece_degree(n_vars, top)
     n_te = math.comb(d_extra + n_vars, n_vars)
 
-    def design(q):
+    sides = list(sides) if sides is not None else [None] * n_extra
+
+    def design(q, which):
         base = chebyshev_features((q - center) / half_width, exps)
         extra = [
-            base[:, :n_te] * (q[:, k : k + 1] >= v) for k, v in zip(th_idx, th_val, strict=True)
+            base[:, :n_te] * (q[:, k : k + 1] >= v if side is None else side[which][:, None])
+            for k, v, side in zip(th_idx, th_val, sides, strict=True)
         ]
         return np.concatenate([*extra, base], axis=1)
 
-    a_tr = design(q_train)
-    a_va = design(q_val)
+    a_tr = design(q_train, 0)
+    a_va = design(q_val, 1)
     # Ridge rows sqrt(lambda) I keep the coefficients small where a piece covers a small part
     # of the box (a polynomial restricted to a sub-interval is ill-conditioned); identity rows
     # leave the prefix property intact.
@@ -518,7 +526,17 @@ def fit_muscle_group(
             continue  # the base must span at least the pieces' terms
         p = lead + n_t
         coef = scipy.linalg.solve_triangular(rmat[:p, :p], qty[:p], check_finite=False)
-        pred = a_va[:, :p] @ coef
+        if any(t.kind == PIECE_MIN for t in thresholds):
+            # Score the form that is evaluated, min(0, D) above the threshold, not the fit's
+            # split of the rows: a D that changes sign on the wrong side of the kink misses.
+            pred = a_va[:, lead:p] @ coef[lead:]
+            for e, t in enumerate(thresholds):
+                piece = a_va[:, lead : lead + n_te] @ coef[e * n_te : (e + 1) * n_te]
+                if t.kind == PIECE_MIN:
+                    piece = np.minimum(piece, 0.0)
+                pred += np.where(q_val[:, th_idx[e], None] >= th_val[e], piece, 0.0)
+        else:
+            pred = a_va[:, :p] @ coef
         rms = np.sqrt(np.mean((pred - y_val) ** 2, axis=0))
         for j in range(y_train.shape[1]):
             if rms[j] < best[j][2]:
@@ -533,9 +551,14 @@ def fit_muscle_group(
 def evaluate_fit(fit: MuscleFit, q: np.ndarray) -> np.ndarray:
     """NumPy evaluation of one :class:`MuscleFit` at ``q`` (``[n, len(fit.coordinates)]``)."""
     exps = exponents(len(fit.coordinates), fit.degree)
-    idx = [fit.coordinates.index(t.coordinate) for t in fit.thresholds]
-    val = [t.value for t in fit.thresholds]
-    return _design(q, fit.center, fit.half_width, exps, idx, val) @ fit.coefficients.reshape(-1)
+    base = chebyshev_features((q - fit.center) / fit.half_width, exps)
+    out = base @ fit.coefficients[0]
+    for p, t in enumerate(fit.thresholds, start=1):
+        piece = base @ fit.coefficients[p]
+        if t.kind == PIECE_MIN:
+            piece = np.minimum(piece, 0.0)
+        out = out + np.where(q[:, fit.coordinates.index(t.coordinate)] >= t.value, piece, 0.0)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -687,6 +710,25 @@ def fit_geometry(
                     )
                     trial.notes = [f"kink at {k.coordinate} = {k.value:.4f} rad" for k in extra]
                     options.append(trial)
+                # The same kinks, where their location moves with the other coordinates, as
+                # min(0, D) pieces whose kink follows the pose.
+                moving = [
+                    _moving_kink(sampler, m, k.coordinate, cnames, box_all, k.value, data)
+                    for k in extra
+                ]
+                if any(t is not None for t in moving):
+                    pieces = [t if t is not None else k for k, t in zip(extra, moving, strict=True)]
+                    (trial,) = _fit_in_domain(
+                        data, [m], cnames, fit.thresholds + pieces, domain, lo, hi
+                    )
+                    trial.notes = [
+                        f"kink at {k.coordinate} = {k.value:.4f} rad"
+                        if t is None
+                        else f"kink along {k.coordinate} moving with the pose (found at "
+                        f"{k.value:.4f} rad), fitted as min(0, D) above {t.value:.4f} rad"
+                        for k, t in zip(extra, moving, strict=True)
+                    ]
+                    options.append(trial)
             done = []
             for option in options:
                 if option.heldout_max > HELDOUT_MAX_TOL or option.heldout_rms > HELDOUT_RMS_TOL:
@@ -752,6 +794,22 @@ class _Samples:
     col: dict
     mcol: dict
     max_terms: int = 800
+    #: (muscle, moving-kink Threshold) -> [rows of q_all] True on the kink's far side.
+    sides: dict = field(default_factory=dict)
+
+
+def _sides_for(data: _Samples, members, thresholds, tr, va):
+    """The ``sides`` argument of :func:`fit_muscle_group` for rows ``tr`` and ``va``."""
+    out = []
+    for t in thresholds:
+        if t.kind != PIECE_MIN:
+            out.append(None)
+            continue
+        if len(members) != 1:
+            raise ValueError("a moving-kink piece is fitted for one muscle at a time")
+        far = data.sides[(members[0], t)]
+        out.append((far[tr], far[va]))
+    return out
 
 
 def _inside(q: np.ndarray, names, domain, excluded=()) -> np.ndarray:
@@ -793,6 +851,7 @@ def _fit_in_domain(
         ths,
         cnames,
         max_terms=data.max_terms,
+        sides=_sides_for(data, members, ths, tr, va),
     )
     out = []
     for m, (degree, coef, vrms) in zip(members, best, strict=True):
@@ -913,6 +972,82 @@ def _locate_jump(sampler, muscle, c, cnames, box, a, b, *, n_poses=4, seed=0, it
     return max(found)
 
 
+#: Random poses of the other coordinates at which a kink is located again, to tell a fixed kink
+#: from one whose location moves with the pose.
+MOVING_KINK_POSES = 48
+#: A concave kink whose location spreads over more than this (rad) among those poses is fitted
+#: as a :data:`~musclesim._geometry.PIECE_MIN` piece (the sprinter's rectus femoris: 122.5 to
+#: 129.9 deg knee flexion as the hip moves, 0.13 rad).
+MOVING_KINK_SPREAD = KINK_SAME_RAD
+#: How far (rad) from the upright sweep's kink it is searched for at the other poses.
+MOVING_KINK_WINDOW = math.radians(20.0)
+#: Margin (rad) of the band around the located kinks inside which each training pose is put on
+#: its side of the kink by a central difference; the piece's threshold is the band's lower end.
+MOVING_KINK_MARGIN = math.radians(3.0)
+#: Half-step (rad) of that central difference. For a kink between two straight lines the
+#: central slope at distance d from the kink is below the mean of the two slopes exactly when
+#: the pose is past the kink, whatever the step; 1e-3 rad keeps OpenSim's ~1 um micro-steps of
+#: wrapped paths (a 1 mm/rad error in the slope) far below the slope jump.
+MOVING_KINK_STEP = 1e-3
+
+
+def _moving_kink(
+    sampler, muscle, c, cnames, box, value, data: _Samples, *, n=2001, seed=0
+) -> Threshold | None:
+    """A concave kink of ``muscle`` along ``c`` (found near ``value`` on the upright sweep)
+    whose location moves with the other coordinates, as a :data:`PIECE_MIN` threshold; its
+    far-side training rows go to ``data.sides``. ``None`` where the kink is not concave, not
+    found at most poses, or fixed (spread <= :data:`MOVING_KINK_SPREAD`).
+
+    The kink is located along sweeps of ``c`` (``n`` points over the box) at
+    :data:`MOVING_KINK_POSES` random poses of the other coordinates, as the most negative second
+    difference within :data:`MOVING_KINK_WINDOW` of ``value``. Training poses below the band of
+    located kinks (less :data:`MOVING_KINK_MARGIN`) are on the near side, those above it on the
+    far side, those inside it by their central-difference slope against the median of the mean
+    slopes either side of the kinks."""
+    rng = np.random.default_rng(seed)
+    others = [o for o in cnames if o != c]
+    grid = np.linspace(*box[c], n)
+    step = grid[1] - grid[0]
+    window = np.abs(grid[1:-1] - value) <= MOVING_KINK_WINDOW
+    offset = max(2, int(round(math.radians(1.0) / step)))  # slopes 1 deg either side
+    locations, mids = [], []
+    for _ in range(MOVING_KINK_POSES):
+        pose = {o: np.full(n, rng.uniform(*box[o])) for o in others}
+        y = sampler.lengths(dict(pose, **{c: grid}), [muscle])[:, 0]
+        d2 = np.diff(y, 2)
+        scale = np.percentile(np.abs(d2), 90) + 1e-15
+        i = int(np.argmin(np.where(window, d2, np.inf)))
+        if not (-d2[i] > KINK_MIN_SLOPE_CHANGE * step and -d2[i] > 30.0 * scale):
+            continue
+        j = i + 1  # the grid point of the kink
+        if j - offset < 0 or j + offset + 1 > n - 1:
+            continue
+        left = (y[j - offset] - y[j - offset - 1]) / step
+        right = (y[j + offset + 1] - y[j + offset]) / step
+        if not left > right:
+            continue
+        locations.append(grid[j])
+        mids.append(0.5 * (left + right))
+    if len(locations) < MOVING_KINK_POSES // 2:
+        return None
+    lo, hi = min(locations), max(locations)
+    if hi - lo <= MOVING_KINK_SPREAD:
+        return None
+    band = (max(lo - MOVING_KINK_MARGIN, box[c][0]), min(hi + MOVING_KINK_MARGIN, box[c][1]))
+    threshold = Threshold(c, float(band[0]), PIECE_MIN)
+    q = data.q_all[:, [data.col[o] for o in cnames]]
+    k = cnames.index(c)
+    far = q[:, k] > band[1]
+    near_band = (q[:, k] >= band[0]) & ~far
+    rows = {o: q[near_band, cnames.index(o)] for o in cnames}
+    up = sampler.lengths(dict(rows, **{c: rows[c] + MOVING_KINK_STEP}), [muscle])[:, 0]
+    dn = sampler.lengths(dict(rows, **{c: rows[c] - MOVING_KINK_STEP}), [muscle])[:, 0]
+    far[near_band] = (up - dn) / (2 * MOVING_KINK_STEP) < float(np.median(mids))
+    data.sides[(muscle, threshold)] = far
+    return threshold
+
+
 #: Depths (fractions of the sampled width) of three-coordinate corner regions.
 CORNER3_DEPTHS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
@@ -947,6 +1082,7 @@ def _exclude_erratic(
             fit.thresholds,
             fit.coordinates,
             max_terms=data.max_terms,
+            sides=_sides_for(data, [fit.name], fit.thresholds, tr, va),
         )
         current = MuscleFit(
             name=fit.name,
