@@ -1029,7 +1029,8 @@ def _moving_kink(
             continue
         locations.append(grid[j])
         mids.append(0.5 * (left + right))
-    if len(locations) < MOVING_KINK_POSES // 2:
+    print("DEBUG located", len(locations))
+    if len(locations) < MOVING_KINK_POSES // 8:
         return None
     lo, hi = min(locations), max(locations)
     if hi - lo <= MOVING_KINK_SPREAD:
@@ -1190,7 +1191,8 @@ def merge_geometry(base, update, *, note: str = ""):
     depends only on the model, so a fit of a few muscles with ``--muscles`` matches the full
     fit). The other muscles are copied unchanged, in their order; muscles new to ``base`` are
     appended. ``fit_settings`` keeps the base fit's settings and lists each merged refit under
-    ``"refits"`` (muscles, settings, ``note``). Returns the merged dataset."""
+    ``"refits"`` (muscles, settings, ``note``); the fitted OpenSim moment-arm convention
+    (``arm_correction_*``) is carried over. Returns the merged dataset."""
     from ._geometry import fits_from_dataset, fits_to_dataset
 
     old, new = fits_from_dataset(base), fits_from_dataset(update)
@@ -1235,7 +1237,7 @@ def merge_geometry(base, update, *, note: str = ""):
             **({"note": note} if note else {}),
         )
     ]
-    return fits_to_dataset(
+    merged = fits_to_dataset(
         name=old["name"],
         muscles=muscles,
         fits={m: source[m]["fits"][m] for m in muscles},
@@ -1251,6 +1253,10 @@ def merge_geometry(base, update, *, note: str = ""):
         couplers=old["couplers"],
         settings=settings,
     )
+    # OpenSim's moment-arm convention depends on OpenSim's path only, not on the fit: carried.
+    from ._arm_convention import carry_corrections
+
+    return carry_corrections(base, merged)
 
 
 def write_geometry(dataset, path: str | Path) -> Path:

@@ -125,6 +125,19 @@ def test_file_roundtrip_and_carry_over_a_refit(corrected, tmp_path, sprinter_ds)
     assert ac.carry_corrections(sprinter_ds, sprinter_ds) is sprinter_ds
 
 
+def test_merging_a_refit_keeps_the_convention(corrected, sprinter_ds):
+    from musclesim._geometry_fit import merge_geometry
+
+    _, ds = corrected
+    merged = merge_geometry(ds, sprinter_ds, note="test")
+    np.testing.assert_array_equal(
+        merged["arm_correction_coefficient"].values, ds["arm_correction_coefficient"].values
+    )
+    assert model_from_dataset(merged).arm_correction_pairs == (
+        model_from_dataset(ds).arm_correction_pairs
+    )
+
+
 def test_unfitted_file_and_unknown_convention_are_refused(sprinter_ds):
     model = model_from_dataset(sprinter_ds)
     q = _pose(model, [30.0])

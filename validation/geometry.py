@@ -142,6 +142,13 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
         warnings.simplefilter("ignore")
         sur, mask = model.mtu_length(q, return_mask=True)
         arms = np.asarray(model.moment_arm({c: v[::stride] for c, v in q.items()}))
+        conv = (
+            np.asarray(
+                model.moment_arm({c: v[::stride] for c, v in q.items()}, convention="opensim")
+            )
+            if model.arm_convention_fitted
+            else None
+        )
     sur, mask = np.asarray(sur), np.asarray(mask)
     res = {
         "frames": len(qv),
@@ -149,6 +156,7 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
         "arms": {},
         "arms_fine": {},
         "opensim_arm": {},
+        "convention_arm": {},
         "ref": ref,
         "sur": sur,
         "mask": mask,
@@ -200,6 +208,18 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
                 float(spikes.max()) if spikes.size else 0.0,
                 int(ok.sum()),
             )
+            if (
+                conv is not None
+                and model.arm_correction_pairs
+                and (i, k) in set(model.arm_correction_pairs)
+            ):
+                e = (conv[:, i, k] - osim_arm[:, j])[ok]
+                e0 = (arms[:, i, k] - osim_arm[:, j])[ok]
+                res["convention_arm"][(m, c)] = (
+                    float(np.sqrt(np.mean(e**2))),
+                    float(np.max(np.abs(e))),
+                    float(np.sqrt(np.mean(e0**2))),
+                )
             d = osim_arm[:, j] - fd_arm[:, j]
             w = int(np.argmax(np.abs(d)))
             res["opensim_arm"][(m, c)] = (
@@ -347,6 +367,22 @@ def evaluate(results) -> tuple[list[str], list[str]]:
                 lines.append(
                     f"| {trial} | {m}, {c} | {rms * 1e3:.2f} | {worst * 1e3:+.2f} | {where} |"
                 )
+    lines += [
+        "",
+        "## musclesim's OpenSim moment-arm convention vs computeMomentArm (reported)",
+        "",
+        "Pairs with a fitted correction (`musclesim fit-arm-convention`), along each trial:",
+        "`moment_arm(q, convention='opensim')` against OpenSim's `computeMomentArm`, and the",
+        "default convention (-dL/dq) against it.",
+        "",
+        "| trial | muscle, coordinate | RMS (mm) | max (mm) | -dL/dq convention RMS (mm) |",
+        "|---|---|---|---|---|",
+    ]
+    for trial, r in results["trials"].items():
+        for (m, c), (rms, mx, rms0) in r["convention_arm"].items():
+            lines.append(
+                f"| {trial} | {m}, {c} | {rms * 1e3:.2f} | {mx * 1e3:.2f} | {rms0 * 1e3:.2f} |"
+            )
     lines += [
         "",
         "## Peak mtu_strain along the sprint trials (percentage points)",
