@@ -1029,8 +1029,7 @@ def _moving_kink(
             continue
         locations.append(grid[j])
         mids.append(0.5 * (left + right))
-    print("DEBUG located", len(locations))
-    if len(locations) < MOVING_KINK_POSES // 8:
+    if len(locations) < MOVING_KINK_POSES // 2:
         return None
     lo, hi = min(locations), max(locations)
     if hi - lo <= MOVING_KINK_SPREAD:
