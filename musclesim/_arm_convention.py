@@ -67,6 +67,12 @@ SWEEPS = 4
 #: Largest polynomial of a correction: degree 5 in four coordinates. Delta is smooth between
 #: its steps (a few mm varying over tens of degrees).
 MAX_TERMS = 126
+#: A fitted correction is kept only when its held-out error RMS is at most this (1 mm, the
+#: screen's tolerance) and at most half the |Delta| RMS it corrects. Where OpenSim's path flips
+#: around a wrap surface over wide regions (opencap_jump's gluteus maximus 1), central
+#: differences straddle the flips, Delta is erratic (hundreds of mm) and no smooth correction
+#: holds; such pairs are recorded as rejected in ``arm_correction_settings``.
+KEEP_RMS = 1.0e-3
 #: Training poses whose residual after a first fit exceeds this are central-difference spikes
 #: (see SCREEN_FRACTION) and are dropped before the final fit.
 SPIKE_RESIDUAL = 2.0e-3
@@ -324,11 +330,17 @@ def fit_correction(
     )
 
 
+def worth_keeping(fit: ArmCorrection) -> bool:
+    """Whether a fitted correction holds (:data:`KEEP_RMS`)."""
+    return fit.heldout_rms <= min(KEEP_RMS, 0.5 * fit.uncorrected_rms)
+
+
 def fit_arm_conventions(
     osim_path, ds, *, muscles=None, samples=3000, heldout=1000, seed=0, log=print
-) -> tuple[list[ArmCorrection], dict]:
+) -> tuple[list[ArmCorrection], dict, list[ArmCorrection]]:
     """Screen every muscle of the fitted file ``ds`` (or ``muscles``) and fit a correction for
-    each pair that needs one. Returns the corrections and the screening table."""
+    each pair that needs one. Returns the kept corrections, the screening table and the
+    rejected fits (see :data:`KEEP_RMS`)."""
     from ._geometry_fit import OpenSimSampler
     from ._io import sha256_file
 
@@ -343,18 +355,19 @@ def fit_arm_conventions(
     screen = screen_arm_conventions(sampler, ds, muscles=muscles, seed=seed)
     flagged = [pair for pair, (share, _, _) in screen.items() if share >= SCREEN_FRACTION]
     log(f"{len(screen)} pairs screened; {len(flagged)} need a correction: {flagged}")
-    fits = []
+    fits, rejected = [], []
     for m, c in flagged:
         fit = fit_correction(sampler, ds, m, c, samples=samples, heldout=heldout, seed=seed)
+        keep = worth_keeping(fit)
         log(
             f"{m} / {c}: degree {fit.degree}, steps "
             f"{[round(math.degrees(t.value), 3) for t in fit.thresholds]} deg; held-out "
             f"|Delta| RMS {1e3 * fit.uncorrected_rms:.2f} mm -> fit error RMS "
             f"{1e3 * fit.heldout_rms:.3f} mm, p99 {1e3 * fit.heldout_p99:.2f} mm, max "
-            f"{1e3 * fit.heldout_max:.2f} mm"
+            f"{1e3 * fit.heldout_max:.2f} mm" + ("" if keep else " -- rejected, not stored")
         )
-        fits.append(fit)
-    return fits, screen
+        (fits if keep else rejected).append(fit)
+    return fits, screen, rejected
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,9 +378,14 @@ def fit_arm_conventions(
 CORRECTION_DIMS = ("correction", "correction_piece", "correction_term")
 
 
-def corrections_to_dataset(fits: Sequence[ArmCorrection], screen: dict, settings: dict):
+def corrections_to_dataset(
+    fits: Sequence[ArmCorrection],
+    screen: dict,
+    settings: dict,
+    rejected: Sequence[ArmCorrection] = (),
+):
     """The ``arm_correction_*`` variables as an ``xarray.Dataset`` (merged into a geometry
-    file by :func:`attach_corrections`)."""
+    file by :func:`attach_corrections`); ``rejected`` fits are listed in the settings."""
     import xarray as xr
 
     n = len(fits)
@@ -438,6 +456,14 @@ def corrections_to_dataset(fits: Sequence[ArmCorrection], screen: dict, settings
                     "screen_poses": SCREEN_POSES,
                     "flagged": flagged,
                     "pairs_screened": len(screen),
+                    "rejected": {
+                        f"{f.muscle}/{f.coordinate}": {
+                            "uncorrected_rms_m": f.uncorrected_rms,
+                            "fit_error_rms_m": f.heldout_rms,
+                        }
+                        for f in rejected
+                    },
+                    "keep_rms_m": KEEP_RMS,
                 }
             )
         },
@@ -506,7 +532,7 @@ def _run_cli(args) -> int:
     from ._geometry_fit import write_geometry
 
     ds = load_geometry_dataset(args.into)
-    fits, screen = fit_arm_conventions(
+    fits, screen, rejected = fit_arm_conventions(
         args.model,
         ds,
         muscles=args.muscles,
@@ -520,7 +546,10 @@ def _run_cli(args) -> int:
         "seed": args.seed,
         "muscles": args.muscles or "all",
     }
-    out = attach_corrections(ds, corrections_to_dataset(fits, screen, settings))
+    out = attach_corrections(ds, corrections_to_dataset(fits, screen, settings, rejected))
     path = write_geometry(out, args.out or args.into)
-    print(f"wrote {path}: {len(fits)} corrected pair(s) of {len(screen)} screened")
+    print(
+        f"wrote {path}: {len(fits)} corrected pair(s) of {len(screen)} screened"
+        + (f"; {len(rejected)} rejected (OpenSim's Delta erratic there)" if rejected else "")
+    )
     return 0

@@ -155,6 +155,19 @@ def test_a_correction_of_an_unknown_muscle_is_refused(sprinter_ds):
         ac.attach_corrections(sprinter_ds, cds)
 
 
+def test_erratic_fits_are_rejected(sprinter_ds):
+    fit = _synthetic(sprinter_ds)
+    fit.uncorrected_rms, fit.heldout_rms = 6.5e-3, 0.2e-3  # the sprinter's gaslat
+    assert ac.worth_keeping(fit)
+    fit.uncorrected_rms, fit.heldout_rms = 0.606, 0.606  # opencap glmax1 across wrap flips
+    assert not ac.worth_keeping(fit)
+    fit.uncorrected_rms, fit.heldout_rms = 1.5e-3, 0.9e-3  # removes too little
+    assert not ac.worth_keeping(fit)
+    cds = ac.corrections_to_dataset([], {}, {}, [fit])
+    assert "gaslat_r/knee_angle_r" in cds.attrs["arm_correction_settings"]
+    assert cds.sizes.get("correction", 0) == 0
+
+
 def test_runs_group_a_ramp_and_ignore_small_wiggles():
     d = np.zeros(40)
     d[20:] = 5e-3
