@@ -18,6 +18,7 @@ _SUBCOMMAND_MODULES = (
     "musclesim._demo",
     "musclesim._geometry_cli",
     "musclesim._arm_convention",
+    "musclesim._geometry_refine",
     "musclesim._motion_cli",
     "musclesim._simulate_cli",
     "musclesim._plan_cli",
