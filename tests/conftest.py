@@ -28,3 +28,25 @@ def data_dir():
     from musclesim._io import shared_data_dir
 
     return shared_data_dir()
+
+
+def run_validation(module: str, out, data_dir, *args: str, report: str | None = None) -> str:
+    """Run ``python -m validation.<module> --out OUT --data DATA *args`` in its own process
+    (the validations drive OpenSim's tools and many JAX compilations; OpenSim's tools and XLA's
+    compiler in one process have aborted a later compilation), assert that its report says
+    PASS and that it exited 0, and return the report's text."""
+    import re
+    import subprocess
+    import sys
+
+    from musclesim._io import REPO_ROOT
+
+    command = [sys.executable, "-m", f"validation.{module}", "--out", str(out)]
+    command += ["--data", str(data_dir), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1800, cwd=REPO_ROOT)
+    path = out / f"{report or module}.md"
+    assert path.is_file(), done.stdout[-2000:] + done.stderr[-4000:]
+    text = path.read_text()
+    assert re.search(r"\*\*(Result: )?PASS\*\*", text), text
+    assert done.returncode == 0, done.stderr[-4000:]
+    return text

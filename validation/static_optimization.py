@@ -301,6 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/validation"))
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")
     parser.add_argument("--max-frames", type=int, default=None, help="first N swing frames")
+    parser.add_argument("--skip-frames", type=int, default=0, help="swing frames skipped first")
     args = parser.parse_args(argv)
     import jax
 
@@ -308,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     from musclesim._io import shared_data_dir
 
     data_dir = args.data or shared_data_dir()
-    r = run(data_dir, max_frames=args.max_frames)
+    r = run(data_dir, max_frames=args.max_frames, skip_frames=args.skip_frames)
     report = write_report(args.out, r)
     print(report.read_text())
     return 0 if passed(r) else 1
