@@ -246,7 +246,8 @@ def refine_dataset(
     """A copy of the fitted dataset ``ds`` whose ``muscles`` have refined excluded regions
     (only ``excluded_lower/upper/count``, ``domain_cuts`` and ``fit_settings`` change). The
     muscles in ``whole_domain`` are subdivided from their whole domain box instead of their
-    excluded regions (their new regions may then cover poses the old ones did not)."""
+    excluded regions (their new regions may then cover poses the old ones did not). The random
+    poses of the muscle at index ``i`` of the file use the seed ``seed + i``."""
     from ._geometry import model_from_dataset
     from ._geometry_fit import OpenSimSampler
     from ._io import sha256_file
