@@ -283,11 +283,21 @@ def test_against_opensim_static_optimization(data_dir, tmp_path):
 
 @pytest.mark.slow  # two XLA compilations of the whole leg problem (about a minute on 2 cores)
 def test_benchmark_tiny():
-    from experiments.benchmark_static_opt import build, run
+    """The benchmark command, tiny, in its own process: twice a full-suite run crashed inside
+    this test's XLA compilation (it passes alone and with its file; see the closing note of
+    session 3)."""
+    import subprocess
+    import sys
 
-    r = run(build(n_frames=8, n_trials=2, opensim=False), repeats=1)
-    assert r["all_converged"]
-    assert r["musclesim_frames_per_s"] > 0 and r["musclesim_trials_frames_per_s"] > 0
+    from musclesim._io import REPO_ROOT
+
+    command = [sys.executable, "-m", "experiments.benchmark_static_opt"]
+    command += ["--frames", "8", "--trials", "2", "--no-opensim"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert "all frames converged: True" in done.stdout
+    rates = [line for line in done.stdout.splitlines() if line.endswith("frames/s")]
+    assert len(rates) == 2 and all(" 0 frames/s" not in line for line in rates), done.stdout
 
 
 @pytest.mark.slow  # compiles the JAX inverse dynamics and the leg problem (about a minute)
