@@ -65,6 +65,7 @@ def refine_regions(
     depth: int = 12,
     recheck_density: float = RECHECK_DENSITY,
     domain_volume: float | None = None,
+    within: Callable[[np.ndarray], np.ndarray] | None = None,
     seed: int = 0,
 ) -> tuple[list[Box], dict]:
     """Dirty leaves of the recursive subdivision of ``roots`` (boxes ``(lower, upper)``).
@@ -75,7 +76,9 @@ def refine_regions(
     is kept; a box without one gets the denser check (``recheck_density`` poses per
     ``domain_volume``, at least ``samples_per_leaf``) and is kept in the domain only when that
     finds no miss either (else it is treated as dirty). Roots inside an earlier root are
-    skipped. Returns the kept leaves and counts (poses drawn, boxes tested, leaves)."""
+    skipped. With ``within`` (poses ``[n, k]`` -> bool ``[n]``), only the drawn poses inside it
+    are tested (a box without any is clean). Returns the kept leaves and counts (poses drawn,
+    boxes tested, leaves)."""
     scale = np.asarray(scale, dtype=float)
     rng = np.random.default_rng(seed)
     if domain_volume is None:
@@ -98,10 +101,15 @@ def refine_regions(
                 for (lo, hi), n in zip(boxes, counts, strict=True)
             ]
         )
-        e = np.asarray(error(q))
+        owner = np.repeat(np.arange(len(boxes)), counts)
+        if within is not None:
+            keep = np.asarray(within(q), dtype=bool)
+            q, owner = q[keep], owner[keep]
+        out = np.zeros(len(boxes))
+        if len(q):
+            np.maximum.at(out, owner, np.asarray(error(q)))
         stats["poses"] += len(q)
-        ends = np.cumsum(counts)
-        return np.array([e[a:b].max() for a, b in zip(ends - counts, ends, strict=True)])
+        return out
 
     while active:
         boxes = [(lo, hi) for lo, hi, _ in active]
@@ -241,13 +249,18 @@ def refine_dataset(
     recheck_density: float = RECHECK_DENSITY,
     seed: int = 0,
     whole_domain: Sequence[str] = (),
+    one_grid: bool = True,
     log: Callable[[str], None] = print,
 ):
     """A copy of the fitted dataset ``ds`` whose ``muscles`` have refined excluded regions
     (only ``excluded_lower/upper/count``, ``domain_cuts`` and ``fit_settings`` change). The
     muscles in ``whole_domain`` are subdivided from their whole domain box instead of their
     excluded regions (their new regions may then cover poses the old ones did not). The random
-    poses of the muscle at index ``i`` of the file use the seed ``seed + i``."""
+    poses of the muscle at index ``i`` of the file use the seed ``seed + i``. ``one_grid``:
+    subdivide the bounding box of a muscle's regions once, testing only poses inside the
+    regions (one dyadic grid, so that leaves of overlapping regions coincide and merge), instead
+    of each region on its own grid; a dirty leaf is then clipped to the old regions, so the
+    new regions lie inside the old ones."""
     from ._geometry import model_from_dataset
     from ._geometry_fit import OpenSimSampler
     from ._io import sha256_file
@@ -278,6 +291,10 @@ def refine_dataset(
         old = _muscle_boxes(ds, i)[4]
         names = [coordinates[c] for c in cols]
         error = _error_function(sampler, model, muscle, names)
+        within = None
+        if one_grid and muscle not in whole_domain and roots:
+            within = _member_function(roots)
+            roots = [(np.min([a for a, _ in roots], 0), np.max([b for _, b in roots], 0))]
         leaves, stats = refine_regions(
             error,
             roots,
@@ -287,8 +304,11 @@ def refine_dataset(
             depth=depth,
             recheck_density=recheck_density,
             domain_volume=float(np.prod(dhi - dlo)),
+            within=within,
             seed=seed + i,
         )
+        if within is not None:
+            leaves = _clip_to(leaves, old)
         merged = merge_boxes(leaves)
         share_before = _union_share(old, dlo, dhi, seed)
         share_after = _union_share(merged, dlo, dhi, seed)
@@ -316,9 +336,31 @@ def refine_dataset(
         "recheck_density": recheck_density,
         "seed": seed,
         "whole_domain": list(whole_domain),
+        "grid": "one per muscle" if one_grid else "one per region",
         "per_muscle": records,
     }
     return _write_regions(ds, new_regions, cols_of, settings)
+
+
+def _clip_to(leaves: Sequence[Box], regions: Sequence[Box]) -> list[Box]:
+    """Each leaf intersected with each region it overlaps."""
+    out: list[Box] = []
+    for a, b in leaves:
+        for ra, rb in regions:
+            lo, hi = np.maximum(a, ra), np.minimum(b, rb)
+            if np.all(hi > lo):
+                out.append((lo, hi))
+    return out
+
+
+def _member_function(boxes: Sequence[Box]):
+    def member(q: np.ndarray) -> np.ndarray:
+        hit = np.zeros(len(q), dtype=bool)
+        for a, b in boxes:
+            hit |= np.all((q >= a) & (q <= b), axis=1)
+        return hit
+
+    return member
 
 
 def _union_share(boxes: Sequence[Box], dlo, dhi, seed: int, n: int = 20000) -> float:
@@ -422,6 +464,11 @@ def register_cli(subparsers) -> None:
         metavar="MUSCLE",
         help="subdivide these muscles' whole domain box, not only their excluded regions",
     )
+    p.add_argument(
+        "--per-region",
+        action="store_true",
+        help="subdivide each region on its own grid (default: one grid over their bounding box)",
+    )
     p.set_defaults(func=_run_cli)
 
 
@@ -440,6 +487,7 @@ def _run_cli(args) -> int:
         recheck_density=args.recheck_density,
         seed=args.seed,
         whole_domain=args.whole_domain,
+        one_grid=not args.per_region,
     )
     path = write_geometry(out, args.out or args.into)
     print(f"wrote {path}")

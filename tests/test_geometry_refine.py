@@ -155,3 +155,23 @@ def test_refine_domain_cli_on_one_muscle(tmp_path, data_dir):
     assert rec["per_muscle"]["glmax2_l"]["excluded_share_after"] <= (
         rec["per_muscle"]["glmax2_l"]["excluded_share_before"] + 1e-9
     )
+
+
+def test_within_restricts_the_tested_poses():
+    root = (np.array([0.0, 0.0]), np.array([0.6, 1.0]))
+    leaves, _ = refine_regions(
+        _fake_error,
+        [root],
+        np.ones(2),
+        samples_per_leaf=16,
+        depth=10,
+        within=lambda q: q[:, 0] <= 0.3,
+        seed=5,
+    )
+    boxes = merge_boxes(leaves)
+    rng = np.random.default_rng(1)
+    lo, hi = ERRATIC
+    q_bad = lo + rng.random((5000, 2)) * (hi - lo)
+    assert _covered(q_bad[q_bad[:, 0] <= 0.3], boxes).all()
+    q = rng.random((20000, 2)) * root[1]
+    assert not _covered(q[q[:, 0] > 0.3 + 0.6 / 32], boxes).any()
