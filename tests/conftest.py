@@ -50,3 +50,16 @@ def run_validation(module: str, out, data_dir, *args: str, report: str | None = 
     assert re.search(r"\*\*(Result: )?PASS\*\*", text), text
     assert done.returncode == 0, done.stderr[-4000:]
     return text
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_code():
+    """Drop JAX's compiled executables after each test module. A full run compiles thousands
+    of XLA programs in one process; kept alive, their code and memory mappings accumulate, and
+    late in the run XLA's compiler has crashed (abort or segfault inside
+    ``backend_compile_and_load``) in whichever test compiled next."""
+    yield
+    import gc
+
+    jax.clear_caches()
+    gc.collect()
