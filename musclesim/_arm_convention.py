@@ -36,7 +36,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -341,17 +340,9 @@ def fit_arm_conventions(
     """Screen every muscle of the fitted file ``ds`` (or ``muscles``) and fit a correction for
     each pair that needs one. Returns the kept corrections, the screening table and the
     rejected fits (see :data:`KEEP_RMS`)."""
-    from ._geometry_fit import OpenSimSampler
-    from ._io import sha256_file
+    from ._geometry_fit import sampler_for_fitted
 
-    path = Path(osim_path)
-    if sha256_file(path) != ds.attrs["source_sha256"]:
-        raise InputError(
-            f"{path.name} is not the model the geometry was fitted from",
-            path=path,
-            expected=f"sha256 {ds.attrs['source_sha256']} ({ds.attrs['source_file']})",
-        )
-    sampler = OpenSimSampler(path)
+    sampler = sampler_for_fitted(osim_path, ds)
     screen = screen_arm_conventions(sampler, ds, muscles=muscles, seed=seed)
     flagged = [pair for pair, (share, _, _) in screen.items() if share >= SCREEN_FRACTION]
     log(f"{len(screen)} pairs screened; {len(flagged)} need a correction: {flagged}")
@@ -517,9 +508,9 @@ def register_cli(subparsers) -> None:
         "computeMomentArm differs from its own -dL/dq, fit a correction for each pair that "
         "differs, and store it in the file (moment_arm(..., convention='opensim')).",
     )
-    p.add_argument("model", type=Path, help="the .osim model the geometry was fitted from")
-    p.add_argument("--into", type=Path, required=True, metavar="FITTED.nc", help="geometry file")
-    p.add_argument("--out", type=Path, default=None, help="output (default: --into itself)")
+    from ._geometry_cli import add_fitted_file_arguments
+
+    add_fitted_file_arguments(p)
     p.add_argument("--muscles", nargs="+", default=None, help="default every fitted muscle")
     p.add_argument("--samples", type=int, default=3000, help="poses per corrected pair")
     p.add_argument("--heldout", type=int, default=1000, help="held-out poses per pair")

@@ -7,6 +7,14 @@ import math
 from pathlib import Path
 
 
+def add_fitted_file_arguments(p) -> None:
+    """The arguments of the commands that post-process a fitted file against its ``.osim``
+    (``fit-arm-convention``, ``refine-domain``): the model, ``--into`` and ``--out``."""
+    p.add_argument("model", type=Path, help="the .osim model the geometry was fitted from")
+    p.add_argument("--into", type=Path, required=True, metavar="FITTED.nc", help="geometry file")
+    p.add_argument("--out", type=Path, default=None, help="output (default: --into itself)")
+
+
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "fit-geometry",

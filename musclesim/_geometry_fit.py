@@ -305,6 +305,19 @@ class OpenSimSampler:
         return out
 
 
+def sampler_for_fitted(osim_path, ds) -> OpenSimSampler:
+    """An :class:`OpenSimSampler` of ``osim_path``, refused unless it is the model the fitted
+    dataset ``ds`` came from (sha256)."""
+    path = Path(osim_path)
+    if sha256_file(path) != ds.attrs["source_sha256"]:
+        raise InputError(
+            f"{path.name} is not the model the geometry was fitted from",
+            path=path,
+            expected=f"sha256 {ds.attrs['source_sha256']} ({ds.attrs['source_file']})",
+        )
+    return OpenSimSampler(path)
+
+
 # ------------------------------------------------------------------------------------------------
 # 3.-4. Dependencies and the sampling box.
 

@@ -24,7 +24,6 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -262,21 +261,13 @@ def refine_dataset(
     of each region on its own grid; a dirty leaf is then clipped to the old regions, so the
     new regions lie inside the old ones."""
     from ._geometry import model_from_dataset
-    from ._geometry_fit import OpenSimSampler
-    from ._io import sha256_file
+    from ._geometry_fit import sampler_for_fitted
 
-    path = Path(osim_path)
-    if sha256_file(path) != ds.attrs["source_sha256"]:
-        raise InputError(
-            f"{path.name} is not the model the geometry was fitted from",
-            path=path,
-            expected=f"sha256 {ds.attrs['source_sha256']} ({ds.attrs['source_file']})",
-        )
     all_muscles = [str(m) for m in ds["muscle"].values]
     unknown = [m for m in muscles if m not in all_muscles]
     if unknown:
         raise InputError(f"unknown muscle(s) {unknown}", field="muscles", expected=all_muscles)
-    sampler = OpenSimSampler(path)
+    sampler = sampler_for_fitted(osim_path, ds)
     model = model_from_dataset(ds)
     coordinates = [str(c) for c in ds["coordinate"].values]
     new_regions: dict[int, list[Box]] = {}
@@ -441,9 +432,9 @@ def register_cli(subparsers) -> None:
         "every sub-box with random OpenSim poses against the surrogate, and keep excluded only "
         "the sub-boxes where some pose misses by more than the tolerance.",
     )
-    p.add_argument("model", type=Path, help="the .osim model the geometry was fitted from")
-    p.add_argument("--into", type=Path, required=True, metavar="FITTED.nc", help="geometry file")
-    p.add_argument("--out", type=Path, default=None, help="output (default: --into itself)")
+    from ._geometry_cli import add_fitted_file_arguments
+
+    add_fitted_file_arguments(p)
     p.add_argument("--muscles", nargs="+", required=True)
     p.add_argument(
         "--tolerance", type=float, default=DEFAULT_TOLERANCE * 1e3, help="mm (default 1)"
