@@ -201,9 +201,10 @@ class GeometryModel(eqx.Module):
         domain_lower, domain_upper: ``[muscle, coordinate]`` (rad): the box on which each
             muscle's surrogate holds its stated accuracy (-inf/+inf for a coordinate it does
             not cross).
-        excluded_lower, excluded_upper: ``[muscle, region, coordinate]`` (rad): boxes cut out
-            of the domain where OpenSim's path is erratic (wrapping flips); unused regions
-            have lower > upper.
+        excluded_lower, excluded_upper, excluded_owner: ``[region, coordinate]`` (rad) boxes
+            cut out of the domain of muscle ``excluded_owner[region]`` where OpenSim's path is
+            erratic (wrapping flips); every muscle's regions in one list (a muscle with 120
+            regions does not make the others pay for 120).
         locked_coordinates: ``((name, value), ...)`` coordinates locked in the model; muscles
             crossing them were fitted at that value.
         locked_muscles: ``[muscle][i]`` whether muscle crosses locked coordinate ``i``.
@@ -227,8 +228,9 @@ class GeometryModel(eqx.Module):
     upright_length: jax.Array
     domain_lower: jax.Array
     domain_upper: jax.Array
-    excluded_lower: jax.Array  # [muscle, region, coordinate]; a pose inside is out of domain
+    excluded_lower: jax.Array  # [region, coordinate]; a pose inside is out of the owner's domain
     excluded_upper: jax.Array
+    excluded_owner: tuple[int, ...] = eqx.field(static=True)  # [region] muscle index
     heldout_rms: jax.Array
     heldout_max: jax.Array
     locked_coordinates: tuple[tuple[str, float], ...] = eqx.field(static=True)
@@ -320,10 +322,12 @@ class GeometryModel(eqx.Module):
     def _mask(self, q, qm: jax.Array) -> jax.Array:
         x = qm[..., None, :]
         inside = jnp.all((x >= self.domain_lower) & (x <= self.domain_upper), axis=-1)
-        if self.excluded_lower.shape[1]:
-            xr_ = qm[..., None, None, :]
-            hit = jnp.all((xr_ >= self.excluded_lower) & (xr_ <= self.excluded_upper), axis=-1)
-            inside = inside & ~jnp.any(hit, axis=-1)
+        if self.excluded_owner:
+            hit = jnp.all((x >= self.excluded_lower) & (x <= self.excluded_upper), axis=-1)
+            owner = np.zeros((len(self.excluded_owner), len(self.muscles)))
+            owner[np.arange(len(self.excluded_owner)), self.excluded_owner] = 1.0
+            hits = hit.astype(qm.dtype) @ jnp.asarray(owner, dtype=qm.dtype)  # [..., muscle]
+            inside = inside & ~(hits > 0.0)
         return inside & self._locked_mask(q, qm.shape[:-1])
 
     def in_domain(self, q: Mapping[str, jax.Array]) -> jax.Array:
@@ -677,8 +681,7 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
         upright_length=model.upright_length[ia],
         domain_lower=model.domain_lower[ia][:, ca],
         domain_upper=model.domain_upper[ia][:, ca],
-        excluded_lower=model.excluded_lower[ia][:, :, ca],
-        excluded_upper=model.excluded_upper[ia][:, :, ca],
+        **_subset_regions(model, mmap, ca),
         heldout_rms=model.heldout_rms[ia],
         heldout_max=model.heldout_max[ia],
         locked_coordinates=model.locked_coordinates,
@@ -687,6 +690,17 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
         source_file=model.source_file,
         source_sha256=model.source_sha256,
         **_subset_corrections(model, mmap, cmap),
+    )
+
+
+def _subset_regions(model: GeometryModel, mmap: dict, columns: np.ndarray) -> dict:
+    """The excluded regions of the kept muscles (``mmap``: old -> new muscle index), on the
+    kept ``columns`` of the coordinates."""
+    keep = np.array([k for k, m in enumerate(model.excluded_owner) if m in mmap], dtype=np.int64)
+    return dict(
+        excluded_lower=model.excluded_lower[keep][:, columns],
+        excluded_upper=model.excluded_upper[keep][:, columns],
+        excluded_owner=tuple(mmap[model.excluded_owner[k]] for k in keep),
     )
 
 
@@ -746,7 +760,7 @@ def _distinct_regions(lower: np.ndarray, upper: np.ndarray, count: np.ndarray):
     """Excluded regions ``[muscle, region, coordinate]`` without those inside another region
     of the same muscle (the greedy cuts of the fit often nest), packed to the fewest regions;
     unused slots get lower = +inf > upper = -inf. The union, hence the domain mask, is
-    unchanged; the mask costs muscle x region x coordinate comparisons per pose."""
+    unchanged; the mask costs region x coordinate comparisons per pose."""
     kept = []
     for i, n in enumerate(count):
         rows = []
@@ -854,6 +868,7 @@ def model_from_dataset(ds) -> GeometryModel:
     else:
         elo = np.zeros((len(muscles), 0, len(coordinates)))
         ehi = np.zeros((len(muscles), 0, len(coordinates)))
+    owner, region = np.nonzero(np.all(elo <= ehi, axis=-1))  # used slots, muscle by muscle
     if "locked_value" in ds:
         locked = tuple(
             (str(c), float(v))
@@ -874,8 +889,9 @@ def model_from_dataset(ds) -> GeometryModel:
         upright_length=jnp.asarray(ds["upright_length"].values),
         domain_lower=jnp.asarray(lo),
         domain_upper=jnp.asarray(hi),
-        excluded_lower=jnp.asarray(elo),
-        excluded_upper=jnp.asarray(ehi),
+        excluded_lower=jnp.asarray(elo[owner, region].reshape(-1, len(coordinates))),
+        excluded_upper=jnp.asarray(ehi[owner, region].reshape(-1, len(coordinates))),
+        excluded_owner=tuple(int(m) for m in owner),
         heldout_rms=jnp.asarray(ds["heldout_rms"].values),
         heldout_max=jnp.asarray(ds["heldout_max"].values),
         locked_coordinates=locked,
