@@ -161,13 +161,21 @@ def _poses_in_domain(inputs, box, regions, n, rng) -> dict[str, np.ndarray]:
     return {c: q[:, k] for k, c in enumerate(inputs)}
 
 
+def _deltas(sampler, muscle, coordinates, poses) -> np.ndarray:
+    """Delta = computeMomentArm - (-dL/dq) of OpenSim's lengths about each of ``coordinates``
+    at ``poses``, ``[n, coordinate]`` (m); -dL/dq by central differences of :data:`FD_STEP`.
+    One realisation pass gives every coordinate's ``computeMomentArm``."""
+    arms = _pair_arms(sampler, poses, [(muscle, c) for c in coordinates])
+    for k, c in enumerate(coordinates):
+        up = sampler.lengths({**poses, c: poses[c] + FD_STEP}, [muscle])[:, 0]
+        down = sampler.lengths({**poses, c: poses[c] - FD_STEP}, [muscle])[:, 0]
+        arms[:, k] += (up - down) / (2.0 * FD_STEP)
+    return arms
+
+
 def _delta(sampler, muscle, coordinate, poses) -> np.ndarray:
-    """Delta = computeMomentArm - (-dL/dq) of OpenSim's lengths at ``poses``, ``[n]`` (m);
-    -dL/dq by central differences of :data:`FD_STEP`."""
-    arms = _pair_arms(sampler, poses, [(muscle, coordinate)])[:, 0]
-    up = sampler.lengths({**poses, coordinate: poses[coordinate] + FD_STEP}, [muscle])[:, 0]
-    down = sampler.lengths({**poses, coordinate: poses[coordinate] - FD_STEP}, [muscle])[:, 0]
-    return arms + (up - down) / (2.0 * FD_STEP)
+    """:func:`_deltas` about one coordinate, ``[n]``."""
+    return _deltas(sampler, muscle, [coordinate], poses)[:, 0]
 
 
 def screen_arm_conventions(sampler, ds, *, muscles=None, n=SCREEN_POSES, seed=0) -> dict:
@@ -181,8 +189,9 @@ def screen_arm_conventions(sampler, ds, *, muscles=None, n=SCREEN_POSES, seed=0)
     for m in muscles or [str(x) for x in ds["muscle"].values]:
         inputs, box, regions = _domain_of(ds, m)
         poses = _poses_in_domain(inputs, box, regions, n, rng)
-        for c in inputs:
-            a = np.abs(_delta(sampler, m, c, poses))
+        delta = np.abs(_deltas(sampler, m, inputs, poses))
+        for k, c in enumerate(inputs):
+            a = delta[:, k]
             out[(m, c)] = (
                 float(np.mean(a > SCREEN_TOLERANCE)),
                 float(np.median(a)),
@@ -193,8 +202,8 @@ def screen_arm_conventions(sampler, ds, *, muscles=None, n=SCREEN_POSES, seed=0)
 
 def _runs(d: np.ndarray) -> list[tuple[int, int]]:
     """Index ranges ``[i, j]`` of ``d`` over which it steps by more than :data:`STEP_MIN`:
-    runs of adjacent intervals each changing by more than :data:`STEP_SLOPE` (the surrogate's
-    smooth polynomial spreads a kink of OpenSim's length over a degree or two)."""
+    runs of adjacent intervals each changing by more than :data:`STEP_SLOPE` (the central
+    difference of :data:`FD_STEP` spreads a kink of OpenSim's length over about a degree)."""
     steep = np.abs(np.diff(d)) > STEP_SLOPE
     out, i = [], 0
     while i < steep.size:

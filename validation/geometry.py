@@ -143,9 +143,7 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
         sur, mask = model.mtu_length(q, return_mask=True)
         arms = np.asarray(model.moment_arm({c: v[::stride] for c, v in q.items()}))
         conv = (
-            np.asarray(
-                model.moment_arm({c: v[::stride] for c, v in q.items()}, convention="opensim")
-            )
+            arms + np.asarray(model.moment_arm_correction({c: v[::stride] for c, v in q.items()}))
             if model.arm_convention_fitted
             else None
         )
