@@ -183,10 +183,14 @@ def screen_arm_conventions(sampler, ds, *, muscles=None, n=SCREEN_POSES, seed=0)
 
     Returns ``{(muscle, coordinate): (share of poses with |Delta| > SCREEN_TOLERANCE,
     median |Delta|, 99th percentile |Delta|)}`` over ``n`` random poses in each muscle's stated
-    domain (other coordinates at their defaults)."""
+    domain (other coordinates at their defaults). By default the muscles with an exact path
+    are left out: ``moment_arm(..., convention="opensim")`` computes theirs from the path."""
+    from ._geometry_path import path_muscles
+
     rng = np.random.default_rng(seed)
     out = {}
-    for m in muscles or [str(x) for x in ds["muscle"].values]:
+    exact = path_muscles(ds)  # their convention is computed from the path, not fitted
+    for m in muscles or [str(x) for x in ds["muscle"].values if str(x) not in exact]:
         inputs, box, regions = _domain_of(ds, m)
         poses = _poses_in_domain(inputs, box, regions, n, rng)
         delta = np.abs(_deltas(sampler, m, inputs, poses))

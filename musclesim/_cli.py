@@ -19,6 +19,7 @@ _SUBCOMMAND_MODULES = (
     "musclesim._geometry_cli",
     "musclesim._arm_convention",
     "musclesim._geometry_refine",
+    "musclesim._geometry_path",
     "musclesim._motion_cli",
     "musclesim._simulate_cli",
     "musclesim._plan_cli",

@@ -16,6 +16,12 @@ has zero derivative across the jump, like OpenSim's own ``computeMomentArm``). A
 ``H_p P_p``: a concave kink (a wrap contact change) where ``P_p = 0``, whose location moves with
 the pose (the sprinter's rectus femoris along knee flexion, 122.5-129.9 deg as the hip moves).
 
+A muscle whose OpenSim path flips around its wrap cylinder over wide regions (the gluteus
+maximus, iliacus and psoas of the Rajagopal-family models) can instead carry its exact path
+(:mod:`musclesim._geometry_path`: the model's path points, joint and wrap cylinder, evaluated
+with OpenSim's algorithm), which equals OpenSim's length to rounding on the model's whole
+coordinate range, flips included.
+
 Moment arms are ``r = -dL/dq`` (Sherman, Seth & Delp 2013, doi:10.1115/DETC2013-13633, the
 definition OpenSim uses), from the exact derivative of the Chebyshev basis (dT_n/dx = n U_{n-1});
 ``jax.grad`` of the lengths gives the same values (tested).
@@ -41,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._errors import InputError, OutOfDomainError
+from ._geometry_path import PathBlock
 from ._io import MODELS_DIR
 from ._parameters import FIELDS as PARAMETER_FIELDS
 from ._parameters import MuscleParameters
@@ -57,7 +64,11 @@ MOMENT_ARM_CONVENTIONS = ("length", "opensim")
 #: Format of files with a :data:`PIECE_MIN` piece (the ``piece_kind`` variable): a reader of
 #: format 1 would take such a piece for a step and be wrong past the kink, so it must refuse it.
 FILE_FORMAT_MIN_PIECES = "musclesim-geometry/2"
-READABLE_FORMATS = (FILE_FORMAT, FILE_FORMAT_MIN_PIECES)
+#: Format of files with exact paths (``path_*`` variables, :mod:`musclesim._geometry_path`): a
+#: reader of an earlier format would evaluate those muscles' polynomials outside the domain
+#: they were fitted on, so it must refuse the file.
+FILE_FORMAT_PATHS = "musclesim-geometry/3"
+READABLE_FORMATS = (FILE_FORMAT, FILE_FORMAT_MIN_PIECES, FILE_FORMAT_PATHS)
 #: Kinds of threshold piece (``piece_kind``): add ``P_p`` above the threshold (conditional path
 #: points, fixed kinks and jumps) ...
 PIECE_STEP = 0
@@ -217,12 +228,16 @@ class GeometryModel(eqx.Module):
             one-member block giving ``computeMomentArm - (-dL/dq)``; empty when none is needed.
         arm_convention_fitted: whether the file was screened for OpenSim's convention at all
             (``moment_arm(..., convention="opensim")`` refuses a file that was not).
+
+    A muscle with an exact path (:attr:`path_muscles`) is one :class:`PathBlock` among the
+    blocks; its domain is the model's coordinate range it was checked on, with no excluded
+    regions, and its OpenSim moment-arm convention is computed from the path, not fitted.
     """
 
     name: str = eqx.field(static=True)
     muscles: tuple[str, ...] = eqx.field(static=True)
     coordinates: tuple[str, ...] = eqx.field(static=True)
-    blocks: tuple[_Block, ...]
+    blocks: tuple[_Block | PathBlock, ...]
     order: tuple[int, ...] = eqx.field(static=True)  # concat(blocks)[order] -> muscle order
     parameters: MuscleParameters
     upright_length: jax.Array
@@ -243,6 +258,13 @@ class GeometryModel(eqx.Module):
     arm_convention_fitted: bool = eqx.field(static=True, default=False)
 
     # ---------------------------------------------------------------------------------------
+    @property
+    def path_muscles(self) -> tuple[str, ...]:
+        """Muscles evaluated from their exact OpenSim path (:mod:`musclesim._geometry_path`)."""
+        return tuple(
+            self.muscles[i] for b in self.blocks if isinstance(b, PathBlock) for i in b.muscle_index
+        )
+
     @property
     def required_coordinates(self) -> tuple[str, ...]:
         """Coordinates a pose must provide (the locked ones default to their locked value)."""
@@ -423,13 +445,27 @@ class GeometryModel(eqx.Module):
         return jnp.concatenate(lengths)[order], jnp.concatenate(arms, axis=0)[order]
 
     def _correction_flat(self, qv: jax.Array) -> jax.Array:
-        """OpenSim's moment arm minus -dL/dq, ``[muscle, coordinate]``, at one pose."""
+        """OpenSim's moment arm minus -dL/dq, ``[muscle, coordinate]``, at one pose: the fitted
+        corrections, and the exact difference of the muscles with an exact path."""
         out = jnp.zeros((len(self.muscles), len(self.coordinates)), dtype=qv.dtype)
         for b, (m, c) in zip(self.arm_corrections, self.arm_correction_pairs, strict=True):
             one_hot = np.zeros((len(self.muscles), len(self.coordinates)))
             one_hot[m, c] = 1.0
             out = out + b.lengths(qv[np.asarray(b.coordinate_index)])[0] * one_hot
+        for b in self.blocks:
+            if isinstance(b, PathBlock):
+                ci = np.asarray(b.coordinate_index)
+                rows = np.zeros((len(self.muscles), len(b.muscle_index)))
+                rows[np.asarray(b.muscle_index), np.arange(len(b.muscle_index))] = 1.0
+                spread = np.zeros((len(ci), len(self.coordinates)))
+                spread[np.arange(len(ci)), ci] = 1.0
+                diff = b.opensim_arm_difference(qv[ci])  # [m, k]
+                out = out + jnp.asarray(rows) @ diff @ jnp.asarray(spread, dtype=qv.dtype)
         return out
+
+    @property
+    def _has_arm_difference(self) -> bool:
+        return bool(self.arm_corrections) or any(isinstance(b, PathBlock) for b in self.blocks)
 
     def _check_convention(self, convention: str) -> None:
         if convention not in MOMENT_ARM_CONVENTIONS:
@@ -465,7 +501,7 @@ class GeometryModel(eqx.Module):
         qm = self._stack(q)
         qm, _ = self._check_domain(q, qm, strict=strict)
         lengths, arms = _both_batched(self, qm)
-        if convention == "opensim" and self.arm_corrections:
+        if convention == "opensim" and self._has_arm_difference:
             arms = arms + _corrections_batched(self, qm)
         return lengths, arms
 
@@ -510,7 +546,7 @@ class GeometryModel(eqx.Module):
         qm = self._stack(q)
         qm, mask = self._check_domain(q, qm, strict=strict)
         arms = _moment_arms_batched(self, qm)
-        if convention == "opensim" and self.arm_corrections:
+        if convention == "opensim" and self._has_arm_difference:
             arms = arms + _corrections_batched(self, qm)
         return (arms, mask) if return_mask else arms
 
@@ -637,13 +673,21 @@ def _report_lines(
 # Building from and to the file format.
 
 
+def _block_coordinates(block, members: list[int]) -> tuple[int, ...]:
+    """The model coordinates the muscles at positions ``members`` of ``block`` read."""
+    if not members:
+        return ()
+    if isinstance(block, PathBlock):
+        return block.coordinates_for(members)
+    return block.coordinate_index
+
+
 def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
     used = sorted(
         {
             c
             for b in model.blocks
-            for c in b.coordinate_index
-            if any(m in idx for m in b.muscle_index)
+            for c in _block_coordinates(b, [j for j, m in enumerate(b.muscle_index) if m in idx])
         }
     )
     cmap = {c: k for k, c in enumerate(used)}
@@ -652,6 +696,11 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
     for b in model.blocks:
         keep = [j for j, m in enumerate(b.muscle_index) if m in mmap]
         if not keep:
+            continue
+        if isinstance(b, PathBlock):
+            index = [mmap[b.muscle_index[j]] for j in keep]
+            blocks.append(b.take(keep, index, cmap))
+            concat.extend(index)
             continue
         kk = np.asarray(keep)
         blocks.append(
@@ -719,13 +768,16 @@ def _subset_corrections(model: GeometryModel, mmap: dict, cmap: dict) -> dict:
     )
 
 
-def _corrections_from_dataset(ds, muscles, coordinates, cidx, center, half) -> dict:
-    """The ``arm_correction_*`` variables as one-member :class:`_Block` s (none: empty)."""
+def _corrections_from_dataset(ds, muscles, coordinates, cidx, center, half, skip=()) -> dict:
+    """The ``arm_correction_*`` variables as one-member :class:`_Block` s (none: empty); those
+    of the muscles in ``skip`` (exact paths, whose convention is computed) are left out."""
     if "arm_correction_settings" not in ds.attrs:
         return {}
     blocks, pairs = [], []
     n = ds.sizes.get("correction", 0)
     for j in range(n):
+        if str(ds["arm_correction_muscle"].values[j]) in skip:
+            continue
         i = muscles.index(str(ds["arm_correction_muscle"].values[j]))
         c = coordinates.index(str(ds["arm_correction_coordinate"].values[j]))
         k = [int(x) for x in cidx[i] if x >= 0]
@@ -810,8 +862,13 @@ def model_from_dataset(ds) -> GeometryModel:
     tval = ds["threshold_value"].values
     # Files written before min pieces existed have no piece_kind: every piece is a step.
     kind = ds["piece_kind"].values.astype(int) if "piece_kind" in ds else np.zeros_like(tslot)
+    from ._geometry_path import specs_from_dataset
+
+    paths = specs_from_dataset(ds)  # {muscle: (spec, checked range, check)}
     groups: dict[tuple, list[int]] = {}
     for i in range(len(muscles)):
+        if muscles[i] in paths:
+            continue
         k = tuple(int(c) for c in cidx[i] if c >= 0)
         key = (k, tuple(np.round(center[i, : len(k)], 12)), tuple(np.round(half[i, : len(k)], 12)))
         groups.setdefault(key, []).append(i)
@@ -852,16 +909,36 @@ def model_from_dataset(ds) -> GeometryModel:
             )
         )
         concat.extend(members)
-    order = np.argsort(np.asarray(concat))
-    params = MuscleParameters(**{f: ds[f].values for f in PARAMETER_FIELDS})
     lo = ds["domain_lower"].values.copy()
     hi = ds["domain_upper"].values.copy()
+    heldout_rms = ds["heldout_rms"].values.copy()
+    heldout_max = ds["heldout_max"].values.copy()
+    read: set[int] = set()
+    for m, (spec, checked, check) in paths.items():
+        i = muscles.index(m)
+        ci = [coordinates.index(c) for c in spec.inputs]
+        read.update(ci)
+        # exact on the model's range it was checked on; no region is excluded
+        lo[i], hi[i] = np.nan, np.nan
+        for c, j in zip(spec.inputs, ci, strict=True):
+            lo[i, j], hi[i, j] = checked[c]
+        heldout_rms[i], heldout_max[i] = check.length_rms, check.length_max
+    if paths:
+        index = [muscles.index(m) for m in paths]
+        ci = sorted(read)
+        names = [coordinates[c] for c in ci]
+        specs = [spec for spec, _, _ in paths.values()]
+        blocks.append(PathBlock.from_specs(specs, index, names, ci))
+        concat.extend(index)
+    order = np.argsort(np.asarray(concat))
+    params = MuscleParameters(**{f: ds[f].values for f in PARAMETER_FIELDS})
     lo[np.isnan(lo)] = -np.inf
     hi[np.isnan(hi)] = np.inf
     if "excluded_lower" in ds:
         elo = ds["excluded_lower"].values.copy()
         ehi = ds["excluded_upper"].values.copy()
-        used = ds["excluded_count"].values.astype(int)
+        used = ds["excluded_count"].values.astype(int).copy()
+        used[[muscles.index(m) for m in paths]] = 0
         elo[np.isnan(elo)] = -np.inf
         ehi[np.isnan(ehi)] = np.inf
         elo, ehi = _distinct_regions(elo, ehi, used)
@@ -892,14 +969,14 @@ def model_from_dataset(ds) -> GeometryModel:
         excluded_lower=jnp.asarray(elo[owner, region].reshape(-1, len(coordinates))),
         excluded_upper=jnp.asarray(ehi[owner, region].reshape(-1, len(coordinates))),
         excluded_owner=tuple(int(m) for m in owner),
-        heldout_rms=jnp.asarray(ds["heldout_rms"].values),
-        heldout_max=jnp.asarray(ds["heldout_max"].values),
+        heldout_rms=jnp.asarray(heldout_rms),
+        heldout_max=jnp.asarray(heldout_max),
         locked_coordinates=locked,
         locked_muscles=locked_muscles,
         knee_flexion_sign=tuple((str(c), int(s)) for c, s in signs.items()),
         source_file=str(ds.attrs["source_file"]),
         source_sha256=str(ds.attrs["source_sha256"]),
-        **_corrections_from_dataset(ds, muscles, coordinates, cidx, center, half),
+        **_corrections_from_dataset(ds, muscles, coordinates, cidx, center, half, skip=paths),
     )
 
 

@@ -123,7 +123,19 @@ def error_table(ds) -> str:
         f"{'max mm':>8s}  domain notes"
     ]
     coords = [str(c) for c in ds["coordinate"].values]
+    from ._geometry_path import specs_from_dataset
+
+    exact = specs_from_dataset(ds)
     for i, m in enumerate(ds["muscle"].values):
+        if str(m) in exact:
+            spec, _, check = exact[str(m)]
+            names = ",".join(_abbreviate(c) for c in spec.inputs)
+            lines.append(
+                f"{str(m):16s} {names[:44]:44s} {'-':>3s} {'-':>3s} "
+                f"{check.length_rms * 1e3:8.4f} {check.length_max * 1e3:8.4f}  exact path "
+                f"({len(spec.location)} points, wrap {spec.wrap or 'none'}; the model's range)"
+            )
+            continue
         idx = [int(k) for k in ds["input_coordinate"].values[i] if k >= 0]
         names = ",".join(_abbreviate(coords[k]) for k in idx)
         pieces = 1 + int((ds["threshold_slot"].values[i] >= 0).sum())

@@ -1204,7 +1204,9 @@ def merge_geometry(base, update, *, note: str = ""):
     fit). The other muscles are copied unchanged, in their order; muscles new to ``base`` are
     appended. ``fit_settings`` keeps the base fit's settings and lists each merged refit under
     ``"refits"`` (muscles, settings, ``note``); the fitted OpenSim moment-arm convention
-    (``arm_correction_*``) is carried over. Returns the merged dataset."""
+    (``arm_correction_*``) is carried over, and so are the exact paths
+    (:mod:`musclesim._geometry_path`) of the muscles not refitted. Returns the merged
+    dataset."""
     from ._geometry import fits_from_dataset, fits_to_dataset
 
     old, new = fits_from_dataset(base), fits_from_dataset(update)
@@ -1266,9 +1268,11 @@ def merge_geometry(base, update, *, note: str = ""):
         settings=settings,
     )
     # OpenSim's moment-arm convention depends on OpenSim's path only, not on the fit: carried.
+    # Exact paths are carried too, except for the refitted muscles (the last fit wins).
     from ._arm_convention import carry_corrections
+    from ._geometry_path import carry_paths
 
-    return carry_corrections(base, merged)
+    return carry_paths(base, carry_corrections(base, merged), new["muscles"])
 
 
 def write_geometry(dataset, path: str | Path) -> Path:

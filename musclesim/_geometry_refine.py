@@ -262,11 +262,19 @@ def refine_dataset(
     new regions lie inside the old ones."""
     from ._geometry import model_from_dataset
     from ._geometry_fit import sampler_for_fitted
+    from ._geometry_path import path_muscles
 
     all_muscles = [str(m) for m in ds["muscle"].values]
     unknown = [m for m in muscles if m not in all_muscles]
     if unknown:
         raise InputError(f"unknown muscle(s) {unknown}", field="muscles", expected=all_muscles)
+    exact = [m for m in muscles if m in path_muscles(ds)]
+    if exact:
+        raise InputError(
+            f"muscle(s) {exact} are evaluated from their exact path, which has no excluded regions",
+            field="--muscles",
+            expected="muscles evaluated from their polynomial",
+        )
     sampler = sampler_for_fitted(osim_path, ds)
     model = model_from_dataset(ds)
     coordinates = [str(c) for c in ds["coordinate"].values]

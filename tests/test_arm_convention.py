@@ -42,7 +42,11 @@ def _synthetic(ds, muscle="gaslat_r", coordinate="knee_angle_r"):
 
 @pytest.fixture(scope="module")
 def sprinter_ds():
-    return ac.strip_corrections(load_geometry_dataset("sprinter_ja1"))
+    """The shipped sprinter without its corrections, and without its exact paths (whose
+    convention is computed, not fitted: tests/test_geometry_path.py)."""
+    from musclesim._geometry_path import strip_paths
+
+    return ac.strip_corrections(strip_paths(load_geometry_dataset("sprinter_ja1")))
 
 
 @pytest.fixture(scope="module")

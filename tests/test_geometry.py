@@ -254,12 +254,14 @@ def test_benchmark_runs_at_tiny_size():
 def test_fitted_file_round_trips_through_fit_records():
     """fits_from_dataset is the exact inverse of fits_to_dataset (what a merge relies on); the
     OpenSim moment-arm convention (``arm_correction_*``) is not a fit record: merge_geometry
-    carries it separately (tests/test_arm_convention.py)."""
+    carries it separately (tests/test_arm_convention.py), and the exact paths too
+    (tests/test_geometry_path.py)."""
     from musclesim._arm_convention import strip_corrections
     from musclesim._geometry import fits_from_dataset, fits_to_dataset, load_geometry_dataset
     from musclesim._geometry_fit import _ParameterTable
+    from musclesim._geometry_path import strip_paths
 
-    ds = strip_corrections(load_geometry_dataset("sprinter_ja1"))
+    ds = strip_corrections(strip_paths(load_geometry_dataset("sprinter_ja1")))
     kw = fits_from_dataset(ds)
     kw["parameters"] = _ParameterTable(kw["parameters"])
     kw["source_path"] = kw.pop("source_file")
@@ -374,8 +376,10 @@ def test_jump_located_by_bisection():
 def test_domain_mask_equals_the_file_regions(full):
     """Nested excluded regions are dropped at load; the mask must not change."""
     from musclesim._geometry import load_geometry_dataset
+    from musclesim._geometry_path import specs_from_dataset, strip_paths
 
-    ds = load_geometry_dataset("sprinter_ja1")
+    shipped = load_geometry_dataset("sprinter_ja1")
+    ds = strip_paths(shipped)  # the polynomials' domains and regions
     rng = np.random.default_rng(0)
     lo, hi = ds["sampled_lower"].values, ds["sampled_upper"].values
     q = np.stack([rng.uniform(lo[k], hi[k], 4000) for k in range(len(lo))], axis=1)
@@ -396,5 +400,12 @@ def test_domain_mask_equals_the_file_regions(full):
             a = bound(ds["excluded_lower"].values[i, r], -np.inf)
             b = bound(ds["excluded_upper"].values[i, r], np.inf)
             ref[:, i] &= ~np.all((q >= a) & (q <= b), axis=-1)
+    # A muscle with an exact path holds on the model's whole range of its coordinates.
+    names = [str(c) for c in ds["coordinate"].values]
+    for m, (spec, checked, _) in specs_from_dataset(shipped).items():
+        i = full.muscle_index(m)
+        k = [names.index(c) for c in spec.inputs]
+        box = np.array([checked[c] for c in spec.inputs])
+        ref[:, i] = np.all((q[:, k] >= box[:, 0]) & (q[:, k] <= box[:, 1]), axis=-1)
     np.testing.assert_array_equal(mask, ref)
     assert len(full.excluded_owner) < int(ds["excluded_count"].values.sum())

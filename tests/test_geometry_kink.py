@@ -117,13 +117,15 @@ def test_numpy_evaluation_of_a_fit_with_a_min_piece():
 
 
 def test_file_without_piece_kind_loads_as_steps():
-    ds = load_geometry_dataset("rajagopal2016")
+    from musclesim._geometry_path import strip_paths
+
+    ds = strip_paths(load_geometry_dataset("rajagopal2016"))  # the shipped file has paths
     assert "piece_kind" not in ds and ds.attrs["format"] == FILE_FORMAT
     model = model_from_dataset(ds)
     assert all(b.piece_kind == () for b in model.blocks)
     # A format-1 file with step pieces (the sprinter's vasti and gastrocnemius): the fit
     # records read back as steps.
-    sprinter = load_geometry_dataset("sprinter_ja1")
+    sprinter = strip_paths(load_geometry_dataset("sprinter_ja1"))
     legacy = sprinter.drop_vars("piece_kind")
     legacy.attrs["format"] = FILE_FORMAT
     fits = fits_from_dataset(legacy)["fits"]
@@ -132,7 +134,12 @@ def test_file_without_piece_kind_loads_as_steps():
 
 
 def test_piece_kind_round_trips_and_sets_the_format():
-    ds = load_geometry_dataset("sprinter_ja1")
+    from musclesim._geometry import FILE_FORMAT_PATHS
+    from musclesim._geometry_path import strip_paths
+
+    shipped = load_geometry_dataset("sprinter_ja1")
+    assert shipped.attrs["format"] == FILE_FORMAT_PATHS  # exact paths: format 3
+    ds = strip_paths(shipped)
     assert ds.attrs["format"] == FILE_FORMAT_MIN_PIECES
     record = fits_from_dataset(ds)
     kinds = {m: [t.kind for t in f.thresholds] for m, f in record["fits"].items()}

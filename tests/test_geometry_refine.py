@@ -72,8 +72,11 @@ def test_merge_boxes_keeps_the_union():
 
 def test_refined_file_loads_and_keeps_its_other_variables(tmp_path):
     from musclesim._geometry_fit import write_geometry
+    from musclesim._geometry_path import strip_paths
 
-    ds = load_geometry_dataset("opencap_jump")
+    # iliacus_l's polynomial, with its excluded regions (the shipped file evaluates it from its
+    # exact path instead)
+    ds = strip_paths(load_geometry_dataset("opencap_jump"))
     assert "arm_correction_coefficient" in ds
     muscles = [str(m) for m in ds["muscle"].values]
     i = muscles.index("iliacus_l")
@@ -127,15 +130,24 @@ def test_refined_file_loads_and_keeps_its_other_variables(tmp_path):
 def test_refine_domain_cli_on_one_muscle(tmp_path, data_dir):
     from musclesim._cli import main
     from musclesim._geometry import resolve_model_path
+    from musclesim._geometry_fit import write_geometry
+    from musclesim._geometry_path import strip_paths
 
     osim = data_dir / "models" / "OpenCap_LaiUhlrich2022_jump_subject_scaled.osim"
+    shipped = resolve_model_path("opencap_jump")
+    # glmax2_l has an exact path in the shipped file: refused there ...
+    refused = ["refine-domain", str(osim), "--into", str(shipped), "--muscles", "glmax2_l"]
+    assert main([*refused, "--out", str(tmp_path / "x.nc")]) == 2
+    assert not (tmp_path / "x.nc").exists()
+    # ... and refined in the file without it (its polynomial, with excluded regions)
+    polynomial = write_geometry(strip_paths(load_geometry_dataset(shipped)), tmp_path / "p.nc")
     out = tmp_path / "refined.nc"
     rc = main(
         [
             "refine-domain",
             str(osim),
             "--into",
-            str(resolve_model_path("opencap_jump")),
+            str(polynomial),
             "--out",
             str(out),
             "--muscles",
