@@ -3,7 +3,8 @@
 For every shipped model paired with a measured trial (../shared/data/SOURCES.md 3.2):
 
 * **held-out random poses** (uniform, seed different from the fit's) inside each muscle's stated
-  domain: MTU length RMS <= 0.5 mm and maximum <= 2 mm for every fitted muscle;
+  domain: MTU length RMS <= 0.5 mm and maximum <= 2 mm for every fitted muscle (muscles with an
+  exact path, :mod:`musclesim._geometry_path`, are checked the same way over the model's range);
 * **every measured trial with its paired model**: RMS <= 0.1 mm and maximum <= 0.5 mm for every
   fitted muscle, over the frames inside the muscle's domain (frames outside are counted and
   reported; the surrogate flags them instead of extrapolating silently);
@@ -20,8 +21,8 @@ Which models: all shipped models are fitted by ``musclesim fit-geometry`` from t
 ``.osim`` files and shipped in ``models/`` (this script does not fit; it checks the sha256 of
 the ``.osim`` against the one recorded in the fitted file).
 
-Run: ``python -m validation.geometry --out results/validation/geometry`` (about 5-10 min on 2
-cores; ``--quick`` subsamples frames and poses). Exit status 1 on any miss.
+Run: ``python -m validation.geometry --out results/validation/geometry`` (about 11 min on 2
+shared cores; ``--quick`` subsamples frames and poses). Exit status 1 on any miss.
 """
 
 from __future__ import annotations
@@ -290,6 +291,15 @@ def evaluate(results) -> tuple[list[str], list[str]]:
             f"{listed or '-'} |"
         )
         misses += [f"held-out {name} {m}" for m in bad]
+    exact = {n: m.path_muscles for n, m in results.get("models", {}).items() if m.path_muscles}
+    if exact:
+        lines += [
+            "",
+            "Evaluated from their exact OpenSim path (`musclesim fit-path`; domain: the model's "
+            "whole coordinate range, no excluded region): "
+            + "; ".join(f"{n}: {', '.join(ms)}" for n, ms in exact.items())
+            + ".",
+        ]
     lines += [
         "",
         "## Measured trials (every frame inside the domain)",
