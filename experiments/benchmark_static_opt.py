@@ -53,9 +53,12 @@ def build(
     opensim: bool = True,
     opensim_frames: int = 40,
     seed: int = 0,
+    geometry: str = "sprinter_ja1",
 ) -> Setup:
     """Swing frames of the sprint (in the geometry fit's domain), their moments, and
-    OpenSim's Static Optimization timed on the first ``opensim_frames`` of them."""
+    OpenSim's Static Optimization timed on the first ``opensim_frames`` of them. ``geometry``:
+    the fitted geometry (a shipped name or a file of ``Sprinter_JA1_scaled.osim``, e.g. an
+    earlier version to compare with)."""
     import jax.numpy as jnp
 
     import musclesim as ms
@@ -67,7 +70,7 @@ def build(
     events = ms.detect_events(motion, side="r")
     toe_off = float(events.toe_off[0])
     strike = float(next(t for t in events.foot_strike if t > toe_off))
-    model = ms.load_model("sprinter_ja1")
+    model = ms.load_model(geometry)
     coords = so.leg_coordinates(model, "r")
     muscles = so.crossing_muscles(model, coords)
     selected = model.select(muscles)
@@ -187,9 +190,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--opensim-frames", type=int, default=40)
     parser.add_argument("--no-opensim", action="store_true")
+    parser.add_argument(
+        "--geometry", default="sprinter_ja1", help="fitted geometry (name or .nc of the sprinter)"
+    )
     args = parser.parse_args(argv)
     setup = build(
-        args.frames, args.trials, opensim=not args.no_opensim, opensim_frames=args.opensim_frames
+        args.frames,
+        args.trials,
+        opensim=not args.no_opensim,
+        opensim_frames=args.opensim_frames,
+        geometry=args.geometry,
     )
     r = run(setup)
     print(

@@ -67,6 +67,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import equinox as eqx
@@ -557,7 +558,8 @@ def wrap_cylinder_segment(a: jax.Array, b: jax.Array, radius, length, axis, sign
 class PathGeometry(eqx.Module):
     """One muscle's :class:`PathSpec` as arrays (a leading muscle axis in a block). Points are
     padded to the block's count by repeating the last one (a zero-length segment, never a
-    wrap candidate); ``slot`` arrays index the block's coordinates (-1: constant)."""
+    wrap candidate); ``slot`` arrays index the muscle's own coordinates, ``spec.inputs``
+    (-1: constant)."""
 
     location: jax.Array  # [point, 3]
     moving: jax.Array  # [point] bool
@@ -583,16 +585,9 @@ class PathGeometry(eqx.Module):
     wrap_sign: jax.Array  # int
 
     @classmethod
-    def from_spec(cls, spec: PathSpec, coordinates: Sequence[str], n_points: int):
-        """``coordinates``: the block's coordinate names (the spec's inputs must be among
-        them)."""
+    def from_spec(cls, spec: PathSpec, n_points: int):
         n = len(spec.location)
         pad = np.arange(n_points).clip(max=n - 1)
-        index = {c: k for k, c in enumerate(coordinates)}
-
-        def slots(inputs):
-            return np.array([index[spec.inputs[i]] if i >= 0 else -1 for i in inputs])
-
         segment = np.arange(n_points - 1)
         has_wrap = bool(spec.wrap)
         candidate = has_wrap & (segment >= spec.wrap_first) & (segment < spec.wrap_last)
@@ -607,11 +602,11 @@ class PathGeometry(eqx.Module):
             child_rotation=jnp.asarray(spec.child_rotation, f),
             child_translation=jnp.asarray(spec.child_translation, f),
             rotation_axis=jnp.asarray(spec.rotation_axis, f),
-            rotation_slot=jnp.asarray(slots(spec.rotation_input)),
+            rotation_slot=jnp.asarray(np.asarray(spec.rotation_input, dtype=np.int64)),
             rotation_slope=jnp.asarray(spec.rotation_slope, f),
             rotation_intercept=jnp.asarray(spec.rotation_intercept, f),
             translation_axis=jnp.asarray(spec.translation_axis, f),
-            translation_slot=jnp.asarray(slots(spec.translation_input)),
+            translation_slot=jnp.asarray(np.asarray(spec.translation_input, dtype=np.int64)),
             translation_slope=jnp.asarray(spec.translation_slope, f),
             translation_offset=jnp.asarray(spec.translation_offset, f),
             wrap_rotation=jnp.asarray(spec.wrap_rotation, f),
@@ -671,19 +666,30 @@ def _segment_wraps(g: PathGeometry, pts: jax.Array):
     return r, keep
 
 
-def path_length(g: PathGeometry, qk: jax.Array, *, frozen_wrap: bool = False) -> jax.Array:
-    """The path length (m) at pose ``qk``. With ``frozen_wrap`` the tangent points are held
-    fixed on the wrap body and the wrapped arc left out: -d/dq of that is the moment arm of the
-    tension along OpenSim's segments (``computeMomentArm``)."""
+def path_lengths(g: PathGeometry, qk: jax.Array) -> jax.Array:
+    """``[length, frozen]`` (m) at pose ``qk``: the path length, and the same path with its
+    tangent points held fixed on the wrap body and the wrapped arc left out. -d/dq of the
+    second is the moment arm of the tension along OpenSim's segments (``computeMomentArm``);
+    one evaluation of the wrap serves both."""
     pts = path_points(g, qk)
     starts, ends = pts[:-1], pts[1:]
     straight = _norm(ends - starts)  # [segment]
-    r, keep = _segment_wraps(g, jax.lax.stop_gradient(pts) if frozen_wrap else pts)
-    r1, r2, arc = r.r1, r.r2, r.length
-    if frozen_wrap:
-        r1, r2, arc = jax.lax.stop_gradient(r1), jax.lax.stop_gradient(r2), 0.0
-    wrapped = _norm(starts - r1) + arc + _norm(r2 - ends)
-    return jnp.sum(jnp.where(keep, wrapped, straight))
+    r, keep = _segment_wraps(g, pts)
+    wrapped = _norm(starts - r.r1) + r.length + _norm(r.r2 - ends)
+    r1, r2 = jax.lax.stop_gradient(r.r1), jax.lax.stop_gradient(r.r2)
+    frozen = _norm(starts - r1) + _norm(r2 - ends)
+    return jnp.stack(
+        [jnp.sum(jnp.where(keep, wrapped, straight)), jnp.sum(jnp.where(keep, frozen, straight))]
+    )
+
+
+def path_length(g: PathGeometry, qk: jax.Array) -> jax.Array:
+    """The path length (m) at pose ``qk``."""
+    pts = path_points(g, qk)
+    starts, ends = pts[:-1], pts[1:]
+    r, keep = _segment_wraps(g, pts)
+    wrapped = _norm(starts - r.r1) + r.length + _norm(r.r2 - ends)
+    return jnp.sum(jnp.where(keep, wrapped, _norm(ends - starts)))
 
 
 def path_wrap_status(g: PathGeometry, qk: jax.Array) -> jax.Array:
@@ -695,14 +701,15 @@ def path_wrap_status(g: PathGeometry, qk: jax.Array) -> jax.Array:
 
 class PathBlock(eqx.Module):
     """Every muscle of a model with an exact path: one :class:`PathGeometry` with a leading
-    muscle axis, evaluated under ``vmap`` (one compiled program for all of them; each muscle
-    reads its own coordinates through its slots). The interface of the geometry's polynomial blocks:
-    ``lengths(qk)`` ``[m]``, ``lengths_and_gradient(qk)``, ``length_gradient(qk)`` ``[m, k]``
-    at one pose ``qk`` of the block's coordinates."""
+    muscle axis, evaluated under ``vmap`` (one compiled program for all of them). Muscle ``j``
+    reads the block's coordinates ``inputs[j]`` (its own, e.g. one hip's three), so that its
+    derivatives take as many tangents as it has coordinates. The interface of the geometry's
+    polynomial blocks: ``lengths(qk)`` ``[m]``, ``lengths_and_gradient(qk)``,
+    ``length_gradient(qk)`` ``[m, k]`` at one pose ``qk`` of the block's coordinates."""
 
     muscle_index: tuple[int, ...] = eqx.field(static=True)
     coordinate_index: tuple[int, ...] = eqx.field(static=True)
-    reads: tuple[tuple[int, ...], ...] = eqx.field(static=True)  # [m]: positions in the above
+    inputs: tuple[tuple[int, ...], ...] = eqx.field(static=True)  # [m][i]: position in the above
     geometry: PathGeometry
 
     @classmethod
@@ -713,50 +720,54 @@ class PathBlock(eqx.Module):
         coordinates: Sequence[str],
         coordinate_index: Sequence[int],
     ) -> PathBlock:
+        """``coordinates``: the names of ``coordinate_index`` (each spec's inputs among them)."""
         n_points = max(len(s.location) for s in specs)
-        parts = [PathGeometry.from_spec(s, coordinates, n_points) for s in specs]
+        parts = [PathGeometry.from_spec(s, n_points) for s in specs]
         position = {c: k for k, c in enumerate(coordinates)}
+        widths = {len(s.inputs) for s in specs}
+        if len(widths) != 1:
+            raise InputError(
+                f"exact paths with {sorted(widths)} coordinates in one model",
+                field="path_input_coordinate",
+                expected="the same number of coordinates for every exact path",
+            )
         return cls(
             muscle_index=tuple(int(i) for i in muscle_index),
             coordinate_index=tuple(int(c) for c in coordinate_index),
-            reads=tuple(tuple(sorted(position[c] for c in s.inputs)) for s in specs),
+            inputs=tuple(tuple(position[c] for c in s.inputs) for s in specs),
             geometry=jax.tree_util.tree_map(lambda *x: jnp.stack(x), *parts),
         )
 
-    def _slots(self, members: Sequence[int]) -> list[int]:
-        return sorted({k for j in members for k in self.reads[j]})
-
     def coordinates_for(self, members: Sequence[int]) -> tuple[int, ...]:
         """The model coordinates that the muscles at positions ``members`` read."""
-        return tuple(self.coordinate_index[s] for s in self._slots(members))
+        used = sorted({k for j in members for k in self.inputs[j]})
+        return tuple(self.coordinate_index[k] for k in used)
 
     def take(self, members: Sequence[int], muscle_index: Sequence[int], coordinate_map: dict):
         """The block restricted to the muscles at positions ``members``, with their new
         ``muscle_index`` and the model's coordinates renumbered by ``coordinate_map``; it
         reads only the coordinates those muscles cross."""
-        slots = self._slots(members)
-        lookup = np.full(len(self.coordinate_index), -1, dtype=np.int64)
-        lookup[slots] = np.arange(len(slots))
+        used = sorted({k for j in members for k in self.inputs[j]})
+        lookup = {k: n for n, k in enumerate(used)}
         kk = np.asarray(members)
-        part = jax.tree_util.tree_map(lambda x: x[kk], self.geometry)
-
-        def renumber(slot):
-            return jnp.where(slot >= 0, jnp.asarray(lookup)[jnp.maximum(slot, 0)], -1)
-
-        part = eqx.tree_at(
-            lambda g: (g.rotation_slot, g.translation_slot),
-            part,
-            (renumber(part.rotation_slot), renumber(part.translation_slot)),
-        )
         return PathBlock(
             muscle_index=tuple(int(i) for i in muscle_index),
-            coordinate_index=tuple(coordinate_map[self.coordinate_index[s]] for s in slots),
-            reads=tuple(tuple(int(lookup[k]) for k in self.reads[j]) for j in members),
-            geometry=part,
+            coordinate_index=tuple(coordinate_map[self.coordinate_index[k]] for k in used),
+            inputs=tuple(tuple(lookup[k] for k in self.inputs[j]) for j in members),
+            geometry=jax.tree_util.tree_map(lambda x: x[kk], self.geometry),
         )
 
     def _each(self, f, qk):
-        return jax.vmap(f, in_axes=(0, None))(self.geometry, qk)
+        """``f(geometry, own coordinates)`` for every muscle, stacked."""
+        own = qk[np.asarray(self.inputs)]  # [m, i]
+        return jax.vmap(f)(self.geometry, own)
+
+    def _spread(self, own_grad: jax.Array) -> jax.Array:
+        """``[m, i]`` derivatives by each muscle's own coordinates -> ``[m, k]``."""
+        onehot = np.zeros((len(self.inputs), len(self.inputs[0]), len(self.coordinate_index)))
+        for j, row in enumerate(self.inputs):
+            onehot[j, np.arange(len(row)), row] = 1.0
+        return jnp.einsum("mi,mik->mk", own_grad, jnp.asarray(onehot, dtype=own_grad.dtype))
 
     def lengths(self, qk: jax.Array) -> jax.Array:
         return self._each(path_length, qk)
@@ -766,10 +777,11 @@ class PathBlock(eqx.Module):
             grad, value = jax.jacfwd(lambda y: (path_length(g, y),) * 2, has_aux=True)(x)
             return value, grad
 
-        return self._each(both, qk)
+        value, grad = self._each(both, qk)
+        return value, self._spread(grad)
 
     def length_gradient(self, qk: jax.Array) -> jax.Array:
-        return self._each(lambda g, x: jax.jacfwd(lambda y: path_length(g, y))(x), qk)
+        return self._spread(self._each(lambda g, x: jax.jacfwd(partial(path_length, g))(x), qk))
 
     def opensim_arm_difference(self, qk: jax.Array) -> jax.Array:
         """OpenSim's ``computeMomentArm`` minus -dL/dq, ``[m, k]`` (m): the moment arm of the
@@ -777,10 +789,10 @@ class PathBlock(eqx.Module):
         of the true length."""
 
         def one(g, x):
-            frozen = jax.jacfwd(lambda y: path_length(g, y, frozen_wrap=True))(x)
-            return jax.jacfwd(lambda y: path_length(g, y))(x) - frozen
+            full, frozen = jax.jacfwd(partial(path_lengths, g))(x)
+            return full - frozen
 
-        return self._each(one, qk)
+        return self._spread(self._each(one, qk))
 
     def wrap_status(self, qk: jax.Array) -> jax.Array:
         """``[m, segment]``: see :func:`path_wrap_status`."""
