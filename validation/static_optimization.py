@@ -258,7 +258,9 @@ conventions (no passive force, active force along the fibre) and OpenSim's momen
 convention (`moment_arm_convention="opensim"`: the surrogate's -dL/dq plus the fitted
 difference between OpenSim's `computeMomentArm` and its own -dL/dq, which OpenSim's Static
 Optimization uses for the moments and, through the path's lengthening speed, for the fibre
-velocities; see `musclesim/_arm_convention.py`).
+velocities; see `musclesim/_arm_convention.py`; for the gluteus maximus 1-2, iliacus and
+psoas, evaluated from their exact OpenSim paths, the difference is computed from the path:
+`musclesim/_geometry_path.py`).
 
 **Result: {"PASS" if ok else "FAIL"}**
 
