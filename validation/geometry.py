@@ -21,8 +21,8 @@ Which models: all shipped models are fitted by ``musclesim fit-geometry`` from t
 ``.osim`` files and shipped in ``models/`` (this script does not fit; it checks the sha256 of
 the ``.osim`` against the one recorded in the fitted file).
 
-Run: ``python -m validation.geometry --out results/validation/geometry`` (about 11 min on 2
-shared cores; ``--quick`` subsamples frames and poses). Exit status 1 on any miss.
+Run: ``python -m validation.geometry --out results/validation/geometry`` (about 4 min on 2
+cores, longer when they are shared; ``--quick`` subsamples frames and poses). Exit status 1 on any miss.
 """
 
 from __future__ import annotations
