@@ -75,6 +75,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._dynamics import _floats
+from ._dynamics import _rotation as _rodrigues
 from ._errors import InputError
 
 #: OpenSim's ``SimTK::Eps``: a vector shorter than this normalises to zero (``NormalizeOrZero``).
@@ -163,16 +165,6 @@ def _unsupported(path, muscle: str, why: str) -> InputError:
     )
 
 
-def _floats(text, *, path, field, n):
-    try:
-        v = np.array([float(x) for x in (text or "").split()])
-    except ValueError as exc:
-        raise InputError(f"{text!r} is not a number list", path=path, field=field) from exc
-    if v.size != n or not np.all(np.isfinite(v)):
-        raise InputError(f"{text!r}", path=path, field=field, expected=f"{n} finite numbers")
-    return v
-
-
 def _affine(function, *, path, field) -> tuple[float, float]:
     """(slope, intercept) of a one-coordinate function of :mod:`musclesim._dynamics`, refused
     unless it is affine (checked at five points)."""
@@ -195,14 +187,24 @@ def _axis_of(cross: np.ndarray) -> np.ndarray:
     return np.array([cross[2, 1], cross[0, 2], cross[1, 0]])
 
 
-def read_path(osim_path: str | Path, muscle: str, inputs: Sequence[str]) -> PathSpec:
+def read_model(osim_path: str | Path):
+    """The parsed ``.osim`` and its :class:`musclesim._dynamics.DynamicsModel`, for
+    :func:`read_path` of several muscles of one model."""
+    from ._dynamics import load_dynamics_model
+    from ._osim import parse_osim
+
+    return parse_osim(osim_path), load_dynamics_model(osim_path)
+
+
+def read_path(osim_path: str | Path, muscle: str, inputs: Sequence[str], *, model=None) -> PathSpec:
     """The exact path of ``muscle`` from an ``.osim`` file (no OpenSim needed), or an
     :class:`InputError` saying why it is not supported. ``inputs`` are the coordinates the
-    muscle's fitted surrogate reads; the joint's coordinates must be among them."""
-    from ._dynamics import body_fixed_xyz, load_dynamics_model
-    from ._osim import model_element, muscle_elements, parse_osim
+    muscle's fitted surrogate reads; the joint's coordinates must be among them. ``model``:
+    :func:`read_model` of the file, when it is already read."""
+    from ._dynamics import body_fixed_xyz
+    from ._osim import model_element, muscle_elements
 
-    root = parse_osim(osim_path)
+    root, dyn = model if model is not None else read_model(osim_path)
     elements = muscle_elements(root)
     if muscle not in elements:
         raise InputError(
@@ -304,7 +306,6 @@ def read_path(osim_path: str | Path, muscle: str, inputs: Sequence[str]) -> Path
             "(the wrap body and one other are supported)",
         )
     other = others[0]
-    dyn = load_dynamics_model(osim_path)
     ib, io = dyn.body_index(base), dyn.body_index(other)
     joints = [j for j in dyn.joints if {j.parent, j.child} == {ib, io}]
     if len(joints) != 1:
@@ -406,11 +407,12 @@ def _dsign(x: jax.Array) -> jax.Array:
 
 
 def _rotation(axis: jax.Array, angle: jax.Array) -> jax.Array:
+    """Rotation by ``angle`` about the unit ``axis`` (Rodrigues, :mod:`musclesim._dynamics`)."""
     k = jnp.array(
         [[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]],
         dtype=angle.dtype,
     )
-    return jnp.eye(3, dtype=angle.dtype) + jnp.sin(angle) * k + (1.0 - jnp.cos(angle)) * (k @ k)
+    return _rodrigues(k, k @ k, angle)
 
 
 class WrapResult(eqx.Module):
@@ -692,13 +694,6 @@ def path_length(g: PathGeometry, qk: jax.Array) -> jax.Array:
     return jnp.sum(jnp.where(keep, wrapped, _norm(ends - starts)))
 
 
-def path_wrap_status(g: PathGeometry, qk: jax.Array) -> jax.Array:
-    """``[segment]`` at one pose: 0 straight (or not the wrapped segment), 1 wrapped the short
-    way, 2 wrapped the long way round (more than half the cylinder)."""
-    r, keep = _segment_wraps(g, path_points(g, qk))
-    return jnp.where(keep, jnp.where(r.long_way, 2, 1), 0).astype(jnp.int32)
-
-
 class PathBlock(eqx.Module):
     """Every muscle of a model with an exact path: one :class:`PathGeometry` with a leading
     muscle axis, evaluated under ``vmap`` (one compiled program for all of them). Muscle ``j``
@@ -794,10 +789,6 @@ class PathBlock(eqx.Module):
 
         return self._spread(self._each(one, qk))
 
-    def wrap_status(self, qk: jax.Array) -> jax.Array:
-        """``[m, segment]``: see :func:`path_wrap_status`."""
-        return self._each(path_wrap_status, qk)
-
     def segment_states(self, qk: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """OpenSim's verdict on every segment, ``[m, segment]`` each: the status
         (:data:`NO_WRAP`, :data:`INSIDE_RADIUS`, :data:`WRAPPED`, :data:`MANDATORY_WRAP`),
@@ -872,7 +863,7 @@ def verify_path(
         {c: sub[:, k] for k, c in enumerate(inputs)}, [spec.muscle], inputs
     )
     e_arm = ours_arm - ref_arm[:, 0, :]
-    status = np.asarray(jax.jit(jax.vmap(block.wrap_status))(qj))[:, 0]
+    _, keep, long_way = (np.asarray(x)[:, 0] for x in jax.jit(jax.vmap(block.segment_states))(qj))
     return PathCheck(
         muscle=spec.muscle,
         length_rms=float(np.sqrt(np.mean(err**2))),
@@ -882,8 +873,8 @@ def verify_path(
         opensim_arm_max=float(np.max(np.abs(e_arm))),
         convention_rms=float(np.sqrt(np.mean(diff**2))),
         n_arm=int(n_arm),
-        long_way_share=float(np.mean(np.any(status == 2, axis=1))) if status.size else 0.0,
-        wrapped_share=float(np.mean(np.any(status > 0, axis=1))) if status.size else 0.0,
+        long_way_share=float(np.mean(np.any(keep & long_way, axis=1))),
+        wrapped_share=float(np.mean(np.any(keep, axis=1))),
         seed=int(seed),
     )
 
@@ -1029,9 +1020,10 @@ def path_muscles(ds) -> list[str]:
 def specs_from_dataset(ds) -> dict[str, tuple[PathSpec, dict, PathCheck]]:
     """Each exact path of a fitted-geometry dataset: ``{muscle: (spec, domain, check)}``."""
     coordinates = [str(c) for c in ds["coordinate"].values]
+    arrays = {k: ds[k].values for k in ds.data_vars if ds[k].dims[:1] == (PATH_DIM,)}
     out = {}
     for j, m in enumerate(path_muscles(ds)):
-        v = {k: ds[k].values[j] for k in ds.data_vars if ds[k].dims[:1] == (PATH_DIM,)}
+        v = {k: a[j] for k, a in arrays.items()}
         n_point = int(np.sum(v["path_point_moving"] >= 0))
         inputs = [coordinates[int(k)] for k in v["path_input_coordinate"] if k >= 0]
         kwargs = {k: np.array(v[f"path_{k}"], dtype=float) for k in _MATRICES + _VECTORS}
@@ -1175,12 +1167,13 @@ def fit_paths(
         )
     sampler = sampler_for_fitted(osim_path, ds)
     coordinates = [str(c) for c in ds["coordinate"].values]
+    model = read_model(osim_path)
     records, skipped = {}, {}
     for m in chosen:
         i = all_muscles.index(m)
         inputs = [coordinates[int(k)] for k in ds["input_coordinate"].values[i] if k >= 0]
         try:
-            spec = read_path(osim_path, m, inputs)
+            spec = read_path(osim_path, m, inputs, model=model)
         except InputError as exc:
             if explicit:
                 raise

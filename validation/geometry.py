@@ -22,7 +22,8 @@ Which models: all shipped models are fitted by ``musclesim fit-geometry`` from t
 the ``.osim`` against the one recorded in the fitted file).
 
 Run: ``python -m validation.geometry --out results/validation/geometry`` (about 4 min on 2
-cores, longer when they are shared; ``--quick`` subsamples frames and poses). Exit status 1 on any miss.
+cores, longer when they are shared; ``--quick`` subsamples frames and poses). Exit status 1 on
+any miss.
 """
 
 from __future__ import annotations
