@@ -27,7 +27,7 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
     import jax.numpy as jnp
 
     from musclesim import MuscleParameters
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     data = shared_data_dir(required=False)
     model = None if data is None else data / "models/Sprinter_JA1_scaled.osim"
@@ -41,7 +41,7 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
     length = 0.4618 + 0.058 * np.sin(2 * np.pi * time / 0.62)
     if model is not None and model.is_file() and not tiny:
         try:
-            from musclesim._opensim_muscle import opensim_mtu_length_along_motion
+            from musclesim.twins.muscle import opensim_mtu_length_along_motion
 
             time, lengths = opensim_mtu_length_along_motion(
                 model,
@@ -108,11 +108,8 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
                 }
             )
     try:
-        from musclesim._opensim_muscle import (
-            opensim_compliant_trajectory,
-            opensim_equilibrium_loop,
-        )
-        from musclesim._spline import cubic_spline
+        from musclesim.core.spline import cubic_spline
+        from musclesim.twins.muscle import opensim_compliant_trajectory, opensim_equilibrium_loop
     except ImportError:
         return rows
     try:

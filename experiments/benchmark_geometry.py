@@ -57,8 +57,8 @@ def build(
     poses = {c: v[keep] for c, v in draw.items()}
     sampler = None
     if opensim:
-        from musclesim._geometry_fit import OpenSimSampler
-        from musclesim._io import shared_data_dir
+        from musclesim.core.io import shared_data_dir
+        from musclesim.geometry.fitting.fit import OpenSimSampler
 
         sampler = OpenSimSampler(shared_data_dir() / "models" / model.source_file)
     return Setup(model, poses, n_opensim, sampler)

@@ -22,7 +22,7 @@ MUSCLES = ["hamstrings", "calf"]
 
 
 def build(*, batch: int = 64, tiny: bool = False, seed: int = 0):
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     return {"motion": shared_data_dir() / TRIAL, "batch": 4 if tiny else batch, "seed": seed}
 
@@ -32,7 +32,7 @@ def run(inputs: dict) -> dict:
     import jax.numpy as jnp
 
     from musclesim import solve_fiber
-    from musclesim._simulate import simulate
+    from musclesim.pipeline.simulate import simulate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -43,7 +43,7 @@ def run(inputs: dict) -> dict:
     time = ds["time"].values
     lengths = ds["mtu_length"].values  # (14, T)
     drive = ds["excitation"].values
-    from musclesim._geometry import load_model
+    from musclesim.geometry.io import load_model
 
     params = load_model("sprinter_ja1").select(list(ds["muscle"].values)).parameters
     n = inputs["batch"]
@@ -81,7 +81,7 @@ def run(inputs: dict) -> dict:
         "samples": len(time),
     }
     try:
-        from musclesim._opensim_muscle import opensim_compliant_trajectory
+        from musclesim.twins.muscle import opensim_compliant_trajectory
 
         start = timer.perf_counter()
         failed = []

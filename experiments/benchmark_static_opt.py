@@ -62,8 +62,12 @@ def build(
     import jax.numpy as jnp
 
     import musclesim as ms
-    from musclesim import _static_opt as so
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
+    from musclesim.dynamics.static_opt import (
+        crossing_muscles,
+        leg_coordinates,
+        rigid_tendon_forces,
+    )
 
     data = shared_data_dir()
     motion = ms.motion_derivatives(ms.filter_motion(ms.read_motion(data / MOTION), CUTOFF_HZ))
@@ -71,8 +75,8 @@ def build(
     toe_off = float(events.toe_off[0])
     strike = float(next(t for t in events.foot_strike if t > toe_off))
     model = ms.load_model(geometry)
-    coords = so.leg_coordinates(model, "r")
-    muscles = so.crossing_muscles(model, coords)
+    coords = leg_coordinates(model, "r")
+    muscles = crossing_muscles(model, coords)
     selected = model.select(muscles)
     t = motion["time"].values
     swing = np.flatnonzero((t >= toe_off) & (t <= strike))
@@ -85,10 +89,7 @@ def build(
     qd = {c: motion["qdot"].sel(coordinate=c).values[frames] for c in selected.coordinates}
     rate = None
     if opensim:
-        from musclesim._opensim_static_opt import (
-            opensim_enforced_moments,
-            opensim_static_optimization,
-        )
+        from musclesim.twins.static_opt import opensim_enforced_moments, opensim_static_optimization
 
         k = min(opensim_frames, frames.size)
         ref = opensim_static_optimization(
@@ -113,7 +114,7 @@ def build(
         velocity = -np.einsum(
             "tmk,tk->tm", arms, np.stack([qd[c] for c in selected.coordinates], -1)
         )
-        active, _ = so.rigid_tendon_forces(selected.parameters, lengths, jnp.asarray(velocity))
+        active, _ = rigid_tendon_forces(selected.parameters, lengths, jnp.asarray(velocity))
         a = np.random.default_rng(seed).uniform(0.0, 0.5, np.shape(active))
         cols = [selected.coordinates.index(c) for c in coords]
         moments = np.einsum("tmj,tm->tj", np.asarray(arms)[..., cols], a * np.asarray(active))
@@ -131,11 +132,13 @@ def run(setup: Setup, *, repeats: int = 3) -> dict:
     import jax
     import jax.numpy as jnp
 
-    from musclesim import _static_opt as so
+    from musclesim.dynamics.static_opt import (
+        static_optimization,
+    )
 
     @jax.jit
     def solve(model, q, qd, tau):
-        result = so.static_optimization(
+        result = static_optimization(
             model,
             q,
             qd,

@@ -18,13 +18,13 @@ OUT = Path(__file__).resolve().parent.parent / "models/templates/bflh_r_sprint_9
 
 
 def build(data_dir: Path):
-    from musclesim._opensim_muscle import opensim_mtu_length_along_motion
+    from musclesim.twins.muscle import opensim_mtu_length_along_motion
 
     return opensim_mtu_length_along_motion(data_dir / MODEL, data_dir / MOTION, ["bflh_r"])
 
 
 def run(data_dir: Path, out: Path = OUT) -> Path:
-    from musclesim._io import sha256_file, write_text_atomic
+    from musclesim.core.io import sha256_file, write_text_atomic
 
     time, lengths = build(data_dir)
     header = [
@@ -40,7 +40,7 @@ def run(data_dir: Path, out: Path = OUT) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)

@@ -3,7 +3,7 @@
 Reads the four Dorn et al. 2012 (subject JA1) trials in ``../shared/data`` (run0350cms.mot …
 run0900cms.mot; measured speeds 3.54, 5.21, 7.02, 9.51 m/s from the pelvis_tx slope), detects
 gait events with the leg geometry of ``Sprinter_JA1_scaled.osim``, cuts and averages the right
-strides (``musclesim._drills.derive_running_template``) and writes the per-speed mean curves,
+strides (``musclesim.training.drills.derive_running_template``) and writes the per-speed mean curves,
 SDs, cadence and each source file's name and sha256 to
 ``models/templates/running_sprinter_ja1.nc`` atomically. The shared files are never copied.
 Run: ``python -m experiments.derive_running_template``.
@@ -25,7 +25,7 @@ COMMAND = "python -m experiments.derive_running_template"
 
 def build(data_dir: Path, *, motions=MOTIONS, n_points: int = 101):
     """The template Dataset from ``data_dir`` (the shared data folder)."""
-    from musclesim._drills import derive_running_template
+    from musclesim.training.drills import derive_running_template
 
     return derive_running_template(
         [data_dir / m for m in motions], model=data_dir / MODEL, n_points=n_points, command=COMMAND
@@ -34,13 +34,13 @@ def build(data_dir: Path, *, motions=MOTIONS, n_points: int = 101):
 
 def run(data_dir: Path, out: Path = OUT, **kwargs) -> Path:
     """Build the template and write it to ``out`` (netCDF, atomic)."""
-    from musclesim._io import write_netcdf_atomic
+    from musclesim.core.io import write_netcdf_atomic
 
     return write_netcdf_atomic(build(data_dir, **kwargs), out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")

@@ -42,7 +42,7 @@ def build(data_dir: Path, rel: str) -> dict:
 
 
 def run(data_dir: Path) -> list[Path]:
-    from musclesim._io import sha256_file, write_text_atomic
+    from musclesim.core.io import sha256_file, write_text_atomic
 
     written = []
     for name, rel in MODELS.items():
@@ -60,7 +60,7 @@ def run(data_dir: Path) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     for path in run(shared_data_dir()):
         print(path.read_text())

@@ -2,9 +2,9 @@
 
 Reads ``kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot`` from
 ``../shared/data`` (OpenSim's gait2392 example, subject01; ``pelvis_tx`` nearly constant, so the
-speed comes from the stance foot: ``musclesim._drills.stance_foot_speed``), detects gait events
+speed comes from the stance foot: ``musclesim.training.drills.stance_foot_speed``), detects gait events
 with the leg geometry of ``gait2392_subject01_scaled.osim``, cuts and averages the right
-stride(s) (``musclesim._drills.derive_walking_template``) and writes the mean curves, cadence,
+stride(s) (``musclesim.training.drills.derive_walking_template``) and writes the mean curves, cadence,
 speed and the source files' names and sha256 to ``models/templates/walking_gait2392_subject01.nc``
 atomically. The shared files are never copied. The speed dependence (cadence and joint
 excursions vs speed) is stated, with its sources, in ``models/drills/walking.toml``.
@@ -24,7 +24,7 @@ COMMAND = "python -m experiments.derive_walking_template"
 
 def build(data_dir: Path, *, motion: str = MOTION, n_points: int = 101):
     """The template Dataset from ``data_dir`` (the shared data folder)."""
-    from musclesim._drills import derive_walking_template
+    from musclesim.training.drills import derive_walking_template
 
     return derive_walking_template(
         data_dir / motion, model=data_dir / MODEL, n_points=n_points, command=COMMAND
@@ -33,13 +33,13 @@ def build(data_dir: Path, *, motion: str = MOTION, n_points: int = 101):
 
 def run(data_dir: Path, out: Path = OUT, **kwargs) -> Path:
     """Build the template and write it to ``out`` (netCDF, atomic)."""
-    from musclesim._io import write_netcdf_atomic
+    from musclesim.core.io import write_netcdf_atomic
 
     return write_netcdf_atomic(build(data_dir, **kwargs), out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")

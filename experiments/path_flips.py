@@ -48,7 +48,7 @@ def build(
     """The model's path block and the random poses and moves (uniform over the range every
     path muscle is stated on)."""
     from musclesim import load_model
-    from musclesim._geometry_path import PathBlock
+    from musclesim.geometry.path import PathBlock
 
     model = load_model(model_name)
     blocks = [b for b in model.blocks if isinstance(b, PathBlock)]
@@ -77,7 +77,7 @@ def _classify(before, after) -> str:
         return "other segment"
     kept = keep0 if keep0.any() else keep1
     dropped = status1 if keep0.any() else status0
-    from musclesim._geometry_path import INSIDE_RADIUS
+    from musclesim.geometry.path import INSIDE_RADIUS
 
     return "inside radius" if (dropped[kept] == INSIDE_RADIUS).any() else "on/off"
 

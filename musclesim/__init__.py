@@ -3,9 +3,50 @@
 Public names are re-exported here; the implementation lives in private modules.
 """
 
-from ._athlete import Athlete, load_athlete, scale_parameters
-from ._citations import citation
-from ._curves import (
+from .core.citations import citation
+from .core.errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
+from .core.groups import GROUPS, canonical_name, expand_muscles, muscle_group
+from .core.version import __version__
+from .dynamics.inverse import (
+    ExternalLoads,
+    batched_generalized_forces,
+    generalized_forces,
+    inverse_dynamics,
+    joint_moments,
+    read_external_loads,
+)
+from .dynamics.static_opt import (
+    LoadSharingSolution,
+    StaticOptimizationSolution,
+    excitation_from_activation,
+    solve_load_sharing,
+    static_optimization,
+)
+from .excitation.sources import Constant, EMGEnvelope, ExcitationSource, GaitPhaseTemplate, read_emg
+from .excitation.static_optimization import StaticOptimization
+from .excitation.templates import running_template, sprinting_template, template_for_speed
+from .geometry.io import available_models, load_model
+from .geometry.model import GeometryDomainWarning, GeometryModel
+from .motion.gait import (
+    GaitEvents,
+    average_cycles,
+    cut_cycles,
+    detect_events,
+    events_from_grf,
+    refine_events_with_markers,
+)
+from .motion.opensim_tools import run_ik, scale_model
+from .motion.read import read_motion
+from .motion.readers import (
+    filter_motion,
+    match_coordinates,
+    motion_derivatives,
+    read_analog,
+    read_markers,
+    read_storage,
+    resample_motion,
+)
+from .muscle.curves import (
     CONSTANT_SETS,
     OPENSIM,
     PUBLISHED,
@@ -17,7 +58,13 @@ from ._curves import (
     tendon_force_length,
     tendon_force_length_inverse,
 )
-from ._drills import (
+from .muscle.fiber import FiberSolution, solve_fiber
+from .muscle.parameters import MuscleParameters
+from .muscle.state import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
+from .osim.model import DynamicsModel, load_dynamics_model
+from .pipeline.simulate import simulate
+from .training.athlete import Athlete, load_athlete, scale_parameters
+from .training.drills import (
     Drill,
     drill_excitation,
     drill_motion,
@@ -27,53 +74,7 @@ from ._drills import (
     running_motion,
     running_motion_jax,
 )
-from ._dynamics import (
-    DynamicsModel,
-    ExternalLoads,
-    batched_generalized_forces,
-    generalized_forces,
-    inverse_dynamics,
-    joint_moments,
-    load_dynamics_model,
-    read_external_loads,
-)
-from ._errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
-from ._excitation import (
-    Constant,
-    EMGEnvelope,
-    ExcitationSource,
-    GaitPhaseTemplate,
-    read_emg,
-    running_template,
-    sprinting_template,
-    template_for_speed,
-)
-from ._fiber import FiberSolution, solve_fiber
-from ._gait import (
-    GaitEvents,
-    average_cycles,
-    cut_cycles,
-    detect_events,
-    events_from_grf,
-    refine_events_with_markers,
-)
-from ._geometry import GeometryDomainWarning, GeometryModel, available_models, load_model
-from ._groups import GROUPS, canonical_name, expand_muscles, muscle_group
-from ._motion import (
-    filter_motion,
-    match_coordinates,
-    motion_derivatives,
-    read_analog,
-    read_markers,
-    read_motion,
-    read_storage,
-    resample_motion,
-)
-from ._muscle import MuscleState, activation_rate, compliant_tendon_state, rigid_tendon_state
-from ._opensim_dynamics import opensim_inverse_dynamics, opensim_inverse_dynamics_tool
-from ._opensim_pipeline import run_ik, scale_model
-from ._parameters import MuscleParameters
-from ._progression import (
+from .training.progression import (
     Plan,
     PlanInfeasibleError,
     PlanSettings,
@@ -81,20 +82,10 @@ from ._progression import (
     plan_progression,
     replan,
 )
-from ._rank import rank_drills
-from ._simulate import simulate
-from ._static_opt import (
-    LoadSharingSolution,
-    StaticOptimization,
-    StaticOptimizationSolution,
-    excitation_from_activation,
-    solve_load_sharing,
-    static_optimization,
-)
-from ._tables import build_table, export_html, lookup
-from ._tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
-
-__version__ = "0.1.0"
+from .training.rank import rank_drills
+from .training.tables import build_table, export_html, lookup
+from .training.tolerance import TolerancePolicy, policy_summary, recovery_fraction, tolerance_limit
+from .twins.dynamics import opensim_inverse_dynamics, opensim_inverse_dynamics_tool
 
 __all__ = [
     "build_table",

@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def data_dir():
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     return shared_data_dir()
 
@@ -39,7 +39,7 @@ def run_validation(module: str, out, data_dir, *args: str, report: str | None = 
     import subprocess
     import sys
 
-    from musclesim._io import REPO_ROOT
+    from musclesim.core.io import REPO_ROOT
 
     command = [sys.executable, "-m", f"validation.{module}", "--out", str(out)]
     command += ["--data", str(data_dir), *args]

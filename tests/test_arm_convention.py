@@ -1,4 +1,4 @@
-"""OpenSim's moment-arm convention (musclesim._arm_convention): file format, evaluation,
+"""OpenSim's moment-arm convention (musclesim.geometry.fitting.arm_convention): file format, evaluation,
 and the fit against OpenSim's computeMomentArm."""
 
 from __future__ import annotations
@@ -11,10 +11,25 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musclesim import _arm_convention as ac
-from musclesim._errors import InputError
-from musclesim._geometry import load_geometry_dataset, model_from_dataset
-from musclesim._geometry_fit import Threshold
+from musclesim.core.errors import InputError
+from musclesim.geometry.corrections_io import (
+    attach_corrections,
+    carry_corrections,
+    corrections_to_dataset,
+    strip_corrections,
+)
+from musclesim.geometry.fitting.arm_convention import (
+    ArmCorrection,
+    _domain_of,
+    _pair_arms,
+    _poses_in_domain,
+    _runs,
+    evaluate_pieces,
+    fit_correction,
+    worth_keeping,
+)
+from musclesim.geometry.io import load_geometry_dataset, model_from_dataset
+from musclesim.geometry.records import Threshold
 
 jax.config.update("jax_enable_x64", True)
 
@@ -22,13 +37,13 @@ jax.config.update("jax_enable_x64", True)
 def _synthetic(ds, muscle="gaslat_r", coordinate="knee_angle_r"):
     """A correction of known coefficients: 2 mm + 3 mm T1(x_knee), plus 5 mm above 50 deg."""
     i = [str(m) for m in ds["muscle"].values].index(muscle)
-    inputs, _, _ = ac._domain_of(ds, muscle)
+    inputs, _, _ = _domain_of(ds, muscle)
     k = len(inputs)
     coef = np.zeros((2, math.comb(1 + k, k)))
     coef[0, 0] = 2e-3
     coef[0, 1 + inputs.index(coordinate)] = 3e-3  # graded order: the linear terms follow 1
     coef[1, 0] = 5e-3
-    return ac.ArmCorrection(
+    return ArmCorrection(
         muscle=muscle,
         coordinate=coordinate,
         inputs=inputs,
@@ -44,17 +59,17 @@ def _synthetic(ds, muscle="gaslat_r", coordinate="knee_angle_r"):
 def sprinter_ds():
     """The shipped sprinter without its corrections, and without its exact paths (whose
     convention is computed, not fitted: tests/test_geometry_path.py)."""
-    from musclesim._geometry_path import strip_paths
+    from musclesim.geometry.path_io import strip_paths
 
-    return ac.strip_corrections(strip_paths(load_geometry_dataset("sprinter_ja1")))
+    return strip_corrections(strip_paths(load_geometry_dataset("sprinter_ja1")))
 
 
 @pytest.fixture(scope="module")
 def corrected(sprinter_ds):
     fit = _synthetic(sprinter_ds)
     screen = {("gaslat_r", "knee_angle_r"): (0.3, 0.0, 0.01)}
-    cds = ac.corrections_to_dataset([fit], screen, {"test": True})
-    return fit, ac.attach_corrections(sprinter_ds, cds)
+    cds = corrections_to_dataset([fit], screen, {"test": True})
+    return fit, attach_corrections(sprinter_ds, cds)
 
 
 def _pose(model, knee_deg):
@@ -78,7 +93,7 @@ def test_opensim_convention_adds_the_fitted_correction_to_one_pair(corrected):
     mi, ci = model.muscles.index("gaslat_r"), model.coordinates.index("knee_angle_r")
     qk = np.stack([np.asarray(q[c]) for c in fit.inputs], axis=1)
     slots = [fit.inputs.index("knee_angle_r")]
-    expected = ac.evaluate_pieces(
+    expected = evaluate_pieces(
         qk, fit.center, fit.half_width, 1, slots, [math.radians(50.0)], fit.coefficients
     )
     np.testing.assert_allclose(diff[:, mi, ci], expected, atol=1e-12)
@@ -114,23 +129,23 @@ def test_correction_survives_select_jit_and_grad(corrected):
 
 
 def test_file_roundtrip_and_carry_over_a_refit(corrected, tmp_path, sprinter_ds):
-    from musclesim._geometry_fit import write_geometry
+    from musclesim.geometry.io import write_geometry
 
     _, ds = corrected
     path = write_geometry(ds, tmp_path / "g.nc")
     back = load_geometry_dataset(path)
     a = model_from_dataset(back)
     assert a.arm_convention_fitted and len(a.arm_corrections) == 1
-    carried = ac.carry_corrections(back, sprinter_ds)
+    carried = carry_corrections(back, sprinter_ds)
     assert "arm_correction_settings" in carried.attrs
     np.testing.assert_array_equal(
         carried["arm_correction_coefficient"].values, ds["arm_correction_coefficient"].values
     )
-    assert ac.carry_corrections(sprinter_ds, sprinter_ds) is sprinter_ds
+    assert carry_corrections(sprinter_ds, sprinter_ds) is sprinter_ds
 
 
 def test_merging_a_refit_keeps_the_convention(corrected, sprinter_ds):
-    from musclesim._geometry_fit import merge_geometry
+    from musclesim.geometry.fitting.fit import merge_geometry
 
     _, ds = corrected
     merged = merge_geometry(ds, sprinter_ds, note="test")
@@ -153,21 +168,21 @@ def test_unfitted_file_and_unknown_convention_are_refused(sprinter_ds):
 
 def test_a_correction_of_an_unknown_muscle_is_refused(sprinter_ds):
     fit = _synthetic(sprinter_ds)
-    cds = ac.corrections_to_dataset([fit], {}, {})
+    cds = corrections_to_dataset([fit], {}, {})
     cds["arm_correction_muscle"] = ("correction", np.array(["nosuch_r"]))
     with pytest.raises(InputError, match="nosuch_r"):
-        ac.attach_corrections(sprinter_ds, cds)
+        attach_corrections(sprinter_ds, cds)
 
 
 def test_erratic_fits_are_rejected(sprinter_ds):
     fit = _synthetic(sprinter_ds)
     fit.uncorrected_rms, fit.heldout_rms = 6.5e-3, 0.2e-3  # the sprinter's gaslat
-    assert ac.worth_keeping(fit)
+    assert worth_keeping(fit)
     fit.uncorrected_rms, fit.heldout_rms = 0.606, 0.606  # opencap glmax1 across wrap flips
-    assert not ac.worth_keeping(fit)
+    assert not worth_keeping(fit)
     fit.uncorrected_rms, fit.heldout_rms = 1.5e-3, 0.9e-3  # removes too little
-    assert not ac.worth_keeping(fit)
-    cds = ac.corrections_to_dataset([], {}, {}, [fit])
+    assert not worth_keeping(fit)
+    cds = corrections_to_dataset([], {}, {}, [fit])
     assert "gaslat_r/knee_angle_r" in cds.attrs["arm_correction_settings"]
     assert cds.sizes.get("correction", 0) == 0
 
@@ -177,17 +192,17 @@ def test_runs_group_a_ramp_and_ignore_small_wiggles():
     d[20:] = 5e-3
     d[19] = 2.5e-3  # a step spread over two intervals
     d[30] += 0.4e-3  # wiggle
-    assert ac._runs(d) == [(18, 20)]
-    assert ac._runs(np.linspace(0.0, 3e-3, 40)) == []
+    assert _runs(d) == [(18, 20)]
+    assert _runs(np.linspace(0.0, 3e-3, 40)) == []
 
 
 def test_static_optimization_takes_the_convention(corrected):
-    from musclesim import _static_opt as so
+    from musclesim.dynamics.static_opt import crossing_muscles, leg_coordinates, static_optimization
 
     _, ds = corrected
     model = model_from_dataset(ds)
-    coords = so.leg_coordinates(model, "r")
-    names = so.crossing_muscles(model, coords)
+    coords = leg_coordinates(model, "r")
+    names = crossing_muscles(model, coords)
     needed = model.select(names).coordinates
     knee = np.radians([20.0, 40.0])
     q = {c: jnp.zeros(2) for c in needed}
@@ -195,9 +210,7 @@ def test_static_optimization_takes_the_convention(corrected):
     qd = {c: jnp.zeros(2) for c in needed}
     tau = jnp.zeros((2, len(coords))).at[:, coords.index("knee_angle_r")].set(-40.0)
     out = {
-        conv: so.static_optimization(
-            model, q, qd, tau, coordinates=coords, moment_arm_convention=conv
-        )
+        conv: static_optimization(model, q, qd, tau, coordinates=coords, moment_arm_convention=conv)
         for conv in ("length", "opensim")
     }
     gi, ki = names.index("gaslat_r"), coords.index("knee_angle_r")
@@ -217,12 +230,10 @@ def test_fitted_correction_reproduces_opensim_compute_moment_arm(sprinter_ds, da
     """The sprinter's lateral gastrocnemius: computeMomentArm exceeds -dL/dq below ~52 deg of
     knee flexion; the fitted correction removes most of the difference on held-out poses."""
     pytest.importorskip("opensim")
-    from musclesim._geometry_fit import OpenSimSampler
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     sampler = OpenSimSampler(data_dir / "models" / "Sprinter_JA1_scaled.osim")
-    fit = ac.fit_correction(
-        sampler, sprinter_ds, "gaslat_r", "knee_angle_r", samples=600, heldout=200
-    )
+    fit = fit_correction(sampler, sprinter_ds, "gaslat_r", "knee_angle_r", samples=600, heldout=200)
     assert fit.uncorrected_rms > 4e-3
     assert fit.heldout_rms < 0.5e-3
     (step,) = fit.thresholds
@@ -234,14 +245,14 @@ def test_fitted_correction_reproduces_opensim_compute_moment_arm(sprinter_ds, da
 def test_shipped_sprinter_convention_matches_opensim(data_dir):
     """The shipped file's OpenSim convention against computeMomentArm at random poses."""
     pytest.importorskip("opensim")
-    from musclesim._geometry_fit import OpenSimSampler
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     ds = load_geometry_dataset("sprinter_ja1")
     model = model_from_dataset(ds).select(["gaslat_r"])
-    inputs, box, regions = ac._domain_of(ds, "gaslat_r")
-    poses = ac._poses_in_domain(inputs, box, regions, 200, np.random.default_rng(7))
+    inputs, box, regions = _domain_of(ds, "gaslat_r")
+    poses = _poses_in_domain(inputs, box, regions, 200, np.random.default_rng(7))
     sampler = OpenSimSampler(data_dir / "models" / "Sprinter_JA1_scaled.osim")
-    ref = ac._pair_arms(sampler, poses, [("gaslat_r", "knee_angle_r")])[:, 0]
+    ref = _pair_arms(sampler, poses, [("gaslat_r", "knee_angle_r")])[:, 0]
     q = {c: jnp.asarray(v) for c, v in poses.items()}
     ci = model.coordinates.index("knee_angle_r")
     conv = np.asarray(model.moment_arm(q, convention="opensim"))[:, 0, ci]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from musclesim import InputError, MuscleParameters
-from musclesim._athlete import (
+from musclesim.core.io import MODELS_DIR
+from musclesim.training.athlete import (
     BAMIC_GRADES,
     REFERENCES,
     Athlete,
@@ -18,7 +19,6 @@ from musclesim._athlete import (
     scale_parameters,
     total_muscle_volume_handsfield2014,
 )
-from musclesim._io import MODELS_DIR
 
 EXAMPLE = MODELS_DIR / "athletes" / "example_grade2_bflh.toml"
 TODAY = datetime.date(2026, 11, 25)

@@ -1,4 +1,4 @@
-"""De Groote et al. 2016 curves (musclesim._curves): key points, OpenSim twin, inverses,
+"""De Groote et al. 2016 curves (musclesim.muscle.curves): key points, OpenSim twin, inverses,
 monotonicity, gradients and finite values at extreme inputs.
 
 Layers (STYLE.md, conventions 1, 8, 10):
@@ -28,7 +28,6 @@ import musclesim
 from musclesim import (
     OPENSIM,
     PUBLISHED,
-    _curves,
     active_force_length,
     force_velocity,
     force_velocity_inverse,
@@ -36,6 +35,7 @@ from musclesim import (
     tendon_force_length,
     tendon_force_length_inverse,
 )
+from musclesim.muscle import curves as _curves
 
 #: OpenSim twin: identical closed forms in double precision; only rounding differs.
 TWIN_RTOL = 1e-12

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from musclesim import MuscleParameters
-from musclesim._demo import SPRINTER_BFLH, TEMPLATE, read_template
+from musclesim.cli.demo import SPRINTER_BFLH, TEMPLATE, read_template
 
 
 def test_demo_parameters_are_the_sprinter_models(data_dir):
@@ -12,7 +12,7 @@ def test_demo_parameters_are_the_sprinter_models(data_dir):
 
 
 def test_template_matches_its_recorded_sources(data_dir):
-    from musclesim._io import sha256_file
+    from musclesim.core.io import sha256_file
 
     header = [ln for ln in TEMPLATE.read_text().splitlines() if ln.startswith("#")]
     for rel in (
@@ -30,7 +30,7 @@ def test_template_matches_its_recorded_sources(data_dir):
 
 @pytest.mark.slow
 def test_demo_runs_and_writes_outputs(tmp_path):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     assert main(["demo", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "demo_bflh_fiber_strain.txt").read_text()

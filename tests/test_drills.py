@@ -15,8 +15,8 @@ import xarray as xr
 
 import musclesim
 from musclesim import InputError
-from musclesim._citations import REFERENCES
-from musclesim._io import sha256_file
+from musclesim.core.citations import REFERENCES
+from musclesim.core.io import sha256_file
 
 #: Coordinate names of the Rajagopal/Sprinter family (the sprinter .mot's columns), so the
 #: default-run tests need neither a fitted geometry model nor the shared data.
@@ -557,12 +557,13 @@ def test_every_drill_feeds_the_shipped_geometry_model(drills):
     import importlib.util
     import warnings
 
-    if importlib.util.find_spec("musclesim._geometry") is None:
+    if importlib.util.find_spec("musclesim.geometry.model") is None:
         pytest.skip("no geometry module in this checkout")
-    from musclesim import _geometry
+    from musclesim.geometry.io import load_model
+    from musclesim.geometry.model import GeometryDomainWarning
 
     try:
-        model = _geometry.load_model("sprinter_ja1")
+        model = load_model("sprinter_ja1")
     except InputError:
         pytest.skip("no shipped geometry model 'sprinter_ja1' in models/")
     for name in sorted(REQUIRED | ASKLING):
@@ -576,7 +577,7 @@ def test_every_drill_feeds_the_shipped_geometry_model(drills):
         )
         q = {c: jnp.asarray(ds["q"].sel(coordinate=c).values) for c in model.coordinates}
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", _geometry.GeometryDomainWarning)
+            warnings.simplefilter("ignore", GeometryDomainWarning)
             lengths = np.asarray(model.mtu_length(q))
         assert lengths.shape[0] == ds.sizes["time"] and np.all(np.isfinite(lengths)), name
 
@@ -607,7 +608,7 @@ WALK = "kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot"
 
 @pytest.fixture(scope="module")
 def walking_template():
-    from musclesim._drills import load_walking_template
+    from musclesim.training.drills import load_walking_template
 
     return load_walking_template()
 
@@ -646,7 +647,7 @@ def test_rederiving_the_walking_template_reproduces_the_shipped_file(
 
 
 def test_walking_at_the_measured_speed_is_the_measured_stride(walking_template):
-    from musclesim._drills import walking_curves, walking_stride_frequency
+    from musclesim.training.drills import walking_curves, walking_stride_frequency
 
     tpl = walking_template
     closed = tpl.q - (tpl.q[-1:] - tpl.q[:1]) * (tpl.phase / 100.0)[:, None]
@@ -677,7 +678,7 @@ def test_faster_walking_swings_the_hip_further_and_repeats_without_jumps(drills)
         assert k_f.max() == pytest.approx(k_s.max(), abs=0.5)
     assert fast.attrs["stride_frequency_hz"] > slow.attrs["stride_frequency_hz"]
     # periodic: the stride ends where it starts, so strides join without a jump
-    from musclesim._drills import load_walking_template, walking_curves
+    from musclesim.training.drills import load_walking_template, walking_curves
 
     curves = walking_curves(1.8, load_walking_template(), excursion_exponent=0.5)
     np.testing.assert_allclose(curves[-1], curves[0], atol=1e-12)
@@ -694,7 +695,7 @@ def test_faster_walking_swings_the_hip_further_and_repeats_without_jumps(drills)
 
 
 def test_walking_excitation_windows_rise_with_speed_and_lag_on_the_left():
-    from musclesim._drills import load_walking_template
+    from musclesim.training.drills import load_walking_template
 
     tpl = load_walking_template()
     f = musclesim.drill_motion(
@@ -745,7 +746,7 @@ def test_askling_l_protocol_drills_lengthen_the_hamstrings_more_at_higher_intens
 
 
 def test_missing_or_foreign_template_files_are_named(tmp_path):
-    from musclesim._drills import load_walking_template
+    from musclesim.training.drills import load_walking_template
 
     with pytest.raises(InputError, match="running template not found"):
         musclesim.load_running_template(tmp_path / "missing.nc")

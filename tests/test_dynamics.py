@@ -1,4 +1,4 @@
-"""Inverse dynamics (musclesim._dynamics): analytic double pendulum, virtual work through a
+"""Inverse dynamics (musclesim.dynamics.inverse): analytic double pendulum, virtual work through a
 coordinate coupler, gradients against finite differences, vmap consistency, bad inputs, and
 OpenSim's InverseDynamicsSolver on the same q, q̇, q̈ (9 m/s sprint)."""
 
@@ -14,18 +14,17 @@ import pytest
 import xarray as xr
 
 from musclesim import InputError
-from musclesim._dynamics import (
+from musclesim.dynamics.inverse import (
     ExternalLoads,
     apply_couplers,
     batched_generalized_forces,
-    body_poses,
     external_loads_at,
     inverse_dynamics,
-    load_dynamics_model,
     read_external_loads,
 )
-from musclesim._dynamics import generalized_forces as _generalized_forces
-from musclesim._dynamics import joint_moments as _joint_moments
+from musclesim.dynamics.inverse import generalized_forces as _generalized_forces
+from musclesim.dynamics.inverse import joint_moments as _joint_moments
+from musclesim.osim.model import body_poses, load_dynamics_model
 
 # compiled once per model (eager dispatch of the small ops is slower than compiling)
 generalized_forces = eqx.filter_jit(_generalized_forces)
@@ -380,8 +379,9 @@ def test_external_loads_read_and_missing_columns(pendulum, tmp_path):
 
 @pytest.fixture(scope="module")
 def sprint_slice(data_dir):
-    from musclesim._dynamics import motion_arrays
-    from musclesim._motion import filter_motion, motion_derivatives, read_motion
+    from musclesim.dynamics.inverse import motion_arrays
+    from musclesim.motion.read import read_motion
+    from musclesim.motion.readers import filter_motion, motion_derivatives
 
     model_path = data_dir / "models" / "Sprinter_JA1_scaled.osim"
     model = load_dynamics_model(model_path)
@@ -425,7 +425,7 @@ def test_generalized_forces_equal_opensim_solver(sprint_slice):
     """Same q, q̇, q̈ (12 Hz filtered 9 m/s sprint, 16 frames): every coordinate's generalized
     force within 1e-8 of OpenSim's peak over the slice (rounding only), and the exact
     convention differs from OpenSim only at coordinates the walker knee's chain reaches."""
-    from musclesim._opensim_dynamics import opensim_inverse_dynamics
+    from musclesim.twins.dynamics import opensim_inverse_dynamics
 
     model_path, model, (q, qd, qdd) = sprint_slice
     ours = np.asarray(batched_generalized_forces(model, q, qd, qdd))
@@ -491,9 +491,9 @@ def test_inverse_dynamics_entry_point_with_loads(tmp_path):
 def test_opensim_tool_with_loads_matches_jax(tmp_path):
     """OpenSim's InverseDynamicsTool (its own GCV-spline derivatives and load splines) against
     the JAX entry point on a smooth swing motion of the leg pendulum; inputs unchanged."""
-    from musclesim._io import sha256_file
-    from musclesim._motion import read_motion
-    from musclesim._opensim_dynamics import opensim_inverse_dynamics_tool
+    from musclesim.core.io import sha256_file
+    from musclesim.motion.read import read_motion
+    from musclesim.twins.dynamics import opensim_inverse_dynamics_tool
 
     model_path, loads = _leg_pendulum(tmp_path)
     t = np.linspace(0.0, 0.2, 21)
@@ -534,7 +534,7 @@ def test_other_model_families_equal_opensim_solver(data_dir, model_file):
     """Random states (knee flexed in the model's own sign): every joint type and function in
     the shared models (Pin, Universal, Weld, Custom with Linear, Polynomial, SimmSpline,
     Multiplier functions) gives OpenSim's generalized forces to rounding."""
-    from musclesim._opensim_dynamics import opensim_inverse_dynamics
+    from musclesim.twins.dynamics import opensim_inverse_dynamics
 
     model_path = data_dir / "models" / model_file
     model = load_dynamics_model(model_path)

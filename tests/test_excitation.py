@@ -8,24 +8,26 @@ import pytest
 import scipy.io
 import xarray as xr
 
-from musclesim._citations import REFERENCES, format_reference
-from musclesim._errors import InputError
-from musclesim._excitation import (
-    _RAJAGOPAL_RUN_PEAKS,
-    _RAJAGOPAL_RUN_SHAPES,
-    _RAJAGOPAL_RUN_TOE_OFF,
+from musclesim.core.citations import REFERENCES, format_reference
+from musclesim.core.errors import InputError
+from musclesim.excitation.sources import (
     TEMPLATE_PHASE,
     Constant,
     EMGEnvelope,
     _remap_phase,
     derive_emg_template,
     read_emg,
-    running_template,
     split_muscle,
+)
+from musclesim.excitation.templates import (
+    _RAJAGOPAL_RUN_PEAKS,
+    _RAJAGOPAL_RUN_SHAPES,
+    _RAJAGOPAL_RUN_TOE_OFF,
+    running_template,
     sprinting_template,
     template_for_speed,
 )
-from musclesim._gait import GaitEvents
+from musclesim.motion.gait import GaitEvents
 
 RUN = "kinematics/opensim-models_rajagopal_running/"
 
@@ -256,7 +258,7 @@ def test_template_on_time_with_cycles():
 
 
 def test_template_detects_cycles_from_motion(data_dir):
-    from musclesim._motion import read_motion
+    from musclesim.motion.read import read_motion
 
     motion = read_motion(data_dir / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot")
     t = motion["time"].values

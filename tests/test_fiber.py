@@ -1,4 +1,4 @@
-"""``solve_fiber`` (musclesim._fiber): the compliant solution against scipy's solve_ivp, rigid
+"""``solve_fiber`` (musclesim.muscle.fiber): the compliant solution against scipy's solve_ivp, rigid
 versus very stiff compliant tendon, activation dynamics, batching and vmap consistency, finite
 values and gradients, input errors, and the published constant set.
 
@@ -25,9 +25,10 @@ import pytest
 import scipy.integrate
 
 import musclesim
-from musclesim import InputError, MuscleParameters, _muscle, solve_fiber
-from musclesim._fiber import DEFAULT_MINIMUM_FIBER_DAMPING
-from musclesim._spline import cubic_spline
+from musclesim import InputError, MuscleParameters, solve_fiber
+from musclesim.core.spline import cubic_spline
+from musclesim.muscle import state as _muscle
+from musclesim.muscle.fiber import DEFAULT_MINIMUM_FIBER_DAMPING
 
 IVP_TOL = 1e-8
 #: solve_fiber's everyday tolerances (rtol 1e-6, atol 1e-8) against the same reference.

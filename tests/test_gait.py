@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from musclesim._errors import InputError
-from musclesim._gait import (
+from musclesim.core.errors import InputError
+from musclesim.motion.gait import (
     RAJAGOPAL2016_LEG,
     GaitEvents,
     average_cycles,
@@ -21,7 +21,7 @@ from musclesim._gait import (
     stance_mask,
     time_to_phase,
 )
-from musclesim._motion import read_motion
+from musclesim.motion.read import read_motion
 
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run{}cms.mot"
 GRF = "kinematics/opensim-models_rajagopal_running/grf_run.mot"
@@ -165,7 +165,7 @@ def test_cut_cycles_without_strides():
 
 
 def test_events_cli(data_dir, capsys):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     assert main(["events", str(data_dir / SPRINT.format("0900")), "--side", "r"]) == 0
     out = capsys.readouterr().out
@@ -175,8 +175,8 @@ def test_events_cli(data_dir, capsys):
 def test_marker_refinement_on_sprint(data_dir):
     """Handsaker et al. 2016 rules on the 9 m/s sprint's 250 Hz markers: ~0.10 s contact, and
     the joint-angle events' bias on this forefoot sprint (foot strike early, toe-off late)."""
-    from musclesim._gait import refine_events_with_markers
-    from musclesim._motion import read_markers
+    from musclesim.motion.gait import refine_events_with_markers
+    from musclesim.motion.readers import read_markers
 
     motion = read_motion(data_dir / SPRINT.format("0900"))
     markers = read_markers(data_dir / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.trc")
@@ -197,7 +197,7 @@ def test_marker_refinement_on_sprint(data_dir):
 
 
 def test_events_cli_with_markers(data_dir, capsys):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     trial = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms"
     argv = ["events", str(data_dir / f"{trial}.mot"), "--markers", str(data_dir / f"{trial}.trc")]

@@ -14,7 +14,8 @@ import pytest
 
 import musclesim
 from musclesim import GeometryDomainWarning, InputError, OutOfDomainError, load_model
-from musclesim._geometry_fit import chebyshev_features, exponents
+from musclesim.geometry.fitting.fit import chebyshev_features
+from musclesim.geometry.records import exponents
 
 
 @pytest.fixture(scope="module")
@@ -256,10 +257,10 @@ def test_fitted_file_round_trips_through_fit_records():
     OpenSim moment-arm convention (``arm_correction_*``) is not a fit record: merge_geometry
     carries it separately (tests/test_arm_convention.py), and the exact paths too
     (tests/test_geometry_path.py)."""
-    from musclesim._arm_convention import strip_corrections
-    from musclesim._geometry import fits_from_dataset, fits_to_dataset, load_geometry_dataset
-    from musclesim._geometry_fit import _ParameterTable
-    from musclesim._geometry_path import strip_paths
+    from musclesim.geometry.corrections_io import strip_corrections
+    from musclesim.geometry.fitting.fit import _ParameterTable
+    from musclesim.geometry.io import fits_from_dataset, fits_to_dataset, load_geometry_dataset
+    from musclesim.geometry.path_io import strip_paths
 
     ds = strip_corrections(strip_paths(load_geometry_dataset("sprinter_ja1")))
     kw = fits_from_dataset(ds)
@@ -276,8 +277,8 @@ def test_fitted_file_round_trips_through_fit_records():
 
 
 def test_merge_replaces_only_the_refitted_muscles():
-    from musclesim._geometry import load_geometry_dataset, model_from_dataset
-    from musclesim._geometry_fit import merge_geometry
+    from musclesim.geometry.fitting.fit import merge_geometry
+    from musclesim.geometry.io import load_geometry_dataset, model_from_dataset
 
     base = load_geometry_dataset("sprinter_ja1")
     # A stand-in refit of two muscles: the same fits with the constant term moved by 1 mm.
@@ -307,7 +308,7 @@ def test_merge_replaces_only_the_refitted_muscles():
 def _synthetic_samples(n=4000, seed=0):
     """Samples of a smooth 'length' in three coordinates on [-1, 1]^3 with a flipped corner
     (x0 > 0.6, x1 > 0.5, x2 < -0.4: +100 mm, like a wrap taking the long way round)."""
-    from musclesim._geometry_fit import _Samples
+    from musclesim.geometry.fitting.fit import _Samples
 
     rng = np.random.default_rng(seed)
     names = ["a", "b", "c"]
@@ -334,7 +335,7 @@ def _synthetic_samples(n=4000, seed=0):
 
 
 def test_erratic_corner_of_three_coordinates_is_cut_out_and_the_rest_kept():
-    from musclesim._geometry_fit import _exclude_erratic, _fit_in_domain, _inside
+    from musclesim.geometry.fitting.fit import _exclude_erratic, _fit_in_domain, _inside
 
     data, names = _synthetic_samples()
     lo, hi = -np.ones(3), np.ones(3)
@@ -352,7 +353,7 @@ def test_erratic_corner_of_three_coordinates_is_cut_out_and_the_rest_kept():
 
 
 def test_jump_located_by_bisection():
-    from musclesim._geometry_fit import _locate_jump
+    from musclesim.geometry.fitting.fit import _locate_jump
 
     class Sampler:
         """A length that jumps by 14 mm at q0 = 2.6993685 whatever q1 is."""
@@ -375,8 +376,8 @@ def test_jump_located_by_bisection():
 
 def test_domain_mask_equals_the_file_regions(full):
     """Nested excluded regions are dropped at load; the mask must not change."""
-    from musclesim._geometry import load_geometry_dataset
-    from musclesim._geometry_path import specs_from_dataset, strip_paths
+    from musclesim.geometry.io import load_geometry_dataset
+    from musclesim.geometry.path_io import specs_from_dataset, strip_paths
 
     shipped = load_geometry_dataset("sprinter_ja1")
     ds = strip_paths(shipped)  # the polynomials' domains and regions

@@ -14,18 +14,21 @@ import numpy as np
 import pytest
 
 from musclesim import load_model
-from musclesim._geometry import (
-    FILE_FORMAT,
-    FILE_FORMAT_MIN_PIECES,
-    PIECE_MIN,
-    PIECE_STEP,
-    _Block,
+from musclesim.geometry.fitting.fit import evaluate_fit
+from musclesim.geometry.io import (
     fits_from_dataset,
     fits_to_dataset,
     load_geometry_dataset,
     model_from_dataset,
 )
-from musclesim._geometry_fit import MuscleFit, Threshold, evaluate_fit
+from musclesim.geometry.model import (
+    FILE_FORMAT,
+    FILE_FORMAT_MIN_PIECES,
+    PIECE_MIN,
+    PIECE_STEP,
+    _Block,
+)
+from musclesim.geometry.records import MuscleFit, Threshold
 
 THETA = 0.8  # rad, the pieces' threshold on the second variable
 
@@ -117,7 +120,7 @@ def test_numpy_evaluation_of_a_fit_with_a_min_piece():
 
 
 def test_file_without_piece_kind_loads_as_steps():
-    from musclesim._geometry_path import strip_paths
+    from musclesim.geometry.path_io import strip_paths
 
     ds = strip_paths(load_geometry_dataset("rajagopal2016"))  # the shipped file has paths
     assert "piece_kind" not in ds and ds.attrs["format"] == FILE_FORMAT
@@ -134,8 +137,8 @@ def test_file_without_piece_kind_loads_as_steps():
 
 
 def test_piece_kind_round_trips_and_sets_the_format():
-    from musclesim._geometry import FILE_FORMAT_PATHS
-    from musclesim._geometry_path import strip_paths
+    from musclesim.geometry.model import FILE_FORMAT_PATHS
+    from musclesim.geometry.path_io import strip_paths
 
     shipped = load_geometry_dataset("sprinter_ja1")
     assert shipped.attrs["format"] == FILE_FORMAT_PATHS  # exact paths: format 3
@@ -224,8 +227,8 @@ def test_shipped_recfem_kink_follows_the_hip(recfem, side, hip_deg, kink_deg):
 @pytest.mark.slow
 @pytest.mark.opensim
 def test_shipped_recfem_matches_opensim_near_the_kink(recfem, data_dir):
-    from musclesim._geometry_fit import OpenSimSampler
-    from musclesim._io import sha256_file
+    from musclesim.core.io import sha256_file
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     path = data_dir / "models" / recfem.source_file
     assert sha256_file(path) == recfem.source_sha256

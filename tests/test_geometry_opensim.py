@@ -17,8 +17,8 @@ pytestmark = pytest.mark.opensim
 
 
 def _sampler(model, data_dir):
-    from musclesim._geometry_fit import OpenSimSampler
-    from musclesim._io import sha256_file
+    from musclesim.core.io import sha256_file
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     path = data_dir / "models" / model.source_file
     assert sha256_file(path) == model.source_sha256
@@ -55,7 +55,7 @@ def test_lengths_and_moment_arms_match_opensim(name, data_dir):
 @pytest.mark.slow
 def test_fit_geometry_command_on_one_muscle(data_dir, tmp_path):
     """The CLI end to end on a single one-coordinate muscle (a few seconds of sampling)."""
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     out = tmp_path / "tiny.nc"
     rc = main(

@@ -1,4 +1,4 @@
-"""Exact OpenSim paths (musclesim._geometry_path): the cylinder-wrap geometry at key points,
+"""Exact OpenSim paths (musclesim.geometry.path): the cylinder-wrap geometry at key points,
 the joint kinematics, gradients, the file format, and parity with OpenSim (opensim mark)."""
 
 from __future__ import annotations
@@ -12,15 +12,25 @@ import numpy as np
 import pytest
 
 from musclesim import GeometryDomainWarning, InputError, load_model
-from musclesim import _geometry_path as gp
-from musclesim._geometry import load_geometry_dataset, model_from_dataset
+from musclesim.geometry.fitting.path import EXACT_TOLERANCE, read_path, verify_path
+from musclesim.geometry.io import load_geometry_dataset, model_from_dataset
+from musclesim.geometry.path import (
+    INSIDE_RADIUS,
+    MANDATORY_WRAP,
+    NO_WRAP,
+    WRAPPED,
+    PathBlock,
+    wrap_cylinder_segment,
+)
+from musclesim.geometry.path_io import attach_paths, path_muscles, specs_from_dataset, strip_paths
+from musclesim.geometry.records import PathSpec
 
 RADIUS = 1.0
 
 
 @jax.jit
 def _wrap(a, b, length, axis, sign):
-    return gp.wrap_cylinder_segment(a, b, RADIUS, length, axis, sign)
+    return wrap_cylinder_segment(a, b, RADIUS, length, axis, sign)
 
 
 def _segment(a, b, *, sign=0, axis=1, length=2.0):
@@ -59,7 +69,7 @@ def _total(r, a, b):
 def test_a_segment_through_the_cylinder_wraps_on_the_near_side():
     for sign in (0, 1):  # unconstrained, or constrained to the side both ends are on (+y)
         r = _segment(A, B, sign=sign)
-        assert int(r.status) == gp.MANDATORY_WRAP
+        assert int(r.status) == MANDATORY_WRAP
         assert _total(r, A, B) == pytest.approx(_planar_geodesic(A, B, far=False), abs=1e-12)
         assert np.all(np.asarray(r.r1)[1] > 0) and not bool(r.long_way)
 
@@ -68,24 +78,24 @@ def test_both_ends_off_the_constrained_side_wrap_round_the_far_side():
     """OpenSim wraps a segment whose ends both lie off the quadrant around the quadrant's
     side, even when it does not touch the cylinder: the flips of the gluteus maximus."""
     r = _segment(A, B, sign=-1)
-    assert int(r.status) == gp.WRAPPED
+    assert int(r.status) == WRAPPED
     assert np.asarray(r.r1)[1] < 0 and np.asarray(r.r2)[1] < 0
     assert _total(r, A, B) == pytest.approx(_planar_geodesic(A, B, far=True), abs=1e-12)
     lifted = A + np.array([0, 2.5, 0]), B + np.array([0, 2.5, 0])  # misses the cylinder
-    assert int(_segment(*lifted, sign=-1).status) == gp.WRAPPED
-    assert int(_segment(*lifted, sign=0).status) == gp.NO_WRAP
+    assert int(_segment(*lifted, sign=-1).status) == WRAPPED
+    assert int(_segment(*lifted, sign=0).status) == NO_WRAP
 
 
 def test_no_wrap_inside_the_radius_or_beyond_the_ends():
-    assert int(_segment([0.5, 0.0, 0.0], B).status) == gp.INSIDE_RADIUS
-    assert int(_segment(A + [0, 0, 5.0], B + [0, 0, 5.0]).status) == gp.NO_WRAP
-    assert int(_segment(A + [0, 3.0, 0], B + [0, 3.0, 0]).status) == gp.NO_WRAP
+    assert int(_segment([0.5, 0.0, 0.0], B).status) == INSIDE_RADIUS
+    assert int(_segment(A + [0, 0, 5.0], B + [0, 0, 5.0]).status) == NO_WRAP
+    assert int(_segment(A + [0, 3.0, 0], B + [0, 3.0, 0]).status) == NO_WRAP
 
 
 def _pin_spec(parent_is_base=True):
     """Two points: (2, 0, 0) on the base body, (1, 0, 0) on a body pinned to it about z by q."""
     eye, zero = np.eye(3), np.zeros(3)
-    return gp.PathSpec(
+    return PathSpec(
         muscle="m",
         inputs=["q"],
         bodies=("a", "b"),
@@ -110,7 +120,7 @@ def _pin_spec(parent_is_base=True):
 
 @pytest.mark.parametrize("parent_is_base", [True, False])
 def test_joint_kinematics_and_moment_arm_of_a_straight_path(parent_is_base):
-    block = gp.PathBlock.from_specs([_pin_spec(parent_is_base)], [0], ["q"], [0])
+    block = PathBlock.from_specs([_pin_spec(parent_is_base)], [0], ["q"], [0])
     q = jnp.linspace(-2.0, 2.0, 9)
 
     def each(f):
@@ -152,7 +162,7 @@ def test_shipped_wrapped_hip_muscles_are_exact_paths_on_the_whole_range(jump):
     for m in ("glmax1_r", "glmax1_l", "glmax2_r", "iliacus_l", "psoas_r"):
         assert m in jump.path_muscles
         i = jump.muscle_index(m)
-        assert float(jump.heldout_max[i]) <= gp.EXACT_TOLERANCE
+        assert float(jump.heldout_max[i]) <= EXACT_TOLERANCE
         assert i not in jump.excluded_owner
     i = jump.muscle_index("glmax1_r")
     k = jump.coordinates.index("hip_flexion_r")
@@ -212,26 +222,26 @@ def test_opensim_convention_of_a_path_muscle_is_computed(jump):
 
 
 def test_strip_attach_and_merge_keep_the_polynomials_and_paths_apart():
-    from musclesim._geometry_fit import merge_geometry
+    from musclesim.geometry.fitting.fit import merge_geometry
 
     ds = load_geometry_dataset("opencap_jump")
-    records = gp.specs_from_dataset(ds)
-    bare = gp.strip_paths(ds)
+    records = specs_from_dataset(ds)
+    bare = strip_paths(ds)
     assert "path_muscle" not in bare and bare.attrs["format"] != "musclesim-geometry/3"
     assert model_from_dataset(bare).path_muscles == ()
     # The polynomial's excluded regions come back with it.
     i = list(bare["muscle"].values).index("glmax1_r")
     assert int(bare["excluded_count"].values[i]) > 0
-    again = gp.attach_paths(bare, records, {"test": True})
-    assert gp.path_muscles(again) == gp.path_muscles(ds)
-    one = gp.strip_paths(ds, ["glmax1_r"])
-    assert "glmax1_r" not in gp.path_muscles(one) and "glmax1_l" in gp.path_muscles(one)
+    again = attach_paths(bare, records, {"test": True})
+    assert path_muscles(again) == path_muscles(ds)
+    one = strip_paths(ds, ["glmax1_r"])
+    assert "glmax1_r" not in path_muscles(one) and "glmax1_l" in path_muscles(one)
     # A polynomial refit merged in replaces that muscle's path; the others stay.
     update = bare.isel(muscle=[i])
     update.attrs["fit_settings"] = '{"n_samples": 1, "seed": 0}'
     merged = merge_geometry(ds, update, note="test")
-    assert "glmax1_r" not in gp.path_muscles(merged)
-    assert set(gp.path_muscles(merged)) == set(gp.path_muscles(ds)) - {"glmax1_r"}
+    assert "glmax1_r" not in path_muscles(merged)
+    assert set(path_muscles(merged)) == set(path_muscles(ds)) - {"glmax1_r"}
     model = model_from_dataset(merged)
     q = {c: jnp.zeros(3) for c in model.coordinates}
     assert np.all(np.isfinite(np.asarray(model.mtu_length(q))))
@@ -241,16 +251,16 @@ def test_unsupported_paths_are_refused_with_the_reason(data_dir):
     models = data_dir / "models"
     hip = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r"]
     with pytest.raises(InputError, match="ConditionalPathPoint"):
-        gp.read_path(models / "gait2392_subject01_scaled.osim", "psoas_r", hip)
+        read_path(models / "gait2392_subject01_scaled.osim", "psoas_r", hip)
     sprinter = models / "Sprinter_JA1_scaled.osim"
     with pytest.raises(InputError, match="2 wrap objects"):
-        gp.read_path(sprinter, "gaslat_r", ["knee_angle_r", "ankle_angle_r"])
+        read_path(sprinter, "gaslat_r", ["knee_angle_r", "ankle_angle_r"])
     with pytest.raises(InputError, match="not joined directly"):
-        gp.read_path(sprinter, "bflh_r", [*hip, "knee_angle_r"])
+        read_path(sprinter, "bflh_r", [*hip, "knee_angle_r"])
     with pytest.raises(InputError, match="not among the muscle's coordinates"):
-        gp.read_path(sprinter, "glmax1_r", hip[:2])
+        read_path(sprinter, "glmax1_r", hip[:2])
     with pytest.raises(InputError, match="unknown muscle"):
-        gp.read_path(sprinter, "nonesuch_r", hip)
+        read_path(sprinter, "nonesuch_r", hip)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,8 +271,8 @@ def test_unsupported_paths_are_refused_with_the_reason(data_dir):
 def test_exact_paths_equal_opensim_along_the_jump(jump, data_dir):
     """OpenSim's glmax1_r steps by up to 22 mm between adjacent frames of jump2 (its wrap
     flips); the exact path follows every step."""
-    from musclesim._geometry_fit import OpenSimSampler
-    from musclesim._motion import read_motion
+    from musclesim.geometry.fitting.fit import OpenSimSampler
+    from musclesim.motion.read import read_motion
 
     osim = data_dir / "models" / jump.source_file
     sampler = OpenSimSampler(osim)
@@ -288,30 +298,30 @@ def test_exact_paths_equal_opensim_along_the_jump(jump, data_dir):
 
 @pytest.mark.opensim
 def test_verify_path_refuses_a_geometry_that_is_not_the_model(data_dir):
-    from musclesim._geometry_fit import OpenSimSampler
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     osim = data_dir / "models" / "Rajagopal2016.osim"
     hip = ["hip_flexion_r", "hip_adduction_r", "hip_rotation_r"]
-    spec = gp.read_path(osim, "psoas_r", hip)
+    spec = read_path(osim, "psoas_r", hip)
     sampler = OpenSimSampler(osim)
     box = {c: (sampler.coordinates[c].lower, sampler.coordinates[c].upper) for c in hip}
-    check = gp.verify_path(sampler, spec, box, n=200, seed=1)
+    check = verify_path(sampler, spec, box, n=200, seed=1)
     assert check.length_max <= 1e-12 and check.opensim_arm_max <= 1e-12
     spec.wrap_radius *= 1.01
     with pytest.raises(InputError, match="differs from OpenSim"):
-        gp.verify_path(sampler, spec, box, n=200, seed=1)
+        verify_path(sampler, spec, box, n=200, seed=1)
 
 
 @pytest.mark.opensim
 @pytest.mark.slow
 def test_fit_path_command_on_one_muscle(data_dir, tmp_path):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     out = tmp_path / "oj.nc"
     osim = data_dir / "models" / "OpenCap_LaiUhlrich2022_jump_subject_scaled.osim"
-    base = gp.strip_paths(load_geometry_dataset("opencap_jump"))
+    base = strip_paths(load_geometry_dataset("opencap_jump"))
     into = tmp_path / "bare.nc"
-    from musclesim._geometry_fit import write_geometry
+    from musclesim.geometry.io import write_geometry
 
     write_geometry(base, into)
     code = main(

@@ -1,4 +1,4 @@
-"""Refinement of excluded regions (musclesim._geometry_refine): the subdivision logic on a
+"""Refinement of excluded regions (musclesim.geometry.fitting.refine): the subdivision logic on a
 synthetic error function (no OpenSim), the merge, and a refined file's round trip."""
 
 import json
@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from musclesim._geometry import load_geometry_dataset, model_from_dataset
-from musclesim._geometry_refine import _write_regions, merge_boxes, refine_regions
+from musclesim.geometry.fitting.refine import _write_regions, merge_boxes, refine_regions
+from musclesim.geometry.io import load_geometry_dataset, model_from_dataset
 
 ERRATIC = (np.array([0.20, 0.50]), np.array([0.35, 0.70]))
 
@@ -71,8 +71,8 @@ def test_merge_boxes_keeps_the_union():
 
 
 def test_refined_file_loads_and_keeps_its_other_variables(tmp_path):
-    from musclesim._geometry_fit import write_geometry
-    from musclesim._geometry_path import strip_paths
+    from musclesim.geometry.io import write_geometry
+    from musclesim.geometry.path_io import strip_paths
 
     # iliacus_l's polynomial, with its excluded regions (the shipped file evaluates it from its
     # exact path instead)
@@ -128,10 +128,9 @@ def test_refined_file_loads_and_keeps_its_other_variables(tmp_path):
 @pytest.mark.slow
 @pytest.mark.opensim
 def test_refine_domain_cli_on_one_muscle(tmp_path, data_dir):
-    from musclesim._cli import main
-    from musclesim._geometry import resolve_model_path
-    from musclesim._geometry_fit import write_geometry
-    from musclesim._geometry_path import strip_paths
+    from musclesim.cli import main
+    from musclesim.geometry.io import resolve_model_path, write_geometry
+    from musclesim.geometry.path_io import strip_paths
 
     osim = data_dir / "models" / "OpenCap_LaiUhlrich2022_jump_subject_scaled.osim"
     shipped = resolve_model_path("opencap_jump")

@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from musclesim import _metrics
+from musclesim.muscle import metrics as _metrics
 
 
 def test_peak_where_masks_and_reports_nan_when_empty():

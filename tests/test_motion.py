@@ -9,16 +9,16 @@ import shutil
 import numpy as np
 import pytest
 
-from musclesim._errors import InputError
-from musclesim._io import sha256_file
-from musclesim._motion import (
+from musclesim.core.errors import InputError
+from musclesim.core.io import sha256_file
+from musclesim.motion.read import read_motion
+from musclesim.motion.readers import (
     coordinate_motion_types,
     filter_motion,
     match_coordinates,
     motion_derivatives,
     read_analog,
     read_markers,
-    read_motion,
     read_storage,
     resample_motion,
 )

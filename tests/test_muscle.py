@@ -1,4 +1,4 @@
-"""Pointwise musculotendon mechanics (musclesim._muscle): the fibre-velocity solve, rigid tendon
+"""Pointwise musculotendon mechanics (musclesim.muscle.state): the fibre-velocity solve, rigid tendon
 against OpenSim, the initial equilibrium, activation dynamics and gradients.
 
 Named tolerances, with their reasons:
@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from jax.test_util import check_grads
 
 import musclesim
-from musclesim import OPENSIM, MuscleParameters, _curves, _muscle
+from musclesim import OPENSIM, MuscleParameters
+from musclesim.muscle import curves as _curves
+from musclesim.muscle import state as _muscle
 
 VELOCITY_RTOL = 1e-12
 RIGID_RTOL = 1e-6
@@ -138,7 +140,7 @@ def _random_muscles(rng, n, *, norm_fiber_lengths=(0.4, 1.7)):
 @pytest.mark.parametrize("mtu_velocity", [-1.0, -0.3, 0.0, 0.25, 0.8])  # m/s
 def test_rigid_tendon_equals_opensim(mtu_velocity):
     # 5 velocities x 100 random muscles = 500 parameter sets, lengths and activations.
-    from musclesim._opensim_muscle import opensim_rigid_states
+    from musclesim.twins.muscle import opensim_rigid_states
 
     rng = np.random.default_rng(SEED + int(100 * mtu_velocity))
     n = 100

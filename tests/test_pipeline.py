@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from musclesim._errors import InputError
-from musclesim._io import sha256_file
+from musclesim.core.errors import InputError
+from musclesim.core.io import sha256_file
 
 pytestmark = pytest.mark.opensim
 
@@ -32,7 +32,7 @@ def _snapshot(folder):
 
 @pytest.fixture(scope="module")
 def pipeline(data_dir, tmp_path_factory):
-    from musclesim._opensim_pipeline import rajagopal_running_pipeline
+    from musclesim.motion.opensim_tools import rajagopal_running_pipeline
 
     run_dir = data_dir / RUN
     before = _snapshot(run_dir), _snapshot(data_dir / "models")
@@ -43,7 +43,7 @@ def pipeline(data_dir, tmp_path_factory):
 
 
 def test_scaling_matches_published_factors(pipeline, data_dir):
-    from musclesim._opensim_pipeline import read_scale_set
+    from musclesim.motion.opensim_tools import read_scale_set
 
     published = read_scale_set(data_dir / RUN / "scaleSet_applied_run.xml")
     ours = pipeline["scaled"].scale_factors
@@ -73,7 +73,7 @@ def test_shared_data_untouched(pipeline):
 
 @pytest.mark.parametrize("side", ["r", "l"])
 def test_kinematic_events_match_force_plates(pipeline, data_dir, side):
-    from musclesim._gait import compare_events, detect_events, events_from_grf
+    from musclesim.motion.gait import compare_events, detect_events, events_from_grf
 
     reference = events_from_grf(data_dir / RUN / "grf_run.mot", side=side)
     detected = detect_events(pipeline["motion"], side=side, model=pipeline["scaled"].model_path)
@@ -85,7 +85,7 @@ def test_kinematic_events_match_force_plates(pipeline, data_dir, side):
 
 
 def test_output_next_to_inputs_refused(data_dir):
-    from musclesim._opensim_pipeline import scale_model
+    from musclesim.motion.opensim_tools import scale_model
 
     run_dir = data_dir / RUN
     with pytest.raises(InputError, match="output folder is the folder of an input"):
@@ -98,7 +98,7 @@ def test_output_next_to_inputs_refused(data_dir):
 
 
 def test_published_scale_set_reproduced(data_dir, tmp_path):
-    from musclesim._opensim_pipeline import read_scale_set, scale_model
+    from musclesim.motion.opensim_tools import read_scale_set, scale_model
 
     run_dir = data_dir / RUN
     result = scale_model(
@@ -117,8 +117,9 @@ def test_published_scale_set_reproduced(data_dir, tmp_path):
 
 def test_ik_from_marker_dataset_and_trc_reader(pipeline, data_dir, tmp_path):
     """A marker Dataset (as from a .c3d) goes through a written .trc; read_motion runs IK."""
-    from musclesim._motion import read_markers, read_motion
-    from musclesim._opensim_pipeline import _write_trc, run_ik
+    from musclesim.motion.opensim_tools import _write_trc, run_ik
+    from musclesim.motion.read import read_motion
+    from musclesim.motion.readers import read_markers
 
     markers = read_markers(data_dir / RUN / "motion_capture_run.trc").isel(time=slice(60, 70))
     motion = run_ik(pipeline["scaled"].model_path, markers, output_dir=tmp_path / "a")
@@ -135,7 +136,7 @@ def test_ik_from_marker_dataset_and_trc_reader(pipeline, data_dir, tmp_path):
 
 
 def test_cli_scale_and_ik(data_dir, tmp_path, capsys):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     run_dir = data_dir / RUN
     assert (

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musclesim import InputError
-from musclesim._athlete import Athlete, load_athlete
-from musclesim._io import MODELS_DIR, write_netcdf_atomic
-from musclesim._progression import (
+from musclesim.core.io import MODELS_DIR, write_netcdf_atomic
+from musclesim.training.athlete import Athlete, load_athlete
+from musclesim.training.progression import (
     PlanInfeasibleError,
     PlanSettings,
     check_metrics,
@@ -27,7 +27,7 @@ from musclesim._progression import (
     replan,
     write_plan_csv,
 )
-from musclesim._tolerance import TolerancePolicy, tolerance_limit
+from musclesim.training.tolerance import TolerancePolicy, tolerance_limit
 
 INJURY = datetime.date(2026, 11, 2)
 REF_STRAIN = 0.125
@@ -569,7 +569,7 @@ def test_metrics_netcdf_roundtrip(tmp_path):
 
 
 def test_cli_plan(tmp_path, capsys):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     metrics = write_netcdf_atomic(synthetic_metrics(), tmp_path / "metrics.nc")
     athlete = MODELS_DIR / "athletes" / "example_grade2_bflh.toml"
@@ -712,8 +712,8 @@ def test_checker_catches_violations():
 
 
 def test_plan_netcdf_roundtrip_and_cli_replan(tmp_path, capsys):
-    from musclesim._cli import main
-    from musclesim._progression import read_plan, write_plan_netcdf
+    from musclesim.cli import main
+    from musclesim.training.progression import read_plan, write_plan_netcdf
 
     a = make_athlete()
     m = synthetic_metrics()
@@ -818,7 +818,7 @@ def test_example_athlete_plan_from_the_pipeline_under_the_default_policy():
     (instead of failing); accepting the higher strain in a policy clears full speed."""
     import warnings
 
-    from musclesim._rank import athlete_metrics
+    from musclesim.training.rank import athlete_metrics
 
     a = load_athlete(
         MODELS_DIR / "athletes" / "example_grade2_bflh.toml", today=datetime.date(2026, 11, 25)

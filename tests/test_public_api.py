@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import musclesim
-from musclesim._cli import build_parser
+from musclesim.cli import build_parser
 
 FROZEN = json.loads((Path(__file__).parent / "data" / "public_api.json").read_text())
 

@@ -13,15 +13,15 @@ ATHLETE = "models/athletes/example_grade2_bflh.toml"
 
 @pytest.fixture(scope="module")
 def athlete():
-    from musclesim._athlete import load_athlete
-    from musclesim._io import REPO_ROOT
+    from musclesim.core.io import REPO_ROOT
+    from musclesim.training.athlete import load_athlete
 
     return load_athlete(REPO_ROOT / ATHLETE, today=datetime.date(2026, 11, 25))
 
 
 @pytest.fixture(scope="module")
 def model(athlete):
-    from musclesim._rank import athlete_model
+    from musclesim.training.rank import athlete_model
 
     return athlete_model(athlete, "sprinter_ja1")
 
@@ -34,7 +34,7 @@ def _quiet_domain():
 
 
 def test_batched_and_one_by_one_evaluations_are_identical(model):
-    from musclesim._rank import drill_peaks
+    from musclesim.training.rank import drill_peaks
 
     both = drill_peaks(model, "nordic_hamstring", [0.5, 1.0])
     for k, x in enumerate((0.5, 1.0)):
@@ -44,7 +44,7 @@ def test_batched_and_one_by_one_evaluations_are_identical(model):
 
 
 def test_injury_lowers_the_muscle_and_reference_is_max_sprint(model):
-    from musclesim._rank import drill_peaks, reference_peaks
+    from musclesim.training.rank import drill_peaks, reference_peaks
 
     ref = reference_peaks(model)
     assert ref["speed"] == 9.5  # athlete's 9.6 m/s clipped to the measured range
@@ -55,7 +55,7 @@ def test_injury_lowers_the_muscle_and_reference_is_max_sprint(model):
 
 @pytest.mark.slow
 def test_ranking_max_safe_speed_rises_with_days_and_meets_the_limit(athlete):
-    from musclesim._rank import rank_drills
+    from musclesim.training.rank import rank_drills
 
     speeds = []
     for days in (10, 30):
@@ -81,7 +81,7 @@ def test_ranking_max_safe_speed_rises_with_days_and_meets_the_limit(athlete):
 
 
 def test_bad_inputs(athlete):
-    from musclesim._rank import rank_drills
+    from musclesim.training.rank import rank_drills
 
     with pytest.raises(InputError, match="unknown drill"):
         rank_drills(athlete, day=datetime.date(2026, 11, 20), names=["moonwalk"])
@@ -92,8 +92,8 @@ def test_bad_inputs(athlete):
 
 
 def test_athlete_metrics_feed_the_planner(athlete):
-    from musclesim._progression import check_metrics
-    from musclesim._rank import athlete_metrics
+    from musclesim.training.progression import check_metrics
+    from musclesim.training.rank import athlete_metrics
 
     table = athlete_metrics(athlete, names=["running", "nordic_hamstring"], n_levels=2)
     check_metrics(table)
@@ -108,8 +108,8 @@ def test_max_velocity_sprint_unsafe_early_and_allowed_by_the_expected_return_day
     shortening (with it, max-velocity strain exceeds the uninjured reference for good)."""
     import dataclasses
 
-    from musclesim._rank import athlete_model, drill_peaks, reference_peaks
-    from musclesim._tolerance import TolerancePolicy, tolerance_limit
+    from musclesim.training.rank import athlete_model, drill_peaks, reference_peaks
+    from musclesim.training.tolerance import TolerancePolicy, tolerance_limit
 
     plain = dataclasses.replace(athlete, fascicle_length_ratio=None, strength_deficit=None)
     model = athlete_model(plain)
@@ -138,8 +138,8 @@ def test_walking_max_safe_speed_is_found_and_rises_with_days(athlete, model):
     """The walking template (measured stride, cadence and hip excursion growing with speed)
     strains the injured fibres more at higher speed, so a maximal safe walking speed exists
     on the days whose limit falls inside the drill's strain range."""
-    from musclesim._rank import drill_peaks, rank_drills, reference_peaks
-    from musclesim._tolerance import tolerance_limit
+    from musclesim.training.rank import drill_peaks, rank_drills, reference_peaks
+    from musclesim.training.tolerance import tolerance_limit
 
     speeds = np.linspace(1.0, 1.8, 5)
     peaks = drill_peaks(model, "walking", speeds)
@@ -171,8 +171,8 @@ def test_walking_max_safe_speed_is_found_and_rises_with_days(athlete, model):
 def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
     """The walking knee is clamped at 0 deg; the resampling must not undershoot it (the
     Rajagopal-family knee range starts at 0), so no extrapolation warning in the demo."""
-    from musclesim._geometry import GeometryDomainWarning
-    from musclesim._rank import _drill_inputs
+    from musclesim.geometry.model import GeometryDomainWarning
+    from musclesim.training.rank import _drill_inputs
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", GeometryDomainWarning)
@@ -183,7 +183,7 @@ def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
 def test_ranking_says_when_full_speed_can_never_be_cleared(athlete):
     import dataclasses
 
-    from musclesim._rank import rank_drills, ranking_table
+    from musclesim.training.rank import rank_drills, ranking_table
 
     day = athlete.injury_date + datetime.timedelta(days=21)
     ds = rank_drills(athlete, day=day, names=["walking"], with_max_safe=False)

@@ -12,7 +12,7 @@ SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 
 @pytest.fixture(scope="module")
 def sprint_result(data_dir):
-    from musclesim._simulate import simulate
+    from musclesim.pipeline.simulate import simulate
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # poses outside the fit domain are reported as a mask
@@ -52,8 +52,8 @@ def test_result_follows_the_strain_definitions(sprint_result):
 
 
 def test_missing_coordinate_and_unknown_muscle_are_clear_errors(data_dir, tmp_path):
-    from musclesim._motion import read_motion
-    from musclesim._simulate import simulate
+    from musclesim.motion.read import read_motion
+    from musclesim.pipeline.simulate import simulate
 
     motion = read_motion(data_dir / SPRINT).drop_sel(coordinate=["knee_angle_r"])
     with pytest.raises(InputError, match="knee_angle_r"):
@@ -66,7 +66,7 @@ def test_missing_coordinate_and_unknown_muscle_are_clear_errors(data_dir, tmp_pa
 
 @pytest.mark.slow
 def test_cli_simulate_and_plot(data_dir, tmp_path, capsys):
-    from musclesim._cli import main
+    from musclesim.cli import main
 
     out = tmp_path / "r.nc"
     assert (
@@ -94,7 +94,7 @@ def test_cli_simulate_and_plot(data_dir, tmp_path, capsys):
 
 
 def test_citation_lists_what_a_result_used(sprint_result):
-    from musclesim._citations import citation
+    from musclesim.core.citations import citation
 
     text = citation(sprint_result)
     assert "10.1007/s10439-016-1591-9" in text  # De Groote 2016

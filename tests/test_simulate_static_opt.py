@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import musclesim as ms
-from musclesim._simulate import dynamics_model_path
+from musclesim.pipeline.simulate import dynamics_model_path
 
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 

@@ -1,4 +1,4 @@
-"""Cubic splines (musclesim._spline) against scipy (natural) and OpenSim's SimmSpline.
+"""Cubic splines (musclesim.core.spline) against scipy (natural) and OpenSim's SimmSpline.
 
 Tolerances: both references solve the same tridiagonal system in double precision, so values and
 derivatives agree to rounding (1e-12 relative to the data scale is ~1e4 ulps of headroom).
@@ -15,7 +15,7 @@ import pytest
 import scipy.interpolate
 
 from musclesim import InputError
-from musclesim._spline import cubic_spline
+from musclesim.core.spline import cubic_spline
 
 #: Agreement of two double-precision spline fits of O(1) data (rounding only).
 SPLINE_ATOL = 1e-12

@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 import musclesim
-from musclesim import _static_opt as so
-from musclesim._muscle import activation_rate
+from musclesim.dynamics.static_opt import (
+    DEFAULT_MAX_ITERATIONS,
+    crossing_muscles,
+    excitation_from_activation,
+    leg_coordinates,
+    moments_array,
+    solve_load_sharing,
+    static_optimization,
+)
+from musclesim.excitation.static_optimization import StaticOptimization
+from musclesim.muscle.state import activation_rate
 
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 
@@ -22,7 +31,7 @@ def one_joint(b, tau, reserve=1.0, **kwargs):
     b = np.asarray(b, dtype=float)
     active = jnp.asarray(np.abs(b))
     arm = jnp.asarray(np.sign(b))[:, None]
-    return so.solve_load_sharing(
+    return solve_load_sharing(
         active, jnp.zeros_like(active), arm, jnp.asarray([tau]), reserve, **kwargs
     )
 
@@ -74,8 +83,8 @@ def sprint_inputs(data_dir):
     )
     motion = motion.isel(time=slice(100, 160))
     model = musclesim.load_model("sprinter_ja1")
-    coords = so.leg_coordinates(model, "r")
-    muscles = so.crossing_muscles(model, coords)
+    coords = leg_coordinates(model, "r")
+    muscles = crossing_muscles(model, coords)
     sel = model.select(muscles)
     q = {c: jnp.asarray(motion["q"].sel(coordinate=c).values) for c in sel.coordinates}
     qd = {c: jnp.asarray(motion["qdot"].sel(coordinate=c).values) for c in sel.coordinates}
@@ -84,7 +93,7 @@ def sprint_inputs(data_dir):
     tau = amp * np.sin(2 * np.pi * (t[:, None] - t[0]) * (1.0 + np.arange(len(coords))))
     with warnings.catch_warnings():  # a pose may leave a hip muscle's fit domain; not tested here
         warnings.simplefilter("ignore", musclesim.GeometryDomainWarning)
-        result = so.static_optimization(
+        result = static_optimization(
             model, q, qd, jnp.asarray(tau), coordinates=coords, on_failure="raise"
         )
     return result
@@ -112,21 +121,21 @@ def test_kkt_conditions_on_sprint(sprint_inputs):
     # reserve stationarity: 2 s = F lambda with F = 1
     np.testing.assert_allclose(np.asarray(s.reserve_activation), lam / 2.0, rtol=1e-12)
     assert np.all(np.asarray(s.converged))
-    assert np.asarray(s.iterations).max() < so.DEFAULT_MAX_ITERATIONS
+    assert np.asarray(s.iterations).max() < DEFAULT_MAX_ITERATIONS
 
 
 def test_vmap_equals_loop(sprint_inputs):
     r = sprint_inputs
     args = (r.active_force, r.passive_force, r.moment_arm, r.moments)
-    batch = so.solve_load_sharing(*args, 1.0)
+    batch = solve_load_sharing(*args, 1.0)
     for i in (0, 17, 59):
-        one = so.solve_load_sharing(*(x[i] for x in args), 1.0)
+        one = solve_load_sharing(*(x[i] for x in args), 1.0)
         np.testing.assert_allclose(one.activation, batch.activation[i], rtol=0, atol=1e-12)
     # trials x frames: two trials, the second with doubled moments, the same as alone
-    two = so.solve_load_sharing(
+    two = solve_load_sharing(
         *(jnp.stack([x, x]) for x in args[:3]), jnp.stack([r.moments, 2 * r.moments]), 1.0
     )
-    doubled = so.solve_load_sharing(*args[:3], 2 * r.moments, 1.0)
+    doubled = solve_load_sharing(*args[:3], 2 * r.moments, 1.0)
     np.testing.assert_allclose(two.activation[0], batch.activation, atol=1e-12)
     np.testing.assert_allclose(two.activation[1], doubled.activation, atol=1e-12)
 
@@ -140,7 +149,7 @@ def test_gradient_matches_finite_differences(sprint_inputs):
     weights = jnp.linspace(0.5, 1.5, active.shape[0])
 
     def loss(tau, scale):
-        sol = so.solve_load_sharing(active * scale, passive, arm, tau, 1.0)
+        sol = solve_load_sharing(active * scale, passive, arm, tau, 1.0)
         return jnp.sum(weights * sol.muscle_force)
 
     g_tau, g_scale = jax.grad(loss, argnums=(0, 1))(tau, 1.0)
@@ -180,21 +189,19 @@ def test_bad_names_raise(data_dir):
     model = musclesim.load_model("sprinter_ja1")
     q = model.zero_pose((3,))
     with pytest.raises(musclesim.InputError, match="unknown coordinate") as info:
-        so.static_optimization(model, q, q, np.zeros((3, 1)), coordinates=["knee_angle_x"])
+        static_optimization(model, q, q, np.zeros((3, 1)), coordinates=["knee_angle_x"])
     assert "knee_angle_r" in info.value.expected
     with pytest.raises(musclesim.InputError, match="unknown muscle"):
-        so.static_optimization(
+        static_optimization(
             model, q, q, np.zeros((3, 1)), coordinates=["knee_angle_r"], muscles=["bflh_x"]
         )
     with pytest.raises(musclesim.InputError, match="side"):
-        so.leg_coordinates(model, "x")
+        leg_coordinates(model, "x")
     with pytest.raises(musclesim.InputError) as info:
-        so.moments_array(
-            {"knee_angle_r": np.zeros(3)}, ["knee_angle_r", "hip_flexion_r"], [0, 1, 2]
-        )
+        moments_array({"knee_angle_r": np.zeros(3)}, ["knee_angle_r", "hip_flexion_r"], [0, 1, 2])
     assert info.value.field == "moments"
     with pytest.raises(musclesim.InputError, match="non-finite") as info:
-        so.moments_array(np.array([[np.nan]]), ["knee_angle_r"], [0.0])
+        moments_array(np.array([[np.nan]]), ["knee_angle_r"], [0.0])
     assert info.value.field == "moments[knee_angle_r]"
 
 
@@ -204,7 +211,7 @@ def test_excitation_inverts_activation_dynamics():
     t = np.linspace(0.0, 0.5, 501)
     # slow enough for every rate to be reachable with u in [0, 1] (deactivation is the limit)
     a = np.stack([0.3 + 0.1 * np.sin(2 * np.pi * 2 * t), 0.1 + 0.05 * t], axis=-1)
-    u = so.excitation_from_activation(params, t, a)
+    u = excitation_from_activation(params, t, a)
     assert u.min() > 0.0 and u.max() < 1.0
     rate = np.asarray(activation_rate(params, jnp.asarray(u), jnp.asarray(a)))
     from scipy.interpolate import CubicSpline
@@ -214,7 +221,7 @@ def test_excitation_inverts_activation_dynamics():
 
 def test_excitation_clipped_when_unreachable():
     params = musclesim.MuscleParameters(1000.0, 0.1, 0.2)
-    u = so.excitation_from_activation(
+    u = excitation_from_activation(
         params,
         np.array([0.0, 0.01]),
         np.array([[0.0], [0.0]]),
@@ -226,7 +233,7 @@ def test_excitation_clipped_when_unreachable():
 def test_source_interpolates_and_refuses():
     t = np.linspace(0.0, 1.0, 11)
     u = np.stack([t, 1.0 - t], axis=-1)
-    source = so.StaticOptimization(t, ["bflh_r", "soleus_r"], u)
+    source = StaticOptimization(t, ["bflh_r", "soleus_r"], u)
     assert isinstance(source, musclesim.ExcitationSource)
     np.testing.assert_allclose(
         source([0.25, 0.5], ["soleus_r", "bflh_r"]), [[0.75, 0.25]] * 1 + [[0.5, 0.5]]
@@ -237,7 +244,7 @@ def test_source_interpolates_and_refuses():
     with pytest.raises(musclesim.InputError, match="inside the solved record"):
         source(t + 10.0, ["bflh_r"])
     with pytest.raises(musclesim.InputError, match="excitation"):
-        so.StaticOptimization(t, ["bflh_r"], u)
+        StaticOptimization(t, ["bflh_r"], u)
 
 
 @pytest.mark.slow  # compiles the leg problem and the compliant-tendon simulation (~50 s)
@@ -246,11 +253,11 @@ def test_source_with_simulate(data_dir):
     motion = musclesim.filter_motion(musclesim.read_motion(data_dir / SPRINT), 15.0)
     motion = motion.isel(time=slice(40, 90))  # right swing of the 9 m/s trial
     t = motion["time"].values
-    coords = so.leg_coordinates(model, "r")
+    coords = leg_coordinates(model, "r")
     tau = {c: 20.0 * np.sin(2 * np.pi * 4 * (t - t[0])) for c in coords}
     with warnings.catch_warnings():  # a pose may leave a hip muscle's fit domain
         warnings.simplefilter("ignore", musclesim.GeometryDomainWarning)
-        source = so.StaticOptimization.from_motion(model, motion, tau, side="r")
+        source = StaticOptimization.from_motion(model, motion, tau, side="r")
     assert isinstance(source, musclesim.ExcitationSource)
     u = source(t[::2], ["bflh_r", "soleus_r"])
     assert u.shape == (len(t[::2]), 2) and u.min() >= 0 and u.max() <= 1
@@ -289,7 +296,7 @@ def test_benchmark_tiny():
     import subprocess
     import sys
 
-    from musclesim._io import REPO_ROOT
+    from musclesim.core.io import REPO_ROOT
 
     command = [sys.executable, "-m", "experiments.benchmark_static_opt"]
     command += ["--frames", "8", "--trials", "2", "--no-opensim"]
@@ -306,14 +313,14 @@ def test_from_motion_with_inverse_dynamics(data_dir):
     ``stance``, ``valid``) and its solution meets the moments to the tolerance."""
     import warnings
 
-    from musclesim._dynamics import inverse_dynamics
+    from musclesim.dynamics.inverse import inverse_dynamics
 
     motion = musclesim.filter_motion(musclesim.read_motion(data_dir / SPRINT), 15.0)
     motion = motion.isel(time=slice(120, 150))  # right swing
     moments = inverse_dynamics(data_dir / "models/Sprinter_JA1_scaled.osim", motion, sides=("r",))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", musclesim.GeometryDomainWarning)
-        source = so.StaticOptimization.from_motion("sprinter_ja1", motion, moments, side="r")
+        source = StaticOptimization.from_motion("sprinter_ja1", motion, moments, side="r")
     ds = source.dataset
     assert bool(ds["converged"].all())
     expected_valid = moments["valid"].sel(coordinate=list(ds.coordinate.values)).all("coordinate")

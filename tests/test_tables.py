@@ -13,9 +13,9 @@ from musclesim import InputError
 def table(tmp_path_factory):
     import xarray as xr
 
-    from musclesim._athlete import load_athlete
-    from musclesim._io import REPO_ROOT, write_netcdf_atomic
-    from musclesim._tables import build_table
+    from musclesim.core.io import REPO_ROOT, write_netcdf_atomic
+    from musclesim.training.athlete import load_athlete
+    from musclesim.training.tables import build_table
 
     athlete = load_athlete(
         REPO_ROOT / "models/athletes/example_grade2_bflh.toml", today=datetime.date(2026, 11, 25)
@@ -46,7 +46,7 @@ def test_table_layout_and_monotone_running(table):
 
 
 def test_lookup_answers_from_the_file(table):
-    from musclesim._tables import lookup
+    from musclesim.training.tables import lookup
 
     grid = table["intensity_value"].sel(drill="running").values
     at_node = lookup(table, "running", float(grid[1]), profile=1, days_since_injury=10)
@@ -64,7 +64,7 @@ def test_lookup_answers_from_the_file(table):
 
 
 def test_html_export_is_self_contained(table, tmp_path):
-    from musclesim._tables import export_html
+    from musclesim.training.tables import export_html
 
     page = export_html(table, tmp_path / "t.html", days=(7, 28)).read_text()
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page and "http" not in page
@@ -73,7 +73,7 @@ def test_html_export_is_self_contained(table, tmp_path):
 
 def test_safe_shares_equal_one_lookup_per_profile(table, tmp_path):
     """The vectorised HTML shares make exactly lookup's decision for every cell."""
-    from musclesim._tables import export_html, lookup, safe_shares
+    from musclesim.training.tables import export_html, lookup, safe_shares
 
     days = (3, 10, 28)
     for grade in (None, "1a"):

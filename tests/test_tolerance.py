@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musclesim import InputError
-from musclesim._athlete import Athlete
-from musclesim._tolerance import (
+from musclesim.training.athlete import Athlete
+from musclesim.training.tolerance import (
     CALF_MEAN_DAYS,
     HAMSTRING_COHORT_MEAN_DAYS,
     REFERENCES,
@@ -267,7 +267,7 @@ def test_references_are_data():
 
 
 def test_shipped_example_policy():
-    from musclesim._io import MODELS_DIR
+    from musclesim.core.io import MODELS_DIR
 
     p = TolerancePolicy.load(MODELS_DIR / "policy" / "example_conservative.toml")
     assert p.recovery_days["hamstring"]["2b"] == 24 and p.start_fraction == 0.4

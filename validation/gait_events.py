@@ -2,7 +2,7 @@
 
 1. The Rajagopal 2016 running trial (``kinematics/opensim-models_rajagopal_running``): scale
    ``Rajagopal2016.osim`` with ``static_run.trc``, IK of ``motion_capture_run.trc`` (OpenSim
-   4.6), then kinematic events (``musclesim._gait.detect_events``, both methods) against the
+   4.6), then kinematic events (``musclesim.motion.gait.detect_events``, both methods) against the
    20 N vertical force threshold of ``grf_run.mot``. Tolerances (kinematic method): every
    matched event within ``EVENT_MAX_ERROR_S``, mean within ``EVENT_MEAN_ERROR_S``; IK marker
    RMS below ``IK_RMS_MAX_M``; scale factors within 0.5 % of the published
@@ -39,8 +39,8 @@ SPEEDS = ("0350", "0500", "0700", "0900")
 
 def _relative_toe_speed(motion, events, model, *, ground_speed=None):
     """Toe horizontal speed relative to the ground at each foot strike / running speed."""
-    from musclesim._gait import foot_trajectories
-    from musclesim._motion import filter_motion
+    from musclesim.motion.gait import foot_trajectories
+    from musclesim.motion.readers import filter_motion
 
     smooth = filter_motion(motion, 15.0)
     feet = foot_trajectories(smooth, side=events.side, model=model)
@@ -60,9 +60,9 @@ def _relative_toe_speed(motion, events, model, *, ground_speed=None):
 
 
 def run(data_dir: Path, out: Path) -> tuple[list[str], list[str]]:
-    from musclesim._gait import compare_events, detect_events, events_from_grf
-    from musclesim._motion import read_motion
-    from musclesim._opensim_pipeline import rajagopal_running_pipeline, read_scale_set
+    from musclesim.motion.gait import compare_events, detect_events, events_from_grf
+    from musclesim.motion.opensim_tools import rajagopal_running_pipeline, read_scale_set
+    from musclesim.motion.read import read_motion
 
     lines = ["# Gait events from kinematics vs force plates; markers → IK", ""]
     failures: list[str] = []
@@ -165,13 +165,14 @@ def run(data_dir: Path, out: Path) -> tuple[list[str], list[str]]:
 
 def _marker_section(data_dir: Path, run_motion, run_model, grf) -> list[str]:
     """Part 3: Handsaker et al. 2016 marker rules, as a cross-check of the joint-angle events."""
-    from musclesim._gait import (
+    from musclesim.motion.gait import (
         compare_events,
         detect_events,
         events_from_grf,
         refine_events_with_markers,
     )
-    from musclesim._motion import read_markers, read_motion
+    from musclesim.motion.read import read_motion
+    from musclesim.motion.readers import read_markers
 
     lines = [
         "",
@@ -223,7 +224,7 @@ def _figure(path: Path, run_data, sprint_duty, model) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._gait import foot_trajectories
+    from musclesim.motion.gait import foot_trajectories
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     if run_data is not None:
@@ -267,7 +268,7 @@ def _figure(path: Path, run_data, sprint_duty, model) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim._io import shared_data_dir, write_text_atomic
+    from musclesim.core.io import shared_data_dir, write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/validation"))

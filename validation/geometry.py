@@ -4,7 +4,7 @@ For every shipped model paired with a measured trial (../shared/data/SOURCES.md 
 
 * **held-out random poses** (uniform, seed different from the fit's) inside each muscle's stated
   domain: MTU length RMS <= 0.5 mm and maximum <= 2 mm for every fitted muscle (muscles with an
-  exact path, :mod:`musclesim._geometry_path`, are checked the same way over the model's range);
+  exact path, :mod:`musclesim.geometry.path`, are checked the same way over the model's range);
 * **every measured trial with its paired model**: RMS <= 0.1 mm and maximum <= 0.5 mm for every
   fitted muscle, over the frames inside the muscle's domain (frames outside are counted and
   reported; the surrogate flags them instead of extrapolating silently);
@@ -87,8 +87,8 @@ FD_STEP_FINE = 1e-4
 
 
 def _sampler(model, data_dir: Path):
-    from musclesim._geometry_fit import OpenSimSampler
-    from musclesim._io import sha256_file
+    from musclesim.core.io import sha256_file
+    from musclesim.geometry.fitting.fit import OpenSimSampler
 
     path = data_dir / "models" / model.source_file
     if sha256_file(path) != model.source_sha256:
@@ -128,7 +128,7 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
 
     import jax.numpy as jnp
 
-    from musclesim._motion import read_motion
+    from musclesim.motion.read import read_motion
 
     motion = read_motion(motion_path, model=sampler.path)
     names = [str(c) for c in motion["coordinate"].values]
@@ -174,7 +174,7 @@ def trial_check(model, sampler, motion_path: Path, *, stride: int, arms_for, fd:
         return res
     sub = {c: v[::stride] for c, v in poses.items()}
     idx = [model.muscle_index(m) for m in arms_for]
-    from musclesim._geometry_fit import conditional_ranges
+    from musclesim.geometry.fitting.fit import conditional_ranges
 
     jumps = conditional_ranges(sampler.path)
     for c in model.coordinates:
@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from musclesim._io import shared_data_dir, write_text_atomic
+    from musclesim.core.io import shared_data_dir, write_text_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("results/validation/geometry"))

@@ -5,16 +5,16 @@ subject JA1 (``Sprinter_JA1_scaled.osim`` with ``run0350cms`` ... ``run0900cms.m
 implementations get the same q, q̇, q̈: the coordinates filtered by a zero-lag 4th-order
 Butterworth low-pass at ``CUTOFF_HZ`` (``musclesim.filter_motion``), derivatives of a quintic
 interpolating spline (``musclesim.motion_derivatives``), coupled patellar coordinates set from
-the model's coupler. JAX: ``musclesim._dynamics.batched_generalized_forces`` (OpenSim's
+the model's coupler. JAX: ``musclesim.dynamics.inverse.batched_generalized_forces`` (OpenSim's
 convention); OpenSim: ``InverseDynamicsSolver`` frame by frame
-(``musclesim._opensim_dynamics.opensim_inverse_dynamics``). On the swing samples of each leg
+(``musclesim.twins.dynamics.opensim_inverse_dynamics``). On the swing samples of each leg
 (kinematic gait events, ``musclesim.detect_events``) the hip flexion, adduction, rotation and
 knee moments must agree within ``TOLERANCE`` (1 %) of OpenSim's peak |moment| in swing. The
 ``"exact"`` convention (exact derivative of the walker knee's coupled rotations, which
 Simbody's ``FunctionBased`` mobilizer approximates) is reported beside it, not gated.
 
 (ii) Reported: the Rajagopal et al. 2016 running trial with force plates. Scale + IK with
-OpenSim (``musclesim._opensim_pipeline.rajagopal_running_pipeline``), the same filter, then
+OpenSim (``musclesim.motion.opensim_tools.rajagopal_running_pipeline``), the same filter, then
 OpenSim's ``InverseDynamicsTool`` with ``grf_run.xml`` / ``grf_run.mot`` over the time range of
 ``id_setup_run.xml`` (forces_to_exclude: all model forces), and musclesim's JAX inverse dynamics
 with the same loads beside it. The tool differentiates its own quintic GCV splines of the
@@ -50,8 +50,9 @@ GATED = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle")
 def _prepared(model, motion_path, model_path):
     import jax
 
-    from musclesim._dynamics import apply_couplers, motion_arrays
-    from musclesim._motion import filter_motion, motion_derivatives, read_motion
+    from musclesim.dynamics.inverse import apply_couplers, motion_arrays
+    from musclesim.motion.read import read_motion
+    from musclesim.motion.readers import filter_motion, motion_derivatives
 
     motion = read_motion(motion_path, model=model_path)
     motion = motion_derivatives(filter_motion(motion, CUTOFF_HZ, variables=["q"]))
@@ -62,12 +63,9 @@ def _prepared(model, motion_path, model_path):
 
 def sprint(data_dir: Path) -> list[dict]:
     """Per trial and leg: swing-sample differences of the gated moments."""
-    from musclesim._dynamics import (
-        _stance_from_kinematics,
-        chunked_generalized_forces,
-        load_dynamics_model,
-    )
-    from musclesim._opensim_dynamics import opensim_inverse_dynamics
+    from musclesim.dynamics.inverse import _stance_from_kinematics, chunked_generalized_forces
+    from musclesim.osim.model import load_dynamics_model
+    from musclesim.twins.dynamics import opensim_inverse_dynamics
 
     model_path = data_dir / MODEL_FILE
     model = load_dynamics_model(model_path)
@@ -111,10 +109,10 @@ def rajagopal(data_dir: Path, work: Path) -> dict:
     """OpenSim's ID tool with force plates and musclesim's JAX ID with the same loads."""
     import defusedxml.ElementTree as DET
 
-    from musclesim._dynamics import inverse_dynamics
-    from musclesim._motion import filter_motion, motion_derivatives
-    from musclesim._opensim_dynamics import opensim_inverse_dynamics_tool
-    from musclesim._opensim_pipeline import rajagopal_running_pipeline
+    from musclesim.dynamics.inverse import inverse_dynamics
+    from musclesim.motion.opensim_tools import rajagopal_running_pipeline
+    from musclesim.motion.readers import filter_motion, motion_derivatives
+    from musclesim.twins.dynamics import opensim_inverse_dynamics_tool
 
     run = data_dir / RAJAGOPAL
     setup = run / "id_setup_run.xml"
@@ -177,7 +175,7 @@ def write_report(out: Path, sprint_rows, raj, passed: bool) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
@@ -285,7 +283,7 @@ def write_report(out: Path, sprint_rows, raj, passed: bool) -> Path:
             f"{100 * raj['marker_rms_m']:.2f} cm), ID over {t0:g}-{t1:g} s "
             "(`id_setup_run.xml`), loads `grf_run.xml` + `grf_run.mot` (right force on "
             "`calcn_r`, left on `calcn_l`). OpenSim: `InverseDynamicsTool` (forces_to_exclude: "
-            "All). JAX: `musclesim._dynamics.inverse_dynamics` with the same loads, "
+            "All). JAX: `musclesim.dynamics.inverse.inverse_dynamics` with the same loads, "
             "OpenSim convention (column `generalized_force`).",
             "",
             "| coordinate | OpenSim peak (N·m) | RMS diff (N·m) | max diff (N·m) | RMS % of peak |",
@@ -323,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     data_dir = args.data or shared_data_dir()
     rows = sprint(data_dir)

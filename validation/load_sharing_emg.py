@@ -16,7 +16,7 @@ the optimised activation comes later than the EMG), and the share of each signal
 that falls in stance. Burst timing is what EMG can check (its amplitude is not force); the
 comparison is reported, not gated, because static optimisation has no activation dynamics or
 co-contraction and the envelopes of this trial appear to lag its force plates by ~40 ms (see
-``musclesim._excitation``). The exit status is 1 when our own computation fails: a
+``musclesim.excitation.sources``). The exit status is 1 when our own computation fails: a
 non-converged optimisation frame or non-finite activations.
 
 Run: ``python -m validation.load_sharing_emg --out results/validation`` (about 6-10 min, the
@@ -62,8 +62,8 @@ REFERENCE_STRIDE_S = (0.863, 1.546)
 def right_leg_muscles() -> list[str]:
     """Every right-leg muscle of the generic Rajagopal 2016 geometry that crosses its hip,
     knee or ankle (the scaled model has the same muscles)."""
-    from musclesim._geometry import load_model
-    from musclesim._static_opt import crossing_muscles, leg_coordinates
+    from musclesim.dynamics.static_opt import crossing_muscles, leg_coordinates
+    from musclesim.geometry.io import load_model
 
     generic = load_model("rajagopal2016")
     return list(crossing_muscles(generic, leg_coordinates(generic, "r")))
@@ -73,8 +73,9 @@ def _geometry(scaled_path: Path, work: Path) -> Path:
     """The scaled model's right-leg geometry, fitted once and reused while its source matches."""
     import xarray as xr
 
-    from musclesim._geometry_fit import fit_geometry, write_geometry
-    from musclesim._io import sha256_file
+    from musclesim.core.io import sha256_file
+    from musclesim.geometry.fitting.fit import fit_geometry
+    from musclesim.geometry.io import write_geometry
 
     target = work / "rajagopal_running_leg_r.nc"
     if target.is_file():
@@ -103,9 +104,9 @@ def lag_and_correlation(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[fl
 
 
 def run(data_dir: Path, work: Path) -> dict:
-    from musclesim._excitation import EMGEnvelope
-    from musclesim._opensim_pipeline import rajagopal_running_pipeline
-    from musclesim._simulate import simulate
+    from musclesim.excitation.sources import EMGEnvelope
+    from musclesim.motion.opensim_tools import rajagopal_running_pipeline
+    from musclesim.pipeline.simulate import simulate
 
     work.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -197,7 +198,7 @@ def write_report(out: Path, r: dict) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     ds, env = r["ds"], r["envelope"]
@@ -274,7 +275,7 @@ def write_report(out: Path, r: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import jax
 
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     jax.config.update("jax_enable_x64", True)  # this program's choice, as in the CLI
 

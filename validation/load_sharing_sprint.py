@@ -98,7 +98,7 @@ def analyse_trial(ds) -> dict:
 
 
 def run(data_dir: Path, *, trials=TRIALS) -> dict:
-    from musclesim._simulate import simulate
+    from musclesim.pipeline.simulate import simulate
 
     results, checks, series, timings = {}, [], {}, {}
     for speed, rel in trials.items():
@@ -196,7 +196,7 @@ def write_report(out: Path, r: dict) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     results, speeds = r["results"], sorted(r["results"])
@@ -302,7 +302,7 @@ def write_report(out: Path, r: dict) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import jax
 
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     jax.config.update("jax_enable_x64", True)  # this program's choice, as in the CLI
 

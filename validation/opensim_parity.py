@@ -11,7 +11,7 @@ Two checks, each with its tolerance (issue 2):
    MTU length is prescribed by a ``SimmSpline`` (musclesim uses ``spline="opensim"``),
    activation dynamics off, explicit tendon dynamics, ``equilibrateMuscles`` at the start.
    Both run with ``fiber_damping = 0`` because OpenSim's explicit mode leaves damping out of its
-   fibre-velocity solve (see ``musclesim._muscle.norm_fiber_velocity_from_force``); the report
+   fibre-velocity solve (see ``musclesim.muscle.state.norm_fiber_velocity_from_force``); the report
    also shows how far the sprinter's own damping (0.01) moves the result.
 
 The report also states the error of the everyday default tolerances against the tight run.
@@ -68,7 +68,7 @@ def check_rigid(n_per_velocity: int = 100, velocities=(-1.5, -0.3, 0.0, 0.4, 1.2
     import jax.numpy as jnp
 
     from musclesim import rigid_tendon_state
-    from musclesim._opensim_muscle import opensim_rigid_states
+    from musclesim.twins.muscle import opensim_rigid_states
 
     worst = {"fiber_length": 0.0, "tendon_force": 0.0, "fiber_velocity": 0.0}
     count = 0
@@ -93,10 +93,7 @@ def sprint_activation(time: np.ndarray) -> np.ndarray:
 def check_compliant(data_dir: Path) -> dict:
     """Compliant-tendon parity along the 9 m/s sprint; returns traces and error measures."""
     from musclesim import MuscleParameters, solve_fiber
-    from musclesim._opensim_muscle import (
-        opensim_compliant_trajectory,
-        opensim_mtu_length_along_motion,
-    )
+    from musclesim.twins.muscle import opensim_compliant_trajectory, opensim_mtu_length_along_motion
 
     model = data_dir / SPRINT_MODEL
     time, lengths = opensim_mtu_length_along_motion(model, data_dir / SPRINT_MOTION, ["bflh_r"])
@@ -160,7 +157,7 @@ def write_report(out: Path, rigid: dict, compliant: dict, passed: bool) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     time = compliant["time"]
@@ -254,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
 
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     data_dir = args.data or shared_data_dir()
     rigid = check_rigid()

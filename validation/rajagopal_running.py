@@ -5,7 +5,7 @@
 3. ``musclesim fit-geometry``: geometry surrogate of the scaled model (hamstrings and calf of
    the right leg, the leg with EMG);
 4. ``musclesim simulate --excitation emg_run.mat``: strain and load with the recorded EMG as
-   excitation (processed envelopes, see ``musclesim._excitation.EMGEnvelope``);
+   excitation (processed envelopes, see ``musclesim.excitation.sources.EMGEnvelope``);
 
 all through the Python functions behind those commands. Checks (exit status 1 on a miss): the
 surrogate reproduces OpenSim's MTU lengths of the scaled model along the IK result (RMS
@@ -32,12 +32,12 @@ TRIAL_MAX_M = 5e-4
 
 
 def run(data_dir: Path, work: Path) -> dict:
-    from musclesim._excitation import EMGEnvelope
-    from musclesim._geometry import load_model
-    from musclesim._geometry_fit import fit_geometry, write_geometry
-    from musclesim._opensim_muscle import opensim_mtu_length_along_motion
-    from musclesim._opensim_pipeline import rajagopal_running_pipeline
-    from musclesim._simulate import simulate
+    from musclesim.excitation.sources import EMGEnvelope
+    from musclesim.geometry.fitting.fit import fit_geometry
+    from musclesim.geometry.io import load_model, write_geometry
+    from musclesim.motion.opensim_tools import rajagopal_running_pipeline
+    from musclesim.pipeline.simulate import simulate
+    from musclesim.twins.muscle import opensim_mtu_length_along_motion
 
     work.mkdir(parents=True, exist_ok=True)
     timings = {}
@@ -76,7 +76,7 @@ def write_report(out: Path, outcome: dict) -> tuple[Path, bool]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     ds, errors = outcome["result"], outcome["errors"]
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     outcome = run(args.data or shared_data_dir(), args.work or args.out / "rajagopal_running")
     report, passed = write_report(args.out, outcome)

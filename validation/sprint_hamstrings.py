@@ -43,9 +43,9 @@ THELEN_2005_PEAK_PERCENT = {"bflh": 9.5, "semiten": 8.1, "semimem": 7.4}
 
 def run(data_dir: Path, *, speeds=tuple(TRIALS), opensim: bool = True) -> dict:
     """Simulate every trial; returns per-speed Datasets and OpenSim peaks."""
-    from musclesim._excitation import template_for_speed
-    from musclesim._geometry import load_model
-    from musclesim._simulate import simulate
+    from musclesim.excitation.templates import template_for_speed
+    from musclesim.geometry.io import load_model
+    from musclesim.pipeline.simulate import simulate
 
     model = load_model("sprinter_ja1")
     muscles = [f"{m}_{s}" for m in HAMSTRINGS for s in ("r", "l")]
@@ -57,7 +57,7 @@ def run(data_dir: Path, *, speeds=tuple(TRIALS), opensim: bool = True) -> dict:
         )
         results[speed] = simulate(model, motion, excitation=excitation, muscles=muscles)
         if opensim:
-            from musclesim._opensim_muscle import (
+            from musclesim.twins.muscle import (
                 opensim_mtu_length_along_motion,
                 opensim_upright_length,
             )
@@ -200,7 +200,7 @@ def write_report(out: Path, outcome: dict, gated, published) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     results = outcome["results"]
@@ -256,9 +256,9 @@ def write_report(out: Path, outcome: dict, gated, published) -> Path:
     lines += [
         "",
         "Forces and work depend on the excitation, here the gait-phase template scaled to "
-        "each speed (musclesim._excitation.template_for_speed, maximum 9.51 m/s), not an "
+        "each speed (musclesim.excitation.templates.template_for_speed, maximum 9.51 m/s), not an "
         "optimisation as in the published studies; MTU strain does not depend on it. Gait "
-        "events come from the kinematics (musclesim._gait.detect_events).",
+        "events come from the kinematics (musclesim.motion.gait.detect_events).",
         "",
         "![bflh strain by phase and peaks by speed](sprint_hamstrings.png)",
         "",
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     outcome = run(args.data or shared_data_dir())
     gated, published = checks(outcome)

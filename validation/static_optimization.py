@@ -3,14 +3,14 @@
 Same model (``Sprinter_JA1_scaled.osim``, fitted surrogate ``sprinter_ja1``), same motion
 (Dorn 2012 subject JA1, ``run0900cms.mot``, low-pass filtered once with the same filter and
 handed to both), same moments (those OpenSim's Static Optimization enforced, recovered with
-OpenSim's moment arms by :func:`musclesim._opensim_static_opt.opensim_enforced_moments`),
+OpenSim's moment arms by :func:`musclesim.twins.static_opt.opensim_enforced_moments`),
 same activation exponent (2), the same lower bound on activation (each muscle's
 ``min_control`` in the model, 0.01), the same reserve optimal force on the right leg's
 coordinates, during
 the swing of the right leg (toe-off to foot strike, detected from the kinematics).
 
 musclesim solves with OpenSim's muscle-force conventions (``include_passive=False``,
-``active_along_tendon=False``, see :mod:`musclesim._static_opt`), so the only differences
+``active_along_tendon=False``, see :mod:`musclesim.dynamics.static_opt`), so the only differences
 left are the geometry surrogate against OpenSim's paths, the speeds (quintic spline here,
 GCV spline in OpenSim) and the optimizer tolerance (IPOPT, convergence 1e-4 by default).
 
@@ -53,7 +53,9 @@ def build(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0
     """Filtered motion with speeds, the right swing interval (optionally frames
     ``skip_frames`` to ``skip_frames + max_frames`` of it) and the right leg's names."""
     import musclesim as ms
-    from musclesim import _static_opt as so
+    from musclesim.dynamics.static_opt import (
+        leg_coordinates,
+    )
 
     motion = ms.filter_motion(ms.read_motion(data_dir / MOTION), CUTOFF_HZ)
     motion = ms.motion_derivatives(motion)
@@ -61,7 +63,7 @@ def build(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0
     toe_off = float(events.toe_off[0])
     strike = float(next(t for t in events.foot_strike if t > toe_off))
     geometry = ms.load_model("sprinter_ja1")
-    coords = so.leg_coordinates(geometry, "r")
+    coords = leg_coordinates(geometry, "r")
     t = motion["time"].values
     inside = t[(t >= toe_off) & (t <= strike)][skip_frames:]
     if max_frames is not None:
@@ -71,7 +73,7 @@ def build(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0
 
 def min_controls(model_path: Path, muscles) -> np.ndarray:
     """Each muscle's ``min_control`` in the .osim (OpenSim's lower bound on activation)."""
-    from musclesim import _osim
+    from musclesim.osim import xml as _osim
 
     elements = _osim.muscle_elements(_osim.parse_osim(model_path))
     out = []
@@ -84,8 +86,12 @@ def min_controls(model_path: Path, muscles) -> np.ndarray:
 def run(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0) -> dict:
     import jax.numpy as jnp
 
-    from musclesim import _static_opt as so
-    from musclesim._opensim_static_opt import opensim_enforced_moments, opensim_static_optimization
+    from musclesim.dynamics.static_opt import (
+        crossing_muscles,
+        solve_load_sharing,
+        static_optimization,
+    )
+    from musclesim.twins.static_opt import opensim_enforced_moments, opensim_static_optimization
 
     motion, geometry, coords, t0, t1 = build(
         data_dir, max_frames=max_frames, skip_frames=skip_frames
@@ -100,7 +106,7 @@ def run(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0) 
         start_time=t0,
         end_time=t1,
     )
-    muscles = so.crossing_muscles(geometry, coords)
+    muscles = crossing_muscles(geometry, coords)
     tau, arms_os = opensim_enforced_moments(data_dir / MODEL, motion, ref, coords, muscles=muscles)
     time = ref["time"].values
     sub = motion.interp(time=time)
@@ -115,7 +121,7 @@ def run(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0) 
         ("musclesim", True, True, "length"),
     )
     for label, passive, along, convention in runs:
-        results[label] = so.static_optimization(
+        results[label] = static_optimization(
             geometry,
             q,
             qd,
@@ -152,7 +158,7 @@ def run(data_dir: Path, *, max_frames: int | None = None, skip_frames: int = 0) 
     reserve_os = ref["force"].sel(actuator=[f"reserve_{c}" for c in coords]).values
     # The solver alone: OpenSim's own inputs (its moment arms and its force at full
     # activation, force / activation, activations being >= min_control > 0).
-    solver_only = so.solve_load_sharing(
+    solver_only = solve_load_sharing(
         jnp.asarray(f_os / a_os),
         jnp.zeros_like(jnp.asarray(f_os)),
         jnp.asarray(arms_os),
@@ -210,7 +216,7 @@ def write_report(out: Path, r: dict) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from musclesim._io import atomic_path, write_text_atomic
+    from musclesim.core.io import atomic_path, write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, len(HAMSTRINGS), figsize=(14, 6), sharex=True)
@@ -308,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    from musclesim._io import shared_data_dir
+    from musclesim.core.io import shared_data_dir
 
     data_dir = args.data or shared_data_dir()
     r = run(data_dir, max_frames=args.max_frames, skip_frames=args.skip_frames)

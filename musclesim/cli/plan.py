@@ -1,0 +1,144 @@
+"""``musclesim plan``: a multi-week progression plan from an athlete file and a drill metrics
+table (the table comes from the simulation; see :mod:`musclesim.training.progression` for its layout).
+
+Writes ``plan.csv``, ``plan.nc`` (for re-planning with ``--previous``), ``plan_calendar.png``
+and ``plan_summary.txt`` (the plan, the plan rules
+and the tolerance policy with its sources) into ``--out``, and prints the summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+from pathlib import Path
+
+from ..core.errors import InputError
+from ..core.io import write_netcdf_atomic, write_text_atomic
+from ..training.athlete import load_athlete
+from ..training.progression import (
+    PlanSettings,
+    load_metrics,
+    plan_progression,
+    plot_plan_calendar,
+    read_plan,
+    replan,
+    write_plan_csv,
+    write_plan_netcdf,
+)
+from ..training.rank import athlete_metrics
+from ..training.tolerance import TolerancePolicy
+
+
+def register_cli(subparsers) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="multi-week progression plan (MILP) for an injured athlete",
+        description="Plan drills and doses session by session under the day's tissue-tolerance "
+        "limit. Every output states the policy it used and its sources.",
+    )
+    p.add_argument("--athlete", required=True, type=Path, help="athlete profile (.toml)")
+    p.add_argument("--weeks", required=True, type=int, help="plan length in weeks")
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        help="drill metrics table (.nc) for this athlete's injured muscle; default: computed "
+        "now for this athlete on --model (a minute or two)",
+    )
+    p.add_argument("--model", default="sprinter_ja1", help="shipped model for the metrics")
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        help="first day of the plan and day of the pain/soreness reading "
+        "(YYYY-MM-DD; default today)",
+    )
+    p.add_argument("--pain", type=float, default=0.0, help="today's pain, 0-10 NRS")
+    p.add_argument("--soreness", type=float, default=0.0, help="today's soreness, 0-10")
+    p.add_argument("--policy", type=Path, default=None, help="tolerance policy overrides (.toml)")
+    p.add_argument("--days-per-week", type=int, default=3, help="sessions per week (1-7)")
+    p.add_argument(
+        "--target-date",
+        type=_date,
+        default=None,
+        help="target return day (default: athlete file, else the policy's "
+        "expected time for the grade)",
+    )
+    p.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="re-plan: a plan.nc written earlier; its sessions before --date are "
+        "kept as done, later ones are re-planned with --pain/--soreness (its "
+        "calendar, rules and target are kept)",
+    )
+    p.set_defaults(func=run)
+
+
+def _date(text: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def run(args) -> int:
+
+    today = args.date or datetime.date.today()
+    athlete = load_athlete(args.athlete, today=today)
+    policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
+    if args.metrics is None:
+        metrics = athlete_metrics(athlete, model=args.model)
+        args.metrics = write_netcdf_atomic(metrics, Path(args.out) / "metrics.nc")
+    else:
+        metrics = load_metrics(args.metrics)
+    expected_muscle = athlete.model_muscle_name(
+        "gait2392"
+        if str(metrics.attrs.get("model_family", "rajagopal")) == "gait2392"
+        else "rajagopal"
+    )
+    table_muscle = metrics.attrs.get("muscle")
+    if table_muscle is not None and str(table_muscle) != expected_muscle:
+        raise InputError(
+            f"the metrics are for {table_muscle!r}, the athlete's injured muscle is "
+            f"{expected_muscle!r}",
+            path=args.metrics,
+            field="attrs.muscle",
+            expected=f"a table computed for {expected_muscle}",
+        )
+    if args.previous is not None:
+        previous = read_plan(args.previous, athlete, metrics, policy=policy)
+        if args.weeks != previous.weeks:
+            raise InputError(
+                f"--weeks {args.weeks} differs from the previous plan's {previous.weeks}",
+                path=args.previous,
+                field="weeks",
+                expected="the same number of weeks when re-planning",
+            )
+        plan = replan(previous, from_date=today, pain=args.pain, soreness=args.soreness)
+    else:
+        settings = PlanSettings.with_days_per_week(args.days_per_week)
+        plan = plan_progression(
+            athlete,
+            metrics,
+            weeks=args.weeks,
+            start=today,
+            policy=policy,
+            settings=settings,
+            pain=args.pain,
+            soreness=args.soreness,
+            target_return_date=args.target_date,
+        )
+    out = Path(args.out)
+    write_plan_csv(plan, out / "plan.csv")
+    write_plan_netcdf(plan, out / "plan.nc")
+    plot_plan_calendar(plan, out / "plan_calendar.png")
+    text = plan.summary()
+    write_text_atomic(out / "plan_summary.txt", text + "\n")
+    print(text)
+    print(
+        f"\nWrote {out / 'plan.csv'}, {out / 'plan.nc'}, {out / 'plan_calendar.png'}, "
+        f"{out / 'plan_summary.txt'} (solved in {plan.solve_seconds:.2f} s)"
+    )
+    return 0

@@ -1,0 +1,127 @@
+"""``musclesim simulate`` and ``musclesim plot``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.io import write_netcdf_atomic
+from ..pipeline.plot import plot_result
+from ..pipeline.simulate import STATIC_OPTIMIZATION_CUTOFF_HZ, simulate
+
+
+def _summary_table(ds) -> str:
+    columns = [
+        ("peak_mtu_strain", "MTU strain", 100.0, "%"),
+        ("peak_eccentric_fiber_strain", "ecc. fibre strain", 100.0, "%"),
+        ("peak_eccentric_fiber_strain_phase", "at phase", 1.0, "%"),
+        ("peak_lengthening_velocity", "lengthening", 1.0, "m/s"),
+        ("negative_work", "neg. work", 1.0, "J"),
+        ("peak_force", "peak force", 1.0, "N"),
+    ]
+    head = f"{'muscle':12s}" + "".join(
+        f"{label + ' (' + unit + ')':>22s}" for _, label, _, unit in columns
+    )
+    lines = [head]
+    for name in ds["muscle"].values:
+        row = f"{str(name):12s}"
+        for var, _, scale, _ in columns:
+            value = float(ds[var].sel(muscle=name)) * scale if var in ds else np.nan
+            row += f"{value:22.2f}"
+        lines.append(row)
+    return "\n".join(lines)
+
+
+def _simulate(args) -> int:
+
+    muscles = args.muscles or ["hamstrings", "calf"]
+    ds = simulate(
+        args.model,
+        args.motion,
+        excitation=args.excitation,
+        muscles=muscles,
+        tendon=args.tendon,
+        osim=args.osim,
+        grf=args.grf,
+        grf_data=args.grf_data,
+        cutoff_hz=None if args.cutoff == 0 else args.cutoff,
+        moment_arm_convention=args.moment_arms,
+    )
+    print(_summary_table(ds))
+    print(
+        f"thresholds: activation > {ds.attrs['activation_threshold']}, normalised "
+        f"lengthening velocity > {ds.attrs['lengthening_threshold']}; excitation "
+        f"{ds.attrs['excitation']}"
+    )
+    if args.out:
+        write_netcdf_atomic(ds, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _plot(args) -> int:
+    import xarray as xr
+
+    try:
+        ds = xr.load_dataset(args.result)
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot read result ({exc})",
+            path=args.result,
+            expected="a netCDF file written by `musclesim simulate`",
+        ) from exc
+    print(plot_result(ds, args.out, muscles=args.muscles))
+    return 0
+
+
+def register_cli(subparsers) -> None:
+
+    sim = subparsers.add_parser("simulate", help="per-muscle strain and load along a motion")
+    sim.add_argument("--model", required=True, help="shipped model name or fitted model file")
+    sim.add_argument("--motion", required=True, type=Path, help=".mot/.sto/.csv motion file")
+    sim.add_argument(
+        "--excitation",
+        default="sprinting",
+        help="number in [0,1], 'running', 'sprinting', 'static_optimization' (joint moments"
+        " by inverse dynamics shared among all muscles of each leg) or an EMG file",
+    )
+    sim.add_argument(
+        "--grf",
+        type=Path,
+        help="static_optimization: OpenSim ExternalLoads .xml with the ground reaction forces"
+        " (without it, stance moments are flagged invalid)",
+    )
+    sim.add_argument(
+        "--grf-data", type=Path, help="the .mot/.sto the --grf xml names, if its path is stale"
+    )
+    sim.add_argument(
+        "--osim",
+        type=Path,
+        help="static_optimization: the .osim for inverse dynamics (default: the model the"
+        " geometry was fitted from, in the shared data)",
+    )
+    sim.add_argument(
+        "--cutoff",
+        type=float,
+        default=STATIC_OPTIMIZATION_CUTOFF_HZ,
+        help="static_optimization: kinematics low-pass cutoff in Hz (0: no filter)",
+    )
+    sim.add_argument(
+        "--moment-arms",
+        choices=("length", "opensim"),
+        default="length",
+        help="static_optimization: moment arms -dL/dq of the fitted length (default) or "
+        "OpenSim's computeMomentArm convention (to reproduce OpenSim's Static Optimization)",
+    )
+    sim.add_argument("--muscles", nargs="*", help="muscle names or groups (hamstrings, calf)")
+    sim.add_argument("--tendon", choices=("compliant", "rigid"), default="compliant")
+    sim.add_argument("--out", type=Path, help="result netCDF file")
+    sim.set_defaults(func=_simulate)
+
+    plot = subparsers.add_parser("plot", help="figure of a simulate result")
+    plot.add_argument("result", type=Path)
+    plot.add_argument("--out", type=Path, required=True)
+    plot.add_argument("--muscles", nargs="*")
+    plot.set_defaults(func=_plot)

@@ -1,0 +1,355 @@
+"""``solve_fiber``: fibre and tendon states along a prescribed musculotendon length.
+
+The top-level function reads as a short list of stages:
+
+1. check the inputs (outside any trace) and broadcast the batch;
+2. interpolate the MTU length with a cubic spline, whose derivative is the MTU velocity;
+3. rigid tendon with given activation: evaluate the algebraic state at every sample;
+   otherwise integrate the ODE (normalised tendon force and/or activation) with diffrax's
+   L-stable implicit Runge-Kutta ``Kvaerno5`` from the initial equilibrium;
+4. evaluate the full :class:`~musclesim.muscle.state.MuscleState` at the sample times.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+
+from ..core.errors import InputError
+from ..core.spline import END_CONDITIONS, cubic_spline
+from . import curves as _curves
+from . import state as _muscle
+from .parameters import MuscleParameters
+
+TENDON_MODELS = ("compliant", "rigid")
+INITIAL_EQUILIBRIA = ("opensim", "isometric")
+
+#: Default relative and absolute tolerances of the integration (the compliant state is the
+#: normalised tendon force, O(1)). validation/opensim_parity.py reports the error of these
+#: everyday settings against OpenSim along the 9 m/s sprint (about 1e-5 F_max).
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-8
+#: The implicit stages' Newton solve runs this much tighter than the step controller.
+NEWTON_TOLERANCE_FACTOR = 1e-2
+SOLVERS = ("kvaerno5", "tsit5")
+#: Default floor on fibre damping (normalised force per normalised velocity) for the
+#: compliant tendon. It is the remedy for OpenSim's failure at zero activation: with any
+#: damping > 0 the velocity equation a f_L f_V(v) + beta v = F has a unique finite root for
+#: every activation including 0, and the implicit integrator handles the stiffness this
+#: creates when activation is low. 1e-3 changes fibre force by at most 1e-3 F_max per unit
+#: normalised velocity; muscles with their own damping above it (Rajagopal models 0.1, the
+#: sprinter model 0.01) are unaffected. Set 0 to reproduce OpenSim exactly when a > 0.
+DEFAULT_MINIMUM_FIBER_DAMPING = 1e-3
+
+
+class FiberSolution(eqx.Module):
+    """Result of :func:`solve_fiber`: arrays shaped ``batch + (time,)``, SI units.
+
+    Fibre velocity is + when lengthening. ``passive_fiber_force`` includes damping (as
+    OpenSim's). ``num_steps`` is the number of accepted integrator steps per batch member
+    (0 for the algebraic rigid-tendon case).
+    """
+
+    time: jax.Array
+    mtu_length: jax.Array
+    mtu_velocity: jax.Array
+    activation: jax.Array
+    fiber_length: jax.Array
+    fiber_velocity: jax.Array
+    norm_fiber_length: jax.Array
+    norm_fiber_velocity: jax.Array
+    pennation_angle: jax.Array
+    tendon_length: jax.Array
+    tendon_velocity: jax.Array
+    tendon_force: jax.Array
+    active_fiber_force: jax.Array
+    passive_fiber_force: jax.Array
+    fiber_force: jax.Array
+    active_force_length_multiplier: jax.Array
+    force_velocity_multiplier: jax.Array
+    passive_force_multiplier: jax.Array
+    num_steps: jax.Array
+
+    @property
+    def fiber_strain(self) -> jax.Array:
+        """l_M / l_opt - 1 (DESIGN.md's ``fiber_strain``)."""
+        return self.norm_fiber_length - 1.0
+
+
+def solve_fiber(
+    params: MuscleParameters,
+    time,
+    mtu_length,
+    *,
+    activation=None,
+    excitation=None,
+    tendon: str = "compliant",
+    constants: str | _curves.DeGroote2016Constants = "opensim",
+    spline: str = "natural",
+    initial_equilibrium: str = "opensim",
+    initial_activation=None,
+    minimum_fiber_damping: float = DEFAULT_MINIMUM_FIBER_DAMPING,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    solver: str = "kvaerno5",
+    max_steps: int | None = None,
+) -> FiberSolution:
+    r"""Fibre, tendon and force states of muscles driven along prescribed MTU lengths.
+
+    Args:
+        params: muscle parameters; leaves may carry leading batch dimensions.
+        time: sample times, shape ``(T,)`` shared by the batch, or ``batch + (T,)`` (each
+            member on its own grid), strictly increasing (s).
+        mtu_length: musculotendon length, shape ``batch + (T,)`` (m).
+        activation: activation in [0, 1], scalar or ``batch + (T,)``, used as is (linear
+            between samples). Give exactly one of ``activation`` and ``excitation``.
+        excitation: excitation in [0, 1]; activation then follows De Groote 2016 first-order
+            dynamics (:func:`~musclesim.muscle.state.activation_rate`), starting at
+            ``initial_activation`` (default: the excitation at the first sample).
+        tendon: ``"compliant"`` (state: normalised tendon force) or ``"rigid"`` (algebraic).
+        constants: curve constant set, ``"opensim"`` (default) or ``"published"``.
+        spline: end condition of the MTU-length spline, ``"natural"`` or ``"opensim"``
+            (OpenSim's ``SimmSpline``, to compare with a coordinate prescribed the usual way).
+        initial_equilibrium: ``"opensim"`` (tendon velocity zero at the first sample, as
+            OpenSim's ``equilibrateMuscles``) or ``"isometric"`` (MTU velocity taken as zero).
+        minimum_fiber_damping: floor on fibre damping for the compliant tendon (see
+            ``DEFAULT_MINIMUM_FIBER_DAMPING``); 0 reproduces OpenSim's explicit mode.
+        rtol, atol: tolerances of the adaptive step-size controller (steps also land on every
+            sample time, where the linearly interpolated activation has kinks).
+        solver: ``"kvaerno5"`` (default: L-stable ESDIRK of order 5 with a full Newton solve
+            of each stage, whose cost barely changes when low activation makes the tendon
+            dynamics stiff) or ``"tsit5"`` (explicit; faster for well-activated muscles,
+            slow when stiff).
+        max_steps: integrator step limit (default ``64 * T + 4096``).
+
+    Returns:
+        :class:`FiberSolution` with arrays of shape ``batch + (T,)``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from musclesim import MuscleParameters, solve_fiber
+        >>> p = MuscleParameters(2626.4, 0.1116, 0.3804, 0.1759)
+        >>> t = jnp.linspace(0.0, 0.3, 76)
+        >>> sol = solve_fiber(p, t, 0.48 + 0.02 * jnp.sin(10 * t), activation=0.3)
+        >>> sol.fiber_length.shape
+        (76,)
+    """
+    if tendon not in TENDON_MODELS:
+        raise InputError(
+            f"unknown tendon model {tendon!r}", field="tendon", expected=f"one of {TENDON_MODELS}"
+        )
+    if spline not in END_CONDITIONS:
+        raise InputError(
+            f"unknown spline end condition {spline!r}",
+            field="spline",
+            expected=f"one of {END_CONDITIONS}",
+        )
+    if initial_equilibrium not in INITIAL_EQUILIBRIA:
+        raise InputError(
+            f"unknown initial equilibrium {initial_equilibrium!r}",
+            field="initial_equilibrium",
+            expected=f"one of {INITIAL_EQUILIBRIA}",
+        )
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}", field="solver", expected=f"one of {SOLVERS}")
+    if (activation is None) == (excitation is None):
+        raise InputError(
+            "give exactly one of activation= and excitation=",
+            field="activation/excitation",
+            expected="one array in [0, 1]",
+        )
+    constants = _curves.get_constants(constants)
+    use_dynamics = excitation is not None
+    drive = jnp.asarray(excitation if use_dynamics else activation)
+    time = jnp.asarray(time)
+    mtu_length = jnp.asarray(mtu_length)
+    _check_inputs(params, time, mtu_length, drive, "excitation" if use_dynamics else "activation")
+
+    n_time = time.shape[-1]
+    drive_batch = drive.shape[:-1] if drive.ndim >= 1 else ()
+    batch = jnp.broadcast_shapes(params.shape, mtu_length.shape[:-1], drive_batch, time.shape[:-1])
+    flat = int(np.prod(batch)) if batch else 1
+    time_flat = jnp.broadcast_to(time, batch + (n_time,)).reshape(flat, n_time)
+    params_flat = jax.tree.map(lambda x: jnp.broadcast_to(x, batch).reshape(flat), params)
+    length_flat = jnp.broadcast_to(mtu_length, batch + (n_time,)).reshape(flat, n_time)
+    drive_full = drive if drive.ndim >= 1 else jnp.broadcast_to(drive, (n_time,))
+    drive_flat = jnp.broadcast_to(drive_full, batch + (n_time,)).reshape(flat, n_time)
+    if initial_activation is None:
+        a0_flat = drive_flat[:, 0]
+    else:
+        a0_flat = jnp.broadcast_to(jnp.asarray(initial_activation), batch).reshape(flat)
+
+    options = _Options(
+        tendon=tendon,
+        use_dynamics=use_dynamics,
+        constants=constants,
+        spline=spline,
+        initial_equilibrium=initial_equilibrium,
+        solver=solver,
+        max_steps=int(max_steps or 64 * n_time + 4096),
+    )
+    numbers = (
+        jnp.asarray(minimum_fiber_damping, dtype=length_flat.dtype),
+        jnp.asarray(rtol),
+        jnp.asarray(atol),
+    )
+    solution = _solve_flat(
+        params_flat, time_flat, length_flat, drive_flat, a0_flat, numbers, options=options
+    )
+    solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
+    return eqx.tree_at(lambda s: s.time, solution, time)  # as given: (T,) or batch + (T,)
+
+
+def _check_inputs(params, time, mtu_length, drive, drive_name):
+    """Refuse NaNs, wrong shapes and out-of-range drives before tracing (concrete arrays only)."""
+    if any(isinstance(x, jax.core.Tracer) for x in (time, mtu_length, drive)):
+        return
+    params.check()
+    t = np.asarray(time)
+    if t.ndim < 1 or t.shape[-1] < 2:
+        raise InputError(
+            f"time has shape {t.shape}",
+            field="time",
+            expected="an array of at least 2 samples (s) along its last axis",
+        )
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t, axis=-1) <= 0):
+        raise InputError(
+            "time is not finite and strictly increasing",
+            field="time",
+            expected="strictly increasing sample times (s)",
+        )
+    length = np.asarray(mtu_length)
+    if length.ndim < 1 or length.shape[-1] != t.shape[-1]:
+        raise InputError(
+            f"mtu_length has shape {length.shape}",
+            field="mtu_length",
+            expected=f"batch + ({t.shape[-1]},) matching time",
+        )
+    if not np.all(np.isfinite(length)):
+        idx = np.argwhere(~np.isfinite(length))[0]
+        raise InputError(
+            f"NaN or inf at index {tuple(idx)}", field="mtu_length", expected="finite lengths (m)"
+        )
+    if np.any(length <= 0) or np.max(length) > 5.0:
+        raise InputError(
+            f"values span [{length.min():.4g}, {length.max():.4g}]",
+            field="mtu_length",
+            expected="positive lengths in metres (< 5 m); "
+            "millimetres must be converted at the file reader",
+        )
+    d = np.asarray(drive)
+    if d.ndim >= 1 and d.shape[-1] != t.shape[-1]:
+        raise InputError(
+            f"{drive_name} has shape {d.shape}",
+            field=drive_name,
+            expected=f"a scalar or batch + ({t.shape[-1]},)",
+        )
+    if not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d > 1):
+        raise InputError(
+            f"values outside [0, 1] or not finite (min {np.nanmin(d):.4g}, max {np.nanmax(d):.4g})",
+            field=drive_name,
+            expected="values in [0, 1]",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Options:
+    """The discrete (compile-time) choices of one solve_fiber call."""
+
+    tendon: str
+    use_dynamics: bool
+    constants: _curves.DeGroote2016Constants
+    spline: str
+    initial_equilibrium: str
+    solver: str
+    max_steps: int
+
+
+@functools.partial(jax.jit, static_argnames=("options",))
+def _solve_flat(params, time, mtu_length, drive, a0, numbers, *, options: _Options):
+    solve_one = functools.partial(_solve_one, numbers=numbers, options=options)
+    return jax.vmap(solve_one)(params, time, mtu_length, drive, a0)
+
+
+def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Options):
+    """One muscle (scalar parameters), samples ``(T,)``."""
+    minimum_fiber_damping, rtol, atol = numbers
+    tendon, use_dynamics, constants = options.tendon, options.use_dynamics, options.constants
+    path = cubic_spline(time, mtu_length, end_condition=options.spline)
+    mtu_velocity = path.derivative(time)
+    kwargs = dict(constants=constants, minimum_fiber_damping=minimum_fiber_damping)
+
+    if tendon == "rigid" and not use_dynamics:
+        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, drive, **kwargs)
+        return _to_solution(time, state, jnp.zeros((), dtype=jnp.int32))
+
+    def drive_at(t):
+        return jnp.interp(t, time, drive)
+
+    def activation_of(t, y):
+        return y["activation"] if use_dynamics else drive_at(t)
+
+    def vector_field(t, y, args):
+        rates = {}
+        a = activation_of(t, y)
+        if use_dynamics:
+            rates["activation"] = _muscle.activation_rate(params, drive_at(t), a)
+        if tendon == "compliant":
+            rates["norm_tendon_force"] = _muscle.compliant_tendon_rate(
+                params, y["norm_tendon_force"], path.value(t), path.derivative(t), a, **kwargs
+            )
+        return rates
+
+    y0 = {}
+    a_start = a0 if use_dynamics else drive[0]
+    if use_dynamics:
+        y0["activation"] = a0
+    if tendon == "compliant":
+        v0 = (
+            mtu_velocity[0] if options.initial_equilibrium == "opensim" else jnp.zeros_like(a_start)
+        )
+        y0["norm_tendon_force"] = _muscle.initial_norm_tendon_force(
+            params, mtu_length[0], v0, a_start, **kwargs
+        )
+
+    controller = diffrax.ClipStepSizeController(
+        diffrax.PIDController(rtol=rtol, atol=atol), step_ts=jax.lax.stop_gradient(time)
+    )
+    if options.solver == "kvaerno5":
+        newton = optx.Newton(
+            rtol=rtol * NEWTON_TOLERANCE_FACTOR, atol=atol * NEWTON_TOLERANCE_FACTOR
+        )
+        integrator = diffrax.Kvaerno5(root_finder=newton)
+    else:
+        integrator = diffrax.Tsit5()
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(vector_field),
+        integrator,
+        t0=time[0],
+        t1=time[-1],
+        dt0=jax.lax.stop_gradient(time[1] - time[0]),
+        y0=y0,
+        saveat=diffrax.SaveAt(ts=time),
+        stepsize_controller=controller,
+        max_steps=options.max_steps,
+    )
+    activation = sol.ys["activation"] if use_dynamics else drive
+    if tendon == "compliant":
+        state = _muscle.compliant_tendon_state(
+            params, sol.ys["norm_tendon_force"], mtu_length, mtu_velocity, activation, **kwargs
+        )
+    else:
+        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, activation, **kwargs)
+    return _to_solution(time, state, sol.stats["num_accepted_steps"])
+
+
+def _to_solution(time, state: _muscle.MuscleState, num_steps) -> FiberSolution:
+    fields = {name: getattr(state, name) for name in state.__dataclass_fields__}
+    return FiberSolution(time=time, num_steps=num_steps, **fields)

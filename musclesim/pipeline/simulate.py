@@ -1,0 +1,620 @@
+"""``simulate``: from a model and a measured motion to per-muscle strain and load.
+
+The function reads as its list of stages:
+
+1. load the model (shipped name or fitted file) and the motion (any reader), pick the muscles;
+2. match the motion's coordinates to those the muscles span (clear error when one is missing);
+3. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged);
+4. gait events of each foot from the kinematics (or given), for phases and cycles;
+5. excitation from the chosen source (constant, EMG file, gait-phase template, or static
+   optimisation of each leg from inverse-dynamics joint moments);
+6. fibre and tendon states (:func:`~musclesim.solve_fiber`, compliant tendon by default);
+7. metrics over the whole record and per gait cycle, with the phase of each peak;
+8. an ``xarray.Dataset`` with units, long names, thresholds and provenance.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+
+from ..core.errors import InputError
+from ..core.groups import expand_muscles
+from ..core.io import sha256_file, shared_data_dir
+from ..core.version import __version__
+from ..dynamics.inverse import inverse_dynamics
+from ..excitation.sources import Constant, EMGEnvelope, ExcitationSource
+from ..excitation.static_optimization import StaticOptimization
+from ..excitation.templates import running_template, sprinting_template
+from ..geometry.io import load_model
+from ..geometry.model import GeometryModel
+from ..motion.gait import GaitEvents, detect_events, stance_mask, time_to_phase
+from ..motion.read import read_motion
+from ..motion.readers import filter_motion, match_coordinates, motion_derivatives
+from ..muscle import metrics as _metrics
+from ..muscle.curves import OPENSIM
+from ..muscle.fiber import solve_fiber
+
+DEFAULT_MUSCLES = ("hamstrings", "calf")
+
+#: Low-pass cutoff (Hz) of the kinematics before inverse dynamics for the
+#: ``static_optimization`` excitation (4th-order zero-lag Butterworth,
+#: :func:`~musclesim.filter_motion`): a choice inside the 10–15 Hz range used for running
+#: kinematics (Winter 2009, §3.4.4, doi:10.1002/9780470549148), at its upper end because
+#: sprinting swing has content up to ~10 Hz. Accelerations are twice-differentiated noise
+#: without it. Override with ``cutoff_hz``.
+STATIC_OPTIMIZATION_CUTOFF_HZ = 15.0
+
+
+def _resolve_model(model):
+
+    return model if isinstance(model, GeometryModel) else load_model(model)
+
+
+def _resolve_motion(motion) -> xr.Dataset:
+
+    if isinstance(motion, xr.Dataset):
+        return motion
+    return read_motion(motion)
+
+
+def resolve_excitation(excitation, *, speed: float | None = None):
+    """An excitation source from a flexible spec.
+
+    ``float`` → :class:`~musclesim.excitation.sources.Constant`; ``"running"``/``"sprinting"`` → the
+    gait-phase templates; a path to an EMG file → :class:`~musclesim.excitation.sources.EMGEnvelope`;
+    an :class:`~musclesim.excitation.sources.ExcitationSource` passes through.
+    """
+
+    if isinstance(excitation, ExcitationSource):
+        return excitation
+    if isinstance(excitation, int | float) and not isinstance(excitation, bool):
+        return Constant(float(excitation))
+    if isinstance(excitation, str):
+        try:
+            return Constant(float(excitation))
+        except ValueError:
+            pass
+        if excitation == "running":
+            return running_template()
+        if excitation == "sprinting":
+            return sprinting_template()
+        if Path(excitation).suffix.lower() in (".mat", ".sto", ".mot", ".c3d"):
+            return EMGEnvelope(excitation)
+    raise InputError(
+        f"unknown excitation {excitation!r}",
+        field="excitation",
+        expected="a number in [0, 1], 'running', 'sprinting', an EMG file (.mat/.sto/.mot/.c3d)"
+        " or an ExcitationSource ('static_optimization' is built by simulate, which has the"
+        " model and motion)",
+    )
+
+
+def dynamics_model_path(geometry, osim=None) -> Path:
+    """The ``.osim`` whose segment inertias the inverse dynamics uses.
+
+    ``osim`` when given, else the model the geometry was fitted from, looked up in the shared
+    data folder's ``models/``. Either way its sha256 must equal the one recorded in the
+    geometry file, so moments and moment arms come from the same model.
+    """
+
+    if osim is None:
+        data = shared_data_dir(required=False)
+        path = None if data is None else data / "models" / geometry.source_file
+        if path is None or not path.is_file():
+            raise InputError(
+                f"the model {geometry.source_file!r} that {geometry.name!r} was fitted from is"
+                " not in the shared data folder",
+                field="osim",
+                expected="the .osim file (--osim PATH / osim=PATH) for inverse dynamics",
+            )
+    else:
+        path = Path(osim)
+        if not path.is_file():
+            raise InputError("file not found", path=path, field="osim", expected="an .osim file")
+    digest = sha256_file(path)
+    if geometry.source_sha256 and digest != geometry.source_sha256:
+        raise InputError(
+            f"sha256 {digest[:12]}... differs from the model the geometry {geometry.name!r} was"
+            f" fitted from ({geometry.source_file}, {geometry.source_sha256[:12]}...)",
+            path=path,
+            field="osim",
+            expected="the same .osim as the geometry (or refit the geometry from this one)",
+        )
+    return path
+
+
+def static_optimization_source(
+    geometry,
+    motion: xr.Dataset,
+    sides: Sequence[str],
+    *,
+    osim=None,
+    grf=None,
+    grf_data=None,
+    cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
+    **options,
+):
+    """Excitation from static optimisation of each leg in ``sides``.
+
+    Stages: the kinematics are low-pass filtered (``cutoff_hz``; None: as given) and
+    differentiated; :func:`~musclesim.inverse_dynamics` with the ``.osim``'s segment inertias
+    (:func:`dynamics_model_path`) and, when given, the ground reaction forces of an OpenSim
+    ExternalLoads file ``grf`` (its data file, or ``grf_data``) gives the joint moments;
+    :meth:`~musclesim.StaticOptimization.from_motion` shares them among every muscle that
+    crosses the leg's hip, knee and ankle (``options`` go there: ``exponent``,
+    ``reserve_optimal_force``...). Without ``grf`` the stance samples' moments miss the ground
+    load: they are flagged (``inverse_dynamics_valid`` in the simulate result).
+
+    Returns the source (a :class:`~musclesim.StaticOptimization` over both legs' muscles)
+    with ``datasets`` (side → static-optimisation Dataset) and ``moments`` (the inverse
+    dynamics Dataset) attached.
+    """
+
+    model_path = dynamics_model_path(geometry, osim)
+    if cutoff_hz is not None:
+        motion = filter_motion(motion, cutoff_hz, variables=["q"])
+    motion = motion_derivatives(motion)
+    moments = inverse_dynamics(
+        model_path, motion, external_loads=grf, grf_data=grf_data, sides=tuple(sides)
+    )
+    per_side = {
+        side: StaticOptimization.from_motion(geometry, motion, moments, side=side, **options)
+        for side in sides
+    }
+    time = next(iter(per_side.values())).time
+    source = StaticOptimization(
+        time,
+        [m for s in per_side.values() for m in s.muscles],
+        np.concatenate([s.excitation for s in per_side.values()], axis=1),
+    )
+    source.datasets = {side: s.dataset for side, s in per_side.items()}
+    source.moments = moments
+    source._description = "; ".join(s.describe() for s in per_side.values()) + (
+        f"; inverse dynamics of {model_path.name}"
+        + (
+            f" with ground reaction forces ({Path(grf).name})"
+            if grf is not None
+            else ", no ground reaction forces (stance moments invalid)"
+        )
+        + (f"; kinematics low-pass {cutoff_hz:g} Hz" if cutoff_hz is not None else "")
+    )
+    return source
+
+
+def _side(muscle: str) -> str | None:
+    return muscle[-1] if muscle[-2:] in ("_r", "_l") else None
+
+
+def _detect_events(motion, sides, events):
+
+    found: dict[str, GaitEvents] = {}
+    notes = []
+    for side in sides:
+        if isinstance(events, Mapping) and side in events:
+            found[side] = events[side]
+            continue
+        try:
+            found[side] = detect_events(motion, side=side)
+        except InputError as exc:
+            notes.append(f"{side}: no gait events ({exc.problem})")
+    return found, notes
+
+
+def simulate(
+    model,
+    motion,
+    *,
+    excitation="sprinting",
+    muscles: Sequence[str] | str = DEFAULT_MUSCLES,
+    tendon: str = "compliant",
+    events: Mapping | None = None,
+    activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
+    lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
+    strict_domain: bool = False,
+    osim=None,
+    grf=None,
+    grf_data=None,
+    cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
+    moment_arm_convention: str = "length",
+    **solver_options,
+) -> xr.Dataset:
+    """Strain and load of each selected muscle along a measured motion.
+
+    Args:
+        model: a shipped model name (``"sprinter_ja1"``), a fitted model file, or a loaded
+            :class:`~musclesim.geometry.model.GeometryModel`.
+        motion: a motion file (``.mot``, ``.sto``, ``.csv``, ...) or a motion Dataset.
+        excitation: see :func:`resolve_excitation` (default: the sprinting template).
+        muscles: model muscle names and/or groups (``"hamstrings"``, ``"calf"``, ``"bflh"``);
+            groups expand to both sides.
+        tendon: ``"compliant"`` or ``"rigid"``.
+        events: optional dict side (``"r"``/``"l"``) → GaitEvents; detected from the
+            kinematics otherwise.
+        activation_threshold, lengthening_threshold: thresholds of
+            ``peak_eccentric_fiber_strain`` (recorded in the attributes).
+        strict_domain: raise instead of warning when a pose leaves the fit domain.
+        osim, grf, grf_data, cutoff_hz: for ``excitation="static_optimization"`` only: the
+            ``.osim`` for inverse dynamics (default: the model the geometry was fitted from,
+            from the shared data), an OpenSim ExternalLoads ``.xml`` with the ground reaction
+            forces (and its data file when the xml's path is stale), and the kinematics'
+            low-pass cutoff; see :func:`static_optimization_source`.
+        moment_arm_convention: for ``excitation="static_optimization"`` only: ``"length"``
+            (-dL/dq, default) or ``"opensim"`` (OpenSim's ``computeMomentArm``, to reproduce
+            its Static Optimization; see :meth:`~musclesim.GeometryModel.moment_arm`).
+        **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
+
+    Returns:
+        Dataset with dims ``time``, ``muscle`` (and ``cycle`` for per-cycle summaries).
+    """
+    # 1. model, motion, muscles
+
+    geometry = _resolve_model(model)
+    motion = _resolve_motion(motion)
+    names = expand_muscles(muscles, geometry.muscles)
+    selected = geometry.select(names)
+
+    # 2-3. coordinates and MTU lengths
+
+    needed = list(selected.coordinates)
+    q_ds = match_coordinates(motion, needed)
+    time = np.asarray(motion["time"].values, dtype=float)
+    q = {name: jnp.asarray(q_ds["q"].sel(coordinate=name).values) for name in needed}
+    lengths, inside = selected.mtu_length(q, strict=strict_domain, return_mask=True)
+    lengths = np.asarray(lengths).T  # (muscle, time)
+    inside = np.asarray(inside).T
+
+    # 4. gait events
+    sides = sorted({s for s in (_side(m) for m in names) if s})
+    found, event_notes = _detect_events(motion, sides, events)
+
+    # 5. excitation
+    if isinstance(excitation, str) and excitation == "static_optimization":
+        source = static_optimization_source(
+            geometry,
+            motion,
+            sides,
+            osim=osim,
+            grf=grf,
+            grf_data=grf_data,
+            cutoff_hz=cutoff_hz,
+            moment_arm_convention=moment_arm_convention,
+        )
+    else:
+        if grf is not None or osim is not None or moment_arm_convention != "length":
+            raise InputError(
+                f"grf/osim/moment_arm_convention given with excitation {excitation!r}",
+                field="excitation",
+                expected="'static_optimization' (the only source that uses them)",
+            )
+        source = resolve_excitation(excitation)
+    drive = np.asarray(source(time, names, motion=motion, cycles=found or None), dtype=float).T
+    if drive.shape != lengths.shape:
+        raise InputError(
+            f"excitation source returned shape {drive.T.shape}",
+            field="excitation",
+            expected=f"(time, muscle) = {lengths.T.shape}",
+        )
+
+    # 6. fibre states
+    sol = solve_fiber(
+        selected.parameters,
+        time,
+        lengths,
+        excitation=np.clip(drive, 0.0, 1.0),
+        tendon=tendon,
+        **solver_options,
+    )
+
+    # 7. metrics
+    ds = _to_dataset(
+        selected,
+        names,
+        time,
+        sol,
+        drive,
+        inside,
+        tendon=tendon,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+    )
+    phases = {side: time_to_phase(time, ev) for side, ev in found.items()}
+    _add_phases_and_cycles(ds, names, phases, found)
+    if hasattr(source, "datasets"):
+        _add_load_sharing(ds, names, source)
+
+    # 8. provenance
+    ds.attrs.update(
+        model_name=geometry.name,
+        model_source=geometry.source_file,
+        model_source_sha256=geometry.source_sha256,
+        motion_source=str(motion.attrs.get("source_path", "")),
+        motion_sha256=str(motion.attrs.get("source_sha256", "")),
+        references=",".join(
+            dict.fromkeys(
+                (
+                    "degroote2016",
+                    "delp2007",
+                    "thelen2005",
+                    "schache2012",
+                    *getattr(source, "references", ()),
+                )
+            )
+        ),
+        excitation=source.describe(),
+        gait_events="; ".join(
+            f"{s}: {ev.method} ({len(ev.foot_strike)} foot strikes)" for s, ev in found.items()
+        )
+        + ("; " if event_notes else "")
+        + "; ".join(event_notes),
+    )
+    return ds
+
+
+def _add_load_sharing(ds: xr.Dataset, names, source) -> None:
+    """Static-optimisation activation and force of the selected muscles, and whether the
+    joint moments behind them are valid (swing, or stance with ground reaction forces)."""
+    so_activation = np.full((ds.sizes["time"], len(names)), np.nan)
+    so_force = np.full_like(so_activation, np.nan)
+    valid = np.ones_like(so_activation, dtype=bool)
+    t = ds["time"].values
+    for k, name in enumerate(names):
+        side = _side(name)
+        so = source.datasets[side]
+        so_activation[:, k] = np.interp(t, so["time"].values, so["activation"].sel(muscle=name))
+        so_force[:, k] = np.interp(t, so["time"].values, so["muscle_force"].sel(muscle=name))
+        if "grf_path" in source.moments.attrs:
+            continue  # ground reaction forces applied: stance moments are complete
+        if f"stance_{side}" in ds:  # the gait events simulate uses everywhere else
+            valid[:, k] = ~ds[f"stance_{side}"].values.astype(bool)
+        else:
+            stance = source.moments["stance"].sel(side=side).values
+            valid[:, k] = np.interp(t, source.moments["time"].values, ~stance) > 0.5
+    ds["static_optimization_activation"] = (
+        ("time", "muscle"),
+        so_activation,
+        _attrs("1", "static-optimisation activation (rigid tendon)"),
+    )
+    ds["static_optimization_force"] = (
+        ("time", "muscle"),
+        so_force,
+        _attrs("N", "static-optimisation muscle force (rigid tendon)"),
+    )
+    ds["inverse_dynamics_valid"] = (
+        ("time", "muscle"),
+        valid,
+        {"long_name": "joint moments valid: swing, or stance with ground reaction forces"},
+    )
+    # per leg: the moments that were shared, what the reserves carried, convergence
+    legs = list(source.datasets.values())
+    coords = [str(c) for so in legs for c in so["coordinate"].values]
+
+    def per_coordinate(var):
+        return np.concatenate(
+            [
+                np.stack([np.interp(t, so["time"].values, col) for col in so[var].values.T], 1)
+                for so in legs
+            ],
+            axis=1,
+        )
+
+    ds["joint_moment"] = (
+        ("time", "coordinate"),
+        per_coordinate("moment"),
+        _attrs("N m", "joint moment from inverse dynamics, shared by static optimisation"),
+    )
+    ds["reserve_moment"] = (
+        ("time", "coordinate"),
+        per_coordinate("reserve_moment"),
+        _attrs("N m", "moment left to the reserve actuators"),
+    )
+    ds["static_optimization_converged"] = (
+        ("time", "coordinate"),
+        np.concatenate(
+            [
+                np.repeat(
+                    (np.interp(t, so["time"].values, so["converged"].values) > 0.5)[:, None],
+                    so.sizes["coordinate"],
+                    axis=1,
+                )
+                for so in legs
+            ],
+            axis=1,
+        ),
+        {"long_name": "static optimisation met its tolerance at this sample (per leg)"},
+    )
+    ds.coords["coordinate"] = coords
+
+
+def _attrs(units: str, long_name: str) -> dict[str, str]:
+    return {"units": units, "long_name": long_name}
+
+
+def _to_dataset(
+    model, names, time, sol, drive, inside, *, tendon, activation_threshold, lengthening_threshold
+) -> xr.Dataset:
+    """The labelled result (time-series and whole-record summaries)."""
+
+    upright = np.asarray(model.upright_length)
+    mtu = np.asarray(sol.mtu_length)
+    strain = np.asarray(_metrics.mtu_strain(sol.mtu_length, jnp.asarray(upright)))
+    fiber_strain = np.asarray(sol.fiber_strain)
+    peak_ecc, ecc_index = _metrics.peak_eccentric_fiber_strain(
+        sol.fiber_strain,
+        sol.norm_fiber_velocity,
+        sol.activation,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+    )
+    work = _metrics.negative_work(jnp.asarray(time), sol.fiber_force, sol.fiber_velocity)
+    td = ("muscle", "time")
+    ds = xr.Dataset(
+        {
+            "mtu_length": (td, mtu, _attrs("m", "musculotendon length")),
+            "mtu_strain": (td, strain, _attrs("1", "MTU length / upright-pose length - 1")),
+            "fiber_length": (td, np.asarray(sol.fiber_length), _attrs("m", "fibre length")),
+            "fiber_strain": (td, fiber_strain, _attrs("1", "fibre length / optimal - 1")),
+            "fiber_velocity": (
+                td,
+                np.asarray(sol.fiber_velocity),
+                _attrs("m/s", "fibre velocity (+ = lengthening)"),
+            ),
+            "normalized_fiber_velocity": (
+                td,
+                np.asarray(sol.norm_fiber_velocity),
+                _attrs("1", "fibre velocity / (v_max l_opt)"),
+            ),
+            "tendon_force": (td, np.asarray(sol.tendon_force), _attrs("N", "tendon force")),
+            "fiber_force": (td, np.asarray(sol.fiber_force), _attrs("N", "fibre force")),
+            "activation": (td, np.asarray(sol.activation), _attrs("1", "activation")),
+            "excitation": (td, drive, _attrs("1", "excitation")),
+            "in_fit_domain": (td, inside, {"long_name": "pose inside the geometry fit domain"}),
+            "peak_mtu_strain": ("muscle", strain.max(axis=-1), _attrs("1", "peak MTU strain")),
+            "peak_eccentric_fiber_strain": (
+                "muscle",
+                np.asarray(peak_ecc),
+                _attrs("1", "largest fibre strain while lengthening and active"),
+            ),
+            "peak_fiber_strain": (
+                "muscle",
+                fiber_strain.max(axis=-1),
+                _attrs("1", "largest fibre strain"),
+            ),
+            "peak_lengthening_velocity": (
+                "muscle",
+                np.asarray(sol.fiber_velocity).max(axis=-1),
+                _attrs("m/s", "largest fibre lengthening velocity"),
+            ),
+            "negative_work": (
+                "muscle",
+                np.asarray(work),
+                _attrs(
+                    "J",
+                    "work done on the fibres while lengthening "
+                    "(magnitude of the fibres' negative work)",
+                ),
+            ),
+            "peak_force": (
+                "muscle",
+                np.asarray(sol.tendon_force).max(axis=-1),
+                _attrs("N", "peak tendon force"),
+            ),
+            "upright_mtu_length": ("muscle", upright, _attrs("m", "MTU length, upright pose")),
+        },
+        coords={"time": ("time", time, _attrs("s", "time")), "muscle": ("muscle", list(names))},
+        attrs={
+            "musclesim_version": __version__,
+            "tendon": tendon,
+            "constant_set": OPENSIM.name,
+            "activation_threshold": activation_threshold,
+            "lengthening_threshold": lengthening_threshold,
+            "lengthening_threshold_units": "normalised fibre velocity",
+            "strain_definitions": "mtu_strain = L/L_upright - 1 (Thelen 2005, Schache 2012); "
+            "fiber_strain = l/l_opt - 1; peak_eccentric_fiber_strain = max fiber_strain where "
+            "normalized_fiber_velocity > lengthening_threshold and activation > "
+            "activation_threshold",
+        },
+    )
+    ds["_ecc_index"] = ("muscle", np.asarray(ecc_index))
+    return ds
+
+
+def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
+    """Gait phase of each peak, and per-cycle peaks (dim ``cycle``, stride of the muscle's side)."""
+
+    time = ds["time"].values
+    for side, ev in events.items():
+        ds[f"stance_{side}"] = (
+            "time",
+            stance_mask(time, ev),
+            {"long_name": f"foot {side} on the ground"},
+        )
+        ds[f"phase_{side}"] = (
+            "time",
+            phases[side],
+            _attrs("%", f"gait-cycle phase of foot {side} (0 = foot strike)"),
+        )
+    peak_vars = {
+        "peak_mtu_strain": ("mtu_strain", None),
+        "peak_eccentric_fiber_strain": ("fiber_strain", "eccentric"),
+        "peak_force": ("tendon_force", None),
+        "peak_lengthening_velocity": ("fiber_velocity", None),
+    }
+    for var, (series, kind) in peak_vars.items():
+        at = np.full(len(names), np.nan)
+        for i, name in enumerate(names):
+            side = _side(name)
+            if side not in phases:
+                continue
+            index = (
+                int(ds["_ecc_index"].values[i]) if kind else int(np.argmax(ds[series].values[i]))
+            )
+            if kind and not np.isfinite(ds[var].values[i]):
+                continue
+            at[i] = phases[side][index]
+        ds[f"{var}_phase"] = (
+            "muscle",
+            at,
+            _attrs("%", f"gait-cycle phase of {var} (0 = foot strike of the muscle's side)"),
+        )
+    ds.__delitem__("_ecc_index")
+
+    n_cycles = max((len(ev.strides()) for ev in events.values()), default=0)
+    if n_cycles == 0:
+        return
+    per_cycle = {
+        k: np.full((n_cycles, len(names)), np.nan)
+        for k in (
+            "cycle_peak_mtu_strain",
+            "cycle_peak_mtu_strain_phase",
+            "cycle_peak_eccentric_fiber_strain",
+            "cycle_peak_force",
+            "cycle_start",
+        )
+    }
+    act = ds["activation"].values
+    vel = ds["normalized_fiber_velocity"].values
+    ecc = (vel > ds.attrs["lengthening_threshold"]) & (act > ds.attrs["activation_threshold"])
+    for i, name in enumerate(names):
+        side = _side(name)
+        if side not in events:
+            continue
+        for c, (start, _, end) in enumerate(events[side].strides()):
+            window = (time >= start) & (time <= end)
+            if not window.any():
+                continue
+            per_cycle["cycle_start"][c, i] = start
+            strain = ds["mtu_strain"].values[i, window]
+            per_cycle["cycle_peak_mtu_strain"][c, i] = strain.max()
+            peak_time = time[window][int(np.argmax(strain))]
+            per_cycle["cycle_peak_mtu_strain_phase"][c, i] = (
+                100 * (peak_time - start) / (end - start)
+            )
+            per_cycle["cycle_peak_force"][c, i] = ds["tendon_force"].values[i, window].max()
+            mask = window & ecc[i]
+            if mask.any():
+                per_cycle["cycle_peak_eccentric_fiber_strain"][c, i] = (
+                    ds["fiber_strain"].values[i, mask].max()
+                )
+    ds.coords["cycle"] = ("cycle", np.arange(n_cycles))
+    labels = {
+        "cycle_peak_mtu_strain": ("1", "peak MTU strain within each gait cycle"),
+        "cycle_peak_mtu_strain_phase": ("%", "gait phase of each cycle's peak MTU strain"),
+        "cycle_peak_eccentric_fiber_strain": ("1", "peak eccentric fibre strain per cycle"),
+        "cycle_peak_force": ("N", "peak tendon force within each gait cycle"),
+        "cycle_start": ("s", "foot strike opening the cycle (muscle's side)"),
+    }
+    for key, values in per_cycle.items():
+        ds[key] = (("cycle", "muscle"), values, _attrs(*labels[key]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ds["mean_cycle_peak_eccentric_fiber_strain"] = (
+            "muscle",
+            np.nanmean(per_cycle["cycle_peak_eccentric_fiber_strain"], axis=0),
+            _attrs("1", "across-cycle mean of the per-cycle peak eccentric fibre strain"),
+        )

@@ -1,0 +1,662 @@
+"""Tissue tolerance: how much the injured muscle may be stretched and loaded on a given day.
+
+The limit is expressed relative to the athlete's own **uninjured** value at maximal sprinting
+speed (the *reference*: peak eccentric fibre strain and peak force of the same muscle, uninjured
+parameters, running at the athlete's maximal sprint speed):
+
+.. math::
+
+    \\varepsilon_{lim}(d) = r(d)\\, m(p, s)\\, \\varepsilon_{ref}, \\qquad
+    F_{lim}(d) = r_F(d)\\, m(p, s)\\, F_{ref}
+
+with ``d`` days since injury, ``r`` the recovery curve of the injury's grade, and ``m`` the
+autoregulation multiplier from today's pain ``p`` and soreness ``s`` (0–10 numeric rating).
+
+**Recovery curve** (:func:`recovery_fraction`). A smooth, monotone rise from ``r0`` (the
+*start fraction*) to ``r1`` (the *full fraction*, default 1.0) between the end of a protection
+phase ``d_p`` and the grade's expected return to full training ``T``:
+
+.. math::
+
+    \\tau = \\mathrm{clip}\\left(\\frac{d - d_p}{T - d_p}, 0, 1\\right), \\qquad
+    r(d) = r_0 + (r_1 - r_0)(6\\tau^5 - 15\\tau^4 + 10\\tau^3)
+
+Key points: ``r = r0`` for ``d <= d_p``; ``r = (r0 + r1)/2`` at ``d = (d_p + T)/2``;
+``r = r1`` for ``d >= T`` with zero first and second derivative at both ends (C2). Written in
+``jax.numpy``: differentiable in ``d`` and in ``T`` (the gradient is zero outside
+``(d_p, T)``), vmappable over days and athletes.
+
+**Autoregulation** (:func:`autoregulation_multiplier`). The pain-monitoring model (Thomeé
+1997; Silbernagel et al. 2007) splits 0–10 pain into a *safe* zone (0–2), an *acceptable* zone
+(2–5) and a *high-risk* zone (> 5). Here: no reduction in the safe zone, a linear reduction to
+``multiplier_at_acceptable_max`` (default 0.5) across the acceptable zone, and
+``multiplier_high_risk`` (default 0: no stretch loading) above it. Soreness (next-morning
+muscle soreness after the last session, 0–10) uses the same zones (Silbernagel et al. 2007
+apply the model to the next morning's pain and stiffness). The multiplier is the smaller of
+the two. Piecewise linear in pain and soreness (differentiable except at the zone edges).
+
+Everything numeric here is **policy**, configurable through :class:`TolerancePolicy` (a dict
+or TOML file). Sources and the strength of evidence for every default are in
+:data:`REFERENCES` and printed by :func:`policy_summary`, which every output must include.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+
+from ..core.errors import InputError
+
+#: References used in this module (to be merged into the project's citation registry).
+#: ``verified: False`` marks a DOI or detail not checked against the paper in this release.
+REFERENCES: dict[str, dict[str, Any]] = {
+    "pollock2022": {
+        "authors": "Pollock N, Kelly S, Lee J, Stone B, Giakoumis M, Polglass G, Brown J, "
+        "MacDonald B",
+        "year": 2022,
+        "title": "A 4-year study of hamstring injury outcomes in elite track and field using "
+        "the British Athletics rehabilitation approach",
+        "journal": "Br J Sports Med 56(5):257-263",
+        "doi": "10.1136/bjsports-2020-103791",
+        "used_for": "hamstring time to return to full training (TRFT), from the abstract: mean "
+        "18.6 d for the whole cohort (70 injuries), 34 +/- 7 d for grade 2c, 48 +/- 17 d for "
+        "grade 3c",
+    },
+    "pollock2016": {
+        "authors": "Pollock N, Patel A, Chakraverty J, Suokas A, James SLJ, Chakraverty R",
+        "year": 2016,
+        "title": "Time to return to full training is delayed and recurrence rate is higher in "
+        "intratendinous ('c') acute hamstring injury in elite track and field athletes: "
+        "clinical application of the British Athletics Muscle Injury Classification",
+        "journal": "Br J Sports Med 50(5):305-310",
+        "doi": "10.1136/bjsports-2015-094657",
+        "verified": False,
+        "used_for": "context: longer TRFT for 'c' injuries (numbers not used; DOI not "
+        "re-verified in this session)",
+    },
+    "green_aspetar_calf": {
+        "authors": "Green B, Jeanguyot E, Pizzari T",
+        "year": 2024,
+        "title": "Calf muscle injuries in track and field athletes",
+        "journal": "Aspetar Sports Medicine Journal, vol 13 (targeted topic: sports medicine "
+        "in athletics); https://journal.aspetar.com/en/archive/volume-13-targeted-topic-"
+        "sports-medicine-in-athletics/calf-muscle-injuries-in-track-and-field-athletes",
+        "doi": None,
+        "used_for": "mean time loss per injury in British Olympic track and field over three "
+        "seasons, quoted from that article's reference 3: soleus 25.1 d, gastrocnemius 7.7 d, "
+        "hamstring 18.8 d (all grades pooled); year of the issue not verified",
+    },
+    "thomee1997": {
+        "authors": "Thomeé R",
+        "year": 1997,
+        "title": "A comprehensive treatment approach for patellofemoral pain syndrome in "
+        "young women",
+        "journal": "Phys Ther 77(12):1690-1703",
+        "doi": "10.1093/ptj/77.12.1690",
+        "verified": False,
+        "used_for": "pain-monitoring model zones: 0-2 safe, 2-5 acceptable, >5 high risk",
+    },
+    "silbernagel2007": {
+        "authors": "Silbernagel KG, Thomeé R, Eriksson BI, Karlsson J",
+        "year": 2007,
+        "title": "Continued sports activity, using a pain-monitoring model, during "
+        "rehabilitation in patients with Achilles tendinopathy: a randomized controlled study",
+        "journal": "Am J Sports Med 35(6):897-906",
+        "doi": "10.1177/0363546506298279",
+        "verified": False,
+        "used_for": "pain allowed up to 5/10 during activity; next-morning pain and stiffness "
+        "judged on the same scale",
+    },
+    "hickey2020": {
+        "authors": "Hickey JT, Timmins RG, Maniar N, Rio E, Hickey PF, Pitcher CA, Williams "
+        "MD, Opar DA",
+        "year": 2020,
+        "title": "Pain-free versus pain-threshold rehabilitation following acute hamstring "
+        "strain injury: a randomized controlled trial",
+        "journal": "J Orthop Sports Phys Ther 50(2):91-103",
+        "doi": "10.2519/jospt.2020.8895",
+        "verified": False,
+        "used_for": "hamstring rehabilitation with pain up to 4/10 did not delay return to "
+        "sport versus pain-free rehabilitation (supports a non-zero acceptable zone)",
+    },
+    "jarvinen2005": {
+        "authors": "Järvinen TAH, Järvinen TLN, Kääriäinen M, Kalimo H, Järvinen M",
+        "year": 2005,
+        "title": "Muscle injuries: biology and treatment",
+        "journal": "Am J Sports Med 33(5):745-764",
+        "doi": "10.1177/0363546505274714",
+        "verified": False,
+        "used_for": "a short initial period of relative rest after muscle injury before "
+        "progressive loading (the protection phase)",
+    },
+}
+
+_GRADES = ("0a", "0b", "1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c", "4", "4c")
+
+#: Expected days to return to full training for hamstring injuries, by BAMIC grade. ``None``:
+#: no default (grade 4 complete tears often need a surgical opinion; set the number yourself).
+#: Only 2c and 3c come from a verified number (Pollock 2022 abstract); the others are policy
+#: estimates ordered by grade, bracketing the cohort mean of 18.6 d (same abstract). Check them
+#: against Pollock 2022's per-grade table before clinical use.
+HAMSTRING_RECOVERY_DAYS: dict[str, float | None] = {
+    "0a": 5.0,
+    "0b": 3.0,
+    "1a": 10.0,
+    "1b": 12.0,
+    "1c": 20.0,
+    "2a": 16.0,
+    "2b": 18.0,
+    "2c": 34.0,
+    "3a": 25.0,
+    "3b": 28.0,
+    "3c": 48.0,
+    "4": None,
+    "4c": None,
+}
+_HAMSTRING_SOURCES = {
+    "2c": "Pollock et al. 2022 (abstract): mean TRFT 34 +/- 7 d for 2c",
+    "3c": "Pollock et al. 2022 (abstract): mean TRFT 48 +/- 17 d for 3c",
+}
+_HAMSTRING_ESTIMATE = (
+    "policy estimate (evidence not verified per grade); cohort mean TRFT "
+    "18.6 d, Pollock et al. 2022 abstract"
+)
+#: Pollock et al. 2022's cohort mean TRFT (d), used to scale calf means by grade.
+HAMSTRING_COHORT_MEAN_DAYS = 18.6
+#: Mean time loss per injury (d), all grades pooled (Green, Jeanguyot & Pizzari, Aspetar).
+CALF_MEAN_DAYS = {"gastrocnemius": 7.7, "soleus": 25.1}
+
+
+def _calf_days(group: str) -> dict[str, float | None]:
+    """Calf days by grade = the muscle's pooled mean x (hamstring grade days / hamstring mean).
+
+    Assumes calf grades scale like hamstring grades: a weak assumption, stated in the summary.
+    """
+    out: dict[str, float | None] = {}
+    for grade, days in HAMSTRING_RECOVERY_DAYS.items():
+        out[grade] = (
+            None
+            if days is None
+            else round(CALF_MEAN_DAYS[group] * days / HAMSTRING_COHORT_MEAN_DAYS, 1)
+        )
+    return out
+
+
+def default_policy_dict() -> dict[str, Any]:
+    """The default tolerance policy as a plain dict (the layout a policy TOML file uses)."""
+    return {
+        "recovery_days": {
+            "hamstring": dict(HAMSTRING_RECOVERY_DAYS),
+            "gastrocnemius": _calf_days("gastrocnemius"),
+            "soleus": _calf_days("soleus"),
+        },
+        "start_fraction": 0.5,
+        "force_start_fraction": 0.5,
+        "full_fraction": 1.0,
+        "protection_days": 3.0,
+        "protection_cap_fraction": 0.25,
+        "pain": {
+            "safe_max": 2.0,
+            "acceptable_max": 5.0,
+            "multiplier_at_acceptable_max": 0.5,
+            "multiplier_high_risk": 0.0,
+        },
+        "soreness": {
+            "safe_max": 2.0,
+            "acceptable_max": 5.0,
+            "multiplier_at_acceptable_max": 0.5,
+            "multiplier_high_risk": 0.0,
+        },
+        "autoregulation_horizon_days": 2,
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class ZoneRule:
+    """Pain-monitoring zones for one 0–10 score (see the module docstring)."""
+
+    safe_max: float = 2.0
+    acceptable_max: float = 5.0
+    multiplier_at_acceptable_max: float = 0.5
+    multiplier_high_risk: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TolerancePolicy:
+    """All tolerance numbers in one place. Build with :meth:`default`, :meth:`from_dict` or
+    :meth:`load` (a TOML file whose keys override the defaults).
+
+    Attributes:
+        recovery_days: ``{group: {grade: days or None}}``; groups ``hamstring``,
+            ``gastrocnemius``, ``soleus``; grades as in BAMIC.
+        start_fraction: ``r0``, strain limit at and before ``protection_days``, as a fraction
+            of the reference (policy; evidence thin).
+        force_start_fraction: the same for peak force.
+        full_fraction: ``r1``, the fraction reached at the expected return day (1.0: the
+            uninjured value at maximal sprinting speed).
+        protection_days: ``d_p``, days of relative rest before the curve rises (Järvinen
+            et al. 2005 describe a short initial rest; the number is policy). For short
+            recovery times the phase is capped at ``protection_cap_fraction`` of ``T``.
+        protection_cap_fraction: 0.25 (policy): ``d_p = min(protection_days, 0.25 T)``.
+        pain, soreness: :class:`ZoneRule` each.
+        autoregulation_horizon_days: a pain/soreness reading on day ``D`` applies to sessions
+            on days ``D .. D + horizon`` (default 2: the next session in a 3-per-week plan);
+            later sessions assume scores in the safe zone and are re-planned when new scores
+            arrive (policy).
+        source: where the policy came from (``"default"`` or a file path).
+    """
+
+    recovery_days: Mapping[str, Mapping[str, float | None]]
+    start_fraction: float = 0.5
+    force_start_fraction: float = 0.5
+    full_fraction: float = 1.0
+    protection_days: float = 3.0
+    protection_cap_fraction: float = 0.25
+    pain: ZoneRule = ZoneRule()
+    soreness: ZoneRule = ZoneRule()
+    autoregulation_horizon_days: int = 2
+    source: str = "default"
+
+    def __post_init__(self):
+        src = None if self.source == "default" else self.source
+        for name in ("start_fraction", "force_start_fraction"):
+            value = getattr(self, name)
+            if not 0 <= value <= self.full_fraction:
+                raise InputError(
+                    f"{value!r} out of range",
+                    path=src,
+                    field=name,
+                    expected=f"a fraction in [0, full_fraction={self.full_fraction}]",
+                )
+        if not 0 < self.full_fraction <= 2:
+            raise InputError(
+                f"{self.full_fraction!r} out of range",
+                path=src,
+                field="full_fraction",
+                expected="in (0, 2]",
+            )
+        if not 0 <= self.protection_cap_fraction < 1:
+            raise InputError(
+                f"{self.protection_cap_fraction!r} out of range",
+                path=src,
+                field="protection_cap_fraction",
+                expected="in [0, 1)",
+            )
+        if not self.protection_days >= 0:
+            raise InputError(
+                f"{self.protection_days!r} is negative",
+                path=src,
+                field="protection_days",
+                expected=">= 0 days",
+            )
+        if int(self.autoregulation_horizon_days) != self.autoregulation_horizon_days or (
+            self.autoregulation_horizon_days < 0
+        ):
+            raise InputError(
+                f"{self.autoregulation_horizon_days!r} is not a whole number >= 0",
+                path=src,
+                field="autoregulation_horizon_days",
+                expected="an integer >= 0 (days)",
+            )
+        for label, rule in (("pain", self.pain), ("soreness", self.soreness)):
+            if not 0 <= rule.safe_max < rule.acceptable_max <= 10:
+                raise InputError(
+                    "zones out of order",
+                    path=src,
+                    field=f"{label}.safe_max/acceptable_max",
+                    expected="0 <= safe_max < acceptable_max <= 10",
+                )
+            for key in ("multiplier_at_acceptable_max", "multiplier_high_risk"):
+                if not 0 <= getattr(rule, key) <= 1:
+                    raise InputError(
+                        f"{getattr(rule, key)!r} out of range",
+                        path=src,
+                        field=f"{label}.{key}",
+                        expected="in [0, 1]",
+                    )
+        for group, table in self.recovery_days.items():
+            for grade, days in table.items():
+                if grade not in _GRADES:
+                    raise InputError(
+                        f"unknown grade {grade!r}",
+                        path=src,
+                        field=f"recovery_days.{group}.{grade}",
+                        expected=f"one of {list(_GRADES)}",
+                    )
+                if days is not None and (
+                    isinstance(days, bool) or not isinstance(days, int | float) or not days > 0
+                ):
+                    raise InputError(
+                        f"{days!r} is not a positive number of days",
+                        path=src,
+                        field=f"recovery_days.{group}.{grade}",
+                        expected="a number > 0 (days)",
+                    )
+
+    @classmethod
+    def default(cls) -> TolerancePolicy:
+        """The shipped defaults (see :func:`policy_summary` for their sources)."""
+        return cls.from_dict({})
+
+    @classmethod
+    def from_dict(cls, overrides: Mapping[str, Any], *, source: str = "default") -> TolerancePolicy:
+        """Defaults with ``overrides`` merged in (nested tables merge key by key).
+
+        In ``recovery_days`` a grade set to a negative number, or the string ``"none"``,
+        removes that grade's default (TOML has no null).
+        """
+        merged = default_policy_dict()
+        src = None if source == "default" else source
+        allowed = set(merged)
+        for key, value in overrides.items():
+            if key not in allowed:
+                raise InputError(
+                    f"unknown policy key {key!r}",
+                    path=src,
+                    field=key,
+                    expected=f"one of {sorted(allowed)}",
+                )
+            if key == "recovery_days":
+                if not isinstance(value, Mapping):
+                    raise InputError("wrong type", path=src, field=key, expected="a table")
+                for group, table in value.items():
+                    if not isinstance(table, Mapping):
+                        raise InputError(
+                            "wrong type",
+                            path=src,
+                            field=f"{key}.{group}",
+                            expected="a table of grade = days",
+                        )
+                    target = merged[key].setdefault(group, {})
+                    for grade, days in table.items():
+                        target[grade] = (
+                            None
+                            if (days == "none" or (isinstance(days, int | float) and days < 0))
+                            else days
+                        )
+            elif key in ("pain", "soreness"):
+                if not isinstance(value, Mapping):
+                    raise InputError("wrong type", path=src, field=key, expected="a table")
+                unknown = set(value) - set(merged[key])
+                if unknown:
+                    raise InputError(
+                        f"unknown key {sorted(unknown)[0]!r}",
+                        path=src,
+                        field=f"{key}.{sorted(unknown)[0]}",
+                        expected=f"one of {sorted(merged[key])}",
+                    )
+                merged[key].update(value)
+            else:
+                merged[key] = value
+        for key in (
+            "start_fraction",
+            "force_start_fraction",
+            "full_fraction",
+            "protection_days",
+            "protection_cap_fraction",
+        ):
+            value = merged[key]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputError(
+                    f"wrong type {type(value).__name__}", path=src, field=key, expected="a number"
+                )
+        return cls(
+            recovery_days={g: dict(t) for g, t in merged["recovery_days"].items()},
+            start_fraction=float(merged["start_fraction"]),
+            force_start_fraction=float(merged["force_start_fraction"]),
+            full_fraction=float(merged["full_fraction"]),
+            protection_days=float(merged["protection_days"]),
+            protection_cap_fraction=float(merged["protection_cap_fraction"]),
+            pain=ZoneRule(**{k: float(v) for k, v in merged["pain"].items()}),
+            soreness=ZoneRule(**{k: float(v) for k, v in merged["soreness"].items()}),
+            autoregulation_horizon_days=merged["autoregulation_horizon_days"],
+            source=source,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> TolerancePolicy:
+        """Read overrides from a TOML file (same keys as :func:`default_policy_dict`)."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise InputError("no such file", path=path, expected="a policy .toml") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"not valid TOML ({exc})", path=path) from None
+        return cls.from_dict(data, source=str(path))
+
+    def recovery_days_for(self, athlete) -> float:
+        """Expected days to return to full training for the athlete's muscle group and grade."""
+        group, grade = athlete.recovery_group, athlete.grade
+        days = self.recovery_days.get(group, {}).get(grade)
+        if days is None:
+            raise InputError(
+                f"no expected return time for a grade {grade} {group} injury",
+                path=None if self.source == "default" else self.source,
+                field=f"recovery_days.{group}.{grade}",
+                expected="a number of days set in the tolerance policy (grade 4 complete "
+                "tears have no default: they often need a surgical opinion)",
+            )
+        return float(days)
+
+    def protection_for(self, recovery_days: float) -> float:
+        """``d_p = min(protection_days, protection_cap_fraction * T)``."""
+        return min(self.protection_days, self.protection_cap_fraction * recovery_days)
+
+    def expected_return_date(self, athlete):
+        """Injury date + expected days (rounded up), or the athlete's own target if given."""
+        import datetime
+
+        if athlete.target_return_date is not None:
+            return athlete.target_return_date
+        return athlete.injury_date + datetime.timedelta(
+            days=math.ceil(self.recovery_days_for(athlete))
+        )
+
+
+# ------------------------------------------------------------------------------------------
+# The curves (pure, jax.numpy).
+def recovery_fraction(
+    days, recovery_days, *, start_fraction=0.5, protection_days=3.0, full_fraction=1.0
+):
+    """``r(d)``: tolerated fraction of the reference on day ``d`` after injury.
+
+    See the module docstring for the equation and key points. Arguments broadcast; ``days``
+    and ``recovery_days`` may be traced (differentiable). ``recovery_days`` must exceed
+    ``protection_days`` (a guarded minimum of 1e-6 d keeps the division finite).
+    """
+    days = jnp.asarray(days, dtype=float)
+    span = jnp.maximum(jnp.asarray(recovery_days, dtype=float) - protection_days, 1e-6)
+    tau = jnp.clip((days - protection_days) / span, 0.0, 1.0)
+    smooth = tau * tau * tau * (tau * (6.0 * tau - 15.0) + 10.0)
+    return start_fraction + (full_fraction - start_fraction) * smooth
+
+
+def zone_multiplier(score, rule: ZoneRule):
+    """Multiplier for one 0–10 score under a :class:`ZoneRule` (see the module docstring)."""
+    score = jnp.asarray(score, dtype=float)
+    ramp = (score - rule.safe_max) / (rule.acceptable_max - rule.safe_max)
+    inside = 1.0 - (1.0 - rule.multiplier_at_acceptable_max) * jnp.clip(ramp, 0.0, 1.0)
+    return jnp.where(score > rule.acceptable_max, rule.multiplier_high_risk, inside)
+
+
+def autoregulation_multiplier(pain=0.0, soreness=0.0, policy: TolerancePolicy | None = None):
+    """``m(p, s) = min(zone(p), zone(s))``; 1 when both scores lie in the safe zone."""
+    policy = TolerancePolicy.default() if policy is None else policy
+    for label, value in (("pain", pain), ("soreness", soreness)):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            continue  # traced values are not checked
+        if not 0 <= v <= 10 or math.isnan(v):
+            raise InputError(
+                f"{label} score {value!r} out of range",
+                field=label,
+                expected="a 0-10 numeric rating",
+            )
+    return jnp.minimum(
+        zone_multiplier(pain, policy.pain), zone_multiplier(soreness, policy.soreness)
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class ToleranceLimit:
+    """One day's limit. Fractions are of the reference (uninjured, maximal sprint speed).
+
+    Attributes:
+        days_since_injury: d.
+        recovery: ``r(d)`` for strain; ``force_recovery``: ``r_F(d)``.
+        multiplier: ``m(p, s)``.
+        strain_fraction, force_fraction: ``r m`` and ``r_F m``.
+        strain: absolute peak-eccentric-fibre-strain limit (or None without a reference).
+        force: absolute peak-force limit in N (or None without a reference).
+    """
+
+    days_since_injury: float
+    recovery: float
+    force_recovery: float
+    multiplier: float
+    strain_fraction: float
+    force_fraction: float
+    strain: float | None
+    force: float | None
+
+
+def tolerance_limit(
+    athlete,
+    days_since_injury,
+    *,
+    policy: TolerancePolicy | None = None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    reference_strain: float | None = None,
+    reference_force: float | None = None,
+) -> ToleranceLimit:
+    """The injured muscle's limit ``days_since_injury`` days after injury (concrete values).
+
+    Args:
+        athlete: an :class:`~musclesim.training.athlete.Athlete` (its muscle group and grade select
+            the recovery time).
+        days_since_injury: whole or fractional days (>= 0).
+        policy: a :class:`TolerancePolicy` (default: :meth:`TolerancePolicy.default`).
+        pain, soreness: today's 0–10 scores.
+        reference_strain: uninjured peak eccentric fibre strain at maximal sprint speed
+            (must be > 0).
+        reference_force: uninjured peak force at maximal sprint speed (N, > 0).
+    """
+    policy = TolerancePolicy.default() if policy is None else policy
+    if not days_since_injury >= 0:
+        raise InputError(
+            f"{days_since_injury!r} days since injury",
+            field="days_since_injury",
+            expected="a day on or after the injury (>= 0)",
+        )
+    for label, ref in (
+        ("reference_strain", reference_strain),
+        ("reference_force", reference_force),
+    ):
+        if ref is not None and not ref > 0:
+            raise InputError(
+                f"{ref!r} is not positive",
+                field=label,
+                expected="the uninjured value at maximal sprint speed, > 0",
+            )
+    total = policy.recovery_days_for(athlete)
+    common = {
+        "protection_days": policy.protection_for(total),
+        "full_fraction": policy.full_fraction,
+    }
+    r = float(
+        recovery_fraction(days_since_injury, total, start_fraction=policy.start_fraction, **common)
+    )
+    r_f = float(
+        recovery_fraction(
+            days_since_injury, total, start_fraction=policy.force_start_fraction, **common
+        )
+    )
+    m = float(autoregulation_multiplier(pain, soreness, policy))
+    return ToleranceLimit(
+        days_since_injury=float(days_since_injury),
+        recovery=r,
+        force_recovery=r_f,
+        multiplier=m,
+        strain_fraction=r * m,
+        force_fraction=r_f * m,
+        strain=None if reference_strain is None else r * m * reference_strain,
+        force=None if reference_force is None else r_f * m * reference_force,
+    )
+
+
+def policy_summary(policy: TolerancePolicy | None = None, athlete=None) -> str:
+    """Human-readable statement of the tolerance policy and its sources (print it with every
+    output). With an athlete, also the recovery time that applies to them."""
+    policy = TolerancePolicy.default() if policy is None else policy
+    lines = [
+        f"Tissue-tolerance policy ({policy.source}). These numbers are policy, not measurements;",
+        "change them in a policy TOML file.",
+        "  Limit = r(days) x m(pain, soreness) x the athlete's uninjured value at maximal "
+        "sprint speed",
+        f"  r: {policy.start_fraction:g} (strain) / {policy.force_start_fraction:g} (force) "
+        f"until day min({policy.protection_days:g}, {policy.protection_cap_fraction:g} x TRFT) "
+        "(protection phase; Järvinen et al. 2005, "
+        f"doi:{REFERENCES['jarvinen2005']['doi']}; number is policy),",
+        f"     rising smoothly (smootherstep) to {policy.full_fraction:g} at the expected "
+        "return to full training (TRFT).",
+    ]
+    if athlete is not None:
+        try:
+            days = policy.recovery_days_for(athlete)
+            lines.append(
+                f"  This athlete: {athlete.recovery_group} grade {athlete.grade} -> "
+                f"TRFT {days:g} d ({_days_source(policy, athlete)})."
+            )
+        except InputError as exc:
+            lines.append(f"  This athlete: {exc}")
+    lines += [
+        "  Expected TRFT by grade (days):",
+    ]
+    for group, table in policy.recovery_days.items():
+        cells = ", ".join(f"{g} {'-' if d is None else f'{d:g}'}" for g, d in table.items())
+        lines.append(f"    {group}: {cells}")
+    lines += [
+        "    hamstring 2c, 3c: Pollock et al. 2022 Br J Sports Med abstract, "
+        f"doi:{REFERENCES['pollock2022']['doi']};",
+        "    other hamstring grades: policy estimates around that cohort's mean of 18.6 d "
+        "(same source; evidence per grade not verified);",
+        "    calf: pooled mean time loss (gastrocnemius 7.7 d, soleus 25.1 d; British Olympic "
+        "track and field, quoted by Green, Jeanguyot & Pizzari, Aspetar Sports Med J vol 13)",
+        "    scaled by grade like the hamstring table (an assumption; evidence thin).",
+        "    Grade 4 has no default (complete tear: surgical opinion).",
+        f"  m: pain-monitoring zones (Thomeé 1997, doi:{REFERENCES['thomee1997']['doi']}; "
+        f"Silbernagel et al. 2007, doi:{REFERENCES['silbernagel2007']['doi']}):",
+    ]
+    for label, rule in (("pain", policy.pain), ("soreness", policy.soreness)):
+        lines.append(
+            f"    {label}: <= {rule.safe_max:g} no change; to {rule.acceptable_max:g} linear down "
+            f"to x{rule.multiplier_at_acceptable_max:g}; above x{rule.multiplier_high_risk:g}"
+        )
+    lines += [
+        "    (rehabilitation with pain up to 4/10 did not delay return after hamstring strain: "
+        f"Hickey et al. 2020, doi:{REFERENCES['hickey2020']['doi']}); the multiplier is the "
+        "smaller of the two.",
+        f"  A pain/soreness reading applies to sessions up to "
+        f"{policy.autoregulation_horizon_days} day(s) after it (policy).",
+    ]
+    return "\n".join(lines)
+
+
+def _days_source(policy, athlete):
+    if policy.source != "default":
+        return f"from {policy.source} or the defaults"
+    if athlete.recovery_group == "hamstring":
+        return _HAMSTRING_SOURCES.get(athlete.grade, _HAMSTRING_ESTIMATE)
+    return (
+        f"pooled {athlete.recovery_group} mean {CALF_MEAN_DAYS[athlete.recovery_group]} d "
+        "scaled by the hamstring grade ratio; evidence thin"
+    )
