@@ -1,4 +1,6 @@
-"""Moved from _arm_convention.py; docstring to write."""
+"""``musclesim fit-arm-convention``: screen a fitted geometry for OpenSim moment-arm convention
+differences and store the fitted corrections in the file (needs OpenSim).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Moved from _geometry_path.py; docstring to write."""
+"""``musclesim fit-path``: read exact paths from an ``.osim``, check them against OpenSim and store
+them in a fitted geometry file (needs OpenSim).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Moved from _geometry_refine.py; docstring to write."""
+"""``musclesim refine-domain``: subdivide a fitted file's excluded regions against OpenSim and keep
+only the sub-boxes where the surrogate misses (needs OpenSim).
+"""
 
 from __future__ import annotations
 

@@ -1,23 +1,7 @@
 """Inverse dynamics of an OpenSim model in JAX: joint moments from measured motion.
 
-The model is read from the ``.osim`` file without OpenSim (:func:`load_dynamics_model`): bodies
-(mass, mass centre, inertia about the mass centre in the body frame), joints with their parent
-and child offset frames, the gravity vector and the coordinate-coupler constraints. Joint types:
-``CustomJoint`` (a ``SpatialTransform`` of three rotation and three translation axes, each a
-function of at most one coordinate: ``Constant``, ``LinearFunction``, ``PolynomialFunction``,
-``SimmSpline``, ``MultiplierFunction``), ``PinJoint``, ``SliderJoint``, ``UniversalJoint`` and
-``WeldJoint``. Any other type is refused with an :class:`InputError` naming the joint.
-
-Kinematics follow Simbody's conventions as OpenSim builds them (checked body by body against
-``Frame.getTransformInGround`` in ``tests/test_dynamics.py``):
-
-* an offset frame's ``orientation`` holds body-fixed X-Y-Z angles, R = Rx(a) Ry(b) Rz(c);
-* a ``CustomJoint`` rotates its child frame M about ``rotation1``, then ``rotation2``, then
-  ``rotation3`` (body-fixed: R_FM = R(a1, f1) R(a2, f2) R(a3, f3)), and translates it by
-  ``sum_k a_k f_k`` along the translation axes, expressed in the parent frame F;
-* a ``PinJoint`` rotates about the common z axis of its frames; a ``UniversalJoint`` about x,
-  then the new y; a ``SliderJoint`` translates along x;
-* X_GB = X_GP · X_PF · X_FM(q) · X_BM⁻¹ along the tree from ground.
+The model comes from :func:`musclesim.osim.model.load_dynamics_model` (bodies, joints, the
+gravity vector and coordinate couplers, read from the ``.osim`` without OpenSim).
 
 Generalized forces (the pure JAX core, :func:`generalized_forces`) use the Jacobian-transpose
 form of the Newton-Euler equations, which is exact and needs no recursion by hand::
@@ -70,11 +54,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+import defusedxml.ElementTree as DET
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from scipy.interpolate import make_interp_spline
 
 from ..core.errors import InputError
 from ..core.groups import LEG_COORDINATES
@@ -371,8 +357,6 @@ def read_external_loads(
     ``../ExpData/grf.mot``). Forces and points must be expressed in ground (the force-plate
     convention); the identifiers must each select exactly three columns (OpenSim's rule).
     """
-    import defusedxml.ElementTree as DET
-
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", path=path, expected="an OpenSim ExternalLoads .xml")
@@ -455,8 +439,6 @@ def external_loads_at(
     (OpenSim's ``ExternalForce`` interpolates its data with a cubic GCV spline; ours is the
     interpolating cubic spline through the same samples.) Times outside the data are refused.
     """
-    from scipy.interpolate import make_interp_spline
-
     t = data["time"].values
     path = data.attrs.get("source_path")
     times = np.asarray(times, dtype=np.float64)

@@ -12,7 +12,7 @@ with the rigid-tendon muscle force (tendon direction)
 .. math:: F_m(a) = a\,A_m + P_m,\quad A_m = F_{max} f_L(\tilde l_M) f_V(\tilde v_M)\cos\alpha,
           \quad P_m = (F_{max} f_{PE}(\tilde l_M) + F_{max}\beta\tilde v_M)\cos\alpha
 
-from :func:`musclesim.muscle.state.rigid_tendon_state` (fibre length and velocity from the MTU length
+from :func:`~musclesim.muscle.state.rigid_tendon_state` (fibre length and velocity from the MTU length
 and velocity of the geometry surrogate; MTU velocity by the chain rule, dL/dt = -R q-dot).
 ``s_j`` is the activation of a reserve (coordinate) actuator of optimal force ``F_r,j`` (N m);
 its moment is ``F_r,j s_j``. ``R`` is the moment arm -dL/dq (N m per N).
@@ -65,6 +65,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
+from scipy.interpolate import CubicSpline
 
 from ..core.errors import InputError
 from ..core.groups import LEG_COORDINATES
@@ -455,8 +457,6 @@ class StaticOptimizationSolution(eqx.Module):
 
     def to_dataset(self, time, *, attrs: Mapping[str, str] | None = None):
         """An ``xarray.Dataset`` (dims ``time``, ``muscle``, ``coordinate``) for one trial."""
-        import xarray as xr
-
         s = self.solution
 
         def v(dims, x, units, long_name):
@@ -663,8 +663,6 @@ def excitation_from_activation(params, time, activation, *, activation_rate_hint
 
     Returns ``[time, muscle]`` excitations in [0, 1].
     """
-    from scipy.interpolate import CubicSpline
-
     time = np.asarray(time, dtype=float)
     a = np.clip(np.asarray(activation, dtype=float), 0.0, 1.0)
     if activation_rate_hint is None:
@@ -707,8 +705,6 @@ def moments_array(moments, coordinates: Sequence[str], time) -> np.ndarray:
     :func:`musclesim.read_storage` Dataset) with columns ``<coordinate>_moment``. Other times
     are linearly interpolated onto ``time``; extrapolation is refused.
     """
-    import xarray as xr
-
     time = np.asarray(time, dtype=float)
     source = None
     if isinstance(moments, str) or hasattr(moments, "__fspath__"):

@@ -30,7 +30,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import scipy.io
 import xarray as xr
+from scipy.io.matlab._mio5 import MatFile5Reader
+from scipy.signal import butter, sosfiltfilt
 
 from ..core import groups as _groups
 from ..core.errors import InputError
@@ -114,8 +117,6 @@ def _mat_dataset_object(path: Path, raw: dict) -> tuple[list[str], list[np.ndarr
     columns) are found by shape: the cell of strings whose length equals the cell of numeric
     columns'. Returns None when the file holds no such object.
     """
-    from scipy.io.matlab._mio5 import MatFile5Reader
-
     workspace = raw.get("__function_workspace__")
     if workspace is None:
         return None
@@ -155,8 +156,6 @@ def _mat_dataset_object(path: Path, raw: dict) -> tuple[list[str], list[np.ndarr
 
 
 def _read_mat(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    import scipy.io
-
     try:
         raw = scipy.io.loadmat(str(path), squeeze_me=False, struct_as_record=True)
     except Exception as exc:
@@ -332,8 +331,6 @@ class EMGEnvelope(ExcitationSource):
         normalize: str | float | Mapping[str, float] = "peak",
         channel_map: Mapping[str, Sequence[str]] | None = None,
     ):
-        from scipy.signal import butter, sosfiltfilt
-
         self.data = source if isinstance(source, xr.Dataset) else read_emg(source)
         self.path = self.data.attrs.get("source_path")
         if processing not in ("auto", "raw", "envelope"):
@@ -611,7 +608,7 @@ def derive_emg_template(
     running template was made).
 
     Strides are cut at force-plate foot strikes (vertical force > 20 N, see
-    :func:`musclesim.motion.gait.events_from_grf`), every channel's envelope (normalised to its trial
+    :func:`~musclesim.motion.gait.events_from_grf`), every channel's envelope (normalised to its trial
     peak as the file gives it, ``normalize=1.0`` i.e. unscaled) is time-normalised and averaged
     across strides, sampled at :data:`TEMPLATE_PHASE`, and divided by its maximum. Returns
     ``{"shapes": key → array, "cycle_peak": key → peak of the average in file units,

@@ -1,4 +1,8 @@
-"""Moved from _static_opt.py; docstring to write."""
+"""Static optimisation as an excitation source: joint moments (given, or computed by inverse
+dynamics) shared among the muscles crossing a leg's joints by
+:func:`musclesim.dynamics.static_opt.static_optimization`, and the activations turned into
+excitations by inverting the activation dynamics, for :func:`musclesim.simulate`.
+"""
 
 from __future__ import annotations
 

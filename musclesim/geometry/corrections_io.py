@@ -1,4 +1,8 @@
-"""Moved from arm_convention.py; docstring to write."""
+"""The OpenSim moment-arm convention part of the fitted-geometry file: fitted
+:class:`~.records.ArmCorrection` pieces to and from ``correction_*`` variables of the geometry
+Dataset (layout in ``models/README-geometry.md``), attaching, stripping and carrying them over a
+refit.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+import xarray as xr
 
 from ..core.errors import InputError
 from .records import (
@@ -30,8 +35,6 @@ def corrections_to_dataset(
 ):
     """The ``arm_correction_*`` variables as an ``xarray.Dataset`` (merged into a geometry
     file by :func:`attach_corrections`); ``rejected`` fits are listed in the settings."""
-    import xarray as xr
-
     n = len(fits)
     n_piece = 1 + max((len(f.thresholds) for f in fits), default=0)
     n_term = max((f.coefficients.shape[1] for f in fits), default=1)

@@ -1,4 +1,8 @@
-"""Moved from _geometry.py; docstring to write."""
+"""The fitted-geometry file: reading (``models/<name>.nc`` or a path → :class:`GeometryModel`),
+writing (atomically), and the Dataset layout of the polynomial fits (``fits_to_dataset`` /
+``fits_from_dataset``; formats 1-3, documented in ``models/README-geometry.md``). Readers and
+writers live here, apart from the runtime model's physics.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,12 @@ from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
+import xarray as xr
 
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, atomic_path
 from ..core.version import __version__
-from ..muscle.parameters import FIELDS as PARAMETER_FIELDS
-from ..muscle.parameters import MuscleParameters
+from ..muscle.parameters import FIELDS as PARAMETER_FIELDS, MuscleParameters
 from .model import (
     FILE_FORMAT,
     FILE_FORMAT_MIN_PIECES,
@@ -274,8 +278,6 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 def load_geometry_dataset(name_or_path: str | Path):
     """The fitted-geometry file as an ``xarray.Dataset`` (error report, domain, provenance)."""
-    import xarray as xr
-
     path = resolve_model_path(name_or_path)
     try:
         with xr.open_dataset(path) as ds:
@@ -325,8 +327,6 @@ def fits_to_dataset(
     settings,
 ):
     """Assemble the fitted-geometry ``xarray.Dataset`` (the file format; see module doc)."""
-    import xarray as xr
-
     M, C = len(muscles), len(coordinates)
     K = max(len(fits[m].coordinates) for m in muscles)
     P = max(1 + len(fits[m].thresholds) for m in muscles)
@@ -571,7 +571,7 @@ def fits_to_dataset(
 def fits_from_dataset(ds) -> dict:
     """The inverse of :func:`fits_to_dataset`: per-muscle :class:`MuscleFit` records and the
     model-wide fields of a fitted-geometry dataset, so that a few muscles can be refitted and
-    merged back (:func:`musclesim.geometry.fitting.fit.merge_geometry`). Returns the keyword arguments
+    merged back (:func:`~.fitting.fit.merge_geometry`). Returns the keyword arguments
     of :func:`fits_to_dataset` (parameters as a ``{field: [muscle]}`` mapping)."""
 
     muscles = [str(m) for m in ds["muscle"].values]

@@ -221,7 +221,7 @@ class GeometryModel(eqx.Module):
             inside the domain.
         source_file, source_sha256: the ``.osim`` the fit came from.
         arm_corrections, arm_correction_pairs: OpenSim's moment-arm convention
-            (:mod:`musclesim.geometry.fitting.arm_convention`): per corrected ``(muscle, coordinate)`` pair a
+            (:mod:`~.fitting.arm_convention`): per corrected ``(muscle, coordinate)`` pair a
             one-member block giving ``computeMomentArm - (-dL/dq)``; empty when none is needed.
         arm_convention_fitted: whether the file was screened for OpenSim's convention at all
             (``moment_arm(..., convention="opensim")`` refuses a file that was not).
@@ -481,7 +481,7 @@ class GeometryModel(eqx.Module):
     def moment_arm_correction(self, q: Mapping[str, jax.Array]) -> jax.Array:
         """OpenSim's ``computeMomentArm`` minus -dL/dq, ``[..., muscle, coordinate]`` (m): zero
         except for the pairs where OpenSim's path maps force otherwise than its length changes
-        (:mod:`musclesim.geometry.fitting.arm_convention`). Same domain handling as :meth:`mtu_length`."""
+        (:mod:`~.fitting.arm_convention`). Same domain handling as :meth:`mtu_length`."""
         self._check_convention("opensim")
         qm = self._stack(q)
         qm, _ = self._check_domain(q, qm, strict=False)

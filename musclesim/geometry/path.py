@@ -136,7 +136,7 @@ def _dsign(x: jax.Array) -> jax.Array:
 
 
 def _rotation(axis: jax.Array, angle: jax.Array) -> jax.Array:
-    """Rotation by ``angle`` about the unit ``axis`` (Rodrigues, :mod:`musclesim.dynamics.inverse`)."""
+    """Rotation by ``angle`` about the unit ``axis`` (Rodrigues, as :mod:`musclesim.osim.model`)."""
     k = jnp.array(
         [[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]],
         dtype=angle.dtype,

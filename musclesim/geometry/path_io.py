@@ -1,4 +1,7 @@
-"""Moved from _geometry_path.py; docstring to write."""
+"""The exact-path part of the fitted-geometry file (format 3): :class:`~.records.PathSpec` and its
+check against OpenSim to and from ``path_*`` variables of the geometry Dataset (layout in
+``models/README-geometry.md``), attaching, stripping and carrying paths over a refit.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 from collections.abc import Sequence
 
 import numpy as np
+import xarray as xr
 
 from ..core.errors import InputError
 from .model import FILE_FORMAT, FILE_FORMAT_MIN_PIECES, FILE_FORMAT_PATHS
@@ -46,8 +50,6 @@ def paths_to_dataset(
 ):
     """The ``path_*`` variables of ``specs`` (with their checks and checked ranges) as an
     ``xarray.Dataset`` on the file's ``coordinate`` list."""
-    import xarray as xr
-
     n = len(specs)
     n_point = max((len(s.location) for s in specs), default=1)
     n_slot = max((len(s.inputs) for s in specs), default=1)

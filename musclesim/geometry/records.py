@@ -1,4 +1,10 @@
-"""Moved from _geometry_fit.py; docstring to write."""
+"""Plain records shared by the geometry runtime, its file formats and its fitters: the fitted
+polynomial of a muscle group (:class:`MuscleFit`), coordinate records and thresholds, exact-path
+specifications and their checks against OpenSim (:class:`PathSpec`, :class:`PathCheck`),
+OpenSim moment-arm corrections (:class:`ArmCorrection`), and the tolerances and sampling
+settings the fitted file records. No physics and no I/O live here, so every other geometry
+module may import it.
+"""
 
 from __future__ import annotations
 

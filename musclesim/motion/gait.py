@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from ..core.errors import InputError
 from ..osim.xml import model_element, parse_osim
@@ -359,8 +360,6 @@ class GaitEvents:
 
 def _stride_period_samples(signal: np.ndarray, fs: float) -> int:
     """Stride period (samples) from the first autocorrelation peak beyond 0.3 s."""
-    from scipy.signal import find_peaks
-
     x = signal - signal.mean()
     ac = np.correlate(x, x, mode="full")[x.size - 1 :]
     peaks, _ = find_peaks(ac)
@@ -395,8 +394,6 @@ def detect_events(
             offsets and the knee sign read from the data, see :func:`knee_sign_from_data`).
         cutoff_hz: low-pass cutoff applied before differentiation (None: no filtering).
     """
-    from scipy.signal import find_peaks
-
     if side not in ("r", "l"):
         raise InputError(f"side {side!r}", field="side", expected="'r' or 'l'")
     fs = sampling_rate(motion["time"].values, path=motion.attrs.get("source_path"))
@@ -578,8 +575,6 @@ def refine_events_with_markers(
     at most 4 ms) before differentiation. Needs ≥ 200 Hz data to resolve the peaks; at 100 Hz
     (the Rajagopal trial) it was 13–24 ms late for touchdown and up to 64 ms early for toe-off.
     """
-    from scipy.signal import butter, sosfiltfilt
-
     path = markers.attrs.get("source_path")
     names = [str(n) for n in markers["marker"].values]
     heel = _find_marker(names, "heel", events.side, heel)

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import defusedxml.ElementTree as DET
 import numpy as np
 import xarray as xr
 
@@ -69,8 +70,6 @@ class ScaleResult:
 
 def read_scale_set(path: str | Path) -> dict[str, tuple[float, float, float]]:
     """Body scale factors from an OpenSim ScaleSet XML file (``<Scale><scales>``)."""
-    import defusedxml.ElementTree as DET
-
     path = existing_file(path, "an OpenSim ScaleSet .xml file")
     root = DET.parse(path).getroot()
     out = {}

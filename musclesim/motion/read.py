@@ -1,4 +1,8 @@
-"""Moved from _motion.py; docstring to write."""
+""":func:`read_motion`, the one entry point from a motion file to a Motion Dataset (time ×
+coordinate, SI units): OpenSim storage and CSV through :mod:`musclesim.motion.readers`, marker
+files through OpenSim's inverse kinematics (:func:`~.opensim_tools.run_ik`).
+It sits above both, so the readers never depend on OpenSim's tools.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ def read_motion(
     Args:
         path: ``.mot``/``.sto`` (OpenSim), ``.csv`` (convention in the module docstring), or a
             marker file ``.trc``/``.c3d``, which needs ``model`` and OpenSim: its markers are
-            run through OpenSim's inverse kinematics (:func:`musclesim.motion.opensim_tools.run_ik`).
+            run through OpenSim's inverse kinematics (:func:`~.opensim_tools.run_ik`).
         model: optional ``.osim`` path, parsed ``.osim`` root, or a mapping coordinate name →
             motion type. When given, rotational/translational/coupled columns are told apart by
             the model's joints; otherwise by name (``pelvis_t[xyz]`` translations, ``*_beta``

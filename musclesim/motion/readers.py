@@ -56,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.interpolate import CubicSpline, make_interp_spline
+from scipy.signal import butter, sosfiltfilt
 
 from ..core.errors import InputError
 from ..core.io import sha256_file
@@ -927,8 +929,6 @@ def filter_motion(
     Raises InputError for non-uniform sampling, a cutoff not below Nyquist, or a signal shorter
     than the filter's padding.
     """
-    from scipy.signal import butter, sosfiltfilt
-
     path = motion.attrs.get("source_path")
     fs = sampling_rate(motion["time"].values, path=path)
     if not (0 < cutoff_hz < fs / 2):
@@ -973,8 +973,6 @@ def resample_motion(
     Give either ``rate_hz`` (uniform times from the first sample, spanning the record) or
     explicit ``times`` (s) inside the recorded range; extrapolation is refused.
     """
-    from scipy.interpolate import CubicSpline
-
     path = motion.attrs.get("source_path")
     t = motion["time"].values
     if (rate_hz is None) == (times is None):
@@ -1024,8 +1022,6 @@ def motion_derivatives(motion: xr.Dataset, *, method: str = "spline") -> xr.Data
         ``"gradient"``: second-order central finite differences (``numpy.gradient``,
             one-sided second-order at the ends), applied twice for ``qddot``.
     """
-    from scipy.interpolate import make_interp_spline
-
     if "q" not in motion:
         raise InputError("dataset has no 'q' variable", field="q", expected="a motion dataset")
     t = motion["time"].values

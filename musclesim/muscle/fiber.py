@@ -24,8 +24,7 @@ import optimistix as optx
 
 from ..core.errors import InputError
 from ..core.spline import END_CONDITIONS, cubic_spline
-from . import curves as _curves
-from . import state as _muscle
+from . import curves as _curves, state as _muscle
 from .parameters import MuscleParameters
 
 TENDON_MODELS = ("compliant", "rigid")

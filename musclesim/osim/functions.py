@@ -1,4 +1,8 @@
-"""Moved from _dynamics.py; docstring to write."""
+"""OpenSim's coordinate functions (``Constant``, ``LinearFunction``, ``PolynomialFunction``,
+``SimmSpline``, ``MultiplierFunction``) read from ``.osim`` XML into JAX-evaluable pytrees,
+with the joint types the skeleton reader supports. A function the reader does not know is
+refused with an :class:`~musclesim.core.errors.InputError` naming the element.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,28 @@
-"""Moved from _dynamics.py; docstring to write."""
+"""The skeleton of an OpenSim model as a JAX pytree: bodies, joints and their kinematics.
+
+The model is read from the ``.osim`` file without OpenSim (:func:`load_dynamics_model`): bodies
+(mass, mass centre, inertia about the mass centre in the body frame), joints with their parent
+and child offset frames, the gravity vector and the coordinate-coupler constraints. Joint types:
+``CustomJoint`` (a ``SpatialTransform`` of three rotation and three translation axes, each a
+function of at most one coordinate: ``Constant``, ``LinearFunction``, ``PolynomialFunction``,
+``SimmSpline``, ``MultiplierFunction``), ``PinJoint``, ``SliderJoint``, ``UniversalJoint`` and
+``WeldJoint``. Any other type is refused with an :class:`InputError` naming the joint.
+
+Kinematics follow Simbody's conventions as OpenSim builds them (checked body by body against
+``Frame.getTransformInGround`` in ``tests/test_dynamics.py``):
+
+* an offset frame's ``orientation`` holds body-fixed X-Y-Z angles, R = Rx(a) Ry(b) Rz(c);
+* a ``CustomJoint`` rotates its child frame M about ``rotation1``, then ``rotation2``, then
+  ``rotation3`` (body-fixed: R_FM = R(a1, f1) R(a2, f2) R(a3, f3)), and translates it by
+  ``sum_k a_k f_k`` along the translation axes, expressed in the parent frame F;
+* a ``PinJoint`` rotates about the common z axis of its frames; a ``UniversalJoint`` about x,
+  then the new y; a ``SliderJoint`` translates along x;
+* X_GB = X_GP · X_PF · X_FM(q) · X_BM⁻¹ along the tree from ground.
+
+Units: SI (m, kg, rad). Reference: Seth A et al. (2018) OpenSim: simulating musculoskeletal
+dynamics and neuromuscular control to study human and animal movement, PLoS Comput Biol
+14(7):e1006223, doi:10.1371/journal.pcbi.1006223.
+"""
 
 from __future__ import annotations
 

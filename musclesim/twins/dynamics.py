@@ -24,6 +24,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 
+import defusedxml.ElementTree as DET
 import numpy as np
 import xarray as xr
 
@@ -134,8 +135,6 @@ def opensim_inverse_dynamics(
 
 def _fixed_external_loads(xml: Path, data: Path, out: Path) -> Path:
     """Copy of an ExternalLoads file naming ``data`` by absolute path (the input is untouched)."""
-    import defusedxml.ElementTree as DET
-
     tree = DET.parse(xml, forbid_dtd=True)
     root = tree.getroot()
     loads = root if root.tag == "ExternalLoads" else root.find("ExternalLoads")
@@ -201,8 +200,6 @@ def opensim_inverse_dynamics_tool(
             motion_source, motion_sha = str(motion_path), sha256_file(motion_path)
         if time_range is None and setup is not None:
             setup = existing_file(setup, "an InverseDynamicsTool setup .xml")
-            import defusedxml.ElementTree as DET
-
             text = DET.parse(setup, forbid_dtd=True).getroot().findtext(".//time_range")
             values = [float(v) for v in (text or "").split()]
             if len(values) != 2:

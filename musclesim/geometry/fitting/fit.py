@@ -60,6 +60,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
+from scipy.stats import qmc
+from tqdm import tqdm
 
 from ...core.errors import InputError, OpenSimMissingError
 from ...core.io import sha256_file
@@ -458,7 +461,6 @@ def fit_muscle_group(
     qmat, rmat = np.linalg.qr(a_aug)
     qty = qmat.T @ y_aug
     del qmat
-    import scipy.linalg
 
     lead = n_te * n_extra
     best: list[tuple[int, np.ndarray, float]] = [(0, np.zeros((1, 1)), math.inf)] * y_train.shape[1]
@@ -508,8 +510,6 @@ def evaluate_fit(fit: MuscleFit, q: np.ndarray) -> np.ndarray:
 
 
 def _sobol_poses(box, names, n, seed, *, chebyshev_fraction=0.5):
-    from scipy.stats import qmc
-
     m = int(math.ceil(math.log2(max(n, 2))))
     u = qmc.Sobol(d=len(names), scramble=True, seed=seed).random_base2(m)[:n]
     n_cheb = int(round(n * chebyshev_fraction))
@@ -548,8 +548,6 @@ def fit_geometry(
             four coordinates, 14 in three); the degree is still chosen on validation data and
             needs six training poses per unknown.
     """
-    from tqdm import tqdm
-
     t_start = time.perf_counter()
     say = log or (lambda s: None)
     path = Path(path)

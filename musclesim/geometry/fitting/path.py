@@ -1,4 +1,10 @@
-"""Moved from _geometry_path.py; docstring to write."""
+"""Exact paths from an ``.osim`` file: read a muscle's path points, hip joint and wrap cylinder
+into a :class:`~musclesim.geometry.records.PathSpec` (refusing, with the reason, what the JAX
+evaluator cannot reproduce exactly), check it against OpenSim's lengths and
+``computeMomentArm`` (:func:`verify_path`), and fit every requested muscle of a model
+(:func:`fit_paths`). Needs the ``opensim`` extra for the check; the evaluator itself is
+:mod:`musclesim.geometry.path`.
+"""
 
 from __future__ import annotations
 
@@ -243,7 +249,7 @@ def verify_path(
     sampler, spec: PathSpec, box: dict[str, tuple[float, float]], *, n=VERIFY_POSES, seed=0
 ) -> PathCheck:
     """Compare the exact path of ``spec`` with OpenSim (``sampler``, an
-    :class:`musclesim.geometry.fitting.fit.OpenSimSampler` of the same model) at ``n`` uniform random
+    :class:`~.fit.OpenSimSampler` of the same model) at ``n`` uniform random
     poses of ``box`` (the muscle's coordinates, rad) and the upright pose; raise
     :class:`InputError` when a length differs by more than :data:`EXACT_TOLERANCE`."""
     rng = np.random.default_rng(seed)

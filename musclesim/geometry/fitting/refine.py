@@ -1,6 +1,6 @@
 """Refine the excluded regions of a fitted geometry file so that they follow the erratic part.
 
-The fitter (:func:`musclesim.geometry.fitting.fit._exclude_erratic`) cuts out whole corners of two or
+The fitter (:func:`~.fit._exclude_erratic`) cuts out whole corners of two or
 three coordinates where OpenSim's path flips around a wrap surface; such a corner is often much
 larger than the flip itself, and measured poses where OpenSim's length is smooth (and the
 surrogate accurate) fall inside it. :func:`refine_regions` subdivides each excluded box of a
@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 
+import jax.numpy as jnp
 import numpy as np
 
 from ...core.errors import InputError
@@ -217,8 +218,6 @@ def _muscle_boxes(ds, i: int, *, whole_domain: bool = False):
 
 
 def _error_function(sampler, model, muscle: str, names: Sequence[str]):
-    import jax.numpy as jnp
-
     sub = model.select([muscle])
     order = [names.index(c) for c in sub.coordinates]
 
