@@ -12,8 +12,9 @@ with the rigid-tendon muscle force (tendon direction)
 .. math:: F_m(a) = a\,A_m + P_m,\quad A_m = F_{max} f_L(\tilde l_M) f_V(\tilde v_M)\cos\alpha,
           \quad P_m = (F_{max} f_{PE}(\tilde l_M) + F_{max}\beta\tilde v_M)\cos\alpha
 
-from :func:`~musclesim.muscle.state.rigid_tendon_state` (fibre length and velocity from the MTU length
-and velocity of the geometry surrogate; MTU velocity by the chain rule, dL/dt = -R q-dot).
+from :func:`~musclesim.muscle.state.rigid_tendon_state` (fibre length and velocity from the
+MTU length and velocity of the geometry surrogate; MTU velocity by the chain rule,
+dL/dt = -R q-dot).
 ``s_j`` is the activation of a reserve (coordinate) actuator of optimal force ``F_r,j`` (N m);
 its moment is ``F_r,j s_j``. ``R`` is the moment arm -dL/dq (N m per N).
 

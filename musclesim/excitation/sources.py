@@ -608,9 +608,9 @@ def derive_emg_template(
     running template was made).
 
     Strides are cut at force-plate foot strikes (vertical force > 20 N, see
-    :func:`~musclesim.motion.gait.events_from_grf`), every channel's envelope (normalised to its trial
-    peak as the file gives it, ``normalize=1.0`` i.e. unscaled) is time-normalised and averaged
-    across strides, sampled at :data:`TEMPLATE_PHASE`, and divided by its maximum. Returns
+    :func:`~musclesim.motion.gait.events_from_grf`), every channel's envelope (normalised to
+    its trial peak as the file gives it, ``normalize=1.0`` i.e. unscaled) is time-normalised and
+    averaged across strides, sampled at :data:`TEMPLATE_PHASE`, and divided by its maximum. Returns
     ``{"shapes": key → array, "cycle_peak": key → peak of the average in file units,
     "toe_off": mean toe-off phase %, "n_cycles": int, "emg_sha256", "grf_sha256"}``.
     """
