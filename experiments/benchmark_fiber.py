@@ -1,4 +1,4 @@
-"""Fibre-state throughput of ``solve_fiber`` beside OpenSim's per-sample loop (issue 2).
+"""Fibre-state throughput of ``solve_fiber`` beside OpenSim's per-sample loop.
 
 Prints muscle-samples per second for rigid and compliant tendon, batch 1 and batch N
 (default 1024 parameter variants of the sprinter's biceps femoris long head along its 9 m/s

@@ -5,7 +5,8 @@ Named tolerances, with their reasons:
 
 * ``VELOCITY_RTOL``: the Newton solve runs to double precision (the module's
   VELOCITY_NEWTON_ITERATIONS claim); residuals are rounding relative to the equation's terms.
-* ``RIGID_RTOL``: the issue's parity requirement (fibre length and tendon force <= 1e-6 relative);
+* ``RIGID_RTOL``: the parity asked of the rigid tendon (fibre length and tendon force <= 1e-6
+  relative);
   measured agreement is ~1e-14, both sides evaluate the same closed forms.
 """
 

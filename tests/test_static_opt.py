@@ -278,7 +278,7 @@ def test_against_opensim_static_optimization(data_dir, tmp_path):
     domain): OpenSim's Static Optimization against musclesim's on the moments OpenSim
     enforced, by the validation command in its own process (its report passes only when the
     solver alone on OpenSim's own moment arms and forces agrees to IPOPT's tolerance, every
-    frame converged, the whole pipeline is within the issue's 0.05 RMS and each hamstring's
+    frame converged, the whole pipeline is within 0.05 activation RMS and each hamstring's
     peak force within 10 %)."""
     from conftest import run_validation
 
@@ -291,8 +291,7 @@ def test_against_opensim_static_optimization(data_dir, tmp_path):
 @pytest.mark.slow  # two XLA compilations of the whole leg problem (about a minute on 2 cores)
 def test_benchmark_tiny():
     """The benchmark command, tiny, in its own process: twice a full-suite run crashed inside
-    this test's XLA compilation (it passes alone and with its file; see the closing note of
-    session 3)."""
+    this test's XLA compilation (it passes alone and with its file)."""
     import subprocess
     import sys
 

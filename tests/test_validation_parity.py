@@ -1,4 +1,4 @@
-"""Runs validation/opensim_parity.py (issue 2's parity tolerances)
+"""Runs validation/opensim_parity.py (the parity tolerances in its module)
 as the command users run, in its own process: the validations drive OpenSim's tools and many
 JAX compilations, and a fresh process keeps one test's OpenSim state from reaching the next."""
 

@@ -1,4 +1,4 @@
-"""Runs validation/sprint_hamstrings.py (issue 4's OpenSim and late-swing checks)
+"""Runs validation/sprint_hamstrings.py (its OpenSim and late-swing checks)
 as the command users run, in its own process: the validations drive OpenSim's tools and many
 JAX compilations, and a fresh process keeps one test's OpenSim state from reaching the next."""
 

@@ -64,7 +64,7 @@ SPRINTS = ("sprint_3.5ms", "sprint_5ms", "sprint_7ms", "sprint_9ms")
 #: Models checked on held-out poses only (no paired trial).
 EXTRA_MODELS = ("rajagopal2016",)
 
-# Tolerances of issue 3.
+# The accuracy the geometry surrogates are held to (as in musclesim.geometry.records).
 HELDOUT_RMS = 0.5e-3
 HELDOUT_MAX = 2.0e-3
 TRIAL_RMS = 0.1e-3

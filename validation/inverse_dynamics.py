@@ -1,6 +1,6 @@
 """Joint moments by inverse dynamics: musclesim's JAX implementation against OpenSim's.
 
-(i) Gated (exit status 1 on a miss; issue 6): the four sprint trials of Dorn et al. 2012
+(i) Gated (exit status 1 on a miss): the four sprint trials of Dorn et al. 2012
 subject JA1 (``Sprinter_JA1_scaled.osim`` with ``run0350cms`` ... ``run0900cms.mot``). Both
 implementations get the same q, q̇, q̈: the coordinates filtered by a zero-lag 4th-order
 Butterworth low-pass at ``CUTOFF_HZ`` (``musclesim.filter_motion``), derivatives of a quintic
@@ -42,7 +42,7 @@ RAJAGOPAL = "kinematics/opensim-models_rajagopal_running"
 #: Low-pass cutoff (Hz) for the coordinates, our choice within the 10-15 Hz commonly used for
 #: running kinematics (see musclesim.filter_motion); the same for both implementations.
 CUTOFF_HZ = 12.0
-#: Acceptance criterion of issue 6: hip and knee swing moments within 1 % of the peak.
+#: Acceptance criterion: hip and knee swing moments within 1 % of the peak.
 TOLERANCE = 0.01
 GATED = ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle")
 

@@ -1,6 +1,6 @@
 """Parity of musclesim's muscle mechanics with OpenSim's DeGrooteFregly2016Muscle.
 
-Two checks, each with its tolerance (issue 2):
+Two checks, each with its tolerance:
 
 1. Rigid tendon, >= 400 random parameter sets, MTU lengths, velocities and activations:
    fibre length and tendon force relative error <= 1e-6.
@@ -29,9 +29,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-RIGID_TOLERANCE = 1e-6  # relative, fibre length and tendon force (issue 2)
-FIBER_LENGTH_TOLERANCE = 5e-4  # relative, 0.05 % (issue 2)
-TENDON_FORCE_TOLERANCE = 1e-3  # of peak tendon force, 0.1 % (issue 2)
+RIGID_TOLERANCE = 1e-6  # relative, fibre length and tendon force: closed forms on both sides
+FIBER_LENGTH_TOLERANCE = 5e-4  # relative, 0.05 %: two integrators at their own tolerances
+TENDON_FORCE_TOLERANCE = 1e-3  # of peak tendon force, 0.1 %: same reason
 TIGHT_RTOL = 1e-10
 OPENSIM_ACCURACY = 1e-10
 SPRINT_MODEL = "models/Sprinter_JA1_scaled.osim"

@@ -9,7 +9,7 @@
 
 all through the Python functions behind those commands. Checks (exit status 1 on a miss): the
 surrogate reproduces OpenSim's MTU lengths of the scaled model along the IK result (RMS
-<= 0.1 mm, max <= 0.5 mm, issue 3's trial tolerance), and every muscle's fibre states are finite
+<= 0.1 mm, max <= 0.5 mm, the trial tolerance of the geometry surrogates), and every muscle's fibre states are finite
 with its peak MTU strain in late swing or early stance. Needs OpenSim; about 3-6 minutes.
 
 Run: ``python -m validation.rajagopal_running --out results/validation``.
@@ -27,7 +27,7 @@ import numpy as np
 
 RUN = "kinematics/opensim-models_rajagopal_running"
 MUSCLES = ["bflh_r", "bfsh_r", "semiten_r", "semimem_r", "gasmed_r", "gaslat_r", "soleus_r"]
-TRIAL_RMS_M = 1e-4  # issue 3
+TRIAL_RMS_M = 1e-4  # the geometry surrogates' tolerance along a trial
 TRIAL_MAX_M = 5e-4
 
 

@@ -14,7 +14,7 @@ musclesim solves with OpenSim's muscle-force conventions (``include_passive=Fals
 left are the geometry surrogate against OpenSim's paths, the speeds (quintic spline here,
 GCV spline in OpenSim) and the optimizer tolerance (IPOPT, convergence 1e-4 by default).
 
-Acceptance (issue 6): activation RMS difference over all the right leg's muscles and frames
+Acceptance: activation RMS difference over all the right leg's muscles and frames
 <= 0.05, and the peak force of each hamstring within 10 % of OpenSim's.
 
 Usage: ``python -m validation.static_optimization --out results/validation``
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: Issue 6 acceptance criteria.
+#: Acceptance criteria of this comparison.
 ACTIVATION_RMS_TOLERANCE = 0.05
 PEAK_HAMSTRING_FORCE_TOLERANCE = 0.10
 #: The solver alone on OpenSim's own inputs: OpenSim's IPOPT stops at a convergence criterion

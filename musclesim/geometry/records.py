@@ -36,7 +36,7 @@ PHYSIOLOGICAL_CAP_DEG = {
 DEFAULT_CAP_DEG = (-90.0, 90.0)
 
 
-#: Target accuracy of the fit on held-out poses inside the stated domain (issue 3): RMS 0.5 mm,
+#: Target accuracy of the fit on held-out poses inside the stated domain: RMS 0.5 mm,
 #: maximum 2 mm. The fit aims below these with margin.
 HELDOUT_RMS_TOL = 0.5e-3
 
@@ -202,7 +202,7 @@ FD_STEP = 1e-2
 
 
 #: A pair needs a correction when |Delta| exceeds this at :data:`SCREEN_FRACTION` of the
-#: screening poses: 1 mm, the accuracy asked of the moment arms (issue 3).
+#: screening poses: 1 mm, the accuracy the moment arms are held to.
 SCREEN_TOLERANCE = 1.0e-3
 
 
