@@ -3,8 +3,8 @@
 Reads the four Dorn et al. 2012 (subject JA1) trials in ``../shared/data`` (run0350cms.mot …
 run0900cms.mot; measured speeds 3.54, 5.21, 7.02, 9.51 m/s from the pelvis_tx slope), detects
 gait events with the leg geometry of ``Sprinter_JA1_scaled.osim``, cuts and averages the right
-strides (``musclesim.training.drills.derive_running_template``) and writes the per-speed mean curves,
-SDs, cadence and each source file's name and sha256 to
+strides (``musclesim.training.drills.derive_running_template``) and writes the per-speed
+mean curves, SDs, cadence and each source file's name and sha256 to
 ``models/templates/running_sprinter_ja1.nc`` atomically. The shared files are never copied.
 Run: ``python -m experiments.derive_running_template``.
 """

@@ -1,13 +1,13 @@
 """Derive the shipped walking template from the measured gait2392 walk (no OpenSim needed).
 
-Reads ``kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot`` from
-``../shared/data`` (OpenSim's gait2392 example, subject01; ``pelvis_tx`` nearly constant, so the
-speed comes from the stance foot: ``musclesim.training.drills.stance_foot_speed``), detects gait events
-with the leg geometry of ``gait2392_subject01_scaled.osim``, cuts and averages the right
-stride(s) (``musclesim.training.drills.derive_walking_template``) and writes the mean curves, cadence,
-speed and the source files' names and sha256 to ``models/templates/walking_gait2392_subject01.nc``
-atomically. The shared files are never copied. The speed dependence (cadence and joint
-excursions vs speed) is stated, with its sources, in ``models/drills/walking.toml``.
+Reads ``kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot`` from ``../shared/data``
+(OpenSim's gait2392 example, subject01; ``pelvis_tx`` nearly constant, so the speed comes from the
+stance foot: ``musclesim.training.drills.stance_foot_speed``), detects gait events with the leg
+geometry of ``gait2392_subject01_scaled.osim``, cuts and averages the right stride(s)
+(``musclesim.training.drills.derive_walking_template``) and writes the mean curves, cadence, speed
+and the source files' names and sha256 to ``models/templates/walking_gait2392_subject01.nc``
+atomically. The shared files are never copied. The speed dependence (cadence and joint excursions vs
+speed) is stated, with its sources, in ``models/drills/walking.toml``.
 Run: ``python -m experiments.derive_walking_template``.
 """
 

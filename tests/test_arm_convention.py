@@ -1,5 +1,5 @@
-"""OpenSim's moment-arm convention (musclesim.geometry.fitting.arm_convention): file format, evaluation,
-and the fit against OpenSim's computeMomentArm."""
+"""OpenSim's moment-arm convention (musclesim.geometry.fitting.arm_convention): file format,
+evaluation, and the fit against OpenSim's computeMomentArm."""
 
 from __future__ import annotations
 

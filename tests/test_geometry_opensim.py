@@ -1,8 +1,9 @@
 """Geometry surrogates against OpenSim on identical poses (needs the opensim extra).
 
-Tolerances (those of :mod:`musclesim.geometry.records`): MTU length RMS <= 0.5 mm and max <= 2 mm on random poses inside the
-stated domain; moment arms of the hamstrings and calf RMS <= 1 mm against -dL/dq of OpenSim's
-lengths. The full report over every measured trial is ``validation/geometry.py``.
+Tolerances (those of :mod:`musclesim.geometry.records`): MTU length RMS <= 0.5 mm and max <= 2 mm on
+random poses inside the stated domain; moment arms of the hamstrings and calf RMS <= 1 mm against
+-dL/dq of OpenSim's lengths. The full report over every measured trial is
+``validation/geometry.py``.
 """
 
 import warnings

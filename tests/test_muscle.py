@@ -1,5 +1,5 @@
-"""Pointwise musculotendon mechanics (musclesim.muscle.state): the fibre-velocity solve, rigid tendon
-against OpenSim, the initial equilibrium, activation dynamics and gradients.
+"""Pointwise musculotendon mechanics (musclesim.muscle.state): the fibre-velocity solve, rigid
+tendon against OpenSim, the initial equilibrium, activation dynamics and gradients.
 
 Named tolerances, with their reasons:
 

@@ -8,9 +8,9 @@
    excitation (processed envelopes, see ``musclesim.excitation.sources.EMGEnvelope``);
 
 all through the Python functions behind those commands. Checks (exit status 1 on a miss): the
-surrogate reproduces OpenSim's MTU lengths of the scaled model along the IK result (RMS
-<= 0.1 mm, max <= 0.5 mm, the trial tolerance of the geometry surrogates), and every muscle's fibre states are finite
-with its peak MTU strain in late swing or early stance. Needs OpenSim; about 3-6 minutes.
+surrogate reproduces OpenSim's MTU lengths of the scaled model along the IK result (RMS <= 0.1 mm,
+max <= 0.5 mm, the trial tolerance of the geometry surrogates), and every muscle's fibre states are
+finite with its peak MTU strain in late swing or early stance. Needs OpenSim; about 3-6 minutes.
 
 Run: ``python -m validation.rajagopal_running --out results/validation``.
 """
