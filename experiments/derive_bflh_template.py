@@ -12,20 +12,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from musclesim.core.io import sha256_file, shared_data_dir, write_text_atomic
+from musclesim.twins.muscle import opensim_mtu_length_along_motion
+
 MODEL = "models/Sprinter_JA1_scaled.osim"
 MOTION = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 OUT = Path(__file__).resolve().parent.parent / "models/templates/bflh_r_sprint_9ms.csv"
 
 
 def build(data_dir: Path):
-    from musclesim.twins.muscle import opensim_mtu_length_along_motion
-
     return opensim_mtu_length_along_motion(data_dir / MODEL, data_dir / MOTION, ["bflh_r"])
 
 
 def run(data_dir: Path, out: Path = OUT) -> Path:
-    from musclesim.core.io import sha256_file, write_text_atomic
-
     time, lengths = build(data_dir)
     header = [
         "# bflh_r musculotendon length (m) along the 9 m/s sprint, computed by OpenSim 4.6",
@@ -40,8 +39,6 @@ def run(data_dir: Path, out: Path = OUT) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim.core.io import shared_data_dir
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)

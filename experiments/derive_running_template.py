@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from musclesim.core.io import shared_data_dir, write_netcdf_atomic
+from musclesim.training.drills import derive_running_template
+
 MODEL = "models/Sprinter_JA1_scaled.osim"
 MOTIONS = tuple(
     f"kinematics/nimblephysics_dorn2012_sprinter/run{s}cms.mot"
@@ -25,8 +28,6 @@ COMMAND = "python -m experiments.derive_running_template"
 
 def build(data_dir: Path, *, motions=MOTIONS, n_points: int = 101):
     """The template Dataset from ``data_dir`` (the shared data folder)."""
-    from musclesim.training.drills import derive_running_template
-
     return derive_running_template(
         [data_dir / m for m in motions], model=data_dir / MODEL, n_points=n_points, command=COMMAND
     )
@@ -34,14 +35,10 @@ def build(data_dir: Path, *, motions=MOTIONS, n_points: int = 101):
 
 def run(data_dir: Path, out: Path = OUT, **kwargs) -> Path:
     """Build the template and write it to ``out`` (netCDF, atomic)."""
-    from musclesim.core.io import write_netcdf_atomic
-
     return write_netcdf_atomic(build(data_dir, **kwargs), out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim.core.io import shared_data_dir
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")
     parser.add_argument("--out", type=Path, default=OUT)

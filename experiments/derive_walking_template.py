@@ -16,6 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from musclesim.core.io import shared_data_dir, write_netcdf_atomic
+from musclesim.training.drills import derive_walking_template
+
 MODEL = "models/gait2392_subject01_scaled.osim"
 MOTION = "kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot"
 OUT = Path(__file__).resolve().parent.parent / "models/templates/walking_gait2392_subject01.nc"
@@ -24,8 +27,6 @@ COMMAND = "python -m experiments.derive_walking_template"
 
 def build(data_dir: Path, *, motion: str = MOTION, n_points: int = 101):
     """The template Dataset from ``data_dir`` (the shared data folder)."""
-    from musclesim.training.drills import derive_walking_template
-
     return derive_walking_template(
         data_dir / motion, model=data_dir / MODEL, n_points=n_points, command=COMMAND
     )
@@ -33,14 +34,10 @@ def build(data_dir: Path, *, motion: str = MOTION, n_points: int = 101):
 
 def run(data_dir: Path, out: Path = OUT, **kwargs) -> Path:
     """Build the template and write it to ``out`` (netCDF, atomic)."""
-    from musclesim.core.io import write_netcdf_atomic
-
     return write_netcdf_atomic(build(data_dir, **kwargs), out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from musclesim.core.io import shared_data_dir
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")
     parser.add_argument("--out", type=Path, default=OUT)

@@ -6,17 +6,30 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.interpolate import PchipInterpolator
 
 import musclesim
+from experiments import (
+    derive_running_template as running_derivation,
+    derive_walking_template as walking_derivation,
+)
 from musclesim import InputError
 from musclesim.core.citations import REFERENCES
 from musclesim.core.io import sha256_file
+from musclesim.geometry.io import load_model
+from musclesim.geometry.model import GeometryDomainWarning
+from musclesim.training.drills import (
+    load_walking_template,
+    walking_curves,
+    walking_stride_frequency,
+)
 
 #: Coordinate names of the Rajagopal/Sprinter family (the sprinter .mot's columns), so the
 #: default-run tests need neither a fitted geometry model nor the shared data.
@@ -452,16 +465,16 @@ def test_template_speeds_cadence_and_shape(template):
 
 
 def test_rederiving_the_template_reproduces_the_shipped_file(tmp_path, data_dir, template):
-    from experiments import derive_running_template as exp
-
-    out = exp.run(data_dir, tmp_path / "tpl.nc")
+    out = running_derivation.run(data_dir, tmp_path / "tpl.nc")
     with xr.open_dataset(out) as new:
         np.testing.assert_allclose(
             new["q_mean"].values, template.dataset["q_mean"].values, rtol=0, atol=1e-12
         )
         np.testing.assert_array_equal(new["speed"].values, template.speeds)
         assert list(new["source_sha256"].values) == list(template.dataset["source_sha256"].values)
-    assert exp.main(["--data", str(data_dir), "--out", str(tmp_path / "cli.nc")]) == 0
+    assert (
+        running_derivation.main(["--data", str(data_dir), "--out", str(tmp_path / "cli.nc")]) == 0
+    )
     assert (tmp_path / "cli.nc").is_file()
 
 
@@ -475,8 +488,6 @@ def test_interpolation_reproduces_each_measured_speed_exactly(template):
 
 
 def test_interpolation_is_scipys_pchip(template):
-    from scipy.interpolate import PchipInterpolator
-
     speeds = np.array([3.6, 4.4, 6.1, 7.5, 9.4])
     q, f = musclesim.running_curves(speeds)
     np.testing.assert_allclose(
@@ -549,23 +560,12 @@ def test_running_excitation_is_timed_by_the_template(template):
 
 
 # ----------------------------------------------------------------------------------------------
-# With a shipped geometry model (skipped until one is in models/)
+# With the shipped geometry model
 # ----------------------------------------------------------------------------------------------
 
 
 def test_every_drill_feeds_the_shipped_geometry_model(drills):
-    import importlib.util
-    import warnings
-
-    if importlib.util.find_spec("musclesim.geometry.model") is None:
-        pytest.skip("no geometry module in this checkout")
-    from musclesim.geometry.io import load_model
-    from musclesim.geometry.model import GeometryDomainWarning
-
-    try:
-        model = load_model("sprinter_ja1")
-    except InputError:
-        pytest.skip("no shipped geometry model 'sprinter_ja1' in models/")
+    model = load_model("sprinter_ja1")
     for name in sorted(REQUIRED | ASKLING):
         d = drills[name]
         ds = musclesim.drill_motion(
@@ -608,8 +608,6 @@ WALK = "kinematics/opensim-models_gait2392_walking/subject01_walk1_ik.mot"
 
 @pytest.fixture(scope="module")
 def walking_template():
-    from musclesim.training.drills import load_walking_template
-
     return load_walking_template()
 
 
@@ -635,20 +633,18 @@ def test_walking_template_speed_and_cadence_are_those_of_walking(walking_templat
 def test_rederiving_the_walking_template_reproduces_the_shipped_file(
     tmp_path, data_dir, walking_template
 ):
-    from experiments import derive_walking_template as exp
-
-    out = exp.run(data_dir, tmp_path / "walk.nc")
+    out = walking_derivation.run(data_dir, tmp_path / "walk.nc")
     with xr.open_dataset(out) as new:
         np.testing.assert_allclose(
             new["q_mean"].values, walking_template.dataset["q_mean"].values, rtol=0, atol=1e-12
         )
         assert float(new["speed"].values[0]) == walking_template.speed
-    assert exp.main(["--data", str(data_dir), "--out", str(tmp_path / "cli.nc")]) == 0
+    assert (
+        walking_derivation.main(["--data", str(data_dir), "--out", str(tmp_path / "cli.nc")]) == 0
+    )
 
 
 def test_walking_at_the_measured_speed_is_the_measured_stride(walking_template):
-    from musclesim.training.drills import walking_curves, walking_stride_frequency
-
     tpl = walking_template
     closed = tpl.q - (tpl.q[-1:] - tpl.q[:1]) * (tpl.phase / 100.0)[:, None]
     np.testing.assert_allclose(
@@ -678,8 +674,6 @@ def test_faster_walking_swings_the_hip_further_and_repeats_without_jumps(drills)
         assert k_f.max() == pytest.approx(k_s.max(), abs=0.5)
     assert fast.attrs["stride_frequency_hz"] > slow.attrs["stride_frequency_hz"]
     # periodic: the stride ends where it starts, so strides join without a jump
-    from musclesim.training.drills import load_walking_template, walking_curves
-
     curves = walking_curves(1.8, load_walking_template(), excursion_exponent=0.5)
     np.testing.assert_allclose(curves[-1], curves[0], atol=1e-12)
     # the measured hyperextension is clamped at the drill's floor (0 deg), nothing else moves
@@ -695,8 +689,6 @@ def test_faster_walking_swings_the_hip_further_and_repeats_without_jumps(drills)
 
 
 def test_walking_excitation_windows_rise_with_speed_and_lag_on_the_left():
-    from musclesim.training.drills import load_walking_template
-
     tpl = load_walking_template()
     f = musclesim.drill_motion(
         "walking", 1.3, coordinates=RAJAGOPAL_COORDS, knee_flexion_sign=1
@@ -746,8 +738,6 @@ def test_askling_l_protocol_drills_lengthen_the_hamstrings_more_at_higher_intens
 
 
 def test_missing_or_foreign_template_files_are_named(tmp_path):
-    from musclesim.training.drills import load_walking_template
-
     with pytest.raises(InputError, match="running template not found"):
         musclesim.load_running_template(tmp_path / "missing.nc")
     foreign = tmp_path / "foreign.nc"

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import scipy.io
 import xarray as xr
+from scipy.signal import butter, sosfiltfilt
 
 from musclesim.core.citations import REFERENCES, format_reference
 from musclesim.core.errors import InputError
@@ -23,11 +24,14 @@ from musclesim.excitation.templates import (
     _RAJAGOPAL_RUN_PEAKS,
     _RAJAGOPAL_RUN_SHAPES,
     _RAJAGOPAL_RUN_TOE_OFF,
+    RAJAGOPAL_RUN_FILE,
+    _read_run_template,
     running_template,
     sprinting_template,
     template_for_speed,
 )
 from musclesim.motion.gait import GaitEvents
+from musclesim.motion.read import read_motion
 
 RUN = "kinematics/opensim-models_rajagopal_running/"
 
@@ -58,8 +62,6 @@ def _known_envelope(t):
 
 def _synthetic_emg(fs=2000.0, seconds=4.0, seed=0):
     """Gaussian noise band-limited to 30-300 Hz, amplitude-modulated by a known envelope."""
-    from scipy.signal import butter, sosfiltfilt
-
     rng = np.random.default_rng(seed)
     t = np.arange(0, seconds, 1 / fs)
     carrier = sosfiltfilt(
@@ -206,6 +208,23 @@ def test_template_rederived_from_data(data_dir):
         assert derived["cycle_peak"][key] == pytest.approx(_RAJAGOPAL_RUN_PEAKS[key], abs=6e-4)
 
 
+def test_template_file_that_does_not_fit_the_phase_grid_is_refused(tmp_path):
+    text = RAJAGOPAL_RUN_FILE.read_text()
+    assert _read_run_template(RAJAGOPAL_RUN_FILE)["shapes"] == _RAJAGOPAL_RUN_SHAPES
+    short = tmp_path / "short.toml"
+    short.write_text(text.replace("    0.889,\n]", "]", 1))  # bflh loses its last phase
+    with pytest.raises(InputError, match="shape.bflh"):
+        _read_run_template(short)
+    shifted = tmp_path / "shifted.toml"
+    shifted.write_text(text.replace("0.0, 2.0, 4.0,", "1.0, 2.0, 4.0,", 1))
+    with pytest.raises(InputError, match="phase_percent"):
+        _read_run_template(shifted)
+    no_peak = tmp_path / "no_peak.toml"
+    no_peak.write_text(text.replace("soleus = 0.433\n", "", 1))
+    with pytest.raises(InputError, match="one peak per shape"):
+        _read_run_template(no_peak)
+
+
 def test_running_template_key_phases():
     run = running_template()
     for key in ("bflh", "semimem", "semiten", "bfsh"):
@@ -258,8 +277,6 @@ def test_template_on_time_with_cycles():
 
 
 def test_template_detects_cycles_from_motion(data_dir):
-    from musclesim.motion.read import read_motion
-
     motion = read_motion(data_dir / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot")
     t = motion["time"].values
     u = sprinting_template()(t, ["bflh_r", "bflh_l", "med_gas_r"], motion=motion)

@@ -1,309 +1,81 @@
-"""Moved from _excitation.py; docstring to write."""
+"""Gait-phase excitation templates for running and sprinting, built on measured EMG.
+
+The shapes are the cycle-averaged EMG envelopes of the running trial of Rajagopal et al. 2016
+(:func:`running_template`); sprinting keeps the shapes at full excitation
+(:func:`sprinting_template`), and :func:`template_for_speed` ramps each muscle's peak between the
+two with running speed. The numbers (shapes, peaks, toe-off phase, the trial's speed) are data,
+shipped beside this module in ``rajagopal2016_running_template.toml`` with the source files'
+sha256 and how they were derived, and read once on import.
+"""
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
 from ..core.errors import InputError
 from .sources import TEMPLATE_PHASE, GaitPhaseTemplate
 
-# Cycle-averaged EMG shapes of the Rajagopal 2016 running trial, produced by
-# ``derive_emg_template(emg_run.mat, grf_run.mot, side="r")`` (6 right strides cut at
-# force-plate foot strikes), rounded to 3 decimals; sampled at TEMPLATE_PHASE (every 2 %).
-# Sources: shared/data/kinematics/opensim-models_rajagopal_running/emg_run.mat (sha256
-# 07fd0e08d2c057f9865ddb05be2fe15e2512344100f89de35868784304edf703) and grf_run.mot (sha256
-# 337b6288700359a87f048dab56e5344ad24e6ea75170ee48f1a53f2712ad68b4), from opensim-models @
-# 20a888b9655e Pipelines/Rajagopal; data of Rajagopal et al. 2016 (doi:10.1109/TBME.2016.2586891).
-# tests/test_excitation.py re-derives them from the files.
-_RAJAGOPAL_RUN_SHAPES = {
-    "bflh": (
-        0.985,
-        0.995,
-        1.000,
-        0.957,
-        0.874,
-        0.776,
-        0.670,
-        0.583,
-        0.531,
-        0.515,
-        0.524,
-        0.543,
-        0.564,
-        0.600,
-        0.652,
-        0.709,
-        0.711,
-        0.652,
-        0.569,
-        0.506,
-        0.459,
-        0.416,
-        0.360,
-        0.283,
-        0.199,
-        0.124,
-        0.074,
-        0.046,
-        0.031,
-        0.025,
-        0.024,
-        0.024,
-        0.026,
-        0.027,
-        0.028,
-        0.028,
-        0.028,
-        0.027,
-        0.025,
-        0.024,
-        0.027,
-        0.036,
-        0.055,
-        0.089,
-        0.141,
-        0.214,
-        0.316,
-        0.451,
-        0.614,
-        0.778,
-        0.889,
-    ),
-    "semimem": (
-        0.967,
-        1.000,
-        0.982,
-        0.944,
-        0.917,
-        0.876,
-        0.781,
-        0.651,
-        0.522,
-        0.409,
-        0.327,
-        0.279,
-        0.259,
-        0.267,
-        0.297,
-        0.327,
-        0.319,
-        0.271,
-        0.218,
-        0.190,
-        0.188,
-        0.207,
-        0.230,
-        0.231,
-        0.195,
-        0.151,
-        0.119,
-        0.096,
-        0.080,
-        0.072,
-        0.068,
-        0.066,
-        0.068,
-        0.067,
-        0.065,
-        0.063,
-        0.062,
-        0.062,
-        0.058,
-        0.056,
-        0.060,
-        0.070,
-        0.091,
-        0.128,
-        0.185,
-        0.264,
-        0.359,
-        0.471,
-        0.601,
-        0.744,
-        0.883,
-    ),
-    "gasmed": (
-        0.043,
-        0.062,
-        0.106,
-        0.179,
-        0.270,
-        0.361,
-        0.438,
-        0.487,
-        0.527,
-        0.589,
-        0.673,
-        0.772,
-        0.850,
-        0.909,
-        0.965,
-        1.000,
-        0.988,
-        0.944,
-        0.905,
-        0.843,
-        0.717,
-        0.556,
-        0.409,
-        0.313,
-        0.249,
-        0.194,
-        0.149,
-        0.112,
-        0.080,
-        0.056,
-        0.039,
-        0.030,
-        0.027,
-        0.026,
-        0.027,
-        0.028,
-        0.030,
-        0.029,
-        0.028,
-        0.027,
-        0.027,
-        0.028,
-        0.028,
-        0.029,
-        0.030,
-        0.029,
-        0.027,
-        0.027,
-        0.028,
-        0.031,
-        0.036,
-    ),
-    "gaslat": (
-        0.064,
-        0.069,
-        0.078,
-        0.104,
-        0.151,
-        0.208,
-        0.264,
-        0.312,
-        0.365,
-        0.437,
-        0.521,
-        0.602,
-        0.699,
-        0.811,
-        0.927,
-        1.000,
-        0.985,
-        0.917,
-        0.847,
-        0.778,
-        0.693,
-        0.612,
-        0.538,
-        0.458,
-        0.381,
-        0.300,
-        0.225,
-        0.159,
-        0.103,
-        0.062,
-        0.038,
-        0.026,
-        0.021,
-        0.020,
-        0.021,
-        0.023,
-        0.023,
-        0.023,
-        0.023,
-        0.022,
-        0.022,
-        0.022,
-        0.022,
-        0.021,
-        0.020,
-        0.019,
-        0.018,
-        0.019,
-        0.024,
-        0.033,
-        0.044,
-    ),
-    "soleus": (
-        0.057,
-        0.066,
-        0.093,
-        0.150,
-        0.248,
-        0.376,
-        0.491,
-        0.576,
-        0.643,
-        0.716,
-        0.804,
-        0.873,
-        0.935,
-        0.969,
-        0.981,
-        1.000,
-        0.996,
-        0.951,
-        0.893,
-        0.816,
-        0.695,
-        0.558,
-        0.436,
-        0.335,
-        0.260,
-        0.202,
-        0.157,
-        0.110,
-        0.071,
-        0.047,
-        0.040,
-        0.042,
-        0.047,
-        0.050,
-        0.052,
-        0.056,
-        0.061,
-        0.064,
-        0.065,
-        0.061,
-        0.054,
-        0.048,
-        0.044,
-        0.042,
-        0.041,
-        0.040,
-        0.040,
-        0.041,
-        0.041,
-        0.043,
-        0.047,
-    ),
-}
+#: The running template's numbers (provenance in the file's header comment).
+RAJAGOPAL_RUN_FILE = Path(__file__).with_name("rajagopal2016_running_template.toml")
 
+
+def _read_run_template(path: Path) -> dict:
+    """Shapes (tuples sampled at :data:`TEMPLATE_PHASE`), peaks, toe-off phase (%) and speed
+    (m/s) from a template file; InputError naming the field when the file does not fit."""
+    with open(path, "rb") as f:
+        data = tomllib.load(f)
+    if not np.array_equal(np.asarray(data["phase_percent"]), TEMPLATE_PHASE):
+        raise InputError(
+            "phases differ from TEMPLATE_PHASE",
+            path=path,
+            field="phase_percent",
+            expected=f"{TEMPLATE_PHASE.size} phases, every 2 % from 0 to 100",
+        )
+    shapes = {str(k): tuple(float(x) for x in v) for k, v in data["shape"].items()}
+    for key, shape in shapes.items():
+        if len(shape) != TEMPLATE_PHASE.size:
+            raise InputError(
+                f"{len(shape)} values",
+                path=path,
+                field=f"shape.{key}",
+                expected=f"one value per phase ({TEMPLATE_PHASE.size})",
+            )
+    peaks = {str(k): float(v) for k, v in data["peak"].items()}
+    if set(peaks) != set(shapes):
+        raise InputError(
+            f"peaks for {sorted(peaks)}, shapes for {sorted(shapes)}",
+            path=path,
+            field="peak",
+            expected="one peak per shape",
+        )
+    return {
+        "shapes": shapes,
+        "peaks": peaks,
+        "toe_off": float(data["toe_off_percent"]),
+        "speed": float(data["speed_m_per_s"]),
+    }
+
+
+_RAJAGOPAL_RUN = _read_run_template(RAJAGOPAL_RUN_FILE)
+
+#: Cycle-averaged EMG shapes of the Rajagopal 2016 running trial, each divided by its maximum,
+#: sampled at TEMPLATE_PHASE; tests/test_excitation.py re-derives them from the source files.
+_RAJAGOPAL_RUN_SHAPES: dict[str, tuple[float, ...]] = _RAJAGOPAL_RUN["shapes"]
 
 #: Peak of each cycle-averaged envelope in the file's own normalisation (derive_emg_template's
-#: ``cycle_peak``), and the mean force-plate toe-off phase of those 6 strides (%).
-_RAJAGOPAL_RUN_PEAKS = {
-    "bflh": 0.431,
-    "semimem": 0.380,
-    "gasmed": 0.553,
-    "gaslat": 0.352,
-    "soleus": 0.433,
-}
+#: ``cycle_peak``).
+_RAJAGOPAL_RUN_PEAKS: dict[str, float] = _RAJAGOPAL_RUN["peaks"]
 
+#: Mean force-plate toe-off phase of the trial's 6 right strides (%).
+_RAJAGOPAL_RUN_TOE_OFF: float = _RAJAGOPAL_RUN["toe_off"]
 
-_RAJAGOPAL_RUN_TOE_OFF = 35.7
-
-
-#: Treadmill speed of that trial (m/s), not stated in the files: the right toe's backward
-#: speed relative to the pelvis in mid-stance (30–70 % of each force-plate stance), 3.61–3.99
-#: m/s over 6 strides after musclesim's own scale + IK; the ankle gives 3.45–3.77 m/s.
-RAJAGOPAL_RUN_SPEED = 3.7
+#: Treadmill speed of that trial (m/s), not stated in the source files: the stance toe's
+#: backward speed relative to the pelvis (derivation in the data file).
+RAJAGOPAL_RUN_SPEED: float = _RAJAGOPAL_RUN["speed"]
 
 
 #: Medial-hamstring and short-head shapes: surface EMG in that trial has one medial-hamstring
@@ -328,11 +100,11 @@ def running_template(*, peak: Mapping[str, float] | None = None) -> GaitPhaseTem
     """Running (≈3.7 m/s, treadmill) activation template for the 7 hamstring and calf muscles.
 
     Shapes: measured, cycle-averaged EMG envelopes of the Rajagopal 2016 running trial (see
-    ``_RAJAGOPAL_RUN_SHAPES``). Hamstrings are most active from late swing (≈ 90 %) through
-    early stance (peak 2–4 % after foot strike); the calf from foot strike to a peak at 30 %
-    (late stance), silent in swing. Peaks default to the trial's own cycle-averaged values
-    (0.35–0.55 in the data providers' normalisation, in which vastus medialis reaches 1.0 in
-    this trial); pass ``peak`` to use MVC-normalised values of your own.
+    ``rajagopal2016_running_template.toml``). Hamstrings are most active from late swing
+    (≈ 90 %) through early stance (peak 2–4 % after foot strike); the calf from foot strike to
+    a peak at 30 % (late stance), silent in swing. Peaks default to the trial's own
+    cycle-averaged values (0.35–0.55 in the data providers' normalisation, in which vastus
+    medialis reaches 1.0 in this trial); pass ``peak`` to use MVC-normalised values of your own.
 
     Observed, not corrected: the calf envelopes stay high ≈10 % of the cycle past force-plate
     toe-off and show little pre-contact activity, unlike Kyröläinen et al. 2005; a lag of the
