@@ -74,7 +74,7 @@ from .training.drills import (
     running_motion,
     running_motion_jax,
 )
-from .training.progression import (
+from .training.plan import (
     Plan,
     PlanInfeasibleError,
     PlanSettings,

@@ -10,13 +10,12 @@ import datetime
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from musclesim import InputError
 from musclesim.core.io import MODELS_DIR, write_netcdf_atomic
 from musclesim.training.athlete import Athlete, load_athlete
-from musclesim.training.progression import (
+from musclesim.training.plan import (
     PlanInfeasibleError,
     PlanSettings,
     check_metrics,
@@ -713,7 +712,7 @@ def test_checker_catches_violations():
 
 def test_plan_netcdf_roundtrip_and_cli_replan(tmp_path, capsys):
     from musclesim.cli import main
-    from musclesim.training.progression import read_plan, write_plan_netcdf
+    from musclesim.training.plan import read_plan, write_plan_netcdf
 
     a = make_athlete()
     m = synthetic_metrics()

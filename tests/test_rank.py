@@ -92,7 +92,7 @@ def test_bad_inputs(athlete):
 
 
 def test_athlete_metrics_feed_the_planner(athlete):
-    from musclesim.training.progression import check_metrics
+    from musclesim.training.plan import check_metrics
     from musclesim.training.rank import athlete_metrics
 
     table = athlete_metrics(athlete, names=["running", "nordic_hamstring"], n_levels=2)

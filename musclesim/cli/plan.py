@@ -1,5 +1,6 @@
 """``musclesim plan``: a multi-week progression plan from an athlete file and a drill metrics
-table (the table comes from the simulation; see :mod:`musclesim.training.progression` for its layout).
+table (the table comes from the simulation; see :mod:`musclesim.training.plan.metrics` for its
+layout).
 
 Writes ``plan.csv``, ``plan.nc`` (for re-planning with ``--previous``), ``plan_calendar.png``
 and ``plan_summary.txt`` (the plan, the plan rules
@@ -15,7 +16,7 @@ from pathlib import Path
 from ..core.errors import InputError
 from ..core.io import write_netcdf_atomic, write_text_atomic
 from ..training.athlete import load_athlete
-from ..training.progression import (
+from ..training.plan import (
     PlanSettings,
     load_metrics,
     plan_progression,

@@ -36,59 +36,16 @@ import datetime
 import math
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import jax.numpy as jnp
 
+from ..core.citations import references_for
 from ..core.errors import InputError
 from ..muscle.parameters import MuscleParameters
 
-#: References used in this module (to be merged into the project's citation registry).
-#: ``verified: False`` marks a DOI or number not checked against the paper in this release.
-REFERENCES: dict[str, dict[str, Any]] = {
-    "pollock2014": {
-        "authors": "Pollock N, James SLJ, Lee JC, Chakraverty R",
-        "year": 2014,
-        "title": "British athletics muscle injury classification: a new grading system",
-        "journal": "Br J Sports Med 48(18):1347-1351",
-        "doi": "10.1136/bjsports-2013-093302",
-        "used_for": "injury grade vocabulary 0a, 0b, 1a-3c, 4, 4c",
-    },
-    "handsfield2014": {
-        "authors": "Handsfield GG, Meyer CH, Hart JM, Abel MF, Blemker SS",
-        "year": 2014,
-        "title": "Relationships of 35 lower limb muscles to height and body mass quantified "
-        "using MRI",
-        "journal": "J Biomech 47(3):631-638",
-        "doi": "10.1016/j.jbiomech.2013.12.002",
-        "verified": False,
-        "used_for": "total lower-limb muscle volume V = 47.05 m h + 1289.6 (cm^3; m in kg, h "
-        "in m) and individual muscle volumes proportional to it; force scales with V / l_opt",
-    },
-    "timmins2015": {
-        "authors": "Timmins RG, Shield AJ, Williams MD, Lorenzen C, Opar DA",
-        "year": 2015,
-        "title": "Biceps femoris long head architecture: a reliability and retrospective "
-        "injury study",
-        "journal": "Med Sci Sports Exerc 47(5):905-913",
-        "doi": "10.1249/MSS.0000000000000507",
-        "verified": False,
-        "used_for": "shorter BFlh fascicles in previously injured limbs: the measured "
-        "fascicle-length ratio scales the injured muscle's optimal fibre length",
-    },
-    "timmins2016": {
-        "authors": "Timmins RG, Shield AJ, Williams MD, Lorenzen C, Opar DA",
-        "year": 2016,
-        "title": "Architectural adaptations of muscle to training and injury: a narrative "
-        "review outlining the contributions by fascicle length, pennation angle and muscle "
-        "thickness",
-        "journal": "Br J Sports Med 50(23):1467-1472",
-        "doi": "10.1136/bjsports-2015-094881",
-        "verified": False,
-        "used_for": "fascicle length as the architectural variable that changes after "
-        "hamstring injury",
-    },
-}
+#: The references this module rests on: entries of the project's registry
+#: (:data:`musclesim.core.citations.REFERENCES`, where each entry says what it is used for).
+REFERENCES = references_for("pollock2014", "handsfield2014", "timmins2015", "timmins2016")
 
 #: Every BAMIC grade (Pollock et al. 2014, table 1).
 BAMIC_GRADES = (

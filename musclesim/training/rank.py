@@ -49,7 +49,7 @@ from .drills import (
     load_running_template,
     running_curves,
 )
-from .progression import metrics_table
+from .plan import metrics_table
 from .tolerance import TolerancePolicy, policy_summary, tolerance_limit
 
 #: Samples per drill evaluation. Every drill is resampled to this many samples over its own
@@ -444,7 +444,7 @@ def athlete_metrics(
     names: Sequence[str] | None = None,
     n_levels: int = 5,
 ) -> xr.Dataset:
-    """The drill metrics table the planner reads (``musclesim.training.progression`` contract), computed
+    """The drill metrics table the planner reads (``musclesim.training.plan`` contract), computed
     for this athlete: every drill at ``n_levels`` intensities across its range, injured muscle,
     plus the uninjured reference at maximal sprint speed.
 

@@ -51,91 +51,20 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from ..core.citations import references_for
 from ..core.errors import InputError
 
-#: References used in this module (to be merged into the project's citation registry).
-#: ``verified: False`` marks a DOI or detail not checked against the paper in this release.
-REFERENCES: dict[str, dict[str, Any]] = {
-    "pollock2022": {
-        "authors": "Pollock N, Kelly S, Lee J, Stone B, Giakoumis M, Polglass G, Brown J, "
-        "MacDonald B",
-        "year": 2022,
-        "title": "A 4-year study of hamstring injury outcomes in elite track and field using "
-        "the British Athletics rehabilitation approach",
-        "journal": "Br J Sports Med 56(5):257-263",
-        "doi": "10.1136/bjsports-2020-103791",
-        "used_for": "hamstring time to return to full training (TRFT), from the abstract: mean "
-        "18.6 d for the whole cohort (70 injuries), 34 +/- 7 d for grade 2c, 48 +/- 17 d for "
-        "grade 3c",
-    },
-    "pollock2016": {
-        "authors": "Pollock N, Patel A, Chakraverty J, Suokas A, James SLJ, Chakraverty R",
-        "year": 2016,
-        "title": "Time to return to full training is delayed and recurrence rate is higher in "
-        "intratendinous ('c') acute hamstring injury in elite track and field athletes: "
-        "clinical application of the British Athletics Muscle Injury Classification",
-        "journal": "Br J Sports Med 50(5):305-310",
-        "doi": "10.1136/bjsports-2015-094657",
-        "verified": False,
-        "used_for": "context: longer TRFT for 'c' injuries (numbers not used; DOI not "
-        "re-verified in this session)",
-    },
-    "green_aspetar_calf": {
-        "authors": "Green B, Jeanguyot E, Pizzari T",
-        "year": 2024,
-        "title": "Calf muscle injuries in track and field athletes",
-        "journal": "Aspetar Sports Medicine Journal, vol 13 (targeted topic: sports medicine "
-        "in athletics); https://journal.aspetar.com/en/archive/volume-13-targeted-topic-"
-        "sports-medicine-in-athletics/calf-muscle-injuries-in-track-and-field-athletes",
-        "doi": None,
-        "used_for": "mean time loss per injury in British Olympic track and field over three "
-        "seasons, quoted from that article's reference 3: soleus 25.1 d, gastrocnemius 7.7 d, "
-        "hamstring 18.8 d (all grades pooled); year of the issue not verified",
-    },
-    "thomee1997": {
-        "authors": "Thomeé R",
-        "year": 1997,
-        "title": "A comprehensive treatment approach for patellofemoral pain syndrome in "
-        "young women",
-        "journal": "Phys Ther 77(12):1690-1703",
-        "doi": "10.1093/ptj/77.12.1690",
-        "verified": False,
-        "used_for": "pain-monitoring model zones: 0-2 safe, 2-5 acceptable, >5 high risk",
-    },
-    "silbernagel2007": {
-        "authors": "Silbernagel KG, Thomeé R, Eriksson BI, Karlsson J",
-        "year": 2007,
-        "title": "Continued sports activity, using a pain-monitoring model, during "
-        "rehabilitation in patients with Achilles tendinopathy: a randomized controlled study",
-        "journal": "Am J Sports Med 35(6):897-906",
-        "doi": "10.1177/0363546506298279",
-        "verified": False,
-        "used_for": "pain allowed up to 5/10 during activity; next-morning pain and stiffness "
-        "judged on the same scale",
-    },
-    "hickey2020": {
-        "authors": "Hickey JT, Timmins RG, Maniar N, Rio E, Hickey PF, Pitcher CA, Williams "
-        "MD, Opar DA",
-        "year": 2020,
-        "title": "Pain-free versus pain-threshold rehabilitation following acute hamstring "
-        "strain injury: a randomized controlled trial",
-        "journal": "J Orthop Sports Phys Ther 50(2):91-103",
-        "doi": "10.2519/jospt.2020.8895",
-        "verified": False,
-        "used_for": "hamstring rehabilitation with pain up to 4/10 did not delay return to "
-        "sport versus pain-free rehabilitation (supports a non-zero acceptable zone)",
-    },
-    "jarvinen2005": {
-        "authors": "Järvinen TAH, Järvinen TLN, Kääriäinen M, Kalimo H, Järvinen M",
-        "year": 2005,
-        "title": "Muscle injuries: biology and treatment",
-        "journal": "Am J Sports Med 33(5):745-764",
-        "doi": "10.1177/0363546505274714",
-        "verified": False,
-        "used_for": "a short initial period of relative rest after muscle injury before "
-        "progressive loading (the protection phase)",
-    },
-}
+#: The references behind the policy defaults: entries of the project's registry
+#: (:data:`musclesim.core.citations.REFERENCES`, where each entry says what it is used for).
+REFERENCES = references_for(
+    "pollock2022",
+    "pollock2016",
+    "green_aspetar_calf",
+    "thomee1997",
+    "silbernagel2007",
+    "hickey2020",
+    "jarvinen2005",
+)
 
 _GRADES = ("0a", "0b", "1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c", "4", "4c")
 

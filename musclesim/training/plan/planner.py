@@ -1,0 +1,109 @@
+"""Plan a progression (:func:`plan_progression`) and re-plan it from a day with new pain
+and soreness readings (:func:`replan`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Sequence
+
+import xarray as xr
+
+from ...core.errors import InputError
+from ..tolerance import TolerancePolicy
+from .metrics import check_metrics
+from .milp import FixedBefore, PlanProblem
+from .settings import PlanSettings
+from .types import Plan
+
+
+def plan_progression(
+    athlete,
+    metrics: xr.Dataset,
+    *,
+    weeks: int,
+    start: datetime.date,
+    policy: TolerancePolicy | None = None,
+    settings: PlanSettings | None = None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    target_return_date: datetime.date | None = None,
+    _history: Plan | None = None,
+    _readings: Sequence[tuple[datetime.date, float, float]] = (),
+) -> Plan:
+    """Plan ``weeks`` weeks of sessions from ``start`` (the programme: :mod:`.milp`).
+
+    Args:
+        athlete: the :class:`~musclesim.training.athlete.Athlete`.
+        metrics: the drill metrics table (its contract: :mod:`.metrics`).
+        weeks: plan length in weeks (>= 1).
+        start: first day of week 1 (also the day of the pain/soreness reading).
+        policy: tolerance policy (default :meth:`TolerancePolicy.default`).
+        settings: :class:`PlanSettings` (default ``PlanSettings()``).
+        pain, soreness: 0–10 scores read on ``start``.
+        target_return_date: default: the athlete's own target, else injury date + the
+            policy's expected days for the grade.
+
+    Raises:
+        PlanInfeasibleError: naming the constraint that makes the programme infeasible.
+        InputError: for bad inputs (start before the injury, weeks < 1, a malformed table).
+    """
+    policy = TolerancePolicy.default() if policy is None else policy
+    settings = PlanSettings() if settings is None else settings
+    metrics = check_metrics(metrics)
+    if isinstance(weeks, bool) or not isinstance(weeks, int) or weeks < 1:
+        raise InputError(f"{weeks!r} weeks", field="weeks", expected="an integer >= 1")
+    if start < athlete.injury_date:
+        raise InputError(
+            f"plan start {start} is before the injury ({athlete.injury_date})",
+            field="start",
+            expected="a day on or after the injury",
+        )
+    target = target_return_date or policy.expected_return_date(athlete)
+    readings = tuple(_readings) if _readings else ((start, float(pain), float(soreness)),)
+    t0 = time.perf_counter()
+    problem = PlanProblem(
+        athlete, metrics, weeks, start, policy, settings, target, readings, _history
+    )
+    solution = problem.solve()
+    plan = problem.to_plan(solution, time.perf_counter() - t0)
+    return plan
+
+
+def replan(
+    previous: Plan,
+    *,
+    from_date: datetime.date,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    metrics: xr.Dataset | None = None,
+) -> Plan:
+    """Re-plan from ``from_date`` with new pain/soreness scores.
+
+    Sessions before ``from_date`` are kept as done (their loads still count for the weekly
+    rules); later sessions are re-optimised under the new readings. The calendar, target and
+    rules are those of ``previous``.
+    """
+    end = previous.start + datetime.timedelta(days=7 * previous.weeks)
+    if not previous.start <= from_date < end:
+        raise InputError(
+            f"re-plan day {from_date} is outside the plan ({previous.start} .. "
+            f"{end - datetime.timedelta(days=1)})",
+            field="from_date",
+            expected="a day inside the previous plan",
+        )
+    readings = tuple(r for r in previous.readings if r[0] < from_date) + (
+        (from_date, float(pain), float(soreness)),
+    )
+    return plan_progression(
+        previous.athlete,
+        previous.metrics if metrics is None else metrics,
+        weeks=previous.weeks,
+        start=previous.start,
+        policy=previous.policy,
+        settings=previous.settings,
+        target_return_date=previous.target_return_date,
+        _history=FixedBefore(previous, from_date),
+        _readings=readings,
+    )
