@@ -14,7 +14,7 @@ Reported, not gated (agreement and disagreement stated as found):
 * Thelen et al. 2005 (DOI 10.1249/01.mss.0000150078.79120.c8): peak hamstring lengths in late
   swing, 9.5 % (BF) > 8.1 % (ST) > 7.4 % (SM) above upright at 80-100 % of maximal speed, not
   significantly larger with speed, later in the cycle at maximal speed;
-* Schache et al. 2012 (DOI 10.1249/MSS.0b013e31823a1c6c): BFLH has the largest peak strain, ST
+* Schache et al. 2012 (DOI 10.1249/MSS.0b013e318236a3d2): BFLH has the largest peak strain, ST
   the greatest lengthening velocity, SM the highest peak force, all in terminal swing;
 * Chumanov et al. 2011 (DOI 10.1249/MSS.0b013e3181f23fe8): biceps femoris loading and the
   biarticular hamstrings' negative work in swing increase with speed.
