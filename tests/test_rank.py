@@ -172,11 +172,14 @@ def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
     """The walking knee is clamped at 0 deg; the resampling must not undershoot it (the
     Rajagopal-family knee range starts at 0), so no extrapolation warning in the demo."""
     from musclesim.geometry.model import GeometryDomainWarning
-    from musclesim.training.rank import _drill_inputs
+    from musclesim.pipeline.evaluate import mtu_lengths
+    from musclesim.training.rank import drill_coordinates
 
+    _, q = drill_coordinates(model, "walking", [1.0, 1.8])
+    assert np.all(np.asarray(model.geometry.in_domain(q)))
     with warnings.catch_warnings():
         warnings.simplefilter("error", GeometryDomainWarning)
-        _, length, _ = _drill_inputs(model, "walking", [1.0, 1.8], None)
+        length, _ = mtu_lengths(model.geometry, q, length_scale=model.length_scale)
     assert np.all(np.isfinite(length))
 
 

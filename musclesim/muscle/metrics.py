@@ -13,11 +13,16 @@ Definitions (``../shared/DESIGN.md``, "Strain definitions"; each reported under 
   magnitude: the integral of F_M v_M over samples with v_M > 0 (trapezoidal rule);
 * ``peak_force`` = max tendon force (N).
 
-All reductions run over the last axis (time).
+All reductions run over the last axis (time). :func:`fiber_metrics` gathers every per-muscle
+summary of a :class:`~musclesim.muscle.fiber.FiberSolution` into one :class:`MuscleMetrics`
+pytree, so that every caller (one motion, a drill at many intensities, a differentiable
+root-find) reads the same definitions.
 """
 
 from __future__ import annotations
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 
 DEFAULT_ACTIVATION_THRESHOLD = 0.05  # DESIGN.md "Strain definitions"
@@ -27,6 +32,26 @@ DEFAULT_LENGTHENING_THRESHOLD = 0.0  # normalised fibre velocity (l_opt v_max / 
 def mtu_strain(mtu_length, upright_length):
     """L / L_upright - 1; ``upright_length`` broadcasts against ``mtu_length[..., :-1]``."""
     return mtu_length / jnp.expand_dims(upright_length, -1) - 1.0
+
+
+def peak_mtu_strain(mtu_length, upright_length):
+    """Largest :func:`mtu_strain` over time."""
+    return jnp.max(mtu_strain(mtu_length, upright_length), axis=-1)
+
+
+def peak_fiber_strain(fiber_strain):
+    """Largest ``fiber_strain`` over time, whatever the fibre does."""
+    return jnp.max(fiber_strain, axis=-1)
+
+
+def peak_lengthening_velocity(fiber_velocity):
+    """Largest fibre velocity over time (m/s, + = lengthening)."""
+    return jnp.max(fiber_velocity, axis=-1)
+
+
+def peak_force(tendon_force):
+    """Largest tendon force over time (N)."""
+    return jnp.max(tendon_force, axis=-1)
 
 
 def eccentric_mask(
@@ -62,3 +87,50 @@ def negative_work(time, fiber_force, fiber_velocity):
     power = jnp.where(fiber_velocity > 0, fiber_force * fiber_velocity, 0.0)
     dt = jnp.diff(time)
     return jnp.sum(0.5 * (power[..., 1:] + power[..., :-1]) * dt, axis=-1)
+
+
+class MuscleMetrics(eqx.Module):
+    """Every per-muscle summary of a fibre solution (the module's definitions), each an array
+    of the solution's batch shape; ``peak_eccentric_index`` is the time index of
+    ``peak_eccentric_fiber_strain`` (meaningless where that is NaN)."""
+
+    peak_mtu_strain: jax.Array
+    peak_fiber_strain: jax.Array
+    peak_eccentric_fiber_strain: jax.Array
+    peak_eccentric_index: jax.Array
+    peak_lengthening_velocity: jax.Array
+    negative_work: jax.Array
+    peak_force: jax.Array
+
+
+def fiber_metrics(
+    solution,
+    upright_length,
+    *,
+    activation_threshold=DEFAULT_ACTIVATION_THRESHOLD,
+    lengthening_threshold=DEFAULT_LENGTHENING_THRESHOLD,
+) -> MuscleMetrics:
+    """The :class:`MuscleMetrics` of ``solution``, a
+    :class:`~musclesim.muscle.fiber.FiberSolution`.
+
+    ``upright_length`` (m) is the MTU length at the upright pose, broadcasting against the
+    solution's batch shape; the thresholds are those of ``peak_eccentric_fiber_strain``.
+    Pure JAX: differentiable through every peak (the gradient flows through the selected
+    sample).
+    """
+    peak_ecc, ecc_index = peak_eccentric_fiber_strain(
+        solution.fiber_strain,
+        solution.norm_fiber_velocity,
+        solution.activation,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+    )
+    return MuscleMetrics(
+        peak_mtu_strain=peak_mtu_strain(solution.mtu_length, upright_length),
+        peak_fiber_strain=peak_fiber_strain(solution.fiber_strain),
+        peak_eccentric_fiber_strain=peak_ecc,
+        peak_eccentric_index=ecc_index,
+        peak_lengthening_velocity=peak_lengthening_velocity(solution.fiber_velocity),
+        negative_work=negative_work(solution.time, solution.fiber_force, solution.fiber_velocity),
+        peak_force=peak_force(solution.tendon_force),
+    )

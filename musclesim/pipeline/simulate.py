@@ -4,13 +4,14 @@ The function reads as its list of stages:
 
 1. load the model (shipped name or fitted file) and the motion (any reader), pick the muscles;
 2. match the motion's coordinates to those the muscles span (clear error when one is missing);
-3. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged);
-4. gait events of each foot from the kinematics (or given), for phases and cycles;
-5. excitation from the chosen source (constant, EMG file, gait-phase template, or static
+3. gait events of each foot from the kinematics (or given), for phases and cycles;
+4. excitation from the chosen source (constant, EMG file, gait-phase template, or static
    optimisation of each leg from inverse-dynamics joint moments);
-6. fibre and tendon states (:func:`~musclesim.solve_fiber`, compliant tendon by default);
-7. metrics over the whole record and per gait cycle, with the phase of each peak;
-8. an ``xarray.Dataset`` with units, long names, thresholds and provenance.
+5. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged), fibre
+   and tendon states (compliant tendon by default) and the whole-record metrics, in one
+   :func:`~musclesim.pipeline.evaluate.evaluate`;
+6. metrics per gait cycle, with the phase of each peak;
+7. an ``xarray.Dataset`` with units, long names, thresholds and provenance.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -38,7 +38,7 @@ from ..motion.read import read_motion
 from ..motion.readers import filter_motion, match_coordinates, motion_derivatives
 from ..muscle import metrics as _metrics
 from ..muscle.curves import OPENSIM
-from ..muscle.fiber import solve_fiber
+from .evaluate import Evaluation, evaluate
 
 DEFAULT_MUSCLES = ("hamstrings", "calf")
 
@@ -66,9 +66,10 @@ def _resolve_motion(motion) -> xr.Dataset:
 def resolve_excitation(excitation, *, speed: float | None = None):
     """An excitation source from a flexible spec.
 
-    ``float`` → :class:`~musclesim.excitation.sources.Constant`; ``"running"``/``"sprinting"`` → the
-    gait-phase templates; a path to an EMG file → :class:`~musclesim.excitation.sources.EMGEnvelope`;
-    an :class:`~musclesim.excitation.sources.ExcitationSource` passes through.
+    ``float`` → :class:`~musclesim.excitation.sources.Constant`; ``"running"``/``"sprinting"``
+    → the gait-phase templates; a path to an EMG file →
+    :class:`~musclesim.excitation.sources.EMGEnvelope`; an
+    :class:`~musclesim.excitation.sources.ExcitationSource` passes through.
     """
 
     if isinstance(excitation, ExcitationSource):
@@ -259,21 +260,18 @@ def simulate(
     names = expand_muscles(muscles, geometry.muscles)
     selected = geometry.select(names)
 
-    # 2-3. coordinates and MTU lengths
+    # 2. coordinates
 
     needed = list(selected.coordinates)
     q_ds = match_coordinates(motion, needed)
     time = np.asarray(motion["time"].values, dtype=float)
-    q = {name: jnp.asarray(q_ds["q"].sel(coordinate=name).values) for name in needed}
-    lengths, inside = selected.mtu_length(q, strict=strict_domain, return_mask=True)
-    lengths = np.asarray(lengths).T  # (muscle, time)
-    inside = np.asarray(inside).T
+    q = {name: q_ds["q"].sel(coordinate=name).values for name in needed}
 
-    # 4. gait events
+    # 3. gait events
     sides = sorted({s for s in (_side(m) for m in names) if s})
     found, event_notes = _detect_events(motion, sides, events)
 
-    # 5. excitation
+    # 4. excitation
     if isinstance(excitation, str) and excitation == "static_optimization":
         source = static_optimization_source(
             geometry,
@@ -294,41 +292,45 @@ def simulate(
             )
         source = resolve_excitation(excitation)
     drive = np.asarray(source(time, names, motion=motion, cycles=found or None), dtype=float).T
-    if drive.shape != lengths.shape:
+    if drive.shape != (len(names), time.size):
         raise InputError(
             f"excitation source returned shape {drive.T.shape}",
             field="excitation",
-            expected=f"(time, muscle) = {lengths.T.shape}",
+            expected=f"(time, muscle) = {(time.size, len(names))}",
         )
 
-    # 6. fibre states
-    sol = solve_fiber(
+    # 5. MTU lengths, fibre states, whole-record metrics
+    result = evaluate(
+        selected,
         selected.parameters,
         time,
-        lengths,
+        q,
         excitation=np.clip(drive, 0.0, 1.0),
         tendon=tendon,
+        activation_threshold=activation_threshold,
+        lengthening_threshold=lengthening_threshold,
+        strict_domain=strict_domain,
         **solver_options,
     )
 
-    # 7. metrics
+    # 6. per-cycle metrics and the phase of each peak
     ds = _to_dataset(
-        selected,
         names,
         time,
-        sol,
+        result,
         drive,
-        inside,
         tendon=tendon,
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
     )
     phases = {side: time_to_phase(time, ev) for side, ev in found.items()}
-    _add_phases_and_cycles(ds, names, phases, found)
+    _add_phases_and_cycles(
+        ds, names, phases, found, np.asarray(result.metrics.peak_eccentric_index)
+    )
     if hasattr(source, "datasets"):
         _add_load_sharing(ds, names, source)
 
-    # 8. provenance
+    # 7. provenance
     ds.attrs.update(
         model_name=geometry.name,
         model_source=geometry.source_file,
@@ -436,76 +438,65 @@ def _attrs(units: str, long_name: str) -> dict[str, str]:
 
 
 def _to_dataset(
-    model, names, time, sol, drive, inside, *, tendon, activation_threshold, lengthening_threshold
+    names,
+    time,
+    result: Evaluation,
+    drive,
+    *,
+    tendon,
+    activation_threshold,
+    lengthening_threshold,
 ) -> xr.Dataset:
     """The labelled result (time-series and whole-record summaries)."""
 
-    upright = np.asarray(model.upright_length)
-    mtu = np.asarray(sol.mtu_length)
-    strain = np.asarray(_metrics.mtu_strain(sol.mtu_length, jnp.asarray(upright)))
-    fiber_strain = np.asarray(sol.fiber_strain)
-    peak_ecc, ecc_index = _metrics.peak_eccentric_fiber_strain(
-        sol.fiber_strain,
-        sol.norm_fiber_velocity,
-        sol.activation,
-        activation_threshold=activation_threshold,
-        lengthening_threshold=lengthening_threshold,
-    )
-    work = _metrics.negative_work(jnp.asarray(time), sol.fiber_force, sol.fiber_velocity)
+    sol, m = result.solution, result.metrics
+    series = {  # name: (values [muscle, time], units, long name)
+        "mtu_length": (sol.mtu_length, "m", "musculotendon length"),
+        "mtu_strain": (result.mtu_strain, "1", "MTU length / upright-pose length - 1"),
+        "fiber_length": (sol.fiber_length, "m", "fibre length"),
+        "fiber_strain": (sol.fiber_strain, "1", "fibre length / optimal - 1"),
+        "fiber_velocity": (sol.fiber_velocity, "m/s", "fibre velocity (+ = lengthening)"),
+        "normalized_fiber_velocity": (
+            sol.norm_fiber_velocity,
+            "1",
+            "fibre velocity / (v_max l_opt)",
+        ),
+        "tendon_force": (sol.tendon_force, "N", "tendon force"),
+        "fiber_force": (sol.fiber_force, "N", "fibre force"),
+        "activation": (sol.activation, "1", "activation"),
+        "excitation": (drive, "1", "excitation"),
+    }
+    summaries = {  # name: (values [muscle], units, long name)
+        "peak_mtu_strain": (m.peak_mtu_strain, "1", "peak MTU strain"),
+        "peak_eccentric_fiber_strain": (
+            m.peak_eccentric_fiber_strain,
+            "1",
+            "largest fibre strain while lengthening and active",
+        ),
+        "peak_fiber_strain": (m.peak_fiber_strain, "1", "largest fibre strain"),
+        "peak_lengthening_velocity": (
+            m.peak_lengthening_velocity,
+            "m/s",
+            "largest fibre lengthening velocity",
+        ),
+        "negative_work": (
+            m.negative_work,
+            "J",
+            "work done on the fibres while lengthening (magnitude of the fibres' negative work)",
+        ),
+        "peak_force": (m.peak_force, "N", "peak tendon force"),
+        "upright_mtu_length": (result.upright_length, "m", "MTU length, upright pose"),
+    }
     td = ("muscle", "time")
+    data = {k: (td, np.asarray(v), _attrs(u, n)) for k, (v, u, n) in series.items()}
+    data["in_fit_domain"] = (
+        td,
+        np.asarray(result.in_fit_domain),
+        {"long_name": "pose inside the geometry fit domain"},
+    )
+    data |= {k: ("muscle", np.asarray(v), _attrs(u, n)) for k, (v, u, n) in summaries.items()}
     ds = xr.Dataset(
-        {
-            "mtu_length": (td, mtu, _attrs("m", "musculotendon length")),
-            "mtu_strain": (td, strain, _attrs("1", "MTU length / upright-pose length - 1")),
-            "fiber_length": (td, np.asarray(sol.fiber_length), _attrs("m", "fibre length")),
-            "fiber_strain": (td, fiber_strain, _attrs("1", "fibre length / optimal - 1")),
-            "fiber_velocity": (
-                td,
-                np.asarray(sol.fiber_velocity),
-                _attrs("m/s", "fibre velocity (+ = lengthening)"),
-            ),
-            "normalized_fiber_velocity": (
-                td,
-                np.asarray(sol.norm_fiber_velocity),
-                _attrs("1", "fibre velocity / (v_max l_opt)"),
-            ),
-            "tendon_force": (td, np.asarray(sol.tendon_force), _attrs("N", "tendon force")),
-            "fiber_force": (td, np.asarray(sol.fiber_force), _attrs("N", "fibre force")),
-            "activation": (td, np.asarray(sol.activation), _attrs("1", "activation")),
-            "excitation": (td, drive, _attrs("1", "excitation")),
-            "in_fit_domain": (td, inside, {"long_name": "pose inside the geometry fit domain"}),
-            "peak_mtu_strain": ("muscle", strain.max(axis=-1), _attrs("1", "peak MTU strain")),
-            "peak_eccentric_fiber_strain": (
-                "muscle",
-                np.asarray(peak_ecc),
-                _attrs("1", "largest fibre strain while lengthening and active"),
-            ),
-            "peak_fiber_strain": (
-                "muscle",
-                fiber_strain.max(axis=-1),
-                _attrs("1", "largest fibre strain"),
-            ),
-            "peak_lengthening_velocity": (
-                "muscle",
-                np.asarray(sol.fiber_velocity).max(axis=-1),
-                _attrs("m/s", "largest fibre lengthening velocity"),
-            ),
-            "negative_work": (
-                "muscle",
-                np.asarray(work),
-                _attrs(
-                    "J",
-                    "work done on the fibres while lengthening "
-                    "(magnitude of the fibres' negative work)",
-                ),
-            ),
-            "peak_force": (
-                "muscle",
-                np.asarray(sol.tendon_force).max(axis=-1),
-                _attrs("N", "peak tendon force"),
-            ),
-            "upright_mtu_length": ("muscle", upright, _attrs("m", "MTU length, upright pose")),
-        },
+        data,
         coords={"time": ("time", time, _attrs("s", "time")), "muscle": ("muscle", list(names))},
         attrs={
             "musclesim_version": __version__,
@@ -520,12 +511,14 @@ def _to_dataset(
             "activation_threshold",
         },
     )
-    ds["_ecc_index"] = ("muscle", np.asarray(ecc_index))
     return ds
 
 
-def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
-    """Gait phase of each peak, and per-cycle peaks (dim ``cycle``, stride of the muscle's side)."""
+def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events, eccentric_index) -> None:
+    """Gait phase of each peak, and per-cycle peaks (dim ``cycle``, stride of the muscle's side).
+
+    ``eccentric_index`` is the time index of each muscle's ``peak_eccentric_fiber_strain``.
+    """
 
     time = ds["time"].values
     for side, ev in events.items():
@@ -551,9 +544,7 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
             side = _side(name)
             if side not in phases:
                 continue
-            index = (
-                int(ds["_ecc_index"].values[i]) if kind else int(np.argmax(ds[series].values[i]))
-            )
+            index = int(eccentric_index[i]) if kind else int(np.argmax(ds[series].values[i]))
             if kind and not np.isfinite(ds[var].values[i]):
                 continue
             at[i] = phases[side][index]
@@ -562,7 +553,6 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
             at,
             _attrs("%", f"gait-cycle phase of {var} (0 = foot strike of the muscle's side)"),
         )
-    ds.__delitem__("_ecc_index")
 
     n_cycles = max((len(ev.strides()) for ev in events.values()), default=0)
     if n_cycles == 0:
@@ -577,9 +567,12 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events) -> None:
             "cycle_start",
         )
     }
-    act = ds["activation"].values
-    vel = ds["normalized_fiber_velocity"].values
-    ecc = (vel > ds.attrs["lengthening_threshold"]) & (act > ds.attrs["activation_threshold"])
+    ecc = _metrics.eccentric_mask(
+        ds["normalized_fiber_velocity"].values,
+        ds["activation"].values,
+        activation_threshold=ds.attrs["activation_threshold"],
+        lengthening_threshold=ds.attrs["lengthening_threshold"],
+    )
     for i, name in enumerate(names):
         side = _side(name)
         if side not in events:

@@ -7,13 +7,15 @@ Stages of :func:`rank_drills`:
    (:func:`~musclesim.training.athlete.scale_parameters`), once uninjured and once injured;
 2. the reference: the uninjured muscle at the athlete's maximal sprinting speed (running
    drill, speed clipped to the measured 3.5-9.5 m/s);
-3. today's limit (:func:`~musclesim.training.tolerance.tolerance_limit`) from days since injury, grade,
-   pain and soreness, as fractions of that reference;
-4. every drill at its default intensity, all drills in one batched ``solve_fiber`` call
-   (each drill on its own time grid of ``SAMPLES`` samples);
+3. today's limit (:func:`~musclesim.training.tolerance.tolerance_limit`) from days since
+   injury, grade, pain and soreness, as fractions of that reference;
+4. every drill at its default intensity, through the one evaluation chain
+   (:func:`~musclesim.pipeline.evaluate.evaluate`: geometry surrogate, fibre dynamics,
+   metrics; each drill on its own time grid of ``SAMPLES`` samples);
 5. the maximal safe intensity per drill: the largest intensity whose peak eccentric fibre
    strain and peak force stay under today's limits, bracketed on an intensity grid (one
-   batched call per drill) and then found by Brent's root finding on the same pipeline
+   batched evaluation per drill) and then found on the same chain, by Newton steps with
+   ``jax.grad`` for running (:func:`max_safe_running_speed`) or Brent's method
    (``scipy.optimize.brentq``), to ``ROOT_STRAIN_TOLERANCE`` in strain.
 
 Peak eccentric fibre strain is NaN for a drill in which the injured fibres never lengthen while
@@ -29,16 +31,16 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from scipy.optimize import brentq
 
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, write_text_atomic
 from ..geometry.io import load_model
-from ..motion.readers import resample_motion
-from ..muscle import metrics as _metrics
-from ..muscle.fiber import solve_fiber
+from ..pipeline.evaluate import evaluate, resample_motions
 from .athlete import scale_parameters
 from .drills import (
     RunningExcitation,
@@ -57,8 +59,8 @@ from .tolerance import TolerancePolicy, policy_summary, tolerance_limit
 SAMPLES = 256
 #: Intensity grid per drill for bracketing the maximal safe intensity.
 GRID_POINTS = 7
-#: Root-finding tolerance on peak eccentric fibre strain (issue 5: the root-found safe
-#: intensity reproduces the limit within 1e-3 strain).
+#: Root-finding tolerance on peak eccentric fibre strain: ten times tighter than the 1e-3
+#: strain within which a safe intensity must reproduce today's limit.
 ROOT_STRAIN_TOLERANCE = 1e-4
 #: Running speeds covered by the measured template (m/s), SOURCES.md: 3.54-9.51 measured.
 RUNNING_SPEED_RANGE = (3.5, 9.5)
@@ -123,12 +125,14 @@ def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
     )
 
 
-def _drill_inputs(am: AthleteModel, drill, intensities: Sequence[float], drills):
-    """(time [K,T], mtu_length [K,T], excitation [K,T]) of a drill at several intensities."""
-
-    times, lengths, drives = [], [], []
-    for x in intensities:
-        motion = drill_motion(
+def drill_coordinates(
+    am: AthleteModel, drill, intensities: Sequence[float], *, drills=None
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(time [K, SAMPLES], {coordinate: [K, SAMPLES]})`` of ``drill`` at each of the ``K``
+    intensities, each on its own time grid
+    (:func:`~musclesim.pipeline.evaluate.resample_motions`)."""
+    motions = [
+        drill_motion(
             drill,
             x,
             coordinates=am.geometry.coordinates,
@@ -136,46 +140,56 @@ def _drill_inputs(am: AthleteModel, drill, intensities: Sequence[float], drills)
             side=am.side,
             drills=drills,
         )
-        t = motion["time"].values
-        grid = np.linspace(t[0], t[-1], SAMPLES)
-        lo, hi = motion["q"].min("time"), motion["q"].max("time")
-        motion = resample_motion(motion, times=grid)
-        # the cubic spline may overshoot the samples near a kink (e.g. a clamped knee): keep
-        # every coordinate within the range the drill's own samples span
-        motion["q"] = motion["q"].clip(lo, hi)
-        q = {c: jnp.asarray(motion["q"].sel(coordinate=c).values) for c in am.geometry.coordinates}
-        length = np.asarray(am.geometry.mtu_length(q))[:, 0] * am.length_scale
-        source = drill_excitation(
-            drill,
-            x,
-            max_speed=min(am.max_speed, RUNNING_SPEED_RANGE[1]),
-            side=am.side,
-            drills=drills,
-        )
-        drive = np.asarray(source(grid, [am.muscle], motion=motion), dtype=float)[:, 0]
-        times.append(grid)
-        lengths.append(length)
-        drives.append(np.clip(drive, 0.0, 1.0))
-    return np.stack(times), np.stack(lengths), np.stack(drives)
+        for x in intensities
+    ]
+    return resample_motions(motions, SAMPLES, am.geometry.coordinates)
+
+
+def drill_drive(am: AthleteModel, drill, intensity: float, time, *, max_speed: float, drills=None):
+    """Excitation ``[T]`` in [0, 1] of the athlete's muscle in ``drill`` at ``intensity`` at
+    ``time`` (s); ``max_speed`` (m/s) sets the running templates' amplitude."""
+    source = drill_excitation(drill, intensity, max_speed=max_speed, side=am.side, drills=drills)
+    return np.clip(np.asarray(source(time, [am.muscle]), dtype=float)[:, 0], 0.0, 1.0)
+
+
+def intensity_grid(drill, n: int) -> np.ndarray:
+    """``n`` intensities spanning ``drill``'s range; a running-template drill stops at the
+    fastest speed the measured template covers (``RUNNING_SPEED_RANGE``)."""
+    hi = drill.intensity.max
+    if drill.kind == "running_template":
+        hi = min(hi, RUNNING_SPEED_RANGE[1])
+    return np.linspace(drill.intensity.min, hi, n)
+
+
+#: The peaks :func:`drill_peaks` reports (fields of
+#: :class:`~musclesim.muscle.metrics.MuscleMetrics`).
+PEAKS = ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
 
 
 def drill_peaks(
     am: AthleteModel, drill, intensities, *, injured: bool = True, drills=None, **solver_options
 ) -> dict[str, np.ndarray]:
     """Peak eccentric fibre strain, peak MTU strain and peak force of the athlete's muscle in
-    ``drill`` at each intensity (arrays ``[K]``), in one batched solve."""
-    time, length, drive = _drill_inputs(am, drill, np.atleast_1d(intensities), drills)
-    params = am.injured if injured else am.uninjured
-    sol = solve_fiber(params, time, length, excitation=drive, **solver_options)
-    peak, _ = _metrics.peak_eccentric_fiber_strain(
-        sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
+    ``drill`` at each intensity (arrays ``[K]``), in one batched evaluation."""
+    intensities = np.atleast_1d(intensities)
+    time, q = drill_coordinates(am, drill, intensities, drills=drills)
+    max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
+    drive = np.stack(
+        [
+            drill_drive(am, drill, x, t, max_speed=max_speed, drills=drills)
+            for x, t in zip(intensities, time, strict=True)
+        ]
     )
-    upright = am.geometry.upright_length[0] * am.length_scale
-    return {
-        "peak_eccentric_fiber_strain": np.asarray(peak),
-        "peak_mtu_strain": np.asarray(jnp.max(sol.mtu_length / upright - 1.0, axis=-1)),
-        "peak_force": np.asarray(jnp.max(sol.tendon_force, axis=-1)),
-    }
+    result = evaluate(
+        am.geometry,
+        am.injured if injured else am.uninjured,
+        time,
+        q,
+        length_scale=am.length_scale,
+        excitation=drive[:, None, :],
+        **solver_options,
+    )
+    return {k: np.asarray(getattr(result.metrics, k))[:, 0] for k in PEAKS}
 
 
 def reference_peaks(am: AthleteModel, *, drills=None) -> dict[str, float]:
@@ -203,13 +217,9 @@ def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[
     derivative from ``jax.grad`` through the whole pipeline (:func:`max_safe_running_speed`);
     otherwise (other drills, or force binding) by Brent's method on the same pipeline.
     """
-    from scipy.optimize import brentq
-
     d = get_drill(drill, drills)
-    lo, hi = d.intensity.min, d.intensity.max
-    if d.name == RUNNING_DRILL:
-        hi = min(hi, RUNNING_SPEED_RANGE[1])
-    grid = np.linspace(lo, hi, GRID_POINTS)
+    grid = intensity_grid(d, GRID_POINTS)
+    lo, hi = grid[0], grid[-1]
     peaks = drill_peaks(am, d, grid, drills=drills)
     excess = _excess(peaks, limit)
     if excess[0] > 0:
@@ -299,7 +309,7 @@ def rank_drills(
         d = library[name]
         x = d.intensity.default
         peaks = drill_peaks(am, d, [x], drills=library)
-        for key in ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force"):
+        for key in PEAKS:
             rows[key].append(float(peaks[key][0]))
         if with_max_safe:
             safe_x, at, method = max_safe_intensity(am, d, limit, drills=library)
@@ -398,7 +408,8 @@ def ranking_table(ds: xr.Dataset) -> str:
 
 
 def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
-    """CSV with the columns of issue 5 (atomic write)."""
+    """CSV of :func:`rank_drills`' result, one row per drill, the attributes and policy as
+    ``#`` comment lines above it (atomic write)."""
 
     cols = [
         "drill",
@@ -458,17 +469,11 @@ def athlete_metrics(
     am = athlete_model(athlete, model)
     reference = reference_peaks(am, drills=library)
     grid = np.full((len(selected), n_levels), np.nan)
-    values = {
-        k: np.full((len(selected), n_levels), np.nan)
-        for k in ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
-    }
+    values = {k: np.full((len(selected), n_levels), np.nan) for k in PEAKS}
     units, dose_unit, dose_min, dose_max, dose_step, specificity = [], [], [], [], [], []
     for i, name in enumerate(selected):
         d = get_drill(name, library)
-        hi = d.intensity.max
-        if d.kind == "running_template":
-            hi = min(hi, RUNNING_SPEED_RANGE[1])
-        grid[i] = np.linspace(d.intensity.min, hi, n_levels)
+        grid[i] = intensity_grid(d, n_levels)
         peaks = drill_peaks(am, d, grid[i], drills=library)
         for key in values:
             values[key][i] = peaks[key]
@@ -486,7 +491,7 @@ def athlete_metrics(
         dose_step.append(step)
         dose_min.append(step)
         dose_max.append(MAX_DOSE_MULTIPLE * default)
-        specificity.append(sprint_specificity(d, hi, am.max_speed))
+        specificity.append(sprint_specificity(d, grid[i, -1], am.max_speed))
     return metrics_table(
         selected,
         grid,
@@ -522,13 +527,12 @@ NEWTON_ITERATIONS = 8
 
 def running_strain_function(am: AthleteModel, *, samples: int = SAMPLES, strides: int = 3):
     """``f(speed, excitation) -> peak eccentric fibre strain`` of the injured muscle when running
-    at ``speed``, written in JAX end to end (running template -> geometry surrogate -> compliant
-    fibre dynamics -> peak), so ``jax.grad(f)`` is d(strain)/d(speed). Also returns
-    ``excitation_at(speed) -> [samples]`` (NumPy, the running EMG template at that speed): its
-    amplitude's dependence on speed is not differentiated (held at the current iterate).
+    at ``speed``, written in JAX end to end (running template -> :func:`~musclesim.pipeline.
+    evaluate.evaluate`: geometry surrogate, compliant fibre dynamics, peak), so
+    ``jax.grad(f)`` is d(strain)/d(speed). Also returns ``excitation_at(speed) -> [samples]``
+    (NumPy, the running EMG template at that speed): its amplitude's dependence on speed is not
+    differentiated (held at the current iterate).
     """
-    import jax
-
     tpl = load_running_template()
     geometry = am.geometry
     signs = dict(geometry.knee_flexion_sign)
@@ -550,12 +554,10 @@ def running_strain_function(am: AthleteModel, *, samples: int = SAMPLES, strides
                 pose[c] = q[:, columns[c]] * signs.get(c, 1.0)
             else:
                 pose[c] = jnp.zeros(samples)
-        length = geometry.mtu_length(pose)[:, 0] * am.length_scale
-        sol = solve_fiber(am.injured, time, length, excitation=excitation)
-        peak, _ = _metrics.peak_eccentric_fiber_strain(
-            sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
+        result = evaluate(
+            geometry, am.injured, time, pose, length_scale=am.length_scale, excitation=excitation
         )
-        return peak
+        return result.metrics.peak_eccentric_fiber_strain[0]
 
     def excitation_at(speed):
         f = float(np.asarray(stride_frequency(float(speed))).reshape(-1)[0])

@@ -4,8 +4,9 @@
 and peak force for every drill of the library at ``n_intensities`` intensities spanning its
 range, for ``n_profiles`` athlete profiles (body size, maximal speed, strength deficit,
 fascicle-length ratio drawn by a scrambled Sobol sequence over ``PROFILE_RANGES``), plus each
-profile's uninjured reference at maximal sprint speed. Each drill is one batched
-``solve_fiber`` call over intensity x profile (the "chunk"), with a progress bar.
+profile's uninjured reference at maximal sprint speed. Each drill is one batched evaluation
+(:func:`~musclesim.pipeline.evaluate.evaluate_lengths`) over intensity x profile (the "chunk"),
+with a progress bar.
 
 :func:`lookup` answers one (drill, intensity, profile, injury phase) query from the file alone:
 interpolation in intensity and the tolerance policy, no simulation. :func:`export_html` writes a
@@ -22,16 +23,27 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.stats import qmc
+from tqdm import tqdm
 
 from ..core.errors import InputError
 from ..core.io import write_text_atomic
 from ..core.version import __version__
 from ..muscle import metrics as _metrics
-from ..muscle.fiber import solve_fiber
 from ..muscle.parameters import MuscleParameters
+from ..pipeline.evaluate import evaluate_lengths, mtu_lengths
 from .athlete import Athlete, scale_parameters
-from .drills import drill_excitation, get_drill, load_drills
-from .rank import RUNNING_DRILL, RUNNING_SPEED_RANGE, _drill_inputs, athlete_model, reference_size
+from .drills import get_drill, load_drills
+from .rank import (
+    PEAKS,
+    RUNNING_DRILL,
+    RUNNING_SPEED_RANGE,
+    athlete_model,
+    drill_coordinates,
+    drill_drive,
+    intensity_grid,
+    reference_size,
+)
 from .tolerance import policy_summary, tolerance_limit
 
 #: Ranges of the athlete profiles in a table. These are design choices spanning adult
@@ -59,8 +71,6 @@ PROFILE_UNITS = {
 def sample_profiles(base, n: int, *, seed: int = 0) -> list:
     """``n`` athlete profiles: ``base`` (an Athlete) with the fields of ``PROFILE_RANGES``
     drawn by a scrambled Sobol sequence (``scipy.stats.qmc``), seeded."""
-    from scipy.stats import qmc
-
     names = list(PROFILE_RANGES)
     unit = qmc.Sobol(d=len(names), scramble=True, seed=seed).random(n)
     lo = np.array([PROFILE_RANGES[k][0] for k in names])
@@ -90,9 +100,6 @@ def build_table(
     ``athlete`` gives the injured muscle and side (and the grade used by default in lookups);
     its body-size fields are replaced by each profile's.
     """
-    import jax.numpy as jnp
-    from tqdm import tqdm
-
     library = load_drills() if drills is None else drills
     selected = list(names or library)
     profiles = sample_profiles(athlete, n_profiles, seed=seed)
@@ -107,83 +114,67 @@ def build_table(
             else dataclasses.replace(p, strength_deficit=None, fascicle_length_ratio=None)
         )
         kw = {"injured_index": 0} if injured else {}
-        return scale_parameters(params, a, reference_height=height, reference_mass=mass, **kw)[0]
+        return scale_parameters(params, a, reference_height=height, reference_mass=mass, **kw)
 
-    injured = MuscleParameters.stack([scaled(p, True) for p in profiles])
+    injured = MuscleParameters.stack([scaled(p, True) for p in profiles])  # [profile, muscle]
     uninjured = MuscleParameters.stack([scaled(p, False) for p in profiles])
     speeds = np.clip([p.max_sprint_speed for p in profiles], *RUNNING_SPEED_RANGE)
     # MTU lengths scale with stature like the muscle lengths (geometric similarity, the rule of
-    # scale_parameters); _drill_inputs returns them at the example athlete's scale.
-    scale = np.array([p.height for p in profiles]) / height / am.length_scale
+    # scale_parameters): each motion is evaluated once at the athlete's scale, then scaled from
+    # the athlete's stature to each profile's
+    relative = np.array([p.height for p in profiles]) / height / am.length_scale  # [profile]
+    upright = am.geometry.upright_length * am.length_scale * relative[:, None]  # [profile, muscle]
 
-    def peaks(params_batch, time, length, drive):
-        """Peaks over time; ``length`` already scaled to each profile (upright scales alike)."""
-        sol = solve_fiber(params_batch, time, length, excitation=drive)
-        ecc, _ = _metrics.peak_eccentric_fiber_strain(
-            sol.fiber_strain, sol.norm_fiber_velocity, sol.activation
+    def peaks(params_batch, time, lengths, drive):
+        """The muscle's peaks, arrays ``[..., profile]``, from MTU lengths ``[..., profile,
+        muscle, T]`` (m) and excitation ``[..., profile, T]``."""
+        result = evaluate_lengths(
+            params_batch, time, lengths, upright, excitation=drive[..., None, :]
         )
-        upright = am.geometry.upright_length[0] * am.length_scale * jnp.asarray(scale)
-        mtu_strain = sol.mtu_length / upright[..., None] - 1
-        return (
-            np.asarray(ecc),
-            np.asarray(jnp.max(mtu_strain, axis=-1)),
-            np.asarray(jnp.max(sol.tendon_force, axis=-1)),
-        )
-
-    def drives_for(drill, intensities, motion_time):
-        """Excitation [K, P, T]: running templates depend on each profile's maximal speed."""
-        out = np.empty((len(intensities), n_profiles, motion_time.shape[-1]))
-        for k, x in enumerate(intensities):
-            for j, p in enumerate(profiles):
-                source = drill_excitation(
-                    drill,
-                    x,
-                    max_speed=float(min(p.max_sprint_speed, RUNNING_SPEED_RANGE[1])),
-                    side=am.side,
-                    drills=library,
-                )
-                out[k, j] = np.asarray(source(motion_time[k], [am.muscle]))[:, 0]
-        return np.clip(out, 0.0, 1.0)
+        return {k: np.asarray(getattr(result.metrics, k))[..., 0] for k in PEAKS}
 
     # Reference: each profile's uninjured muscle at its own maximal sprint speed.
-    time, length, _ = _drill_inputs(am, RUNNING_DRILL, list(speeds), library)
-    ref_drive = np.clip(
-        np.stack(
-            [
-                np.asarray(
-                    drill_excitation(
-                        RUNNING_DRILL, s, max_speed=float(s), side=am.side, drills=library
-                    )(time[j], [am.muscle])
-                )[:, 0]
-                for j, s in enumerate(speeds)
-            ]
-        ),
-        0.0,
-        1.0,
+    time, q = drill_coordinates(am, RUNNING_DRILL, speeds, drills=library)  # [P, T]
+    ref_drive = np.stack(
+        [
+            drill_drive(am, RUNNING_DRILL, s, time[j], max_speed=float(s), drills=library)
+            for j, s in enumerate(speeds)
+        ]
     )
-    ref_ecc, _, ref_force = peaks(uninjured, time, length * scale[:, None], ref_drive)
+    lengths, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [P, muscle, T]
+    reference = peaks(uninjured, time, lengths * relative[:, None, None], ref_drive)
 
     shape = (len(selected), n_intensities, n_profiles)
-    ecc = np.full(shape, np.nan)
-    mtu = np.full(shape, np.nan)
-    force = np.full(shape, np.nan)
+    values = {k: np.full(shape, np.nan) for k in PEAKS}
     intensity = np.full((len(selected), n_intensities), np.nan)
     units = []
     for i, name in enumerate(tqdm(selected, desc="table (drills)", disable=not progress)):
         d = get_drill(name, library)
-        hi = (
-            min(d.intensity.max, RUNNING_SPEED_RANGE[1])
-            if d.kind == "running_template"
-            else d.intensity.max
-        )
-        grid = np.linspace(d.intensity.min, hi, n_intensities)
+        grid = intensity_grid(d, n_intensities)
         intensity[i] = grid
         units.append(d.intensity.unit)
-        t, length, _ = _drill_inputs(am, d, list(grid), library)  # [K, T]
-        drive = drives_for(d, grid, t)  # [K, P, T]
-        lengths = length[:, None, :] * scale[None, :, None]  # [K, P, T]
-        e, m, f = peaks(injured, t[:, None, :], lengths, drive)
-        ecc[i], mtu[i], force[i] = e, m, f
+        t, q = drill_coordinates(am, d, grid, drills=library)  # [K, T]
+        # running templates' amplitude depends on each profile's maximal speed: [K, P, T]
+        drive = np.stack(
+            [
+                [
+                    drill_drive(
+                        am,
+                        d,
+                        x,
+                        t[k],
+                        max_speed=float(min(p.max_sprint_speed, RUNNING_SPEED_RANGE[1])),
+                        drills=library,
+                    )
+                    for p in profiles
+                ]
+                for k, x in enumerate(grid)
+            ]
+        )
+        lengths, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [K, muscle, T]
+        at = peaks(injured, t[:, None, :], lengths[:, None] * relative[:, None, None], drive)
+        for k in PEAKS:
+            values[k][i] = at[k]
 
     profile_coords = {
         k: ("profile", np.array([getattr(p, k) for p in profiles]), {"units": PROFILE_UNITS[k]})
@@ -195,7 +186,7 @@ def build_table(
             "intensity_unit": ("drill", np.asarray(units, dtype=object)),
             "peak_eccentric_fiber_strain": (
                 ("drill", "intensity", "profile"),
-                ecc,
+                values["peak_eccentric_fiber_strain"],
                 {
                     "units": "1",
                     "long_name": "injured muscle, "
@@ -204,20 +195,20 @@ def build_table(
             ),
             "peak_mtu_strain": (
                 ("drill", "intensity", "profile"),
-                mtu,
+                values["peak_mtu_strain"],
                 {"units": "1", "long_name": "peak MTU strain"},
             ),
             "peak_force": (
                 ("drill", "intensity", "profile"),
-                force,
+                values["peak_force"],
                 {"units": "N", "long_name": "peak tendon force"},
             ),
             "reference_peak_eccentric_fiber_strain": (
                 "profile",
-                np.asarray(ref_ecc),
+                reference["peak_eccentric_fiber_strain"],
                 {"units": "1", "long_name": "uninjured, at the profile's maximal speed"},
             ),
-            "reference_peak_force": ("profile", np.asarray(ref_force), {"units": "N"}),
+            "reference_peak_force": ("profile", reference["peak_force"], {"units": "N"}),
         },
         coords={"drill": selected, "profile": np.arange(n_profiles), **profile_coords},
         attrs={
@@ -231,7 +222,7 @@ def build_table(
             "profile_sampling": f"scrambled Sobol, seed {seed}, ranges {PROFILE_RANGES}",
             "activation_threshold": _metrics.DEFAULT_ACTIVATION_THRESHOLD,
             "lengthening_threshold": _metrics.DEFAULT_LENGTHENING_THRESHOLD,
-            "samples_per_evaluation": int(t.shape[-1]),
+            "samples_per_evaluation": int(time.shape[-1]),
         },
     )
     return ds
