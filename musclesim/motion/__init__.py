@@ -12,14 +12,13 @@ from .gait import (
     events_from_grf as events_from_grf,
     refine_events_with_markers as refine_events_with_markers,
 )
+from .markers import read_analog as read_analog, read_markers as read_markers
 from .opensim_tools import run_ik as run_ik, scale_model as scale_model
-from .read import read_motion as read_motion
-from .readers import (
+from .processing import (
     filter_motion as filter_motion,
     match_coordinates as match_coordinates,
     motion_derivatives as motion_derivatives,
-    read_analog as read_analog,
-    read_markers as read_markers,
-    read_storage as read_storage,
     resample_motion as resample_motion,
 )
+from .read import read_motion as read_motion
+from .storage import read_storage as read_storage

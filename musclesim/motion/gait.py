@@ -55,7 +55,8 @@ from scipy.signal import butter, find_peaks, sosfiltfilt
 
 from ..core.errors import InputError
 from ..osim.xml import model_element, parse_osim
-from .readers import filter_motion, read_storage, sampling_rate
+from .processing import filter_motion, sampling_rate
+from .storage import read_storage
 
 #: Vertical ground-reaction-force threshold (N) for contact. Our choice, stated: 20 N is ~3 % of
 #: body weight for a 70 kg runner, above the unloaded noise of the Rajagopal trial's plates
@@ -570,7 +571,7 @@ def refine_events_with_markers(
 
     Their windowing step is replaced by windows around ``events`` (e.g. from
     :func:`detect_events`): [foot strike − 30 ms, + 80 ms] and [toe-off − 80 ms, + 30 ms]
-    (``window_s``). Markers (m, y up, from :func:`musclesim.motion.readers.read_markers`) are
+    (``window_s``). Markers (m, y up, from :func:`musclesim.motion.storage.read_markers`) are
     low-passed at ``cutoff_hz`` (our choice; 20–50 Hz changed the 9 m/s sprint's events by
     at most 4 ms) before differentiation. Needs ≥ 200 Hz data to resolve the peaks; at 100 Hz
     (the Rajagopal trial) it was 13–24 ms late for touchdown and up to 64 ms early for toe-off.

@@ -31,7 +31,9 @@ import xarray as xr
 
 from ..core.errors import InputError
 from ..core.io import existing_file, require_opensim, sha256_file, write_text_atomic
-from .readers import ANGLE_LIMIT_RAD, _read_mot, read_markers, read_storage
+from .markers import read_markers
+from .storage import ANGLE_LIMIT_RAD, read_storage
+from .tables import _read_mot
 
 
 def _output_dir(output_dir: str | Path, inputs: list[Path]) -> Path:

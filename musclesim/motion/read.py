@@ -1,5 +1,5 @@
 """:func:`read_motion`, the one entry point from a motion file to a Motion Dataset (time ×
-coordinate, SI units): OpenSim storage and CSV through :mod:`musclesim.motion.readers`, marker
+coordinate, SI units): OpenSim storage and CSV through :mod:`musclesim.motion.storage`, marker
 files through OpenSim's inverse kinematics (:func:`~.opensim_tools.run_ik`).
 It sits above both, so the readers never depend on OpenSim's tools.
 """
@@ -14,8 +14,10 @@ from pathlib import Path
 import xarray as xr
 
 from ..core.errors import InputError, OpenSimMissingError
+from .markers import read_markers
 from .opensim_tools import run_ik
-from .readers import ANGLE_LIMIT_RAD, MOTION_EXTENSIONS, _read_csv, _read_mot, read_markers
+from .storage import ANGLE_LIMIT_RAD, MOTION_EXTENSIONS
+from .tables import _read_csv, _read_mot
 
 
 def read_motion(
