@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, atomic_path, write_text_atomic
-from ..muscle.fiber import solve_fiber
 from ..muscle.parameters import MuscleParameters
+from ..pipeline.evaluate import evaluate_lengths
 
 TEMPLATE = MODELS_DIR / "templates/bflh_r_sprint_9ms.csv"
 #: bflh_r of Sprinter_JA1_scaled.osim (read by MuscleParameters.from_osim; the file's sha256 is in
@@ -50,17 +51,17 @@ def read_template(path: Path = TEMPLATE) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_demo(out: Path) -> str:
-    import jax
-
     time, length = read_template()
     params = MuscleParameters(**SPRINTER_BFLH)
     batch = MuscleParameters.stack([params] * len(ACTIVATIONS))
     activation = np.asarray(ACTIVATIONS)[:, None] * np.ones_like(time)[None, :]
-    sol = solve_fiber(batch, time, np.broadcast_to(length, activation.shape), activation=activation)
-    jax.block_until_ready(sol.fiber_length)
-    strain = np.asarray(sol.fiber_strain)
-    force = np.asarray(sol.tendon_force)
-    velocity = np.asarray(sol.fiber_velocity)
+    lengths = np.broadcast_to(length, activation.shape)
+    # strain is reported against the first sample, the template having no upright pose
+    ev = evaluate_lengths(batch, time, lengths, length[0], activation=activation)
+    jax.block_until_ready(ev.solution.fiber_length)
+    strain = np.asarray(ev.solution.fiber_strain)
+    peak_velocity = np.asarray(ev.metrics.peak_lengthening_velocity)
+    peak_force = np.asarray(ev.metrics.peak_force)
     lines = [
         "musclesim demo: bflh_r (Sprinter_JA1_scaled) along the 9 m/s sprint, compliant tendon",
         f"MTU length {length.min() * 1e3:.1f}-{length.max() * 1e3:.1f} mm over "
@@ -73,7 +74,7 @@ def run_demo(out: Path) -> str:
         k = int(np.argmax(strain[i]))
         lines.append(
             f"{a:10.2f} {strain[i, k]:18.3f} {time[k]:9.3f} "
-            f"{velocity[i].max():23.3f} {force[i].max():22.0f}"
+            f"{peak_velocity[i]:23.3f} {peak_force[i]:22.0f}"
         )
     text = "\n".join(lines)
 
