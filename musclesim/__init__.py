@@ -35,17 +35,11 @@ from .motion.gait import (
     events_from_grf,
     refine_events_with_markers,
 )
+from .motion.markers import read_analog, read_markers
 from .motion.opensim_tools import run_ik, scale_model
+from .motion.processing import filter_motion, match_coordinates, motion_derivatives, resample_motion
 from .motion.read import read_motion
-from .motion.readers import (
-    filter_motion,
-    match_coordinates,
-    motion_derivatives,
-    read_analog,
-    read_markers,
-    read_storage,
-    resample_motion,
-)
+from .motion.storage import read_storage
 from .muscle.curves import (
     CONSTANT_SETS,
     OPENSIM,

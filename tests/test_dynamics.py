@@ -19,11 +19,11 @@ from musclesim.dynamics.inverse import (
     apply_couplers,
     batched_generalized_forces,
     external_loads_at,
+    generalized_forces as _generalized_forces,
     inverse_dynamics,
+    joint_moments as _joint_moments,
     read_external_loads,
 )
-from musclesim.dynamics.inverse import generalized_forces as _generalized_forces
-from musclesim.dynamics.inverse import joint_moments as _joint_moments
 from musclesim.osim.model import body_poses, load_dynamics_model
 
 # compiled once per model (eager dispatch of the small ops is slower than compiling)
@@ -380,8 +380,8 @@ def test_external_loads_read_and_missing_columns(pendulum, tmp_path):
 @pytest.fixture(scope="module")
 def sprint_slice(data_dir):
     from musclesim.dynamics.inverse import motion_arrays
+    from musclesim.motion.processing import filter_motion, motion_derivatives
     from musclesim.motion.read import read_motion
-    from musclesim.motion.readers import filter_motion, motion_derivatives
 
     model_path = data_dir / "models" / "Sprinter_JA1_scaled.osim"
     model = load_dynamics_model(model_path)

@@ -176,7 +176,7 @@ def test_marker_refinement_on_sprint(data_dir):
     """Handsaker et al. 2016 rules on the 9 m/s sprint's 250 Hz markers: ~0.10 s contact, and
     the joint-angle events' bias on this forefoot sprint (foot strike early, toe-off late)."""
     from musclesim.motion.gait import refine_events_with_markers
-    from musclesim.motion.readers import read_markers
+    from musclesim.motion.markers import read_markers
 
     motion = read_motion(data_dir / SPRINT.format("0900"))
     markers = read_markers(data_dir / "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.trc")

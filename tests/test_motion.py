@@ -11,17 +11,15 @@ import pytest
 
 from musclesim.core.errors import InputError
 from musclesim.core.io import sha256_file
-from musclesim.motion.read import read_motion
-from musclesim.motion.readers import (
-    coordinate_motion_types,
+from musclesim.motion.markers import read_analog, read_markers
+from musclesim.motion.processing import (
     filter_motion,
     match_coordinates,
     motion_derivatives,
-    read_analog,
-    read_markers,
-    read_storage,
     resample_motion,
 )
+from musclesim.motion.read import read_motion
+from musclesim.motion.storage import coordinate_motion_types, read_storage
 
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 HAMNER_RAD = "kinematics/nimblephysics_hamner2013_running/run200_ik.mot"

@@ -18,14 +18,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from jax.test_util import check_grads
 
 import musclesim
 from musclesim import OPENSIM, MuscleParameters
-from musclesim.muscle import curves as _curves
-from musclesim.muscle import state as _muscle
+from musclesim.muscle import curves as _curves, state as _muscle
 
 VELOCITY_RTOL = 1e-12
 RIGID_RTOL = 1e-6

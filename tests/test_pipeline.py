@@ -117,9 +117,9 @@ def test_published_scale_set_reproduced(data_dir, tmp_path):
 
 def test_ik_from_marker_dataset_and_trc_reader(pipeline, data_dir, tmp_path):
     """A marker Dataset (as from a .c3d) goes through a written .trc; read_motion runs IK."""
+    from musclesim.motion.markers import read_markers
     from musclesim.motion.opensim_tools import _write_trc, run_ik
     from musclesim.motion.read import read_motion
-    from musclesim.motion.readers import read_markers
 
     markers = read_markers(data_dir / RUN / "motion_capture_run.trc").isel(time=slice(60, 70))
     motion = run_ik(pipeline["scaled"].model_path, markers, output_dir=tmp_path / "a")

@@ -40,7 +40,7 @@ SPEEDS = ("0350", "0500", "0700", "0900")
 def _relative_toe_speed(motion, events, model, *, ground_speed=None):
     """Toe horizontal speed relative to the ground at each foot strike / running speed."""
     from musclesim.motion.gait import foot_trajectories
-    from musclesim.motion.readers import filter_motion
+    from musclesim.motion.processing import filter_motion
 
     smooth = filter_motion(motion, 15.0)
     feet = foot_trajectories(smooth, side=events.side, model=model)
@@ -171,8 +171,8 @@ def _marker_section(data_dir: Path, run_motion, run_model, grf) -> list[str]:
         events_from_grf,
         refine_events_with_markers,
     )
+    from musclesim.motion.markers import read_markers
     from musclesim.motion.read import read_motion
-    from musclesim.motion.readers import read_markers
 
     lines = [
         "",

@@ -51,8 +51,8 @@ def _prepared(model, motion_path, model_path):
     import jax
 
     from musclesim.dynamics.inverse import apply_couplers, motion_arrays
+    from musclesim.motion.processing import filter_motion, motion_derivatives
     from musclesim.motion.read import read_motion
-    from musclesim.motion.readers import filter_motion, motion_derivatives
 
     motion = read_motion(motion_path, model=model_path)
     motion = motion_derivatives(filter_motion(motion, CUTOFF_HZ, variables=["q"]))
@@ -111,7 +111,7 @@ def rajagopal(data_dir: Path, work: Path) -> dict:
 
     from musclesim.dynamics.inverse import inverse_dynamics
     from musclesim.motion.opensim_tools import rajagopal_running_pipeline
-    from musclesim.motion.readers import filter_motion, motion_derivatives
+    from musclesim.motion.processing import filter_motion, motion_derivatives
     from musclesim.twins.dynamics import opensim_inverse_dynamics_tool
 
     run = data_dir / RAJAGOPAL

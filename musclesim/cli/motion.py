@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ..motion.gait import compare_events, detect_events, events_from_grf, refine_events_with_markers
+from ..motion.markers import read_markers
 from ..motion.opensim_tools import run_ik, scale_model
 from ..motion.read import read_motion
-from ..motion.readers import read_markers
 
 
 def register_cli(subparsers) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
 from ..core.errors import InputError
 from ..core.io import write_netcdf_atomic
@@ -62,8 +63,6 @@ def _simulate(args) -> int:
 
 
 def _plot(args) -> int:
-    import xarray as xr
-
     try:
         ds = xr.load_dataset(args.result)
     except (OSError, ValueError) as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time as timer
 from pathlib import Path
+
+import xarray as xr
 
 from ..core.errors import InputError
 from ..core.io import write_netcdf_atomic
@@ -13,8 +16,6 @@ from ..training.tables import build_table, export_html, lookup
 
 
 def _load(path: Path):
-    import xarray as xr
-
     try:
         return xr.load_dataset(path)
     except (OSError, ValueError) as exc:
@@ -26,8 +27,6 @@ def _load(path: Path):
 
 
 def _build(args) -> int:
-    import datetime
-
     athlete = load_athlete(args.athlete, today=datetime.date.today())
     start = timer.perf_counter()
     table = build_table(

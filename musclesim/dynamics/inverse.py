@@ -67,8 +67,9 @@ from ..core.groups import LEG_COORDINATES
 from ..core.io import sha256_file
 from ..core.version import __version__
 from ..motion.gait import GRF_THRESHOLD_N, detect_events, stance_mask
+from ..motion.processing import filter_motion, motion_derivatives
 from ..motion.read import read_motion
-from ..motion.readers import filter_motion, motion_derivatives, read_storage
+from ..motion.storage import read_storage
 from ..osim.model import DynamicsModel, _rotation, _tree, body_velocities, load_dynamics_model
 
 # ----------------------------------------------------------------------------------------------

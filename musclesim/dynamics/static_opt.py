@@ -74,7 +74,7 @@ from ..core.groups import LEG_COORDINATES
 from ..core.version import __version__
 from ..geometry.io import load_model
 from ..geometry.model import GeometryModel
-from ..motion.readers import read_storage
+from ..motion.storage import read_storage
 from ..muscle import curves as _curves
 from ..muscle.state import activation_rate, rigid_tendon_state
 

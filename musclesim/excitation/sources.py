@@ -39,7 +39,8 @@ from ..core import groups as _groups
 from ..core.errors import InputError
 from ..core.io import sha256_file
 from ..motion.gait import GaitEvents, average_cycles, cut_cycles, detect_events, events_from_grf
-from ..motion.readers import _check_finite, _check_times, read_analog, read_storage
+from ..motion.markers import read_analog
+from ..motion.storage import _check_finite, _check_times, read_storage
 
 
 def split_muscle(name: str) -> tuple[str, str | None]:

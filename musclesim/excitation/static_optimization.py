@@ -23,8 +23,8 @@ from ..dynamics.static_opt import (
 )
 from ..geometry.io import load_model
 from ..geometry.model import GeometryModel
+from ..motion.processing import match_coordinates, motion_derivatives
 from ..motion.read import read_motion
-from ..motion.readers import match_coordinates, motion_derivatives
 from .sources import ExcitationSource
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from ..geometry.model import GeometryModel
-from ..motion.readers import resample_motion
+from ..motion.processing import resample_motion
 from ..muscle import metrics as _metrics
 from ..muscle.fiber import FiberSolution, solve_fiber
 

@@ -34,8 +34,8 @@ from ..excitation.templates import running_template, sprinting_template
 from ..geometry.io import load_model
 from ..geometry.model import GeometryModel
 from ..motion.gait import GaitEvents, detect_events, stance_mask, time_to_phase
+from ..motion.processing import filter_motion, match_coordinates, motion_derivatives
 from ..motion.read import read_motion
-from ..motion.readers import filter_motion, match_coordinates, motion_derivatives
 from ..muscle import metrics as _metrics
 from ..muscle.curves import OPENSIM
 from .evaluate import Evaluation, evaluate

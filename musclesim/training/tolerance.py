@@ -43,6 +43,7 @@ or TOML file). Sources and the strength of evidence for every default are in
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import tomllib
 from collections.abc import Mapping
@@ -380,8 +381,6 @@ class TolerancePolicy:
 
     def expected_return_date(self, athlete):
         """Injury date + expected days (rounded up), or the athlete's own target if given."""
-        import datetime
-
         if athlete.target_return_date is not None:
             return athlete.target_return_date
         return athlete.injury_date + datetime.timedelta(

@@ -31,7 +31,7 @@ import xarray as xr
 from ..core.errors import InputError
 from ..core.io import atomic_path, existing_file, require_opensim, sha256_file
 from ..dynamics.inverse import read_external_loads
-from ..motion.readers import read_storage, write_storage
+from ..motion.storage import read_storage, write_storage
 from ..osim.model import load_dynamics_model
 
 

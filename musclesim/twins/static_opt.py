@@ -42,7 +42,7 @@ import xarray as xr
 from ..core.errors import InputError
 from ..core.io import require_opensim, sha256_file
 from ..dynamics.static_opt import check_exponent
-from ..motion.readers import read_storage, write_storage
+from ..motion.storage import read_storage, write_storage
 
 #: Optimal force (N m or N) of the residual actuators on coordinates outside the compared leg:
 #: with cost (tau / F)^2, a 100 N m pelvis moment costs 1e-4 of one fully active muscle, so

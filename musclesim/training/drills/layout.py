@@ -11,7 +11,8 @@ import numpy as np
 import xarray as xr
 
 from ...core.errors import InputError
-from ...motion.readers import _classify_by_name, _motion_dataset as layout
+from ...motion.storage import _classify_by_name
+from ...motion.tables import _motion_dataset as layout
 
 
 def _knee_signs(knee_flexion_sign, coordinates: Sequence[str]) -> dict[str, float]:

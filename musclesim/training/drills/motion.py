@@ -13,8 +13,8 @@ import xarray as xr
 from ...core.errors import InputError
 from ...core.version import __version__
 from ...motion.gait import knee_sign_from_data, leg_geometry
+from ...motion.processing import resample_motion
 from ...motion.read import read_motion
-from ...motion.readers import resample_motion
 from .keyframes import _coordinate_values, _joint_tracks, _keyframe_schedule
 from .layout import _knee_signs, _motion_dataset, _time_grid
 from .library import Drill, _eval, get_drill
