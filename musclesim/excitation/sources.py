@@ -18,7 +18,8 @@ u(t) ∈ [0, 1] of each muscle (dimensionless fraction of full excitation). Sour
   (0–100 %, 0 = foot strike) for running (:func:`running_template`) and sprinting
   (:func:`sprinting_template`), mapped onto time through detected gait cycles.
 
-Each source lists the reference keys it relies on in ``references`` (keys of :mod:`musclesim.core.citations`).
+Each source lists the reference keys it relies on in ``references`` (keys of the registry in
+:mod:`musclesim.core.citations`).
 """
 
 from __future__ import annotations
