@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Test workers for `make test`: one per core, at most four (a worker peaks near 3 GB).
+WORKERS ?= auto --maxprocesses=4
 
-.PHONY: demo test lint validate bench clean
+.PHONY: demo test test-fast test-heavy lint validate bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +22,17 @@ demo: $(STAMP)
 		--date 2026-11-23 --out results/demo/ranking.csv
 	$(PY) -m musclesim demo --out results/demo
 
+# Tiers (marks set by file in tests/conftest.py): `make test` is everything but `heavy`, on
+# parallel workers, with the 25 slowest tests listed; `make test-fast` (= plain `pytest`) leaves
+# out slow, opensim and heavy tests, for the edit-run loop; `make test-heavy` runs only heavy.
 test: $(STAMP)
+	$(PY) -m pytest -q -m "not heavy" -n $(WORKERS) --dist loadscope --durations=25
+
+test-fast: $(STAMP)
 	$(PY) -m pytest -q
+
+test-heavy: $(STAMP)
+	$(PY) -m pytest -q -m heavy --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check musclesim tests experiments validation
