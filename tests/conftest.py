@@ -8,6 +8,7 @@ Tiers (see the Makefile): ``pytest`` alone runs the fast tier (not slow, opensim
 from __future__ import annotations
 
 import ast
+import datetime
 import fnmatch
 import gc
 import importlib.util
@@ -47,6 +48,7 @@ for _name, _value in _JAX_CACHE.items():
 # After the JAX settings: importing the package may already build arrays (in 64 bits) and
 # compile, and JAX reads its cache settings once, at the first compilation.
 from musclesim.core.io import REPO_ROOT, shared_data_dir  # noqa: E402
+from musclesim.training.athlete import Athlete  # noqa: E402
 
 HAVE_OPENSIM = importlib.util.find_spec("opensim") is not None
 
@@ -201,3 +203,18 @@ def _release_compiled_code():
     yield
     jax.clear_caches()
     gc.collect()
+
+
+def make_athlete(**overrides):
+    """A grade 2b right BFLH athlete injured on 2026-11-02 (1.80 m, 75 kg, 9.6 m/s maximal
+    sprint speed), with any field overridden: the athlete the plan and citation tests share."""
+    base = dict(
+        height=1.8,
+        mass=75.0,
+        max_sprint_speed=9.6,
+        muscle="bflh",
+        side="right",
+        grade="2b",
+        injury_date=datetime.date(2026, 11, 2),
+    )
+    return Athlete(**{**base, **overrides})

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from conftest import make_athlete
 
 import musclesim
 from musclesim import InputError
@@ -32,7 +33,7 @@ from musclesim.excitation.templates import (
     template_for_speed,
 )
 from musclesim.training import athlete as athlete_module, plan as plan_module, tolerance
-from musclesim.training.athlete import Athlete, load_athlete
+from musclesim.training.athlete import load_athlete
 from musclesim.training.plan import PlanSettings, metrics_table, plan_progression
 from musclesim.training.tolerance import TolerancePolicy, policy_summary
 
@@ -147,22 +148,13 @@ def test_core_references_resolve():
 # ----------------------------------------------------------------------------------------------
 
 
-def _athlete(**kw):
-    base = dict(
-        height=1.8,
-        mass=75.0,
-        max_sprint_speed=9.6,
-        muscle="bflh",
-        side="right",
-        grade="2c",
-        injury_date=datetime.date(2026, 11, 2),
-    )
-    return Athlete(**{**base, **kw})
-
-
 def test_policy_summary_prints_only_registered_dois():
     keys = set()
-    for who in (_athlete(), _athlete(grade="4"), _athlete(muscle="soleus", grade="1a")):
+    for who in (
+        make_athlete(grade="2c"),
+        make_athlete(grade="4"),
+        make_athlete(muscle="soleus", grade="1a"),
+    ):
         text = policy_summary(TolerancePolicy.default(), who)
         keys |= registered_keys_of(printed_dois(text), "policy_summary")
     # the policy's defaults and the pain-monitoring zones are printed with their DOIs
@@ -191,7 +183,7 @@ def _never_cleared_sprint_table():
 
 
 def test_plan_prints_only_registered_dois():
-    who = _athlete(grade="2b")
+    who = make_athlete(grade="2b")
     plan = plan_progression(
         who, _never_cleared_sprint_table(), weeks=3, start=who.injury_date + datetime.timedelta(3)
     )

@@ -10,11 +10,12 @@ import datetime
 
 import numpy as np
 import pytest
+from conftest import make_athlete
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from musclesim import InputError
 from musclesim.core.io import MODELS_DIR, write_netcdf_atomic
-from musclesim.training.athlete import Athlete, load_athlete
+from musclesim.training.athlete import load_athlete
 from musclesim.training.plan import (
     PlanInfeasibleError,
     PlanSettings,
@@ -31,20 +32,6 @@ from musclesim.training.tolerance import TolerancePolicy, tolerance_limit
 INJURY = datetime.date(2026, 11, 2)
 REF_STRAIN = 0.125
 REF_FORCE = 2200.0
-
-
-def make_athlete(**kw):
-    base = dict(
-        height=1.8,
-        mass=75.0,
-        max_sprint_speed=9.6,
-        muscle="bflh",
-        side="right",
-        grade="2b",
-        injury_date=INJURY,
-    )
-    base.update(kw)
-    return Athlete(**base)
 
 
 def synthetic_metrics(seed=None, *, n_levels=10, max_speed=9.6, n_extra=4):
