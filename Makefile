@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-# Test workers for `make test`: one per core, at most four (a worker peaks near 3 GB).
+# pytest-xdist workers for `make test` and `make test-fast`: one per core, at most four (a
+# worker's memory peaks near 3 GB).
 WORKERS ?= auto --maxprocesses=4
 
 .PHONY: demo test test-fast test-heavy lint validate bench clean
@@ -22,14 +23,15 @@ demo: $(STAMP)
 		--date 2026-11-23 --out results/demo/ranking.csv
 	$(PY) -m musclesim demo --out results/demo
 
-# Tiers (marks set by file in tests/conftest.py): `make test` is everything but `heavy`, on
-# parallel workers, with the 25 slowest tests listed; `make test-fast` (= plain `pytest`) leaves
-# out slow, opensim and heavy tests, for the edit-run loop; `make test-heavy` runs only heavy.
+# Tiers (marks set by file in tests/conftest.py): `make test` is everything but `heavy`, with
+# the 25 slowest tests listed; `make test-fast` runs what plain `pytest` runs (no slow, opensim
+# or heavy tests), for the edit-run loop; `make test-heavy` runs only heavy. Workers take whole
+# test modules (--dist loadscope), so each module fixture is built once.
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not heavy" -n $(WORKERS) --dist loadscope --durations=25
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(WORKERS) --dist loadscope
 
 test-heavy: $(STAMP)
 	$(PY) -m pytest -q -m heavy --durations=25

@@ -199,7 +199,9 @@ def _release_compiled_code():
     """Drop JAX's compiled executables after each test module. A full run compiles thousands
     of XLA programs in one process; kept alive, their code and memory mappings accumulate, and
     late in the run XLA's compiler has crashed (abort or segfault inside
-    ``backend_compile_and_load``) in whichever test compiled next."""
+    ``backend_compile_and_load``) in whichever test compiled next. It costs little: a dropped
+    program comes back from the persistent cache, and keeping them did not make ``make test``
+    faster (2 workers, 2 cores: 7 min 15 s dropping them, 8 min 20 s and 9 min 24 s keeping)."""
     yield
     jax.clear_caches()
     gc.collect()
