@@ -689,7 +689,7 @@ def test_checker_catches_violations():
         "stated limit" in p
         for p in check_plan(dataclasses.replace(plan, sessions=(wrong,) + plan.sessions[1:]), **kw)
     )
-    # near-limit sessions 48 h apart violate a 72 h rule
+    # near-limit training days 48 h apart violate a 72 h spacing rule
     strict = {
         **kw,
         "settings": dataclasses.replace(plan.settings, min_hours_between_near_limit=72.0),

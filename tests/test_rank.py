@@ -1,4 +1,4 @@
-"""Drill ranking for an athlete on a day (issue 5's sanity checks on the shipped sprinter)."""
+"""Drill ranking for an athlete on a day (sanity checks on the shipped sprinter)."""
 
 import datetime
 import warnings
@@ -64,7 +64,7 @@ def test_ranking_max_safe_speed_rises_with_days_and_meets_the_limit(athlete):
         r = ds.sel(drill="running")
         speeds.append(float(r["max_safe_intensity"]))
         if np.isfinite(speeds[-1]) and speeds[-1] < 9.5:
-            # the root-found intensity reproduces the limit (issue 5: within 1e-3 strain),
+            # the root-found intensity reproduces the limit (within 1e-3 strain),
             # found by Newton steps with jax.grad through the whole pipeline
             assert abs(float(r["strain_at_max_safe_intensity"]) - float(r["limit"])) < 1e-3
             assert str(r["max_safe_method"].values) == "newton (jax.grad)"
@@ -104,7 +104,7 @@ def test_athlete_metrics_feed_the_planner(athlete):
 
 
 def test_max_velocity_sprint_unsafe_early_and_allowed_by_the_expected_return_day(athlete):
-    """Issue 5's sanity check, for the example grade-2b BFLH athlete without measured fascicle
+    """The sanity check, for the example grade-2b BFLH athlete without measured fascicle
     shortening (with it, max-velocity strain exceeds the uninjured reference for good)."""
     import dataclasses
 
