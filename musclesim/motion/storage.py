@@ -89,7 +89,23 @@ _ROTATIONAL_JOINTS = {
 # ----------------------------------------------------------------------------------------------
 
 
+#: Truncation rule for the last data row of a coordinate table: the last row's departure from
+#: the straight-line continuation of the two rows before it (its change of rate, per second)
+#: more than this many times the largest such departure between earlier rows is taken for a
+#: number cut short (39.30 written as "3"). Over every prefix of every measured motion of the
+#: shared kinematics (each row taken in turn as the last) the largest ratio is 2.6
+#: (run0350cms.mot; tests/test_bad_inputs.py re-measures it); a final value cut to its first
+#: one to four characters that moves it by more than a fifth of the column's range exceeds 5
+#: in 261 of 305 cases there. Rates of change alone vary too much (ratio up to 4.8).
+TRUNCATION_JUMP_FACTOR = 5.0
+
+#: Earlier rows needed before the last-row rule applies (fewer give no pace to compare with).
+TRUNCATION_MIN_ROWS = 5
+
+
 def _read_lines(path: Path, expected: str) -> list[str]:
+    if path.is_dir():
+        raise InputError("is a folder, not a file", path=path, expected=expected)
     if not path.is_file():
         raise InputError("file not found", path=path, expected=expected)
     try:
@@ -100,7 +116,69 @@ def _read_lines(path: Path, expected: str) -> list[str]:
         ) from exc
     if not text.strip():
         raise InputError("file is empty", path=path, expected=expected)
-    return text.splitlines()
+    lines = text.splitlines()
+    if not text.endswith(("\n", "\r")):
+        raise InputError(
+            f"the last line (line {len(lines)}) has no line ending: the file looks cut short "
+            "while it was written or copied",
+            path=path,
+            expected=f"{expected}, ending with a newline",
+        )
+    return lines
+
+
+def last_row_ratio(data: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per column: the last row's change of rate (from the straight-line continuation of the
+    two rows before) divided by the largest change of rate between earlier rows; NaN where
+    the column has gaps, there are too few rows, or the column moved at one steady pace.
+
+    The quantity :data:`TRUNCATION_JUMP_FACTOR` bounds; ``data`` is rows × columns.
+    """
+    out = np.full(data.shape[1], np.nan)
+    if data.shape[0] < TRUNCATION_MIN_ROWS + 1:
+        return out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.diff(data, axis=0) / np.diff(times)[:, None]
+        change = np.abs(np.diff(rate, axis=0))
+        before = np.nanmax(np.where(np.isfinite(change[:-1]), change[:-1], np.nan), axis=0)
+        ratio = change[-1] / before
+    finite = np.isfinite(ratio)
+    out[finite] = ratio[finite]
+    return out
+
+
+def _check_last_row(
+    data: np.ndarray, times: np.ndarray, labels: Sequence[str], *, path: Path, line_no: int
+) -> None:
+    """Refuse a last data row that looks cut short (rule: :data:`TRUNCATION_JUMP_FACTOR`)."""
+    n = data.shape[0]
+    if n < TRUNCATION_MIN_ROWS + 1:
+        return
+    steps = np.diff(times)
+    earlier = steps[:-1]
+    if np.ptp(earlier) <= UNIFORM_RTOL * np.median(earlier) and not (
+        abs(steps[-1] - np.median(earlier)) <= UNIFORM_RTOL * np.median(earlier)
+    ):
+        raise InputError(
+            f"the last row (line {line_no}) is {steps[-1]:.6g} s after the row before, the "
+            f"others {np.median(earlier):.6g} s apart: its time looks cut short",
+            path=path,
+            field="time",
+            expected="a complete last row (re-export or remove it)",
+        )
+    ratio = last_row_ratio(data, times)
+    bad = np.flatnonzero(ratio > TRUNCATION_JUMP_FACTOR)
+    if bad.size:
+        j = int(bad[np.argmax(ratio[bad])])
+        raise InputError(
+            f"the last row (line {line_no}, time {times[-1]:.6g} s) jumps from "
+            f"{data[-2, j]:.6g} to {data[-1, j]:.6g}, off the pace of the rows before by "
+            f"{ratio[j]:.0f} times the largest change of pace between earlier rows (limit "
+            f"{TRUNCATION_JUMP_FACTOR:g}): a value cut short?",
+            path=path,
+            field=labels[j],
+            expected="a complete last row (re-export or remove it)",
+        )
 
 
 def _parse_float(token: str, *, path: Path, line_no: int, column: str) -> float:
@@ -190,8 +268,13 @@ def _parse_table(
     return np.asarray(rows, dtype=np.float64)
 
 
-def _parse_storage(path: Path) -> tuple[dict[str, str], list[str], np.ndarray]:
+def _parse_storage(
+    path: Path, *, check_last_row: bool = False
+) -> tuple[dict[str, str], list[str], np.ndarray]:
     """Read an OpenSim storage file (``.mot``/``.sto``), either header style.
+
+    ``check_last_row``: refuse a last row that looks cut short (:data:`TRUNCATION_JUMP_FACTOR`;
+    for coordinates, which move smoothly, not for forces or EMG, which may start abruptly).
 
     Returns (header key/values, column labels, data array rows × columns). Both OpenSim 4
     (``nRows=``, ``nColumns=``, ``inDegrees=``) and the older SIMM style (``datarows``,
@@ -268,6 +351,9 @@ def _parse_storage(path: Path) -> tuple[dict[str, str], list[str], np.ndarray]:
     data = _parse_table(path, lines, label_index + 1, labels, n_rows_declared=n_rows)
     _check_times(data[:, 0], path=path)
     _check_finite(data[:, 1:], data[:, 0], labels[1:], path=path)
+    if check_last_row:
+        last = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].strip()) + 1
+        _check_last_row(data[:, 1:], data[:, 0], labels[1:], path=path, line_no=last)
     return header, labels, data
 
 

@@ -16,6 +16,7 @@ import xarray as xr
 from ..core.errors import InputError
 from .storage import (
     _check_finite,
+    _check_last_row,
     _check_times,
     _classify,
     _parse_float,
@@ -89,7 +90,7 @@ def _motion_dataset(
 
 
 def _read_mot(path: Path, *, model, in_degrees: bool | None, angle_limit_rad: float) -> xr.Dataset:
-    header, labels, data = _parse_storage(path)
+    header, labels, data = _parse_storage(path, check_last_row=True)
     names = labels[1:]
     raw_flag = header.get("inDegrees")
     if raw_flag is None:
@@ -180,7 +181,9 @@ _CSV_SUFFIXES = {
 
 def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
     expected = "a CSV with 'time' then columns named <coordinate>_deg, _rad or _m"
-    lines = [ln for ln in _read_lines(path, expected) if not ln.lstrip().startswith("#")]
+    raw = _read_lines(path, expected)
+    last_line = next(i for i in range(len(raw) - 1, -1, -1) if raw[i].strip()) + 1
+    lines = [ln for ln in raw if not ln.lstrip().startswith("#")]
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
         raise InputError("file has only comments", path=path, expected=expected)
@@ -236,6 +239,7 @@ def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
     times = data[:, 0]
     _check_times(times, path=path)
     _check_finite(data[:, 1:], times, labels[1:], path=path)
+    _check_last_row(data[:, 1:], times, labels[1:], path=path, line_no=last_line)
     values = data[:, 1:].copy()
     if model is not None:
         model_types, _ = _classify(names, model)
