@@ -6,6 +6,7 @@ Public names are re-exported here; the implementation lives in private modules.
 from .core.citations import citation
 from .core.errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
 from .core.groups import GROUPS, canonical_name, expand_muscles, muscle_group
+from .core.jax_cache import enable_compilation_cache
 from .core.version import __version__
 from .dynamics.inverse import (
     ExternalLoads,
@@ -84,6 +85,7 @@ from .twins.dynamics import opensim_inverse_dynamics, opensim_inverse_dynamics_t
 __all__ = [
     "build_table",
     "citation",
+    "enable_compilation_cache",
     "export_html",
     "lookup",
     "rank_drills",

@@ -15,6 +15,7 @@ import sys
 import jax
 
 from ..core.errors import MusclesimError
+from ..core.jax_cache import enable_compilation_cache
 from . import (
     demo,
     fit_arm_convention,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     jax.config.update("jax_enable_x64", True)
+    enable_compilation_cache()  # a command's second run reads its compiled programs from disk
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,7 @@
 """The lowest layer, imported by every stage: errors that name the file, field and what was
 expected; file-system helpers (shared data folder, checksums, atomic writes, the shipped
 ``models/`` folder); the citation registry; the muscle-group vocabulary; cubic splines; the
-package version.
+package version; the persistent JAX compilation cache.
 """
 
 from .citations import (
@@ -29,5 +29,6 @@ from .io import (
     write_netcdf_atomic as write_netcdf_atomic,
     write_text_atomic as write_text_atomic,
 )
+from .jax_cache import enable_compilation_cache as enable_compilation_cache
 from .spline import CubicSpline as CubicSpline, cubic_spline as cubic_spline
 from .version import __version__ as __version__
