@@ -52,6 +52,10 @@ def test_fiber_metrics_reads_each_definition_from_the_solution():
         fiber_velocity = jnp.asarray([0.0, 0.5, 0.5, -0.5])
         activation = jnp.asarray([0.5, 0.5, 0.01, 0.5])
         fiber_force = jnp.asarray([100.0, 100.0, 10.0, 100.0])
+        norm_fiber_length = fiber_strain + 1.0
+        active_force_length_multiplier = jnp.ones(4)
+        force_velocity_multiplier = jnp.ones(4)
+        active_fiber_force = fiber_force
         tendon_force = jnp.asarray([100.0, 110.0, 20.0, 105.0])
 
     m = _metrics.fiber_metrics(Solution, jnp.asarray(0.5))

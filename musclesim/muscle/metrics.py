@@ -13,6 +13,26 @@ Definitions (``../shared/DESIGN.md``, "Strain definitions"; each reported under 
   magnitude: the integral of F_M v_M over samples with v_M > 0 (trapezoidal rule);
 * ``peak_force`` = max tendon force (N).
 
+Tissue-load criteria (DESIGN.md, "Tissue-load criteria"). A sample is *actively loaded* when the
+active fibre force a f_L f_V F_max (along the fibre) is at least ``ACTIVE_FORCE_FRACTION`` x
+F_max; the criteria read the normalised active force a f_L f_V from the solution, so they need
+no muscle parameters:
+
+* ``active_stretch`` = max of ``fiber_strain`` over actively loaded samples, with its time index
+  (``active_stretch_index``) and whether l_M / l_opt lies beyond the peak of the active
+  force-length curve there (``active_stretch_descending``);
+* ``active_negative_work`` = the integral of the ACTIVE fibre force times v_M over samples with
+  v_M > 0 (J, positive magnitude, trapezoidal rule): the work the active fibre absorbs while it
+  is stretched, over the whole trajectory (callers divide by the repetitions simulated);
+* ``active_lengthening_velocity`` = max of v_M / (v_max l_opt) over actively loaded samples,
+  floored at 0 (a muscle loaded only while shortening has 0);
+* ``end_range_length`` = ``peak_mtu_strain`` under the criterion's name: the passive end-range
+  stretch of the whole musculotendon unit;
+* ``loads_muscle`` = whether any sample is actively loaded.
+
+Where no sample is actively loaded the three active criteria are 0 (never NaN) and
+``loads_muscle`` says why; "does not load the muscle" is a status, not a number.
+
 All reductions run over the last axis (time). :func:`fiber_metrics` gathers every per-muscle
 summary of a :class:`~musclesim.muscle.fiber.FiberSolution` into one :class:`MuscleMetrics`
 pytree, so that every caller (one motion, a drill at many intensities, a differentiable
@@ -27,6 +47,22 @@ import jax.numpy as jnp
 
 DEFAULT_ACTIVATION_THRESHOLD = 0.05  # DESIGN.md "Strain definitions"
 DEFAULT_LENGTHENING_THRESHOLD = 0.0  # normalised fibre velocity (l_opt v_max / s)
+
+#: Active fibre force, as a fraction of F_max, from which a sample counts as actively loaded.
+#: It is DESIGN.md's activation threshold (0.05) carried over to force: the active force of a
+#: muscle activated at 0.05, isometric at optimal length. Counting force rather than activation
+#: is what separates a stretched but nearly silent fibre (activation 0.05 at 1.5 l_opt gives
+#: f_L = 0.23, so 0.011 F_max) from a contracting one: muscle damage follows the strain of the
+#: fibre while it produces active force, not passive stretch (Lieber & Friden 1993, DOI
+#: 10.1152/jappl.1993.74.2.520).
+ACTIVE_FORCE_FRACTION = 0.05
+#: Normalised fibre length of the peak of the active force-length curve, beyond which a fibre is
+#: on the descending limb: l_opt is by its definition (OpenSim's ``optimal_fiber_length``) the
+#: length of peak active isometric force. The De Groote 2016 curve with OpenSim's constants
+#: peaks a little beyond it, at 1.013 l_opt with f_L = 1.0011 (evaluated from
+#: :func:`musclesim.muscle.curves.active_force_length`); tests/test_criteria.py checks that
+#: f_L falls beyond 1.02.
+ACTIVE_FORCE_LENGTH_PEAK = 1.0
 
 
 def mtu_strain(mtu_length, upright_length):
@@ -89,10 +125,49 @@ def negative_work(time, fiber_force, fiber_velocity):
     return jnp.sum(0.5 * (power[..., 1:] + power[..., :-1]) * dt, axis=-1)
 
 
+def normalised_active_force(activation, force_length_multiplier, force_velocity_multiplier):
+    """a f_L f_V: the active fibre force along the fibre as a fraction of F_max."""
+    return activation * force_length_multiplier * force_velocity_multiplier
+
+
+def active_mask(norm_active_force, *, fraction=ACTIVE_FORCE_FRACTION):
+    """True where the muscle is actively loaded: a f_L f_V >= ``fraction``."""
+    return norm_active_force >= fraction
+
+
+def active_stretch(fiber_strain, norm_fiber_length, mask):
+    """(strain, index, descending) of the largest fibre strain over actively loaded samples.
+
+    0, index 0 and False where no sample is loaded. ``descending`` is True where l_M / l_opt at
+    that sample exceeds ``ACTIVE_FORCE_LENGTH_PEAK``.
+    """
+    peak, index = peak_where(fiber_strain, mask)
+    any_ = jnp.any(mask, axis=-1)
+    length = jnp.take_along_axis(norm_fiber_length, index[..., None], axis=-1)[..., 0]
+    return (
+        jnp.where(any_, peak, 0.0),
+        jnp.where(any_, index, 0),
+        any_ & (length > ACTIVE_FORCE_LENGTH_PEAK),
+    )
+
+
+def active_negative_work(time, active_fiber_force, fiber_velocity):
+    """Work the active fibre force absorbs while the fibre lengthens (J, >= 0): trapz of
+    F_active v_M where v_M > 0 (:func:`negative_work` of the active force)."""
+    return negative_work(time, active_fiber_force, fiber_velocity)
+
+
+def active_lengthening_velocity(norm_fiber_velocity, mask):
+    """Largest v_M / (v_max l_opt) over actively loaded samples, floored at 0."""
+    masked = jnp.where(mask, norm_fiber_velocity, 0.0)
+    return jnp.maximum(jnp.max(masked, axis=-1), 0.0)
+
+
 class MuscleMetrics(eqx.Module):
     """Every per-muscle summary of a fibre solution (the module's definitions), each an array
     of the solution's batch shape; ``peak_eccentric_index`` is the time index of
-    ``peak_eccentric_fiber_strain`` (meaningless where that is NaN)."""
+    ``peak_eccentric_fiber_strain`` (meaningless where that is NaN). The tissue-load criteria
+    (``active_stretch`` ... ``loads_muscle``) are never NaN."""
 
     peak_mtu_strain: jax.Array
     peak_fiber_strain: jax.Array
@@ -101,6 +176,13 @@ class MuscleMetrics(eqx.Module):
     peak_lengthening_velocity: jax.Array
     negative_work: jax.Array
     peak_force: jax.Array
+    active_stretch: jax.Array
+    active_stretch_index: jax.Array
+    active_stretch_descending: jax.Array
+    active_negative_work: jax.Array
+    active_lengthening_velocity: jax.Array
+    end_range_length: jax.Array
+    loads_muscle: jax.Array
 
 
 def fiber_metrics(
@@ -125,12 +207,32 @@ def fiber_metrics(
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
     )
+    mask = active_mask(
+        normalised_active_force(
+            solution.activation,
+            solution.active_force_length_multiplier,
+            solution.force_velocity_multiplier,
+        )
+    )
+    loaded = jnp.any(mask, axis=-1)
+    stretch, stretch_index, descending = active_stretch(
+        solution.fiber_strain, solution.norm_fiber_length, mask
+    )
+    work = active_negative_work(solution.time, solution.active_fiber_force, solution.fiber_velocity)
+    end_range = peak_mtu_strain(solution.mtu_length, upright_length)
     return MuscleMetrics(
-        peak_mtu_strain=peak_mtu_strain(solution.mtu_length, upright_length),
+        peak_mtu_strain=end_range,
         peak_fiber_strain=peak_fiber_strain(solution.fiber_strain),
         peak_eccentric_fiber_strain=peak_ecc,
         peak_eccentric_index=ecc_index,
         peak_lengthening_velocity=peak_lengthening_velocity(solution.fiber_velocity),
         negative_work=negative_work(solution.time, solution.fiber_force, solution.fiber_velocity),
         peak_force=peak_force(solution.tendon_force),
+        active_stretch=stretch,
+        active_stretch_index=stretch_index,
+        active_stretch_descending=descending,
+        active_negative_work=jnp.where(loaded, work, 0.0),
+        active_lengthening_velocity=active_lengthening_velocity(solution.norm_fiber_velocity, mask),
+        end_range_length=end_range,
+        loads_muscle=loaded,
     )
