@@ -31,8 +31,11 @@ from .excitation import (
     drill_excitation as drill_excitation,
 )
 from .library import (
+    CATEGORIES as CATEGORIES,
+    DIMENSION_KINDS as DIMENSION_KINDS,
     DRILLS_DIR as DRILLS_DIR,
     GRAVITY as GRAVITY,
+    Dimension as Dimension,
     Dose as Dose,
     Drill as Drill,
     Intensity as Intensity,

@@ -29,7 +29,12 @@ from .walking import load_walking_template, walking_stride_frequency
 
 
 def _level_for(
-    levels: Mapping, muscle: str, drill: Drill, intensity: float, working: str
+    levels: Mapping,
+    muscle: str,
+    drill: Drill,
+    intensity: float,
+    working: str,
+    settings: Mapping[str, float] | None = None,
 ) -> float | None:
     GROUPS = _group_table()
 
@@ -50,13 +55,17 @@ def _level_for(
         candidates.append(g)
     for c in candidates:
         if c in levels:
-            return _eval(levels[c], drill, intensity)
+            return _eval(levels[c], drill, intensity, settings)
     return None
 
 
-def base_default(levels: Mapping, drill: Drill, intensity: float) -> float:
+def base_default(
+    levels: Mapping, drill: Drill, intensity: float, settings: Mapping[str, float] | None = None
+) -> float:
     """The ``default`` level of a levels table (0 when absent)."""
-    return _eval(levels["default"], drill, intensity) if "default" in levels else 0.0
+    if "default" not in levels:
+        return 0.0
+    return _eval(levels["default"], drill, intensity, settings)
 
 
 class PhaseWindowExcitation(ExcitationSource):
@@ -70,9 +79,17 @@ class PhaseWindowExcitation(ExcitationSource):
     strike phase. Steps are smoothed by the activation dynamics downstream.
     """
 
-    def __init__(self, drill: Drill, intensity: float, *, side: str = "r"):
+    def __init__(
+        self,
+        drill: Drill,
+        intensity: float,
+        *,
+        side: str = "r",
+        settings: Mapping[str, float] | None = None,
+    ):
         self.drill = drill
         self.intensity = drill.check_intensity(intensity)
+        self.settings = drill.check_settings(settings)
         self.side = side
         self.references = drill.references
         self.template = load_walking_template(drill.motion["template"])
@@ -91,15 +108,15 @@ class PhaseWindowExcitation(ExcitationSource):
             _, mside = split_muscle(muscle)
             # walking is bilateral: the left leg's muscles follow the left foot's strikes
             p = np.mod(phase - self.template.left_strike_phase, 100.0) if mside == "l" else phase
-            level = _level_for(base, muscle, d, value, self.side)
-            out[:, j] = base_default(base, d, value) if level is None else level
+            level = _level_for(base, muscle, d, value, self.side, self.settings)
+            out[:, j] = base_default(base, d, value, self.settings) if level is None else level
             for w in d.excitation["windows"]:
                 inside = (
                     (p >= w["from"]) & (p < w["to"])
                     if w["from"] <= w["to"]
                     else (p >= w["from"]) | (p < w["to"])
                 )
-                level = _level_for(w["levels"], muscle, d, value, self.side)
+                level = _level_for(w["levels"], muscle, d, value, self.side, self.settings)
                 if level is not None:
                     out[inside, j] = level
         return np.clip(out, 0.0, 1.0)
@@ -107,7 +124,8 @@ class PhaseWindowExcitation(ExcitationSource):
     def describe(self) -> str:
         return (
             f"PhaseWindowExcitation({self.drill.name} at {self.intensity:g} "
-            f"{self.drill.intensity.unit}; refs {', '.join(self.references)})"
+            f"{self.drill.intensity.unit}{_settings_words(self.settings)}; "
+            f"refs {', '.join(self.references)})"
         )
 
 
@@ -121,9 +139,17 @@ class DrillExcitation(ExcitationSource):
     steps between moves are smoothed by the activation dynamics downstream.
     """
 
-    def __init__(self, drill: Drill, intensity: float, *, side: str = "r"):
+    def __init__(
+        self,
+        drill: Drill,
+        intensity: float,
+        *,
+        side: str = "r",
+        settings: Mapping[str, float] | None = None,
+    ):
         self.drill = drill
         self.intensity = drill.check_intensity(intensity)
+        self.settings = drill.check_settings(settings)
         self.side = side
         self.references = drill.references
 
@@ -135,11 +161,11 @@ class DrillExcitation(ExcitationSource):
         out = np.empty((t.size, len(muscles)))
         if d.excitation["type"] == "constant" or d.kind != "keyframes":
             for j, muscle in enumerate(muscles):
-                level = _level_for(base, muscle, d, value, self.side)
-                out[:, j] = base_default(base, d, value) if level is None else level
+                level = _level_for(base, muscle, d, value, self.side, self.settings)
+                out[:, j] = base_default(base, d, value, self.settings) if level is None else level
             return np.clip(out, 0.0, 1.0)
-        arrive, period = _keyframe_schedule(d, value)
-        shift = _eval(d.motion["left_shift"], d, value) * period
+        arrive, period = _keyframe_schedule(d, value, self.settings)
+        shift = _eval(d.motion["left_shift"], d, value, self.settings) * period
         frames = d.motion["keyframes"]
         for j, muscle in enumerate(muscles):
             _, mside = split_muscle(muscle)
@@ -147,18 +173,25 @@ class DrillExcitation(ExcitationSource):
             seg = _segment_index(t - shift if lagged else t, arrive, period)
             per_frame = []
             for frame in frames:
-                level = _level_for(frame["excitation"], muscle, d, value, self.side)
+                level = _level_for(frame["excitation"], muscle, d, value, self.side, self.settings)
                 if level is None:
-                    level = _level_for(base, muscle, d, value, self.side)
-                per_frame.append(base_default(base, d, value) if level is None else level)
+                    level = _level_for(base, muscle, d, value, self.side, self.settings)
+                per_frame.append(
+                    base_default(base, d, value, self.settings) if level is None else level
+                )
             out[:, j] = np.asarray(per_frame)[seg]
         return np.clip(out, 0.0, 1.0)
 
     def describe(self) -> str:
         return (
             f"DrillExcitation({self.drill.name} at {self.intensity:g} "
-            f"{self.drill.intensity.unit}; refs {', '.join(self.references)})"
+            f"{self.drill.intensity.unit}{_settings_words(self.settings)}; "
+            f"refs {', '.join(self.references)})"
         )
+
+
+def _settings_words(settings: Mapping[str, float]) -> str:
+    return "".join(f", {name} {value:g}" for name, value in settings.items())
 
 
 #: Excitation of muscles the running EMG template has no pattern for (all but the hamstrings
@@ -240,20 +273,24 @@ def drill_excitation(
     max_speed: float | None = None,
     side: str = "r",
     drills: Mapping[str, Drill] | None = None,
+    settings: Mapping[str, float] | None = None,
 ) -> ExcitationSource:
     """The excitation source of ``drill`` at ``intensity``.
 
     Running drills use :func:`musclesim.template_for_speed` with the athlete's ``max_speed``
     (m/s; default the fastest measured template speed, 9.51 m/s); keyframe drills a
     :class:`DrillExcitation` (or :class:`~musclesim.Constant`-like constant levels per muscle);
-    ``side`` as in :func:`drill_motion`.
+    ``side`` and ``settings`` (the further intensity dimensions) as in :func:`drill_motion`;
+    the timing of keyframe drills follows ``tempo_s``, and levels the file makes linear in
+    ``load_bm`` follow the load.
     """
     d = get_drill(drill, drills)
     value = d.check_intensity(intensity)
+    chosen = d.check_settings(settings)
     if d.excitation["type"] == "running_template":
         vmax = float(load_running_template().speeds[-1]) if max_speed is None else max_speed
         tau = d.motion.get("tau_s") if d.motion.get("speed_profile") == "acceleration" else None
         return RunningExcitation(value, max_speed=vmax, profile_tau=tau)
     if d.excitation["type"] == "phase_windows":
-        return PhaseWindowExcitation(d, value, side=side)
-    return DrillExcitation(d, value, side=side)
+        return PhaseWindowExcitation(d, value, side=side, settings=chosen)
+    return DrillExcitation(d, value, side=side, settings=chosen)

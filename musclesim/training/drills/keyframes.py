@@ -14,15 +14,17 @@ from .layout import _knee_signs
 from .library import Drill, _eval
 
 
-def _keyframe_schedule(drill: Drill, intensity: float) -> tuple[np.ndarray, float]:
+def _keyframe_schedule(
+    drill: Drill, intensity: float, settings: Mapping[str, float] | None = None
+) -> tuple[np.ndarray, float]:
     """Arrival times (s) of each key posture within one cycle, and the cycle period (s)."""
     m = drill.motion
-    durs = np.array([_eval(f["dur"], drill, intensity) for f in m["keyframes"]])
+    durs = np.array([_eval(f["dur"], drill, intensity, settings) for f in m["keyframes"]])
     if m["time_unit"] == "cycle":
         if "period_s" in m:
-            period = _eval(m["period_s"], drill, intensity)
+            period = _eval(m["period_s"], drill, intensity, settings)
         else:
-            period = 1.0 / _eval(m["frequency_hz"], drill, intensity)
+            period = 1.0 / _eval(m["frequency_hz"], drill, intensity, settings)
         durs = durs / durs.sum() * period
     period = float(durs.sum())
     if not period > 0:
@@ -66,26 +68,42 @@ def _mirror(side: str | None, working: str) -> str | None:
     return "l" if side == "r" else "r"
 
 
-def _joint_tracks(drill: Drill, intensity: float, t: np.ndarray, working: str) -> dict:
-    """{(joint, side): q(t) in rad} for every joint any key posture or the posture sets."""
+def _joint_tracks(
+    drill: Drill,
+    intensity: float,
+    t: np.ndarray,
+    working: str,
+    settings: Mapping[str, float] | None = None,
+) -> dict:
+    """{(joint, side): q(t) in rad} for every joint any key posture or the posture sets.
+
+    With a ``range_fraction`` dimension, each key posture's value of every joint moves that
+    fraction of its excursion from the reference key posture (``from_keyframe``)."""
     m = drill.motion
-    arrive, period = _keyframe_schedule(drill, intensity)
-    shift = _eval(m["left_shift"], drill, intensity) * period
+    arrive, period = _keyframe_schedule(drill, intensity, settings)
+    shift = _eval(m["left_shift"], drill, intensity, settings) * period
+    ranged = next((d for d in drill.extra_dimensions if d.name == "range_fraction"), None)
+    fraction = None
+    if ranged is not None:
+        fraction = _eval("range_fraction", drill, intensity, settings)
     keys = set(m["posture"])
     for frame in m["keyframes"]:
         keys |= set(frame["pose"])
     tracks = {}
     for joint, side in sorted(keys, key=str):
         held = m["posture"].get((joint, side))
-        held = 0.0 if held is None else _eval(held, drill, intensity)
+        held = 0.0 if held is None else _eval(held, drill, intensity, settings)
         values = np.array(
             [
-                _eval(f["pose"][(joint, side)], drill, intensity)
+                _eval(f["pose"][(joint, side)], drill, intensity, settings)
                 if (joint, side) in f["pose"]
                 else held
                 for f in m["keyframes"]
             ]
         )
+        if fraction is not None:
+            ref = values[ranged.from_keyframe]
+            values = ref + fraction * (values - ref)
         if side == "both":
             tracks[(joint, "r")] = _raised_cosine_track(t, arrive, period, values)
             tracks[(joint, "l")] = _raised_cosine_track(t - shift, arrive, period, values)

@@ -22,19 +22,46 @@ A drill is a TOML file in ``models/drills/`` (one per drill; format below). Four
 - ``motion_file``: the user's own measured motion (any file :func:`musclesim.read_motion`
   reads), path relative to the TOML file.
 
-Intensity. Every drill has one intensity variable (name, unit, min, max, default). Any number in
-a drill file may be given as ``{at_min = a, at_max = b}``: it is then linear in intensity from
+Intensity. Every drill has one primary intensity variable (name, unit, min, max, default, and
+``harder`` = +1 when a larger value loads more, −1 when less; +1 if absent). Any number in a
+drill file may be given as ``{at_min = a, at_max = b}``: it is then linear in intensity from
 ``a`` at the drill's minimum to ``b`` at its maximum (an assumption stated per drill). Durations
 may also be ``"intensity"`` (the intensity is that duration, e.g. an eccentric tempo in s) and
 ``"freefall"`` (√(2h/g) with h = intensity in m, the drop jump's fall).
+
+Further intensity dimensions. A drill may declare ``[[dimensions]]`` that regress it besides the
+primary intensity (:class:`Dimension`; :attr:`Drill.dimensions` lists the primary first). Their
+names have fixed meanings:
+
+- ``range_fraction`` (unit 1, harder +1): every joint a key posture sets moves
+  ``range_fraction`` of its excursion from the key posture ``from_keyframe`` (default 0, the
+  drill's short, unstretched position): q_k → q_ref + r·(q_k − q_ref). 1 is the full range of
+  the file.
+- ``tempo_s`` (s, harder −1): the duration of the lengthening phase; the key postures whose
+  ``dur_s = "tempo_s"`` take it.
+- ``load_bm`` (fraction of body mass, harder +1): external load; it changes the numbers given as
+  ``{at_min = a, at_max = b, dimension = "load_bm"}`` (linear from the dimension's min to max;
+  the file states which, usually excitation levels).
+
+Any ``{at_min, at_max}`` table may name ``dimension = "<name>"`` to be linear in that dimension
+instead of the primary intensity, and any duration may be a dimension's name. Callers pass
+values as ``settings = {name: value}`` (:func:`drill_motion`, :func:`drill_excitation`); an
+absent dimension takes its default.
 
 TOML format (``_deg`` keys are degrees, converted to radians on reading; everything else SI)::
 
     name = "nordic_hamstring"
     description = "..."
     references = ["bourne2017", ...]          # keys into musclesim.core.citations.REFERENCES
-    [intensity]                               # name, unit, min, max, default, description
-    [dose]                                    # sets and reps, or distance_m
+    category = "strength"                     # lengthening, strength, running, walking,
+                                              # plyometric, calf or drill
+    [intensity]                               # name, unit, min, max, default, description,
+                                              # harder (+1 or -1)
+    [[dimensions]]                            # optional: range_fraction, tempo_s, load_bm
+    name = "tempo_s"                          # min, max, default, description (unit fixed)
+    [dose]                                    # sets and reps, or distance_m; optionally
+                                              # sessions_per_day (e.g. 2, or 0.5 = every
+                                              # other day)
     [motion]
     type = "keyframes"
     time_unit = "s"                           # "s" (dur_s per key posture) or "cycle" (dur)
@@ -111,6 +138,17 @@ _EXCITATION_TYPES = ("constant", "segments", "running_template", "phase_windows"
 #: Joints whose sagittal excursion the walking template scales with speed.
 _WALKING_SCALED_JOINTS = ("hip_flexion", "knee_flexion", "ankle_angle")
 
+#: The drill categories the ranking and the plan group drills by.
+CATEGORIES = ("lengthening", "strength", "running", "walking", "plyometric", "calf", "drill")
+
+#: Further intensity dimensions a drill file may declare: name → (unit, harder). Their meaning
+#: is fixed (module docstring), so every drill regresses the same way.
+DIMENSION_KINDS: dict[str, tuple[str, int]] = {
+    "range_fraction": ("1", +1),
+    "tempo_s": ("s", -1),
+    "load_bm": ("fraction of body mass", +1),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Intensity:
@@ -122,20 +160,76 @@ class Intensity:
     max: float
     default: float
     description: str = ""
+    harder: int = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Dimension:
+    """One intensity dimension of a drill: ``name`` in ``unit`` on [``min``, ``max``].
+
+    ``harder`` is +1 when a larger value loads the muscle more (range, load, speed) and −1 when
+    it loads it less (a longer lengthening phase, ``tempo_s``), so a regression moves the value
+    by ``-harder``. ``from_keyframe`` is the key posture ``range_fraction`` is measured from.
+    """
+
+    name: str
+    unit: str
+    min: float
+    max: float
+    default: float
+    description: str = ""
+    harder: int = 1
+    from_keyframe: int = 0
+
+    def check(self, value, *, drill: str = "") -> float:
+        """``value`` as a float inside [min, max]; InputError naming the dimension otherwise."""
+        where = f" of drill {drill!r}" if drill else ""
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{self.name} {value!r}{where} is not a number",
+                field=self.name,
+                expected=f"{self.min:g}–{self.max:g} {self.unit}",
+            ) from None
+        tol = 1e-9 * max(1.0, abs(self.max))
+        if math.isnan(x) or not (self.min - tol <= x <= self.max + tol):
+            raise InputError(
+                f"{self.name} {x:g} {self.unit} is outside the range{where}",
+                field=self.name,
+                expected=f"{self.min:g} ≤ {self.name} ≤ {self.max:g} {self.unit}",
+            )
+        return min(max(x, self.min), self.max)
 
 
 @dataclasses.dataclass(frozen=True)
 class Dose:
-    """Default dose: ``sets`` × ``reps``, or a ``distance_m`` per set (running drills)."""
+    """Default dose: ``sets`` × ``reps``, or a ``distance_m`` per set (running drills), and
+    optionally how often it is done (``sessions_per_day``: 2 = twice a day, 0.5 = every other
+    day), as the drill's source prescribes it."""
 
     sets: int
     reps: int | None = None
     distance_m: float | None = None
+    sessions_per_day: float | None = None
 
     def describe(self) -> str:
-        if self.distance_m is not None:
-            return f"{self.sets} × {self.distance_m:g} m"
-        return f"{self.sets} × {self.reps}"
+        text = (
+            f"{self.sets} × {self.distance_m:g} m"
+            if self.distance_m is not None
+            else f"{self.sets} × {self.reps}"
+        )
+        if self.sessions_per_day is not None:
+            text += f", {_frequency_words(self.sessions_per_day)}"
+        return text
+
+
+def _frequency_words(per_day: float) -> str:
+    if per_day >= 1.0:
+        n = round(per_day)
+        return "once a day" if n == 1 else f"{n:g} times a day" if n != 2 else "twice a day"
+    every = 1.0 / per_day
+    return "every other day" if abs(every - 2.0) < 1e-9 else f"every {every:g} days"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +249,9 @@ class Drill:
             ``running_template``, ``phase_windows``).
         sources: free-text notes per number (which paper, verified or not), as in the file.
         path: the TOML file it came from.
+        extra_dimensions: the ``[[dimensions]]`` of the file (:class:`Dimension`), without
+            the primary intensity (see :attr:`dimensions`).
+        category: one of :data:`CATEGORIES` (the file's ``category``).
     """
 
     name: str
@@ -166,6 +263,46 @@ class Drill:
     excitation: Mapping[str, Any]
     sources: tuple[Mapping[str, Any], ...] = ()
     path: str = ""
+    extra_dimensions: tuple[Dimension, ...] = ()
+    category: str = "drill"
+
+    @property
+    def dimensions(self) -> tuple[Dimension, ...]:
+        """Every intensity dimension, the primary intensity first."""
+        it = self.intensity
+        primary = Dimension(it.name, it.unit, it.min, it.max, it.default, it.description, it.harder)
+        return (primary, *self.extra_dimensions)
+
+    def check_settings(self, settings: Mapping[str, float] | None) -> dict[str, float]:
+        """``{name: value}`` for every further dimension: ``settings`` checked against each
+        dimension's range, the file's default where absent. InputError for a name the drill
+        does not have (the primary intensity is passed as ``intensity``, not here)."""
+        settings = {} if settings is None else settings
+        if not isinstance(settings, Mapping):
+            raise InputError(
+                f"settings {settings!r} for drill {self.name!r}",
+                field="settings",
+                expected="a mapping {dimension name: value}",
+            )
+        known = {d.name: d for d in self.extra_dimensions}
+        unknown = [k for k in settings if k not in known]
+        if unknown:
+            raise InputError(
+                f"drill {self.name!r} has no dimension {', '.join(map(repr, unknown))}"
+                + (
+                    " (the primary intensity is the intensity argument)"
+                    if self.intensity.name in unknown
+                    else ""
+                ),
+                path=self.path or None,
+                field="settings",
+                expected="names among "
+                + (", ".join(known) if known else "none (no [[dimensions]])"),
+            )
+        return {
+            name: dim.check(settings.get(name, dim.default), drill=self.name)
+            for name, dim in known.items()
+        }
 
     @property
     def kind(self) -> str:
@@ -227,12 +364,27 @@ def _number_spec(value, *, path: Path, field: str, allow: Sequence[str] = ()):
         return float(value)
     if isinstance(value, str) and value in allow:
         return value
-    if isinstance(value, Mapping) and set(value) == {"at_min", "at_max"}:
-        return {
+    if isinstance(value, Mapping) and set(value) in ({"at_min", "at_max"}, _LINEAR_IN_DIMENSION):
+        out: dict[str, Any] = {
             k: _number_spec(value[k], path=path, field=f"{field}.{k}") for k in ("at_min", "at_max")
         }
-    options = ["a number", "{at_min = a, at_max = b}"] + [repr(a) for a in allow]
+        if "dimension" in value:
+            if value["dimension"] not in DIMENSION_KINDS:
+                raise InputError(
+                    f"{value['dimension']!r}",
+                    path=path,
+                    field=f"{field}.dimension",
+                    expected="one of " + ", ".join(DIMENSION_KINDS),
+                )
+            out["dimension"] = str(value["dimension"])
+        return out
+    options = ["a number", "{at_min = a, at_max = b[, dimension = name]}"] + [
+        repr(a) for a in allow
+    ]
     raise InputError(f"{value!r}", path=path, field=field, expected=" or ".join(options))
+
+
+_LINEAR_IN_DIMENSION = {"at_min", "at_max", "dimension"}
 
 
 def _joint_key(key: str) -> tuple[str, str | None] | None:
@@ -273,7 +425,7 @@ def _pose(table: Mapping, *, path: Path, field: str, extra: Iterable[str] = ()) 
 
 def _scale(spec, factor: float):
     if isinstance(spec, Mapping):
-        return {k: v * factor for k, v in spec.items()}
+        return {k: v * factor if k != "dimension" else v for k, v in spec.items()}
     return spec * factor
 
 
@@ -300,7 +452,7 @@ def _levels(table, *, path: Path, field: str) -> dict:
                 "or default",
             )
         spec = _number_spec(value, path=path, field=f"{field}.{key}")
-        values = spec.values() if isinstance(spec, Mapping) else [spec]
+        values = [spec["at_min"], spec["at_max"]] if isinstance(spec, Mapping) else [spec]
         if any(not (0.0 <= v <= 1.0) for v in values):
             raise InputError(
                 f"level {value!r}", path=path, field=f"{field}.{key}", expected="levels in [0, 1]"
@@ -336,20 +488,45 @@ def _parse_drill(path: Path, data: Mapping) -> Drill:
             field="intensity",
             expected="min ≤ default ≤ max",
         )
+    harder = it.get("harder", 1)
+    if harder not in (1, -1) or isinstance(harder, bool):
+        raise InputError(
+            f"{harder!r}",
+            path=path,
+            field="intensity.harder",
+            expected="+1 (a larger value loads more) or -1 (loads less)",
+        )
     intensity = Intensity(
         name=_require(it, "name", str, path=path, field="intensity.", expected="a name"),
         unit=_require(it, "unit", str, path=path, field="intensity.", expected="a unit"),
         description=str(it.get("description", "")),
+        harder=int(harder),
         **fields,
     )
+    category = _category(data, path)
     dose_t = _require(data, "dose", dict, path=path, field="", expected="a [dose] table")
     sets = _require(dose_t, "sets", int, path=path, field="dose.", expected="an integer ≥ 1")
+    per_day = None
+    if "sessions_per_day" in dose_t:
+        per_day = _require(
+            dose_t,
+            "sessions_per_day",
+            float,
+            path=path,
+            field="dose.",
+            expected="sessions a day > 0 (2 = twice a day, 0.5 = every other day)",
+        )
+        if not (math.isfinite(per_day) and per_day > 0):
+            raise InputError(
+                f"{per_day!r}", path=path, field="dose.sessions_per_day", expected="> 0"
+            )
     if "distance_m" in dose_t:
         dose = Dose(
             sets,
             distance_m=_require(
                 dose_t, "distance_m", float, path=path, field="dose.", expected="metres"
             ),
+            sessions_per_day=per_day,
         )
     else:
         dose = Dose(
@@ -357,6 +534,7 @@ def _parse_drill(path: Path, data: Mapping) -> Drill:
             reps=_require(
                 dose_t, "reps", int, path=path, field="dose.", expected="an integer, or distance_m"
             ),
+            sessions_per_day=per_day,
         )
     motion = _parse_motion(
         _require(data, "motion", dict, path=path, field="", expected="a [motion] table"), path
@@ -382,6 +560,8 @@ def _parse_drill(path: Path, data: Mapping) -> Drill:
                 field=f"sources[{i}].verified",
                 expected="verified = true or false",
             )
+    dimensions = _parse_dimensions(data.get("dimensions", []), path, intensity, motion)
+    _check_dimension_use(dimensions, motion, excitation, path)
     return Drill(
         name,
         description,
@@ -392,7 +572,148 @@ def _parse_drill(path: Path, data: Mapping) -> Drill:
         excitation,
         tuple(sources),
         str(path),
+        dimensions,
+        category,
     )
+
+
+def _category(data: Mapping, path: Path) -> str:
+    """The file's ``category``; absent: ``running``/``walking`` for the measured templates,
+    ``drill`` otherwise (a user's own recording)."""
+    if "category" not in data:
+        kind = data.get("motion", {}).get("type") if isinstance(data.get("motion"), dict) else None
+        return {"running_template": "running", "walking_template": "walking"}.get(kind, "drill")
+    value = data["category"]
+    if value not in CATEGORIES:
+        raise InputError(
+            f"{value!r}", path=path, field="category", expected="one of " + ", ".join(CATEGORIES)
+        )
+    return str(value)
+
+
+def _parse_dimensions(
+    entries, path: Path, intensity: Intensity, motion: Mapping
+) -> tuple[Dimension, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise InputError(
+            "not a list of tables",
+            path=path,
+            field="dimensions",
+            expected="[[dimensions]] entries with name, min, max, default",
+        )
+    out = []
+    for i, e in enumerate(entries):
+        where = f"dimensions[{i}]."
+        name = _require(e, "name", str, path=path, field=where, expected="a dimension name")
+        if name not in DIMENSION_KINDS:
+            raise InputError(
+                f"unknown dimension {name!r}",
+                path=path,
+                field=f"{where}name",
+                expected="one of " + ", ".join(DIMENSION_KINDS),
+            )
+        if name == intensity.name or any(d.name == name for d in out):
+            raise InputError(
+                f"dimension {name!r} is declared twice (or is the primary intensity)",
+                path=path,
+                field=f"{where}name",
+                expected="each dimension once",
+            )
+        unit, harder = DIMENSION_KINDS[name]
+        if "unit" in e and e["unit"] != unit:
+            raise InputError(
+                f"unit {e['unit']!r}", path=path, field=f"{where}unit", expected=repr(unit)
+            )
+        fields = {
+            k: _require(e, k, float, path=path, field=where, expected="a number")
+            for k in ("min", "max", "default")
+        }
+        if not (fields["min"] <= fields["default"] <= fields["max"]):
+            raise InputError(
+                f"min {fields['min']:g}, default {fields['default']:g}, max {fields['max']:g}",
+                path=path,
+                field=f"dimensions[{i}]",
+                expected="min ≤ default ≤ max",
+            )
+        if name == "range_fraction" and not (0.0 < fields["min"] and fields["max"] <= 1.0):
+            raise InputError(
+                f"range {fields['min']:g}–{fields['max']:g}",
+                path=path,
+                field=f"dimensions[{i}]",
+                expected="0 < min ≤ max ≤ 1 (a fraction of the file's full range)",
+            )
+        if name == "tempo_s" and not fields["min"] > 0.0:
+            raise InputError(
+                f"min {fields['min']:g}", path=path, field=f"{where}min", expected="> 0 s"
+            )
+        ref = e.get("from_keyframe", 0)
+        if name == "range_fraction":
+            n = len(motion.get("keyframes", ()))
+            if motion["type"] != "keyframes":
+                raise InputError(
+                    "range_fraction needs key postures",
+                    path=path,
+                    field=f"dimensions[{i}]",
+                    expected="a keyframes motion",
+                )
+            if isinstance(ref, bool) or not isinstance(ref, int) or not 0 <= ref < n:
+                raise InputError(
+                    f"{ref!r}",
+                    path=path,
+                    field=f"{where}from_keyframe",
+                    expected=f"a key posture index 0–{n - 1}",
+                )
+        out.append(
+            Dimension(
+                name,
+                unit,
+                description=str(e.get("description", "")),
+                harder=harder,
+                from_keyframe=int(ref),
+                **fields,
+            )
+        )
+    return tuple(out)
+
+
+def _dimension_refs(spec, found: set) -> None:
+    """Collect the dimension names a parsed spec (nested tables, lists) refers to."""
+    if isinstance(spec, Mapping):
+        if "dimension" in spec and set(spec) == _LINEAR_IN_DIMENSION:
+            found.add(spec["dimension"])
+        for value in spec.values():
+            _dimension_refs(value, found)
+    elif isinstance(spec, list | tuple):
+        for value in spec:
+            _dimension_refs(value, found)
+
+
+def _check_dimension_use(dimensions, motion: Mapping, excitation: Mapping, path: Path) -> None:
+    """Every dimension a number refers to is declared, and every declared ``tempo_s`` or
+    ``load_bm`` changes some number (a dimension that changes nothing would regress nothing)."""
+    used: set = set()
+    _dimension_refs(motion, used)
+    _dimension_refs(excitation, used)
+    for frame in motion.get("keyframes", ()):
+        if isinstance(frame["dur"], str) and frame["dur"] in DIMENSION_KINDS:
+            used.add(frame["dur"])
+    declared = {d.name for d in dimensions}
+    missing = used - declared
+    if missing:
+        raise InputError(
+            f"numbers depend on undeclared dimension(s) {', '.join(sorted(missing))}",
+            path=path,
+            field="dimensions",
+            expected="a [[dimensions]] entry for each",
+        )
+    unused = {n for n in declared - used if n != "range_fraction"}
+    if unused:
+        raise InputError(
+            f"dimension(s) {', '.join(sorted(unused))} change no number of the drill",
+            path=path,
+            field="dimensions",
+            expected='a duration = "tempo_s" or a {at_min, at_max, dimension} number using it',
+        )
 
 
 def _parse_motion(table: Mapping, path: Path) -> dict:
@@ -537,7 +858,7 @@ def _parse_motion(table: Mapping, path: Path) -> dict:
             frame[dur_key],
             path=path,
             field=f"{where}.{dur_key}",
-            allow=("intensity", "freefall") if unit == "s" else (),
+            allow=("intensity", "freefall", *DIMENSION_KINDS) if unit == "s" else (),
         )
         if isinstance(dur, float) and dur < 0:
             raise InputError(f"{dur}", path=path, field=f"{where}.{dur_key}", expected="≥ 0")
@@ -696,15 +1017,31 @@ def get_drill(name: str | Drill, drills: Mapping[str, Drill] | None = None) -> D
 # ----------------------------------------------------------------------------------------------
 
 
-def _eval(spec, drill: Drill, intensity: float) -> float:
-    """A spec's value at ``intensity``: a number, linear ``{at_min, at_max}``, ``"intensity"``
-    or ``"freefall"`` (√(2h/g), h = intensity in m)."""
+def _eval(
+    spec, drill: Drill, intensity: float, settings: Mapping[str, float] | None = None
+) -> float:
+    """A spec's value at ``intensity`` and ``settings`` (checked values of the further
+    dimensions, :meth:`Drill.check_settings`; defaults when None): a number, linear
+    ``{at_min, at_max}`` in the intensity or in the ``dimension`` it names, ``"intensity"``,
+    ``"freefall"`` (√(2h/g), h = intensity in m) or a dimension's name (its value)."""
     if isinstance(spec, Mapping):
-        lo, hi = drill.intensity.min, drill.intensity.max
-        w = 0.0 if hi == lo else (intensity - lo) / (hi - lo)
+        if "dimension" in spec:
+            dim = next(d for d in drill.extra_dimensions if d.name == spec["dimension"])
+            lo, hi, x = dim.min, dim.max, _setting(drill, dim.name, settings)
+        else:
+            lo, hi, x = drill.intensity.min, drill.intensity.max, intensity
+        w = 0.0 if hi == lo else (x - lo) / (hi - lo)
         return (1.0 - w) * spec["at_min"] + w * spec["at_max"]
     if spec == "intensity":
         return float(intensity)
     if spec == "freefall":
         return math.sqrt(2.0 * intensity / GRAVITY)
+    if isinstance(spec, str):
+        return _setting(drill, spec, settings)
     return float(spec)
+
+
+def _setting(drill: Drill, name: str, settings: Mapping[str, float] | None) -> float:
+    if settings is not None and name in settings:
+        return float(settings[name])
+    return next(d.default for d in drill.extra_dimensions if d.name == name)

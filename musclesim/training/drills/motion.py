@@ -22,9 +22,9 @@ from .running import _acceleration_motion, _check_speed, load_running_template, 
 from .walking import load_walking_template, walking_motion
 
 
-def _base_attrs(drill: Drill, intensity: float) -> dict:
+def _base_attrs(drill: Drill, intensity: float, settings: Mapping[str, float]) -> dict:
 
-    return {
+    attrs = {
         "source_path": drill.path,
         "source_format": f"musclesim drill ({drill.kind})",
         "drill": drill.name,
@@ -33,7 +33,11 @@ def _base_attrs(drill: Drill, intensity: float) -> dict:
         "intensity_unit": drill.intensity.unit,
         "references": ", ".join(drill.references),
         "musclesim_version": __version__,
+        "category": drill.category,
     }
+    for name, value in settings.items():
+        attrs[f"setting_{name}"] = float(value)
+    return attrs
 
 
 def drill_motion(
@@ -46,6 +50,7 @@ def drill_motion(
     sample_rate: float = 100.0,
     side: str = "r",
     drills: Mapping[str, Drill] | None = None,
+    settings: Mapping[str, float] | None = None,
 ) -> xr.Dataset:
     """The drill's joint motion at ``intensity`` as a motion Dataset (``read_motion``'s layout).
 
@@ -62,17 +67,22 @@ def drill_motion(
             (running), the distance of the default dose (accelerations) or the whole file.
         sample_rate: Hz.
         side: the working leg of unilateral drills (written for ``"r"``; ``"l"`` mirrors).
+        settings: ``{dimension name: value}`` for the drill's further intensity dimensions
+            (``range_fraction``, ``tempo_s``, ``load_bm``; :attr:`Drill.dimensions`); an
+            absent one takes the file's default.
 
     Returns:
         ``q`` (time, coordinate) in rad/m with ``unit`` and ``motion_type`` per coordinate;
-        attributes name the drill, intensity, unit and references.
+        attributes name the drill, intensity, unit, category, references and each setting
+        (``setting_<name>``).
     """
     d = get_drill(drill, drills)
     value = d.check_intensity(intensity)
+    chosen = d.check_settings(settings)
     if side not in ("r", "l"):
         raise InputError(f"side {side!r}", field="side", expected="'r' or 'l'")
     coordinates = [str(c) for c in coordinates]
-    attrs = _base_attrs(d, value)
+    attrs = _base_attrs(d, value, chosen)
     kind = d.kind
     if kind == "running_template":
         tpl = load_running_template()
@@ -118,21 +128,25 @@ def drill_motion(
         ds.attrs["source_path"] = d.path
         return ds
     if kind == "motion_file":
-        return _file_motion(d, value, coordinates, knee_flexion_sign, duration, sample_rate, attrs)
-    arrive, period = _keyframe_schedule(d, value)
+        return _file_motion(
+            d, value, chosen, coordinates, knee_flexion_sign, duration, sample_rate, attrs
+        )
+    arrive, period = _keyframe_schedule(d, value, chosen)
     total = d.motion["default_cycles"] * period if duration is None else duration
     t = _time_grid(total, sample_rate)
-    tracks = _joint_tracks(d, value, t, side)
+    tracks = _joint_tracks(d, value, t, side, chosen)
     values = _coordinate_values(tracks, coordinates, knee_flexion_sign)
     attrs.update(cycle_period_s=period, working_side=side)
     return _motion_dataset(t, values, coordinates, attrs)
 
 
-def _file_motion(d: Drill, value, coordinates, knee_flexion_sign, duration, sample_rate, attrs):
+def _file_motion(
+    d: Drill, value, settings, coordinates, knee_flexion_sign, duration, sample_rate, attrs
+):
 
     m = d.motion
     src = read_motion(m["path"], model=m.get("model"))
-    scale = _eval(m["time_scale"], d, value)
+    scale = _eval(m["time_scale"], d, value, settings)
     if not scale > 0:
         raise InputError(
             f"time scale {scale}", path=d.path, field="motion.time_scale", expected="> 0"
