@@ -1,34 +1,43 @@
 """The drill metrics table: what the planner reads about every drill at every intensity.
 
 **The contract** (:func:`metrics_table` builds a table, :func:`check_metrics` validates one,
-:func:`load_metrics` reads one; the simulation writes it as netCDF). An ``xarray.Dataset``
-with dims ``drill`` (names as coordinate) and ``intensity`` (level index 0..K-1; drills with
-fewer levels pad with NaN):
+:func:`load_metrics` reads one; :func:`musclesim.training.rank.athlete_metrics` produces it for
+an athlete). An ``xarray.Dataset`` with dims ``drill`` (names as coordinate) and ``intensity``
+(level index 0..K-1; a drill with fewer levels pads with NaN in every grid variable and 0 in
+``loads_muscle``):
 
-==============================  ==================  ===========================================
-variable                        dims                meaning
-==============================  ==================  ===========================================
-``intensity_value``             drill, intensity    the drill's intensity at that level
-``peak_eccentric_fiber_strain`` drill, intensity    injured muscle, at the default technique
-``peak_mtu_strain``             drill, intensity    injured muscle (reported, not constrained)
-``peak_force``                  drill, intensity    injured muscle (N)
-``exposures_per_dose``          drill, intensity    loading cycles of the injured muscle per
-                                                    dose unit (1 for reps; strides per metre
-                                                    for runs); optional, default 1
-``max_velocity``                drill, intensity    1 where the level counts as maximal-
-                                                    velocity sprinting; optional (also inferred
-                                                    from ``m/s`` drills, see PlanSettings)
-``sprint_specificity``          drill               0..1 score
-``intensity_unit``              drill               e.g. ``m/s``, ``kg``, ``m``
-``dose_unit``                   drill               e.g. ``reps``, ``m``
-``dose_min``, ``dose_max``,     drill               dose bounds per session and the dose step
-``dose_step``                                       (doses are whole multiples of the step)
-==============================  ==================  ===========================================
+===============================  ================  ============================================
+variable                         dims              meaning
+===============================  ================  ============================================
+``intensity_value``              drill, intensity  the drill's primary intensity at that level
+one variable per criterion of    drill, intensity  the injured muscle's criterion per
+:data:`~musclesim.training.                        repetition (per stride for running, per
+criteria.CRITERIA` (by name)                       exposure unit), in the criterion's unit
+                                                   (``units`` attribute); finite where the
+                                                   level exists; the active criteria are 0
+                                                   where the muscle is not loaded
+``loads_muscle``                 drill, intensity  int8: 1 where the drill actively loads the
+                                                   injured muscle at that level
+``exposures_per_dose``           drill, intensity  loading cycles (repetitions or strides) per
+                                                   dose unit; optional, default 1
+``max_velocity``                 drill, intensity  int8: 1 where the level counts as maximal-
+                                                   velocity sprinting; optional, default 0
+``sprint_specificity``           drill             0..1 score
+``intensity_unit``               drill             e.g. ``m/s``, ``kg``, ``m``
+``dose_unit``                    drill             e.g. ``reps``, ``m``
+``dose_min``, ``dose_max``,      drill             dose bounds per session and the dose step
+``dose_step``                                      (doses are whole multiples of the step)
+``category``                     drill             one of :data:`CATEGORIES` (the drill file's)
+===============================  ================  ============================================
 
-and attributes ``reference_peak_eccentric_fiber_strain`` and ``reference_peak_force``: the
-same muscle **uninjured** at the athlete's maximal sprint speed (the tolerance reference);
-optionally ``muscle`` (the model muscle name, e.g. ``bflh_r``, checked against the athlete by
-the CLI) and ``model_family`` (``rajagopal`` or ``gait2392``), plus provenance.
+and attributes ``reference_<criterion>`` for every criterion (> 0): the **injured** muscle's own
+value at the athlete's maximal sprint speed, the reference of today's limits
+(:mod:`musclesim.training.plan.limits`); optionally ``muscle`` (the model muscle name, e.g.
+``bflh_r``, checked against the athlete by the CLI), ``model_family`` (``rajagopal`` or
+``gait2392``), ``criteria`` (the criterion names, comma-separated) and provenance.
+
+A planner checks ``table[c][d, k] <= limit[c]`` per criterion ``c`` and counts a session's load
+per criterion as ``table[c][d, k] x exposures_per_dose x dose``.
 """
 
 from __future__ import annotations
@@ -42,14 +51,20 @@ import numpy as np
 import xarray as xr
 
 from ...core.errors import InputError
+from ..criteria import CRITERIA, CRITERION_NAMES
+
+#: Drill categories a table may hold (the drill files' ``category``).
+CATEGORIES = ("lengthening", "strength", "running", "walking", "plyometric", "calf", "drill")
+#: Criteria that are magnitudes (>= 0); ``end_range_length`` is a strain and may be negative
+#: (a drill that keeps the musculotendon unit shorter than upright standing).
+_NON_NEGATIVE = tuple(c for c in CRITERION_NAMES if c != "end_range_length")
 
 
 def metrics_table(
     drills: Sequence[str],
     intensity_value,
-    peak_eccentric_fiber_strain,
-    peak_mtu_strain,
-    peak_force,
+    criteria: Mapping[str, Any],
+    loads_muscle,
     *,
     intensity_unit: Sequence[str],
     dose_unit: Sequence[str],
@@ -57,16 +72,18 @@ def metrics_table(
     dose_max,
     dose_step,
     sprint_specificity,
-    reference_peak_eccentric_fiber_strain: float,
-    reference_peak_force: float,
+    category: Sequence[str],
+    references: Mapping[str, float],
     exposures_per_dose=None,
     max_velocity=None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Build a drill metrics table (the contract in this module's docstring) and check it.
 
-    Grid arguments are ``(n_drill, n_level)`` arrays (NaN where a drill has fewer levels);
-    per-drill arguments are length ``n_drill``.
+    Grid arguments (``intensity_value``, each ``criteria[name]``, ``loads_muscle``,
+    ``exposures_per_dose``, ``max_velocity``) are ``(n_drill, n_level)`` arrays (NaN where a
+    drill has fewer levels); per-drill arguments have length ``n_drill``; ``criteria`` and
+    ``references`` map every criterion name to its values and its maximal-sprint reference.
     """
     grid = np.asarray(intensity_value, dtype=float)
     if grid.ndim != 2 or grid.shape[0] != len(drills):
@@ -75,24 +92,39 @@ def metrics_table(
             field="intensity_value",
             expected=f"(n_drill={len(drills)}, n_level)",
         )
+    for what, given in (("criteria", criteria), ("references", references)):
+        missing = [c for c in CRITERION_NAMES if c not in given]
+        if missing:
+            raise InputError(
+                f"no {', '.join(missing)}", field=what, expected="every criterion by name"
+            )
     dims = ("drill", "intensity")
 
-    def g(values, name, default=None):
-        if values is None:
-            values = default
+    def g(values, attrs, default=None):
+        values = default if values is None else values
         arr = np.broadcast_to(np.asarray(values, dtype=float), grid.shape).copy()
-        return xr.DataArray(arr, dims=dims, attrs={"long_name": name})
+        return xr.DataArray(arr, dims=dims, attrs=attrs)
 
+    variables = {"intensity_value": g(grid, {"long_name": "drill intensity at this level"})}
+    for c in CRITERIA:
+        variables[c.name] = g(
+            criteria[c.name],
+            {"long_name": f"{c.long_name} of the injured muscle", "units": c.unit},
+        )
+    loaded = np.broadcast_to(np.asarray(loads_muscle), grid.shape)
+    variables["loads_muscle"] = xr.DataArray(
+        np.where(np.isfinite(grid), loaded, 0).astype("int8"),
+        dims=dims,
+        attrs={"long_name": "the drill actively loads the injured muscle"},
+    )
+    variables["exposures_per_dose"] = g(
+        exposures_per_dose, {"long_name": "loading cycles per dose unit"}, 1.0
+    )
+    flags = g(max_velocity, {"long_name": "counts as maximal-velocity sprinting"}, 0.0)
+    variables["max_velocity"] = flags.fillna(0).astype("int8")
     ds = xr.Dataset(
         {
-            "intensity_value": g(grid, "drill intensity at this level"),
-            "peak_eccentric_fiber_strain": g(
-                peak_eccentric_fiber_strain, "peak eccentric fibre strain of the injured muscle"
-            ),
-            "peak_mtu_strain": g(peak_mtu_strain, "peak MTU strain of the injured muscle"),
-            "peak_force": g(peak_force, "peak force of the injured muscle"),
-            "exposures_per_dose": g(exposures_per_dose, "loading cycles per dose unit", 1.0),
-            "max_velocity": g(max_velocity, "counts as maximal-velocity sprinting", 0.0),
+            **variables,
             "sprint_specificity": (
                 "drill",
                 np.asarray(sprint_specificity, dtype=float),
@@ -103,22 +135,19 @@ def metrics_table(
             "dose_min": ("drill", np.asarray(dose_min, dtype=float)),
             "dose_max": ("drill", np.asarray(dose_max, dtype=float)),
             "dose_step": ("drill", np.asarray(dose_step, dtype=float)),
+            "category": ("drill", np.asarray(category, dtype=str)),
         },
         coords={"drill": list(drills), "intensity": np.arange(grid.shape[1])},
         attrs={
-            "reference_peak_eccentric_fiber_strain": float(reference_peak_eccentric_fiber_strain),
-            "reference_peak_force": float(reference_peak_force),
+            **{f"reference_{c}": float(references[c]) for c in CRITERION_NAMES},
+            "criteria": ",".join(CRITERION_NAMES),
             **(attrs or {}),
         },
     )
-    ds["peak_eccentric_fiber_strain"].attrs["units"] = "1"
-    ds["peak_mtu_strain"].attrs["units"] = "1"
-    ds["peak_force"].attrs["units"] = "N"
-    ds["max_velocity"] = ds["max_velocity"].fillna(0).astype("int8")
     return check_metrics(ds)
 
 
-_GRID_VARS = ("intensity_value", "peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
+_GRID_VARS = ("intensity_value", *CRITERION_NAMES, "loads_muscle")
 _DRILL_VARS = (
     "sprint_specificity",
     "intensity_unit",
@@ -126,12 +155,18 @@ _DRILL_VARS = (
     "dose_min",
     "dose_max",
     "dose_step",
+    "category",
 )
+
+
+def _cell(ds, name, i, k=None) -> str:
+    where = f"drill={ds.drill.values[i]!s}" + ("" if k is None else f", intensity={k}")
+    return f"{name}[{where}]"
 
 
 def check_metrics(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
     """Validate a metrics table; fill the optional variables. Returns the (possibly
-    completed) dataset. Raises :class:`InputError` naming the variable."""
+    completed) dataset. Raises :class:`InputError` naming the variable (and the cell)."""
     for dim in ("drill", "intensity"):
         if dim not in ds.dims:
             raise InputError(
@@ -153,38 +188,74 @@ def check_metrics(ds: xr.Dataset, *, source: str | None = None) -> xr.Dataset:
             raise InputError(
                 f"dims {ds[name].dims}", path=source, field=name, expected="('drill', 'intensity')"
             )
-    for key in ("reference_peak_eccentric_fiber_strain", "reference_peak_force"):
+    for name in _DRILL_VARS:
+        if ds[name].dims != ("drill",):
+            raise InputError(
+                f"dims {ds[name].dims}", path=source, field=name, expected="('drill',)"
+            )
+    for c in CRITERION_NAMES:
+        key = f"reference_{c}"
         value = ds.attrs.get(key)
-        if value is None or not float(value) > 0:
+        try:
+            ok = value is not None and math.isfinite(float(value)) and float(value) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
             raise InputError(
                 f"{value!r}",
                 path=source,
                 field=f"attrs.{key}",
-                expected="the uninjured value at maximal sprint speed, > 0",
+                expected="the injured muscle's value at maximal sprint speed, > 0",
             )
     if "exposures_per_dose" not in ds:
-        ds = ds.assign(exposures_per_dose=xr.ones_like(ds["peak_force"]))
+        ds = ds.assign(exposures_per_dose=xr.ones_like(ds["intensity_value"]))
     if "max_velocity" not in ds:
-        ds = ds.assign(max_velocity=xr.zeros_like(ds["peak_force"]).astype("int8"))
+        ds = ds.assign(max_velocity=xr.zeros_like(ds["intensity_value"]).astype("int8"))
     ds = ds.transpose("drill", "intensity", ...)
-    strain = ds["peak_eccentric_fiber_strain"].values
-    for name in ("peak_force", "intensity_value"):
-        mismatch = np.isfinite(strain) != np.isfinite(ds[name].values)
+    level = np.isfinite(ds["intensity_value"].values)
+    for name in CRITERION_NAMES:
+        values = ds[name].values
+        mismatch = np.isfinite(values) != level
         if mismatch.any():
             i, k = np.argwhere(mismatch)[0]
             raise InputError(
-                "present where peak_eccentric_fiber_strain is missing or vice versa",
+                "a number where the level is missing, or NaN where it exists",
                 path=source,
-                field=f"{name}[drill={ds.drill.values[i]!s}, intensity={k}]",
-                expected="NaN in the same cells",
+                field=_cell(ds, name, i, k),
+                expected="finite exactly where intensity_value is (NaN only as padding)",
             )
-    if np.any(ds["peak_force"].values[np.isfinite(strain)] < 0):
-        raise InputError("negative force", path=source, field="peak_force", expected=">= 0 N")
+        if name in _NON_NEGATIVE and np.any(values[level] < 0):
+            i, k = np.argwhere(level & (np.nan_to_num(values) < 0))[0]
+            raise InputError(
+                f"{values[i, k]:g}",
+                path=source,
+                field=_cell(ds, name, i, k),
+                expected=f">= 0 {ds[name].attrs.get('units', '')}".rstrip(),
+            )
+    loads = ds["loads_muscle"].values
+    if not np.all(np.isin(loads, (0, 1))):
+        raise InputError("not 0/1", path=source, field="loads_muscle", expected="0 or 1")
+    for name in ("exposures_per_dose",):
+        values = ds[name].values
+        bad = level & ~(np.isfinite(values) & (values > 0))
+        if bad.any():
+            i, k = np.argwhere(bad)[0]
+            raise InputError(
+                f"{values[i, k]!r}", path=source, field=_cell(ds, name, i, k), expected="> 0"
+            )
     spec = ds["sprint_specificity"].values
     if np.any(~np.isfinite(spec)) or np.any((spec < 0) | (spec > 1)):
         raise InputError(
             "out of range", path=source, field="sprint_specificity", expected="in [0, 1]"
         )
+    for i, c in enumerate(ds["category"].values):
+        if str(c) not in CATEGORIES:
+            raise InputError(
+                f"{str(c)!r}",
+                path=source,
+                field=_cell(ds, "category", i),
+                expected="one of " + ", ".join(CATEGORIES),
+            )
     lo, hi, step = (ds[v].values for v in ("dose_min", "dose_max", "dose_step"))
     bad = (
         ~(np.isfinite(lo) & np.isfinite(hi) & np.isfinite(step))
