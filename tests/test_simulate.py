@@ -16,7 +16,9 @@ def sprint_result(data_dir):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # poses outside the fit domain are reported as a mask
-        return simulate("sprinter_ja1", data_dir / SPRINT, muscles=["bflh", "gasmed_r"])
+        return simulate(
+            "sprinter_ja1", data_dir / SPRINT, muscles=["bflh", "gasmed_r"], excitation="sprinting"
+        )
 
 
 def test_sprint_peak_mtu_strain_matches_sources(sprint_result):
@@ -81,6 +83,8 @@ def test_cli_simulate_and_plot(data_dir, tmp_path, capsys):
                 "bflh_r",
                 "--tendon",
                 "rigid",
+                "--excitation",
+                "sprinting",
                 "--out",
                 str(out),
             ]

@@ -4,6 +4,7 @@ differences and store the fitted corrections in the file (needs OpenSim).
 
 from __future__ import annotations
 
+from ..core.io import check_output
 from ..geometry.corrections_io import attach_corrections, corrections_to_dataset
 from ..geometry.fitting.arm_convention import fit_arm_conventions
 from ..geometry.io import load_geometry_dataset, write_geometry
@@ -29,6 +30,8 @@ def register_cli(subparsers) -> None:
 
 def _run_cli(args) -> int:
 
+    # --out defaults to --into: the fitted file is updated in place (atomically), by design
+    check_output(args.out or args.into, inputs=[args.model])
     ds = load_geometry_dataset(args.into)
     fits, screen, rejected = fit_arm_conventions(
         args.model,

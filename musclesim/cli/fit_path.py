@@ -4,7 +4,7 @@ them in a fitted geometry file (needs OpenSim).
 
 from __future__ import annotations
 
-from ..core.io import sha256_file
+from ..core.io import check_output, sha256_file
 from ..geometry.fitting.path import VERIFY_POSES, fit_paths
 from ..geometry.io import load_geometry_dataset, write_geometry
 from ..geometry.path_io import attach_paths
@@ -38,6 +38,8 @@ def register_cli(subparsers) -> None:
 
 def _run_cli(args) -> int:
 
+    # --out defaults to --into: the fitted file is updated in place (atomically), by design
+    check_output(args.out or args.into, inputs=[args.model])
     ds = load_geometry_dataset(args.into)
     records, skipped = fit_paths(args.model, ds, args.muscles, n=args.poses, seed=args.seed)
     if not records:

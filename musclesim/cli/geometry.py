@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.groups import expand_muscles
+from ..core.io import check_output
 from ..geometry.fitting.fit import fit_geometry, merge_geometry
 from ..geometry.io import load_geometry_dataset, resolve_model_path, write_geometry
 from ..geometry.path_io import specs_from_dataset
@@ -73,6 +75,11 @@ def register_cli(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
 
     muscles = args.muscles
+    # musclesim's defused parser sees the file before OpenSim does (no DTD, no entities)
+    muscle_names = list(muscle_elements(parse_osim(args.model)))
+    base = resolve_model_path(args.merge_into) if args.merge_into is not None else None
+    out = args.out or base or Path("models") / f"{args.name}.nc"
+    check_output(out, inputs=[args.model])
     if args.merge_into is not None and muscles is None:
         raise InputError(
             "--merge-into without --muscles",
@@ -80,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             expected="the muscles to refit and merge",
         )
     if muscles is not None:
-        muscles = expand_muscles(muscles, list(muscle_elements(parse_osim(args.model))))
+        muscles = expand_muscles(muscles, muscle_names)
     ds = fit_geometry(
         args.model,
         args.name,
@@ -89,15 +96,11 @@ def run(args: argparse.Namespace) -> int:
         n_heldout=args.heldout,
         max_terms=args.max_terms,
         seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.no_progress and sys.stderr.isatty(),  # bars only on a terminal
     )
     refit = ds
     if args.merge_into is not None:
-        base = resolve_model_path(args.merge_into)
         ds = merge_geometry(load_geometry_dataset(base), refit, note=args.note)
-        out = args.out or base
-    else:
-        out = args.out or Path("models") / f"{args.name}.nc"
     write_geometry(ds, out)
     print(error_table(refit))
     n_miss = int(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.io import check_output_folder
 from ..motion.gait import compare_events, detect_events, events_from_grf, refine_events_with_markers
 from ..motion.markers import read_markers
 from ..motion.opensim_tools import run_ik, scale_model
@@ -85,6 +86,7 @@ def register_cli(subparsers) -> None:
 
 
 def run_scale(args) -> int:
+    check_output_folder(args.out, inputs=[args.generic, args.static, args.setup])
 
     result = scale_model(
         args.generic,
@@ -106,6 +108,7 @@ def run_scale(args) -> int:
 
 
 def run_ik_cli(args) -> int:
+    check_output_folder(args.out, inputs=[args.model, args.markers, args.setup])
 
     markers = args.markers if args.markers.suffix.lower() == ".trc" else read_markers(args.markers)
     time_range = None

@@ -14,7 +14,7 @@ import datetime
 from pathlib import Path
 
 from ..core.errors import InputError
-from ..core.io import write_netcdf_atomic, write_text_atomic
+from ..core.io import check_output_folder, write_netcdf_atomic, write_text_atomic
 from ..training.athlete import load_athlete
 from ..training.plan import (
     PlanSettings,
@@ -87,6 +87,11 @@ def _date(text: str) -> datetime.date:
 def run(args) -> int:
 
     today = args.date or datetime.date.today()
+    check_output_folder(
+        args.out,
+        names=("metrics.nc", "plan.csv", "plan.nc", "plan_calendar.png", "plan_summary.txt"),
+        inputs=[args.athlete, args.metrics, args.policy, args.previous],
+    )
     athlete = load_athlete(args.athlete, today=today)
     policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
     if args.metrics is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.io import atomic_path
+from ..core.io import atomic_path, check_output
 from ..training.athlete import load_athlete
 from ..training.rank import rank_drills, ranking_table, write_ranking_csv
 
@@ -49,6 +49,9 @@ def plot_ranking(ds, path: Path) -> Path:
 def run_rank(args) -> int:
 
     day = datetime.date.fromisoformat(args.date) if args.date else datetime.date.today()
+    if args.out:
+        for out in (Path(args.out), Path(args.out).with_suffix(".png")):
+            check_output(out, inputs=[args.athlete, args.model])
     athlete = load_athlete(args.athlete, today=day)
     ds = rank_drills(
         athlete,

@@ -4,6 +4,7 @@ only the sub-boxes where the surrogate misses (needs OpenSim).
 
 from __future__ import annotations
 
+from ..core.io import check_output
 from ..geometry.fitting.refine import DEFAULT_TOLERANCE, RECHECK_DENSITY, refine_dataset
 from ..geometry.io import load_geometry_dataset, write_geometry
 from .geometry import add_fitted_file_arguments
@@ -50,6 +51,8 @@ def register_cli(subparsers) -> None:
 
 def _run_cli(args) -> int:
 
+    # --out defaults to --into: the fitted file is updated in place (atomically), by design
+    check_output(args.out or args.into, inputs=[args.model])
     ds = load_geometry_dataset(args.into)
     out = refine_dataset(
         args.model,

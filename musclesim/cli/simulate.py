@@ -8,7 +8,8 @@ import numpy as np
 import xarray as xr
 
 from ..core.errors import InputError
-from ..core.io import write_netcdf_atomic
+from ..core.io import check_output, existing_input, write_netcdf_atomic
+from ..dynamics.inverse import read_external_loads
 from ..pipeline.plot import plot_result
 from ..pipeline.simulate import STATIC_OPTIMIZATION_CUTOFF_HZ, simulate
 
@@ -30,18 +31,48 @@ def _summary_table(ds) -> str:
         row = f"{str(name):12s}"
         for var, _, scale, _ in columns:
             value = float(ds[var].sel(muscle=name)) * scale if var in ds else np.nan
-            row += f"{value:22.2f}"
+            if np.isfinite(value):
+                row += f"{value:22.2f}"
+                continue
+            note = f"{var}_note"
+            word = str(ds[note].sel(muscle=name).values) if note in ds else ""
+            row += f"{(word or _MISSING.get(var, 'not computed'))[:21]:>22s}"
         lines.append(row)
+    return "\n".join(lines)
+
+
+#: What an empty summary cell means, for the variables without a note of their own.
+_MISSING = {
+    "peak_eccentric_fiber_strain": "never active+lengthening",
+    "peak_eccentric_fiber_strain_phase": "no gait events",
+}
+
+
+def _excitation_lines(ds) -> str:
+    lines = [f"excitation: {ds.attrs.get('excitation_name', ds.attrs['excitation'])}"]
+    if ds.attrs.get("excitation_notes"):
+        lines.append(f"  ({ds.attrs['excitation_notes']})")
+    lines.append(f"  peak excitation per muscle: {ds.attrs.get('excitation_peaks', '')}")
     return "\n".join(lines)
 
 
 def _simulate(args) -> int:
 
+    existing_input(args.motion, "a motion file (.mot, .sto, .csv)", field="--motion")
+    inputs = [args.motion, args.osim, args.grf, args.grf_data, args.model]
+    if args.excitation not in ("auto", "running", "sprinting", "static_optimization"):
+        inputs.append(args.excitation)  # an EMG file
+    if args.out:
+        check_output(args.out, inputs=inputs)
+    if args.grf is not None:  # refused now rather than after the kinematics are processed
+        read_external_loads(args.grf, data_file=args.grf_data)
     muscles = args.muscles or ["hamstrings", "calf"]
     ds = simulate(
         args.model,
         args.motion,
         excitation=args.excitation,
+        speed=args.speed,
+        max_speed=args.max_speed,
         muscles=muscles,
         tendon=args.tendon,
         osim=args.osim,
@@ -53,9 +84,9 @@ def _simulate(args) -> int:
     print(_summary_table(ds))
     print(
         f"thresholds: activation > {ds.attrs['activation_threshold']}, normalised "
-        f"lengthening velocity > {ds.attrs['lengthening_threshold']}; excitation "
-        f"{ds.attrs['excitation']}"
+        f"lengthening velocity > {ds.attrs['lengthening_threshold']}"
     )
+    print(_excitation_lines(ds))
     if args.out:
         write_netcdf_atomic(ds, args.out)
         print(f"wrote {args.out}")
@@ -63,6 +94,8 @@ def _simulate(args) -> int:
 
 
 def _plot(args) -> int:
+    existing_input(args.result, "a netCDF file written by `musclesim simulate`")
+    check_output(args.out, inputs=[args.result])
     try:
         ds = xr.load_dataset(args.result)
     except (OSError, ValueError) as exc:
@@ -82,9 +115,23 @@ def register_cli(subparsers) -> None:
     sim.add_argument("--motion", required=True, type=Path, help=".mot/.sto/.csv motion file")
     sim.add_argument(
         "--excitation",
-        default="sprinting",
-        help="number in [0,1], 'running', 'sprinting', 'static_optimization' (joint moments"
-        " by inverse dynamics shared among all muscles of each leg) or an EMG file",
+        default="auto",
+        help="'auto' (default: the running template at the motion's speed, --speed or measured"
+        " from an overground pelvis), a number in [0,1], 'running', 'sprinting',"
+        " 'static_optimization' (joint moments by inverse dynamics shared among all muscles of"
+        " each leg) or an EMG file",
+    )
+    sim.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="running speed of the motion (m/s), for --excitation auto (needed on a treadmill)",
+    )
+    sim.add_argument(
+        "--max-speed",
+        type=float,
+        default=None,
+        help="the athlete's maximal sprint speed (m/s), for --excitation auto above 3.7 m/s",
     )
     sim.add_argument(
         "--grf",

@@ -10,7 +10,7 @@ from pathlib import Path
 import xarray as xr
 
 from ..core.errors import InputError
-from ..core.io import write_netcdf_atomic
+from ..core.io import check_output, write_netcdf_atomic
 from ..training.athlete import load_athlete
 from ..training.tables import build_table, export_html, lookup
 
@@ -27,6 +27,7 @@ def _load(path: Path):
 
 
 def _build(args) -> int:
+    check_output(args.out, inputs=[args.athlete, args.model])
     athlete = load_athlete(args.athlete, today=datetime.date.today())
     start = timer.perf_counter()
     table = build_table(
@@ -69,6 +70,7 @@ def _lookup(args) -> int:
 
 def _export(args) -> int:
 
+    check_output(args.html, inputs=[args.table], field="--html")
     path = export_html(_load(args.table), args.html, grade=args.grade, days=args.days)
     print(f"wrote {path}")
     return 0

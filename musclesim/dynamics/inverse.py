@@ -60,6 +60,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from defusedxml import DefusedXmlException
 from scipy.interpolate import make_interp_spline
 
 from ..core.errors import InputError
@@ -366,6 +367,12 @@ def read_external_loads(
     except ET.ParseError as exc:
         raise InputError(
             f"malformed XML ({exc})", path=path, expected="an ExternalLoads file"
+        ) from exc
+    except DefusedXmlException as exc:
+        raise InputError(
+            f"refused unsafe XML ({exc.__class__.__name__})",
+            path=path,
+            expected="an ExternalLoads file without DTD or entity declarations",
         ) from exc
     loads_el = root if root.tag == "ExternalLoads" else root.find("ExternalLoads")
     if loads_el is None:

@@ -183,3 +183,100 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
         references=("rajagopal2016", "kyrolainen2005", "higashihara2010"),
     )
+
+
+#: Slowest speed (m/s) at which a motion is taken for running: the preferred walk-to-run
+#: transition speed, 2.06 m/s on average (Hreljac 1993, doi:10.1249/00005768-199310000-00012),
+#: rounded down. A pelvis travelling slower is on a treadmill, in place, or walking, and the
+#: running templates cannot take their speed from it.
+RUNNING_MIN_SPEED = 2.0
+
+
+def overground_speed(motion) -> float | None:
+    """Mean horizontal speed (m/s) of the pelvis over the whole record: the net distance of
+    ``pelvis_tx``/``pelvis_tz`` from the first to the last sample divided by the duration;
+    ``None`` when the motion has no pelvis translation. A treadmill trial gives about 0 (the
+    pelvis stays over the belt)."""
+    names = [str(c) for c in motion["coordinate"].values]
+    if "pelvis_tx" not in names:
+        return None
+    t = np.asarray(motion["time"].values, dtype=float)
+    if t.size < 2 or t[-1] <= t[0]:
+        return None
+    tx = np.asarray(motion["q"].sel(coordinate="pelvis_tx").values, dtype=float)
+    tz = (
+        np.asarray(motion["q"].sel(coordinate="pelvis_tz").values, dtype=float)
+        if "pelvis_tz" in names
+        else np.zeros_like(tx)
+    )
+    return float(np.hypot(tx[-1] - tx[0], tz[-1] - tz[0]) / (t[-1] - t[0]))
+
+
+def template_for_motion(
+    motion, *, speed: float | None = None, max_speed: float | None = None, source: str = "motion"
+) -> GaitPhaseTemplate:
+    """The running template at the motion's own speed.
+
+    ``speed`` (m/s) when given, else the pelvis's :func:`overground_speed`. Refused
+    (InputError saying why and what to give instead) when the speed cannot be known (no
+    pelvis translation, or a pelvis slower than :data:`RUNNING_MIN_SPEED`: treadmill, in place
+    or walking), and above :data:`RAJAGOPAL_RUN_SPEED` without ``max_speed``: the peaks rise
+    from the running trial's towards full excitation at the athlete's maximal speed
+    (:func:`template_for_speed`), so that speed must be known. At or below the trial's speed
+    the trial's own peaks are used: no published scaling below it is applied.
+    """
+    how = "given"
+    if speed is None:
+        measured = overground_speed(motion)
+        if measured is None:
+            raise InputError(
+                "the running speed cannot be measured: the motion has no pelvis_tx",
+                path=source,
+                field="speed",
+                expected="--speed (m/s) for a run, or an explicit --excitation",
+            )
+        if measured < RUNNING_MIN_SPEED:
+            raise InputError(
+                f"the pelvis travels {measured:.2f} m/s over the record (treadmill, in place, "
+                f"or walking: below the {RUNNING_MIN_SPEED:g} m/s of running), so the running "
+                "speed that sets the excitation cannot be measured",
+                path=source,
+                field="speed",
+                expected="--speed (m/s) for a treadmill run, or an explicit --excitation "
+                "(a number, 'running', 'sprinting', an EMG file, static_optimization)",
+            )
+        speed, how = measured, "measured from the pelvis"
+    if not (speed > 0):
+        raise InputError(f"speed {speed} m/s", field="speed", expected="> 0 m/s")
+    if max_speed is not None and speed > max_speed:
+        raise InputError(
+            f"the speed {speed:.2f} m/s ({how}) is above the maximal speed {max_speed:g} m/s",
+            path=source,
+            field="max_speed",
+            expected="a maximal speed at least the motion's speed",
+        )
+    if speed > RAJAGOPAL_RUN_SPEED and max_speed is None:
+        raise InputError(
+            f"the speed {speed:.2f} m/s ({how}) is above the running template's "
+            f"{RAJAGOPAL_RUN_SPEED:g} m/s, where excitation rises towards full at the "
+            "athlete's maximal speed",
+            path=source,
+            field="max_speed",
+            expected="--max-speed (m/s), or --excitation sprinting for a maximal sprint",
+        )
+    template = template_for_speed(
+        speed, max_speed=max(max_speed or 0.0, RAJAGOPAL_RUN_SPEED + 1e-9, speed)
+    )
+    template.name = f"running template at {speed:.2f} m/s ({how})" + (
+        f", maximal speed {max_speed:g} m/s" if max_speed is not None else ""
+    )
+    if speed <= RAJAGOPAL_RUN_SPEED:
+        template.notes = (
+            f"at or below the template trial's {RAJAGOPAL_RUN_SPEED:g} m/s its measured peaks "
+            "are used unscaled"
+        )
+    if how != "given":
+        template.references = (*template.references, "hreljac1993")
+    template.speed = float(speed)
+    template.speed_source = how
+    return template

@@ -30,7 +30,7 @@ from ..core.version import __version__
 from ..dynamics.inverse import inverse_dynamics
 from ..excitation.sources import Constant, EMGEnvelope, ExcitationSource
 from ..excitation.static_optimization import StaticOptimization
-from ..excitation.templates import running_template, sprinting_template
+from ..excitation.templates import running_template, sprinting_template, template_for_motion
 from ..geometry.io import load_model
 from ..geometry.model import GeometryModel
 from ..motion.gait import GaitEvents, detect_events, stance_mask, time_to_phase
@@ -56,11 +56,18 @@ def _resolve_model(model):
     return model if isinstance(model, GeometryModel) else load_model(model)
 
 
-def _resolve_motion(motion) -> xr.Dataset:
+def coordinate_types(geometry: GeometryModel) -> dict[str, str]:
+    """Motion type of each coordinate the geometry reads: the surrogates take joint angles
+    (rotational), the Lai/Rajagopal patellar ``*_beta`` coordinates are coupled; a motion's
+    unit suffixes are checked against these."""
+    return {c: "coupled" if c.endswith("_beta") else "rotational" for c in geometry.coordinates}
+
+
+def _resolve_motion(motion, geometry: GeometryModel) -> xr.Dataset:
 
     if isinstance(motion, xr.Dataset):
         return motion
-    return read_motion(motion)
+    return read_motion(motion, model=coordinate_types(geometry))
 
 
 def resolve_excitation(excitation, *, speed: float | None = None):
@@ -211,7 +218,9 @@ def simulate(
     model,
     motion,
     *,
-    excitation="sprinting",
+    excitation="auto",
+    speed: float | None = None,
+    max_speed: float | None = None,
     muscles: Sequence[str] | str = DEFAULT_MUSCLES,
     tendon: str = "compliant",
     events: Mapping | None = None,
@@ -231,7 +240,13 @@ def simulate(
         model: a shipped model name (``"sprinter_ja1"``), a fitted model file, or a loaded
             :class:`~musclesim.geometry.model.GeometryModel`.
         motion: a motion file (``.mot``, ``.sto``, ``.csv``, ...) or a motion Dataset.
-        excitation: see :func:`resolve_excitation` (default: the sprinting template).
+        excitation: ``"auto"`` (default): the running template at the motion's speed
+            (:func:`~musclesim.excitation.templates.template_for_motion`: ``speed`` when
+            given, else measured from an overground pelvis; refused when it cannot be known,
+            e.g. on a treadmill, and above 3.7 m/s without ``max_speed``); otherwise see
+            :func:`resolve_excitation`.
+        speed, max_speed: running speed of the motion and the athlete's maximal speed (m/s),
+            for ``excitation="auto"`` only.
         muscles: model muscle names and/or groups (``"hamstrings"``, ``"calf"``, ``"bflh"``);
             groups expand to both sides.
         tendon: ``"compliant"`` or ``"rigid"``.
@@ -256,7 +271,8 @@ def simulate(
     # 1. model, motion, muscles
 
     geometry = _resolve_model(model)
-    motion = _resolve_motion(motion)
+    source_name = motion if not isinstance(motion, xr.Dataset) else "motion"
+    motion = _resolve_motion(motion, geometry)
     names = expand_muscles(muscles, geometry.muscles)
     selected = geometry.select(names)
 
@@ -266,6 +282,20 @@ def simulate(
     q_ds = match_coordinates(motion, needed)
     time = np.asarray(motion["time"].values, dtype=float)
     q = {name: q_ds["q"].sel(coordinate=name).values for name in needed}
+
+    # the speed-matched excitation is settled before any longer work, since it may refuse
+    auto = isinstance(excitation, str) and excitation == "auto"
+    if (speed is not None or max_speed is not None) and not auto:
+        raise InputError(
+            f"speed/max_speed given with excitation {excitation!r}",
+            field="excitation",
+            expected="'auto' (the running template at that speed), or no speed",
+        )
+    auto_source = (
+        template_for_motion(motion, speed=speed, max_speed=max_speed, source=str(source_name))
+        if auto
+        else None
+    )
 
     # 3. gait events
     sides = sorted({s for s in (_side(m) for m in names) if s})
@@ -290,7 +320,7 @@ def simulate(
                 field="excitation",
                 expected="'static_optimization' (the only source that uses them)",
             )
-        source = resolve_excitation(excitation)
+        source = auto_source if auto_source is not None else resolve_excitation(excitation)
     drive = np.asarray(source(time, names, motion=motion, cycles=found or None), dtype=float).T
     if drive.shape != (len(names), time.size):
         raise InputError(
@@ -349,6 +379,13 @@ def simulate(
             )
         ),
         excitation=source.describe(),
+        excitation_name=getattr(source, "name", type(source).__name__),
+        excitation_peaks=", ".join(
+            f"{n}={float(np.max(drive[k])):.3g}" for k, n in enumerate(names)
+        ),
+        excitation_notes=str(getattr(source, "notes", "")),
+        excitation_speed=float(getattr(source, "speed", np.nan)),
+        excitation_speed_source=str(getattr(source, "speed_source", "not used")),
         gait_events="; ".join(
             f"{s}: {ev.method} ({len(ev.foot_strike)} foot strikes)" for s, ev in found.items()
         )
@@ -540,18 +577,30 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events, eccentric_inde
     }
     for var, (series, kind) in peak_vars.items():
         at = np.full(len(names), np.nan)
+        notes = [""] * len(names)
         for i, name in enumerate(names):
             side = _side(name)
             if side not in phases:
+                notes[i] = "no gait events" if side else "muscle has no side"
                 continue
             index = int(eccentric_index[i]) if kind else int(np.argmax(ds[series].values[i]))
             if kind and not np.isfinite(ds[var].values[i]):
+                notes[i] = "never active while lengthening"
                 continue
             at[i] = phases[side][index]
+            if not np.isfinite(at[i]):
+                first = events[side].foot_strike
+                before = len(first) and time[index] < first[0]
+                notes[i] = "before 1st stride" if before else "after last stride"
         ds[f"{var}_phase"] = (
             "muscle",
             at,
             _attrs("%", f"gait-cycle phase of {var} (0 = foot strike of the muscle's side)"),
+        )
+        ds[f"{var}_phase_note"] = (
+            "muscle",
+            np.asarray(notes, dtype=object),
+            {"long_name": f"why {var}_phase has no value (empty where it has one)"},
         )
 
     n_cycles = max((len(ev.strides()) for ev in events.values()), default=0)
