@@ -1,6 +1,10 @@
-"""``musclesim plan``: a multi-week progression plan from an athlete file and a drill metrics
-table (the table comes from the simulation; see :mod:`musclesim.training.plan.metrics` for its
-layout).
+"""``musclesim plan``: a multi-week, criteria-based progression plan from an athlete file (its
+dated assessment log sets each day's limits) and a drill metrics table (the table comes from
+the simulation; see :mod:`musclesim.training.plan.metrics` for its layout).
+
+Re-planning from a new assessment: add it to the athlete file's log and run again with
+``--previous plan.nc --date <assessment day>``: days before it are kept as done, later days
+are re-planned under the limits the new assessment sets.
 
 Writes ``plan.csv``, ``plan.nc`` (for re-planning with ``--previous``), ``plan_calendar.png``
 and ``plan_summary.txt`` (the plan, the plan rules
@@ -29,13 +33,19 @@ from ..training.plan import (
 from ..training.rank import athlete_metrics
 from ..training.tolerance import TolerancePolicy
 
+#: Intensity levels per drill in the table computed for the plan: 9 levels put running
+#: (3.5 to 9.5 m/s) 0.75 m/s apart, 8 % of a 9.6 m/s maximal speed, so the running stages
+#: (one 10 %-of-maximal-speed step at a time, PlanSettings.running_step) can be followed.
+PLAN_LEVELS = 9
+
 
 def register_cli(subparsers) -> None:
     p = subparsers.add_parser(
         "plan",
         help="multi-week progression plan (MILP) for an injured athlete",
-        description="Plan drills and doses session by session under the day's tissue-tolerance "
-        "limit. Every output states the policy it used and its sources.",
+        description="Plan drills and doses day by day with every criterion under that day's "
+        "limit (the athlete file's latest assessment). Every output states the rules and "
+        "policy it used and their sources.",
     )
     p.add_argument("--athlete", required=True, type=Path, help="athlete profile (.toml)")
     p.add_argument("--weeks", required=True, type=int, help="plan length in weeks")
@@ -70,9 +80,9 @@ def register_cli(subparsers) -> None:
         "--previous",
         type=Path,
         default=None,
-        help="re-plan: a plan.nc written earlier; its sessions before --date are "
-        "kept as done, later ones are re-planned with --pain/--soreness (its "
-        "calendar, rules and target are kept)",
+        help="re-plan: a plan.nc written earlier; its days before --date are kept as "
+        "done, later ones are re-planned under the athlete file's assessments and "
+        "--pain/--soreness (its calendar, rules and target are kept)",
     )
     p.set_defaults(func=run)
 
@@ -95,7 +105,7 @@ def run(args) -> int:
     athlete = load_athlete(args.athlete, today=today)
     policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
     if args.metrics is None:
-        metrics = athlete_metrics(athlete, model=args.model)
+        metrics = athlete_metrics(athlete, model=args.model, n_levels=PLAN_LEVELS)
         args.metrics = write_netcdf_atomic(metrics, Path(args.out) / "metrics.nc")
     else:
         metrics = load_metrics(args.metrics)
@@ -122,7 +132,9 @@ def run(args) -> int:
                 field="weeks",
                 expected="the same number of weeks when re-planning",
             )
-        plan = replan(previous, from_date=today, pain=args.pain, soreness=args.soreness)
+        plan = replan(
+            previous, from_date=today, pain=args.pain, soreness=args.soreness, athlete=athlete
+        )
     else:
         settings = PlanSettings.with_days_per_week(args.days_per_week)
         plan = plan_progression(

@@ -16,44 +16,19 @@ import xarray as xr
 from ...core.errors import InputError
 from ...core.io import write_netcdf_atomic, write_text_atomic
 from ..tolerance import TolerancePolicy
-from .limits import max_velocity_mask
 from .metrics import check_metrics
 from .settings import PlanSettings
 from .types import Plan, PlannedDrill, Session, plan_rows
 
-_CSV_COLUMNS = (
-    "date",
-    "days_since_injury",
-    "week",
-    "deload_week",
-    "pain",
-    "soreness",
-    "limit_fraction",
-    "strain_limit",
-    "force_limit",
-    "near_limit",
-    "drill",
-    "level",
-    "intensity",
-    "intensity_unit",
-    "dose",
-    "dose_unit",
-    "peak_eccentric_fiber_strain",
-    "peak_mtu_strain",
-    "peak_force",
-    "margin",
-    "load",
-    "max_velocity",
-    "fixed",
-)
-
 
 def write_plan_csv(plan: Plan, path: str | Path) -> Path:
-    """Write the plan as CSV (one row per session × drill), atomically."""
+    """Write the plan as CSV (one row per session x drill, every criterion, its limit and
+    utilisation as columns), atomically."""
+    rows = plan_rows(plan)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=_CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
-    for row in plan_rows(plan):
+    for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
     return write_text_atomic(path, buffer.getvalue())
 
@@ -82,8 +57,12 @@ def read_plan(
         start = datetime.date.fromisoformat(ds.attrs["start"])
         target = datetime.date.fromisoformat(ds.attrs["target_return_date"])
         weeks = int(ds.attrs["weeks"])
+        criteria = tuple(c for c in str(ds.attrs["criteria"]).split(",") if c)
         settings_dict = json.loads(ds.attrs["plan_settings"])
         settings_dict["weekdays"] = tuple(settings_dict["weekdays"])
+        settings_dict["nordic_progression"] = tuple(
+            tuple(p) for p in settings_dict["nordic_progression"]
+        )
         settings = PlanSettings(**settings_dict)
         readings = tuple(
             (datetime.date.fromisoformat(d), float(p), float(s))
@@ -94,9 +73,18 @@ def read_plan(
             f"not a musclesim plan file ({exc})", path=path, field="attributes"
         ) from None
     names = list(map(str, metrics.drill.values))
-    strain = metrics["peak_eccentric_fiber_strain"].values
-    mv = max_velocity_mask(metrics, athlete, settings)
-    ref = float(metrics.attrs["reference_peak_eccentric_fiber_strain"])
+    missing = [c for c in criteria if c not in metrics]
+    if missing:
+        raise InputError(
+            f"criteria {missing} are not in the metrics table",
+            path=path,
+            field="attrs.criteria",
+            expected="the table the plan used",
+        )
+
+    def col(name, i):
+        return ds[name].values[i]
+
     by_date: dict[str, list[int]] = {}
     for i, day in enumerate(map(str, ds["date"].values)):
         by_date.setdefault(day, []).append(i)
@@ -105,7 +93,7 @@ def read_plan(
         first = idx[0]
         drills = []
         for i in idx:
-            name = str(ds["drill"].values[i])
+            name = str(col("drill", i))
             if not name:
                 continue
             if name not in names:
@@ -115,59 +103,61 @@ def read_plan(
                     field=f"drill[{day}]",
                     expected="the table the plan used",
                 )
-            j, k = names.index(name), int(ds["level"].values[i])
-            dose = float(ds["dose"].values[i])
             drills.append(
                 PlannedDrill(
                     drill=name,
-                    level=k,
-                    intensity=float(metrics["intensity_value"].values[j, k]),
-                    intensity_unit=str(metrics["intensity_unit"].values[j]),
-                    dose=dose,
-                    dose_unit=str(metrics["dose_unit"].values[j]),
-                    peak_eccentric_fiber_strain=float(strain[j, k]),
-                    peak_mtu_strain=float(metrics["peak_mtu_strain"].values[j, k]),
-                    peak_force=float(metrics["peak_force"].values[j, k]),
-                    load=float(
-                        metrics["exposures_per_dose"].values[j, k]
-                        * max(float(strain[j, k]), 0.0)
-                        / ref
-                        * dose
-                    ),
-                    max_velocity=bool(mv[j, k]),
+                    level=int(col("level", i)),
+                    intensity=float(col("intensity", i)),
+                    intensity_unit=str(col("intensity_unit", i)),
+                    dose=float(col("dose", i)),
+                    dose_unit=str(col("dose_unit", i)),
+                    category=str(col("category", i)),
+                    bouts=int(col("bouts", i)),
+                    criteria={c: float(col(c, i)) for c in criteria},
+                    utilisation={c: float(col(f"utilisation_{c}", i)) for c in criteria},
+                    binding=str(col("binding", i)),
+                    negative_work=float(col("negative_work", i)),
+                    high_load_exposures=float(col("high_load_exposures", i)),
+                    speed_fraction=float(col("speed_fraction", i)),
                 )
             )
         sessions.append(
             Session(
                 date=datetime.date.fromisoformat(day),
-                days_since_injury=int(ds["days_since_injury"].values[first]),
-                week=int(ds["week"].values[first]),
-                deload_week=bool(ds["deload_week"].values[first]),
-                pain=float(ds["pain"].values[first]),
-                soreness=float(ds["soreness"].values[first]),
-                strain_limit=float(ds["strain_limit"].values[first]),
-                force_limit=float(ds["force_limit"].values[first]),
-                limit_fraction=float(ds["limit_fraction"].values[first]),
-                near_limit=bool(ds["near_limit"].values[first]),
+                days_since_injury=int(col("days_since_injury", first)),
+                week=int(col("week", first)),
+                deload_week=bool(col("deload_week", first)),
+                kind=str(col("kind", first)),
+                limits={c: float(col(f"limit_{c}", first)) for c in criteria},
+                basis=str(col("basis", first)),
+                hard=bool(col("hard", first)),
                 drills=tuple(drills),
-                fixed=bool(ds["fixed"].values[first]),
+                fixed=bool(col("fixed", first)),
             )
         )
-    weekly = [0.0] * weeks
+    nw = [0.0] * weeks
+    hl = [0.0] * weeks
     for sess in sessions:
-        weekly[sess.week - 1] += sess.load
+        if sess.kind != "session":
+            continue
+        for d in sess.drills:
+            if d.drill not in settings.protocol:
+                nw[sess.week - 1] += d.negative_work
+                hl[sess.week - 1] += d.high_load_exposures
     return Plan(
         athlete=athlete,
         policy=policy,
         settings=settings,
         metrics=metrics,
+        criteria=criteria,
         start=start,
         weeks=weeks,
         target_return_date=target,
         readings=readings,
         sessions=tuple(sessions),
-        weekly_load=tuple(weekly),
-        notes=(),
+        weekly_negative_work=tuple(nw),
+        weekly_high_load_exposures=tuple(hl),
+        notes=tuple(n for n in str(ds.attrs.get("notes", "")).split("\n") if n),
         solve_seconds=float(ds.attrs.get("solve_seconds", math.nan)),
         objective=math.nan,
     )

@@ -1,50 +1,75 @@
-"""The progression plan as a mixed-integer linear programme, solved by scipy's HiGHS.
+"""The criteria-based progression plan as a mixed-integer linear programme (scipy's HiGHS).
 
-**The programme.** Sessions fall on fixed weekdays. For session ``s`` and option ``o`` (a drill
-at one intensity level) allowed that day — peak eccentric fibre strain ``<=`` the day's strain
-limit and peak force ``<=`` the day's force limit (:func:`~musclesim.tolerance_limit`) —
-binary ``y[s,o]`` chooses the option and integer ``n[s,o]`` its dose in steps. With
-``w[o] = exposures_per_dose * max(strain, 0) / reference_strain`` (strain-weighted load per
-dose unit) and ``L[k]`` the sum of ``w * step * n`` over the sessions of week ``k``:
+**Calendar.** Every day of the plan is a day: field/gym *sessions* on the plan weekdays and
+*home* days between them. Each day has its per-criterion limits (:class:`.DayLimits`, from
+the latest assessment on or before the day). An option is a drill at one intensity level; it
+is *admissible* on a day when every criterion is at or below that day's limit.
 
-1. per session, at most one level per drill and at most ``max_drills_per_session`` drills;
-   ``dose_min <= step n <= dose_max`` when chosen, 0 otherwise;
-2. ``L[k] <= (1 + max_weekly_increase) L[j]``, ``j`` the last non-deload week before ``k``;
-   optionally ``L[1] <= first_week_load_cap``;
-3. every ``deload_every``-th week: ``L[k] <= (1 - deload_reduction) L[k-1]``;
-4. a session is *near the limit* when a chosen option's strain (or force) is at least
-   ``(1 - near_limit_margin)`` times that day's limit; two near-limit sessions are at least
-   ``min_hours_between_near_limit`` apart;
-5. at least ``min_max_velocity_sessions`` sessions with maximal-velocity sprinting before the
-   target return day (when that day falls inside the plan). When the limit never allows it,
-   on any day (the injured muscle's maximal-velocity strain or force exceeds the policy's
-   full-recovery fraction of the uninjured reference, e.g. because its fascicles are shorter
-   than the uninjured side's), the requirement is dropped and the plan says so in a note: the
-   fastest running level allowed by the target day, why full speed is not cleared, and the
-   ``full_fraction`` that would clear it. A target that is merely too early stays an error.
+**Home protocol** (fixed before the programme): each protocol drill (the Askling L-protocol by
+default) starts on its first admissible day on or after ``protocol_start_day`` and recurs
+every ``every`` days at its published sets x reps and bouts a day, at the most intense
+admissible level that day (a day with none is skipped and noted), until the day before the
+target return day.
 
-Objective: maximise the sprint-specificity-weighted load ``sum (specificity + 0.05) w step n``
-(the small constant keeps non-specific drills worth doing). The doses are therefore the most
-the constraints allow: upper bounds for the day, not targets.
+**The programme** over the field/gym sessions. Binary ``y[s,o]`` chooses admissible option
+``o`` in session ``s``; integer ``n[s,o]`` is its dose in steps. With the drill's ``p`` (one
+level per drill per session) and ``P[s,j] = sum_o y[s,o]`` over drill ``j``'s levels:
+
+1. ``dose_min y <= step n <= dose_max y``; at most one level per drill and
+   ``max_drills_per_session`` drills a session;
+2. dose progression: ``n[s,j] <= nmin_j P[s,j] + dose_increase_steps * sum_{s'<s} P[s',j]``;
+3. hard and easy days: ``h[s] >= y[s,o]`` for options using ``>= hard_fraction`` of a limit or
+   running ``>= fast_fraction`` of maximal speed; ``h[a] + h[b] <= 1`` for sessions less than
+   ``min_hours_between_hard`` apart;
+4. running: a running option faster than ``running_start_max`` needs an earlier session with
+   a running level at least ``running_step`` slower than it (one stage at a time); any
+   running option needs an earlier walking session, and walking ends once running has
+   started (walking before running);
+5. before the target return day: ``>= min_near_max_sessions`` sessions with running
+   ``>= near_max_fraction`` and ``>= min_max_velocity_sessions`` with ``>=
+   max_velocity_fraction``. When no such level is admissible on any day before the target
+   (the criteria limits never clear it), the requirement is dropped and a note says which
+   criterion stops it and the fastest admissible running; nothing is faked;
+6. the Nordic: not before ``nordic_earliest_fraction`` of the way to the target; in its first
+   calendar week at most ``nordic_progression[0]`` (sessions, reps a session), in the second
+   ``[1]``, later ``[2]``;
+7. weekly load per criterion over the field/gym sessions (``NW[w]``: active negative work,
+   J = criterion per repetition x exposures per dose x dose; ``HL[w]``: exposures of options
+   using ``>= high_load_fraction`` of a limit): ``X[w] <= max_acute_chronic * mean(X[w-4..w-1])
+   + X_min`` (``X_min``: the heaviest option's smallest dose), and in a deload week (every
+   ``deload_every``-th week that ends before the target) ``X[w] <= (1 - deload_reduction)
+   X[w-1]``.
+
+Objective: maximise ``sum y (specificity + 0.05)(1 + u)`` with ``u`` the option's largest
+utilisation of that day's limits (work near the limits on the most sprint-specific drills),
+plus ``1e-3`` per dose step (the progression rule 2, not the objective, sets the volume).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections.abc import Mapping
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse
 
-from ...core.citations import reference
 from ...core.errors import InputError
-from .limits import max_velocity_mask, session_limits
-from .types import Plan, PlanInfeasibleError, PlannedDrill, Session
+from ..criteria import CRITERION_NAMES, utilisation
+from .settings import PlanSettings
+from .types import DayLimits, Plan, PlanInfeasibleError, PlannedDrill, Session
 
 #: Added to every drill's sprint specificity in the objective, so that non-specific drills
 #: are still worth doing (policy).
 _SPEC_FLOOR = 0.05
+#: Objective weight of one dose step (small: the volume follows the progression rule).
+_DOSE_WEIGHT = 1e-3
+#: Relative slack when comparing a criterion with its limit (rounding of stored tables).
+_RTOL = 1e-9
+#: Categories that are part of the running progression even when a level does not load the
+#: target muscle (walking before running).
+_LOCOMOTION = ("walking", "running")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,13 +80,27 @@ class FixedBefore:
     day: datetime.date
 
 
-_GROUPS = ("load_rise", "deload", "spacing", "max_velocity", "first_week")
+_GROUPS = (
+    "dose_progression",
+    "hard_easy",
+    "running_stages",
+    "walking_first",
+    "near_max",
+    "max_velocity",
+    "nordic",
+    "acute_chronic",
+    "deload",
+)
 _GROUP_TEXT = {
-    "load_rise": "weekly load rising by at most max_weekly_increase",
+    "dose_progression": "the dose progression (dose_increase_steps)",
+    "hard_easy": "min_hours_between_hard between hard sessions",
+    "running_stages": "the running stages (running_start_max, running_step)",
+    "walking_first": "walking before running",
+    "near_max": "min_near_max_sessions before the target return day",
+    "max_velocity": "min_max_velocity_sessions before the target return day",
+    "nordic": "the Nordic's introduction (nordic_earliest_fraction, nordic_progression)",
+    "acute_chronic": "max_acute_chronic (weekly load per criterion)",
     "deload": "the deload weeks' load reduction",
-    "spacing": "min_hours_between_near_limit between near-limit sessions",
-    "max_velocity": "maximal-velocity sprinting before the target return day",
-    "first_week": "first_week_load_cap",
 }
 
 
@@ -71,209 +110,503 @@ def _found(res) -> bool:
 
 
 class PlanProblem:
-    """Builds and solves the MILP (kept apart from the independent checker in the tests)."""
+    """Builds and solves the programme (kept apart from the independent checker in the tests).
 
-    def __init__(self, athlete, metrics, weeks, start, policy, settings, target, readings, history):
+    ``limits`` maps every day of the plan to its :class:`.DayLimits`.
+    """
+
+    def __init__(
+        self,
+        athlete,
+        metrics,
+        weeks: int,
+        start: datetime.date,
+        settings: PlanSettings,
+        target: datetime.date,
+        limits: Mapping[datetime.date, DayLimits],
+        history: FixedBefore | None = None,
+    ):
         self.athlete, self.metrics, self.weeks, self.start = athlete, metrics, weeks, start
-        self.policy, self.settings, self.target, self.readings = policy, settings, target, readings
+        self.settings, self.target, self.limits = settings, target, limits
         self.notes: list[str] = []
-        self.ref_strain = float(metrics.attrs["reference_peak_eccentric_fiber_strain"])
-        strain = np.asarray(metrics["peak_eccentric_fiber_strain"].values, dtype=float)
-        force = np.asarray(metrics["peak_force"].values, dtype=float)
-        expo = np.asarray(metrics["exposures_per_dose"].values, dtype=float)
-        self.strain, self.force = strain, force
-        self.mv = max_velocity_mask(metrics, athlete, settings)
-        self.weight = np.where(
-            np.isfinite(strain), expo * np.maximum(strain, 0.0) / self.ref_strain, 0.0
-        )
+        self.criteria = tuple(c for c in CRITERION_NAMES if c in metrics)
+        if not self.criteria:
+            raise InputError(
+                "no criterion variable",
+                field="metrics",
+                expected=f"variables named {', '.join(CRITERION_NAMES)}",
+            )
+        if "category" not in metrics:
+            raise InputError(
+                "missing variable",
+                field="category",
+                expected="each drill's category (the metrics-table contract)",
+            )
+        self.names = [str(d) for d in metrics.drill.values]
+        self.index = {d: i for i, d in enumerate(self.names)}
+        self.category = [str(c) for c in metrics["category"].values]
+        self.value = np.asarray(metrics["intensity_value"].values, dtype=float)
+        self.valid = np.isfinite(self.value)
+        self.crit = {
+            c: np.nan_to_num(np.asarray(metrics[c].values, dtype=float), nan=0.0)
+            for c in self.criteria
+        }
+        self.expo = np.nan_to_num(np.asarray(metrics["exposures_per_dose"].values, dtype=float))
+        loads = metrics["loads_muscle"].values if "loads_muscle" in metrics else self.valid
+        self.loads = np.asarray(loads, dtype=bool) & self.valid
+        self.unit = [str(u) for u in metrics["intensity_unit"].values]
+        self.dose_unit = [str(u) for u in metrics["dose_unit"].values]
         self.step = np.asarray(metrics["dose_step"].values, dtype=float)
         self.nmin = np.ceil(np.asarray(metrics["dose_min"].values) / self.step - 1e-9)
         self.nmax = np.floor(np.asarray(metrics["dose_max"].values) / self.step + 1e-9)
         self.spec = np.asarray(metrics["sprint_specificity"].values, dtype=float)
-
-        # Sessions.
-        self.sessions = []
-        for week in range(weeks):
-            for wd in settings.weekdays:
-                offset = (wd - start.weekday()) % 7
-                day = start + datetime.timedelta(days=7 * week + offset)
-                if day >= start + datetime.timedelta(days=7 * (week + 1)):
-                    continue
-                limit, p, s = session_limits(athlete, policy, metrics, day, readings)
-                self.sessions.append(
-                    {"date": day, "week": week, "limit": limit, "pain": p, "soreness": s}
+        vmax = float(athlete.max_sprint_speed)
+        self.speed = np.zeros_like(self.value)
+        for j, cat in enumerate(self.category):
+            if cat in _LOCOMOTION and self.unit[j] == "m/s":
+                self.speed[j] = np.where(self.valid[j], self.value[j] / vmax, 0.0)
+        self.running = np.array([c == "running" for c in self.category])
+        self.walking = np.array([c == "walking" for c in self.category])
+        self.protocol = {n: p for n, p in settings.protocol.items() if n in self.index}
+        for name in settings.protocol:
+            if name not in self.index:
+                self.notes.append(f"protocol drill {name!r} is not in the metrics table")
+        never = [
+            j
+            for j in range(len(self.names))
+            if not self.loads[j].any() and self.category[j] not in _LOCOMOTION
+        ]
+        self.excluded = set(never)
+        if never:
+            self.notes.append(
+                "not planned, as they do not load the target muscle at any level: "
+                + ", ".join(self.names[j] for j in never)
+            )
+        # The calendar: every day; sessions on the plan weekdays.
+        self.days = [start + datetime.timedelta(days=i) for i in range(7 * weeks)]
+        missing = [d for d in self.days if d not in limits]
+        if missing:
+            raise InputError(
+                f"no limits for {missing[0]}", field="limits", expected="a limit for every day"
+            )
+        for c in self.criteria:
+            if c not in limits[self.days[0]].values:
+                raise InputError(
+                    f"no limit for criterion {c!r}",
+                    field="limits",
+                    expected="a limit for every criterion in the metrics table",
                 )
-        self.sessions.sort(key=lambda x: x["date"])
-        # Fixed history (re-planning).
         self.fixed: dict[datetime.date, Session] = {}
         if history is not None:
-            for s in history.plan.sessions:
-                if s.date < history.day:
-                    self.fixed[s.date] = s
-            for sess in self.sessions:
-                old = self.fixed.get(sess["date"])
-                if old is not None:  # done sessions keep the limits they were planned under
-                    sess["fixed"] = old
-        # Options per session.
-        drills = list(map(str, metrics.drill.values))
-        self.index = {d: i for i, d in enumerate(drills)}
-        self.var_y, self.var_n = [], []  # (session, drill, level)
-        for si, sess in enumerate(self.sessions):
-            lim = sess["limit"]
-            old = sess.get("fixed")
-            if old is not None:
-                chosen = {(self.index[d.drill], d.level): d for d in old.drills}
-                for j, k in chosen:
-                    self.var_y.append((si, j, k))
-                continue
-            ok = np.isfinite(strain) & (strain <= lim.strain + 1e-12) & (force <= lim.force + 1e-9)
-            for j, k in zip(*np.nonzero(ok), strict=True):
-                self.var_y.append((si, int(j), int(k)))
+            self.fixed = {s.date: s for s in history.plan.sessions if s.date < history.day}
+        self.session_days = [d for d in self.days if d.weekday() in settings.weekdays]
+        # utilisation and admissibility per day
+        self.util: dict[datetime.date, np.ndarray] = {}
+        self.admissible: dict[datetime.date, np.ndarray] = {}
+        for day in self.days:
+            lim = limits[day].values
+            u = np.stack([utilisation(self.crit[c], float(lim[c])) for c in self.criteria])
+            u = np.where(self.valid[None], u, np.inf)
+            self.util[day] = u
+            self.admissible[day] = self.valid & np.all(u <= 1.0 + _RTOL, axis=0)
+        nordic = settings.nordic_drill
+        self.nordic = self.index.get(nordic) if nordic else None
+        span = max((target - athlete.injury_date).days, 0)
+        self.nordic_first_day = athlete.injury_date + datetime.timedelta(
+            days=int(np.ceil(settings.nordic_earliest_fraction * span))
+        )
 
-    # --------------------------------------------------------------------------------------
-    def near(self, si, j, k):
-        lim = self.sessions[si]["limit"]
-        m = 1.0 - self.settings.near_limit_margin
-        return self.strain[j, k] >= m * lim.strain or self.force[j, k] >= m * lim.force
-
-    def deload_week(self, week):
+    # ------------------------------------------------------------------------------------
+    def deload_week(self, week: int) -> bool:
         every = self.settings.deload_every
-        return bool(every) and (week + 1) % every == 0
+        end = self.start + datetime.timedelta(days=7 * week + 6)
+        return bool(every) and (week + 1) % every == 0 and end < self.target
 
-    def mv_sessions(self):
-        return [si for si, s in enumerate(self.sessions) if s["date"] < self.target]
+    def week_of(self, day: datetime.date) -> int:
+        return (day - self.start).days // 7
 
-    def _mv_required(self):
-        end = self.start + datetime.timedelta(days=7 * self.weeks)
-        need = self.settings.min_max_velocity_sessions
+    def hard(self, day, j, k) -> bool:
+        s = self.settings
+        return bool(
+            np.max(self.util[day][:, j, k]) >= s.hard_fraction - _RTOL
+            or self.speed[j, k] >= s.fast_fraction - _RTOL
+        )
+
+    def high_load(self, day, j, k) -> bool:
+        return bool(np.max(self.util[day][:, j, k]) >= self.settings.high_load_fraction - _RTOL)
+
+    def negative_work_per_dose(self, j, k) -> float:
+        if "active_negative_work" not in self.crit:
+            return 0.0
+        return float(self.crit["active_negative_work"][j, k] * self.expo[j, k])
+
+    def planned(self, day, j, k, dose, bouts=1) -> PlannedDrill:
+        u = self.util[day][:, j, k]
+        binding = self.criteria[int(np.argmax(u))]
+        return PlannedDrill(
+            drill=self.names[j],
+            level=int(k),
+            intensity=float(self.value[j, k]),
+            intensity_unit=self.unit[j],
+            dose=float(dose),
+            dose_unit=self.dose_unit[j],
+            category=self.category[j],
+            bouts=int(bouts),
+            criteria={c: float(self.crit[c][j, k]) for c in self.criteria},
+            utilisation={c: float(u[i]) for i, c in enumerate(self.criteria)},
+            binding=binding,
+            negative_work=self.negative_work_per_dose(j, k) * dose * bouts,
+            high_load_exposures=(
+                float(self.expo[j, k] * dose * bouts) if self.high_load(day, j, k) else 0.0
+            ),
+            speed_fraction=float(self.speed[j, k]),
+        )
+
+    # ------------------------------------------------------------------------------------
+    def home_protocol(self) -> dict[datetime.date, list[PlannedDrill]]:
+        """The protocol drills by day (fixed before the programme)."""
+        out: dict[datetime.date, list[PlannedDrill]] = {}
+        earliest = self.athlete.injury_date + datetime.timedelta(
+            days=self.settings.protocol_start_day
+        )
+        for name, (every, bouts, sets, reps) in self.protocol.items():
+            j = self.index[name]
+            dose = float(sets * reps)
+            if self.dose_unit[j] != "reps":
+                self.notes.append(
+                    f"protocol drill {name} is dosed in {self.dose_unit[j]!r}, not reps: "
+                    "not scheduled"
+                )
+                continue
+            first, skipped = None, []
+            for day in self.days:
+                if day < earliest or day >= self.target:
+                    continue
+                if first is None and not self.admissible[day][j].any():
+                    continue
+                if first is None:
+                    first = day
+                if (day - first).days % every:
+                    continue
+                ok = np.flatnonzero(self.admissible[day][j])
+                if not ok.size:
+                    skipped.append(day)
+                    continue
+                k = int(ok[np.argmax(self.value[j, ok])])
+                out.setdefault(day, []).append(self.planned(day, j, k, dose, bouts))
+            if first is None:
+                self.notes.append(
+                    f"{name} is admissible on no day from day {self.settings.protocol_start_day} "
+                    f"to the target return day: not scheduled"
+                )
+            elif skipped:
+                self.notes.append(
+                    f"{name} skipped on {', '.join(map(str, skipped))}: no admissible level"
+                )
+        return out
+
+    # ------------------------------------------------------------------------------------
+    def _options(self):
+        """(session index, drill, level) for the free field/gym sessions."""
+        var = []
+        for si, day in enumerate(self.session_days):
+            if day in self.fixed:
+                continue
+            ok = self.admissible[day].copy()
+            for j in self.excluded | {self.index[n] for n in self.protocol}:
+                ok[j] = False
+            if self.nordic is not None and day < self.nordic_first_day:
+                ok[self.nordic] = False
+            for j, k in zip(*np.nonzero(ok), strict=True):
+                var.append((si, int(j), int(k)))
+        return var
+
+    def _fixed_options(self, si):
+        """(drill, level, steps) done in a fixed session."""
+        old = self.fixed[self.session_days[si]]
+        out = []
+        for d in old.drills:
+            if d.drill in self.protocol:
+                continue
+            j = self.index[d.drill]
+            out.append((j, d.level, d.dose / self.step[j]))
+        return out
+
+    def _requirement(self, fraction, need, label):
+        """Whether ``need`` sessions at >= ``fraction`` of maximal speed are required before
+        the target; notes why not when they cannot be."""
         if need == 0:
             return False
-        if self.target > end:
+        end = self.start + datetime.timedelta(days=7 * self.weeks)
+        if self.target > end or self.target <= self.start:
             self.notes.append(
-                f"the target return day {self.target} is after the plan's end ({end}); "
-                "maximal-velocity exposure is not required within this plan"
+                f"the target return day {self.target} is outside the plan ({self.start} .. "
+                f"{end - datetime.timedelta(days=1)}): {label} is not required within it"
             )
             return False
-        if self.target <= self.start:
-            self.notes.append(
-                f"the target return day {self.target} is not after the plan's "
-                "start; maximal-velocity exposure is not required"
+        fast = self.running[:, None] & (self.speed >= fraction - _RTOL)
+        if not fast.any():
+            raise PlanInfeasibleError(
+                f"the metrics table has no running level at >= {fraction:.0%} of "
+                f"{self.athlete.max_sprint_speed} m/s",
+                field="intensity_value",
+                expected=f"running levels reaching {fraction:.0%} of maximal speed ({label})",
             )
-            return False
-        return True
+        days = [d for d in self.session_days if d < self.target]
+        if any((self.admissible[d] & fast).any() for d in days):
+            return True
+        self.notes.append(self._ceiling_note(fraction, label, days))
+        return False
 
-    def build(self, drop=()):
-        nv = len(self.var_y)
-        ns = len(self.sessions)
-        # Variable layout: y (nv) | n (nv) | z near (ns) | v max-velocity (ns)
-        n_all = 2 * nv + 2 * ns
+    def _ceiling_note(self, fraction, label, days) -> str:
+        """Why running at ``fraction`` is never admissible before the target, and the fastest
+        running that is: the requirement is dropped, not faked."""
+        last = days[-1] if days else self.target
+        fast = self.running[:, None] & (self.speed >= fraction - _RTOL)
+        u = self.util[last]
+        worst = np.where(fast[None], u, np.inf).min(axis=(1, 2))
+        binding = self.criteria[int(np.argmax(np.where(np.isfinite(worst), worst, -1)))]
+        ok = self.running[:, None] & self.admissible[last]
+        reach = (
+            f"the fastest admissible running on {last} is "
+            f"{float(self.speed[ok].max()):.0%} of maximal speed"
+            if ok.any()
+            else f"no running level is admissible on {last}"
+        )
+        return (
+            f"{label.upper()} IS NOT REACHED BEFORE THE TARGET RETURN DAY {self.target}: no "
+            f"running level at >= {fraction:.0%} of maximal speed is within the limits on any "
+            f"session day before it ({binding} at {float(worst.min()):.2f} x its limit on "
+            f"{last}, limits from {self.limits[last].basis}); {reach}. The requirement is "
+            "dropped from this plan: a later assessment that raises the limits, or a later "
+            "target, is needed to clear it."
+        )
+
+    def build(self, var, drop=()):
+        s = self.settings
+        ns = len(self.session_days)
+        nv = len(var)
+        nd = len(self.names)
+        # layout: y | n | h (hard, per session) | a (>= near-max, per session)
+        #         | m (>= max-velocity, per session) | b1, b2 (Nordic stage, per week)
         iy = np.arange(nv)
         inn = nv + iy
-        iz = 2 * nv + np.arange(ns)
-        iv = 2 * nv + ns + np.arange(ns)
-        lb = np.zeros(n_all)
-        ub = np.ones(n_all)
+        ih = 2 * nv + np.arange(ns)
+        ia = ih + ns
+        im = ia + ns
+        ib1 = 2 * nv + 3 * ns + np.arange(self.weeks)
+        ib2 = ib1 + self.weeks
+        n_all = 2 * nv + 3 * ns + 2 * self.weeks
+        lb, ub = np.zeros(n_all), np.ones(n_all)
         integrality = np.ones(n_all)
         c = np.zeros(n_all)
         rows, cols, vals, rlo, rhi = [], [], [], [], []
-        r = 0
 
         def add(coeffs, lo, hi):
-            nonlocal r
+            r = len(rlo)
             for col, val in coeffs:
                 rows.append(r)
                 cols.append(col)
                 vals.append(val)
             rlo.append(lo)
             rhi.append(hi)
-            r += 1
 
-        week_terms: dict[int, list[tuple[int, float]]] = {w: [] for w in range(self.weeks)}
-        per_session: dict[int, list[int]] = {si: [] for si in range(ns)}
-        for q, (si, j, k) in enumerate(self.var_y):
-            per_session[si].append(q)
-            sess = self.sessions[si]
-            old = sess.get("fixed")
+        by_session: dict[int, list[int]] = {si: [] for si in range(ns)}
+        for q, (si, _, _) in enumerate(var):
+            by_session[si].append(q)
+        # constants from fixed sessions
+        fixed_count = np.zeros((ns, nd))  # sessions with drill j (0/1)
+        fixed_hard = np.zeros(ns)
+        fixed_speed = np.zeros(ns)
+        fixed_walk = np.zeros(ns)
+        fixed_nw = np.zeros(self.weeks)
+        fixed_hl = np.zeros(self.weeks)
+        for si, day in enumerate(self.session_days):
+            if day not in self.fixed:
+                continue
+            old = self.fixed[day]
+            fixed_hard[si] = float(old.hard)
+            for d in old.drills:
+                if d.drill in self.protocol:
+                    continue
+                j = self.index[d.drill]
+                fixed_count[si, j] = 1
+                fixed_speed[si] = max(fixed_speed[si], d.speed_fraction if self.running[j] else 0)
+                fixed_walk[si] = max(fixed_walk[si], float(self.walking[j]))
+                w = self.week_of(day)
+                fixed_nw[w] += d.negative_work
+                fixed_hl[w] += d.high_load_exposures
+        # 1. dose bounds, one level per drill, drills per session
+        for q, (si, j, k) in enumerate(var):
             ub[inn[q]] = self.nmax[j]
-            # n within [nmin y, nmax y]
             add([(inn[q], 1.0), (iy[q], -self.nmin[j])], 0.0, np.inf)
             add([(inn[q], 1.0), (iy[q], -self.nmax[j])], -np.inf, 0.0)
-            coef = self.weight[j, k] * self.step[j]
-            week_terms[sess["week"]].append((inn[q], coef))
-            c[inn[q]] = -(self.spec[j] + _SPEC_FLOOR) * coef
-            if old is not None:
-                done = next(d for d in old.drills if self.index[d.drill] == j and d.level == k)
-                steps = round(done.dose / self.step[j])
-                lb[iy[q]] = ub[iy[q]] = 1
-                lb[inn[q]] = ub[inn[q]] = steps
+            day = self.session_days[si]
+            c[iy[q]] = -(self.spec[j] + _SPEC_FLOOR) * (1.0 + np.max(self.util[day][:, j, k]))
+            c[inn[q]] = -_DOSE_WEIGHT
+        per_drill: dict[tuple[int, int], list[int]] = {}
+        for q, (si, j, _) in enumerate(var):
+            per_drill.setdefault((si, j), []).append(q)
+        for qs in by_session.values():
+            if qs:
+                add([(iy[q], 1.0) for q in qs], -np.inf, float(s.max_drills_per_session))
+        for qs in per_drill.values():
+            if len(qs) > 1:
+                add([(iy[q], 1.0) for q in qs], -np.inf, 1.0)
+        # 2. dose progression
+        if "dose_progression" not in drop:
+            for (si, j), qs in per_drill.items():
+                terms = [(inn[q], 1.0) for q in qs] + [(iy[q], -self.nmin[j]) for q in qs]
+                earlier = fixed_count[:si, j].sum()
+                for (s2, j2), q2s in per_drill.items():
+                    if j2 == j and s2 < si:
+                        terms += [(iy[q], -float(s.dose_increase_steps)) for q in q2s]
+                add(terms, -np.inf, float(s.dose_increase_steps) * earlier)
+        # 3. hard and easy days
+        for q, (si, j, k) in enumerate(var):
+            if self.hard(self.session_days[si], j, k):
+                add([(ih[si], 1.0), (iy[q], -1.0)], 0.0, np.inf)
         for si in range(ns):
-            qs = per_session[si]
-            if self.sessions[si].get("fixed") is None:
-                # one level per drill
-                by_drill: dict[int, list[int]] = {}
-                for q in qs:
-                    by_drill.setdefault(self.var_y[q][1], []).append(q)
-                for group in by_drill.values():
-                    if len(group) > 1:
-                        add([(iy[q], 1.0) for q in group], -np.inf, 1.0)
-                if qs:
-                    add(
-                        [(iy[q], 1.0) for q in qs],
-                        -np.inf,
-                        float(self.settings.max_drills_per_session),
-                    )
-            # near-limit indicator z >= y for near options
-            for q in qs:
-                _, j, k = self.var_y[q]
-                if self.near(si, j, k):
-                    add([(iz[si], 1.0), (iy[q], -1.0)], 0.0, np.inf)
-            # max-velocity indicator v <= sum of y over MV options
-            mv_qs = [q for q in qs if self.mv[self.var_y[q][1], self.var_y[q][2]]]
-            add([(iv[si], 1.0)] + [(iy[q], -1.0) for q in mv_qs], -np.inf, 0.0)
-        # spacing
-        if "spacing" not in drop:
-            gap_days = self.settings.min_hours_between_near_limit / 24.0
+            if self.session_days[si] in self.fixed:
+                lb[ih[si]] = ub[ih[si]] = fixed_hard[si]
+        if "hard_easy" not in drop:
+            gap = s.min_hours_between_hard / 24.0
             for a in range(ns):
                 for b in range(a + 1, ns):
-                    da, db = self.sessions[a]["date"], self.sessions[b]["date"]
-                    if (db - da).days < gap_days - 1e-9:
-                        add([(iz[a], 1.0), (iz[b], 1.0)], -np.inf, 1.0)
-        # weekly load rules
-        cap = self.settings.first_week_load_cap
-        if cap is not None and "first_week" not in drop:
-            add(week_terms[0], -np.inf, float(cap))
-        inc = 1.0 + self.settings.max_weekly_increase
-        last_regular = None
-        for w in range(self.weeks):
-            if self.deload_week(w):
-                if w > 0 and "deload" not in drop:
-                    terms = list(week_terms[w]) + [
-                        (col, -(1.0 - self.settings.deload_reduction) * v)
-                        for col, v in week_terms[w - 1]
-                    ]
-                    add(terms, -np.inf, 0.0)
-                continue
-            if last_regular is not None and "load_rise" not in drop:
-                terms = list(week_terms[w]) + [
-                    (col, -inc * v) for col, v in week_terms[last_regular]
+                    if (self.session_days[b] - self.session_days[a]).days < gap - 1e-9:
+                        add([(ih[a], 1.0), (ih[b], 1.0)], -np.inf, 1.0)
+        # 4. running stages and walking first
+        run_q = [q for q, (si, j, k) in enumerate(var) if self.running[j]]
+        walk_q = [q for q, (si, j, k) in enumerate(var) if self.walking[j]]
+        has_walking = bool(self.walking.any())
+        for q in run_q:
+            si, j, k = var[q]
+            f = self.speed[j, k]
+            if "running_stages" not in drop and f > s.running_start_max + _RTOL:
+                support = [
+                    (iy[q2], -1.0)
+                    for q2 in run_q
+                    if var[q2][0] < si
+                    and self.speed[var[q2][1], var[q2][2]] >= f - s.running_step - _RTOL
                 ]
-                add(terms, -np.inf, 0.0)
-            last_regular = w
-        # maximal velocity before target
-        if "max_velocity" not in drop and self._mv_needed:
-            before = self.mv_sessions()
-            add(
-                [(iv[si], 1.0) for si in before],
-                float(self.settings.min_max_velocity_sessions),
-                np.inf,
-            )
-        c[iv] = -1e-6  # break ties towards flagging MV sessions (no effect on feasibility)
-        A = scipy.sparse.csr_array((vals, (rows, cols)), shape=(r, n_all))
-        return c, A, np.asarray(rlo), np.asarray(rhi), lb, ub, integrality
+                done = float(np.any(fixed_speed[:si] >= f - s.running_step - _RTOL))
+                add([(iy[q], 1.0)] + support, -np.inf, done)
+            if "walking_first" not in drop and has_walking:
+                support = [(iy[q2], -1.0) for q2 in walk_q if var[q2][0] < si]
+                done = float(fixed_walk[:si].any() or np.any(fixed_speed[:si] > 0))
+                add([(iy[q], 1.0)] + support, -np.inf, done)
+        if "walking_first" not in drop:  # walking is the stage before running, not after
+            run_by_s: dict[int, list[int]] = {}
+            walk_by_s: dict[int, list[int]] = {}
+            for q in run_q:
+                run_by_s.setdefault(var[q][0], []).append(q)
+            for q in walk_q:
+                walk_by_s.setdefault(var[q][0], []).append(q)
+            for si, wq in walk_by_s.items():
+                if np.any(fixed_speed[:si] > 0):
+                    for q in wq:
+                        ub[iy[q]] = 0
+                    continue
+                for s2, rq in run_by_s.items():
+                    if s2 < si:
+                        add([(iy[q], 1.0) for q in wq + rq], -np.inf, 1.0)
+        # 5. near-maximal and maximal-velocity sessions before the target
+        before = [si for si, d in enumerate(self.session_days) if d < self.target]
+        for ind, fraction, need, group in (
+            (ia, s.near_max_fraction, s.min_near_max_sessions, "near_max"),
+            (im, s.max_velocity_fraction, s.min_max_velocity_sessions, "max_velocity"),
+        ):
+            for si in range(ns):
+                if self.session_days[si] in self.fixed:
+                    lb[ind[si]] = ub[ind[si]] = float(fixed_speed[si] >= fraction - _RTOL)
+                    continue
+                fast = [
+                    iy[q]
+                    for q in run_q
+                    if var[q][0] == si and self.speed[var[q][1], var[q][2]] >= fraction - _RTOL
+                ]
+                add([(ind[si], 1.0)] + [(col, -1.0) for col in fast], -np.inf, 0.0)
+            if group not in drop and self._required[group]:
+                add([(ind[si], 1.0) for si in before], float(need), np.inf)
+        # 6. the Nordic
+        if self.nordic is not None and "nordic" not in drop:
+            j = self.nordic
+            (p1, r1), (p2, r2), (p3, r3) = (
+                list(s.nordic_progression) + [s.nordic_progression[-1]] * 3
+            )[:3]
+            nq = [q for q, (si, jj, k) in enumerate(var) if jj == j]
+            fixed_weeks = [
+                self.week_of(self.session_days[si]) for si in range(ns) if fixed_count[si, j]
+            ]
+            for w in range(self.weeks):
+                week_s = [si for si in range(ns) if self.week_of(self.session_days[si]) == w]
+                earlier1 = [iy[q] for q in nq if self.week_of(self.session_days[var[q][0]]) < w]
+                earlier2 = [iy[q] for q in nq if self.week_of(self.session_days[var[q][0]]) < w - 1]
+                done1 = float(sum(fw < w for fw in fixed_weeks))
+                done2 = float(sum(fw < w - 1 for fw in fixed_weeks))
+                add([(ib1[w], 1.0)] + [(col, -1.0) for col in earlier1], -np.inf, done1)
+                add([(ib2[w], 1.0)] + [(col, -1.0) for col in earlier2], -np.inf, done2)
+                add([(ib2[w], 1.0), (ib1[w], -1.0)], -np.inf, 0.0)
+                in_week = [iy[q] for q in nq if var[q][0] in week_s]
+                done_here = float(sum(fw == w for fw in fixed_weeks))
+                add(
+                    [(col, 1.0) for col in in_week] + [(ib1[w], -(p2 - p1)), (ib2[w], -(p3 - p2))],
+                    -np.inf,
+                    p1 - done_here,
+                )
+                for q in nq:
+                    if var[q][0] in week_s:
+                        add(
+                            [
+                                (inn[q], self.step[j]),
+                                (ib1[w], -(r2 - r1)),
+                                (ib2[w], -(r3 - r2)),
+                                (iy[q], -r1),
+                            ],
+                            -np.inf,
+                            0.0,
+                        )
+        # 7. weekly load per criterion (field/gym sessions)
+        nw_terms: dict[int, list] = {w: [] for w in range(self.weeks)}
+        hl_terms: dict[int, list] = {w: [] for w in range(self.weeks)}
+        floor_nw = floor_hl = 0.0
+        for q, (si, j, k) in enumerate(var):
+            day = self.session_days[si]
+            w = self.week_of(day)
+            per_step = self.negative_work_per_dose(j, k) * self.step[j]
+            nw_terms[w].append((inn[q], per_step))
+            floor_nw = max(floor_nw, per_step * self.nmin[j])
+            if self.high_load(day, j, k):
+                hl = float(self.expo[j, k] * self.step[j])
+                hl_terms[w].append((inn[q], hl))
+                floor_hl = max(floor_hl, hl * self.nmin[j])
+        for terms, fixed, floor in ((nw_terms, fixed_nw, floor_nw),):
+            for w in range(1, self.weeks):
+                if self.deload_week(w):
+                    if "deload" not in drop:
+                        red = 1.0 - s.deload_reduction
+                        add(
+                            terms[w] + [(col, -red * v) for col, v in terms[w - 1]],
+                            -np.inf,
+                            red * fixed[w - 1] - fixed[w],
+                        )
+                    continue
+                if "acute_chronic" in drop:
+                    continue
+                prev = range(max(0, w - 4), w)
+                ratio = s.max_acute_chronic / len(prev)
+                coeffs = list(terms[w])
+                const = floor - fixed[w]
+                for p in prev:
+                    coeffs += [(col, -ratio * v) for col, v in terms[p]]
+                    const += ratio * fixed[p]
+                add(coeffs, -np.inf, const)
+        A = scipy.sparse.csr_array((vals, (rows, cols)), shape=(len(rlo), n_all))
+        return c, A, np.asarray(rlo, dtype=float), np.asarray(rhi, dtype=float), lb, ub, integrality
 
-    def _milp(self, drop=(), *, feasibility_only=False):
-        c, A, rlo, rhi, lb, ub, integrality = self.build(drop)
-        if feasibility_only:  # diagnosis: any feasible point will do
+    def _milp(self, var, drop=(), *, feasibility_only=False):
+        c, A, rlo, rhi, lb, ub, integrality = self.build(var, drop)
+        if feasibility_only:
             c = np.zeros_like(c)
         constraints = [scipy.optimize.LinearConstraint(A, rlo, rhi)] if A.shape[0] else []
         return scipy.optimize.milp(
@@ -287,203 +620,107 @@ class PlanProblem:
             },
         )
 
-    def _precheck(self):
-        self._mv_needed = self._mv_required()
-        if not self._mv_needed:
-            return
-        before = self.mv_sessions()
-        allowed = {si for (si, j, k) in self.var_y if self.mv[j, k]}
-        usable = [si for si in before if si in allowed]
-        need = self.settings.min_max_velocity_sessions
-        if not self.mv.any():
-            raise PlanInfeasibleError(
-                "the metrics table has no maximal-velocity sprint level",
-                field="max_velocity",
-                expected="a drill in m/s reaching "
-                f"{self.settings.max_velocity_fraction:.0%} of {self.athlete.max_sprint_speed} "
-                "m/s, or a level flagged max_velocity",
-            )
-        if len(usable) < need:
-            first = self._first_mv_day()
-            if first is None:
-                # Not a matter of timing: under this policy the injured muscle never reaches
-                # maximal velocity within the limit (e.g. shorter fascicles raise its fibre
-                # strain above the uninjured reference). Plan towards the fastest sprint the
-                # limit allows, and say so, instead of failing.
-                self._mv_needed = False
-                self.notes.append(self._mv_ceiling_note())
-                return
-            grade = f"grade {self.athlete.grade} {self.athlete.recovery_group}"
-            raise PlanInfeasibleError(
-                f"maximal-velocity sprinting is required in {need} session(s) before the "
-                f"target return day {self.target} (day "
-                f"{self.athlete.days_since_injury(self.target)}), but only {len(usable)} "
-                f"session(s) before it allow it: the tolerance limit first allows it on "
-                f"{first} (day {self.athlete.days_since_injury(first)} after injury); the "
-                f"target is too early for a {grade}",
-                field="target_return_date / min_max_velocity_sessions",
-                expected="a later target return date, fewer required sessions, or more "
-                "sessions per week",
-            )
-
-    def _mv_ceiling_note(self) -> str:
-        """Why maximal-velocity sprinting is never cleared, the fastest sprint that is, and
-        the policy change that would clear it."""
-        a = self.athlete
-        ref_f = float(self.metrics.attrs["reference_peak_force"])
-        ratio = np.maximum(self.strain / self.ref_strain, self.force / ref_f)
-        needed = float(np.min(np.where(self.mv, ratio, np.inf)))
-        lim, _, _ = session_limits(a, self.policy, self.metrics, self.target, ())
-        unit = np.asarray(self.metrics["intensity_unit"].values, dtype=str)
-        value = np.asarray(self.metrics["intensity_value"].values, dtype=float)
-        ok = (
-            (unit[:, None] == "m/s")
-            & np.isfinite(self.strain)
-            & (self.strain <= lim.strain + 1e-12)
-            & (self.force <= lim.force + 1e-9)
-        )
-        if ok.any():
-            fastest = float(np.max(value[ok]))
-            reach = (
-                f"the fastest running level the limit allows by the target day {self.target} is "
-                f"{fastest:.3g} m/s ({fastest / a.max_sprint_speed:.0%} of the athlete's "
-                f"{a.max_sprint_speed:g} m/s), and the plan progresses towards it"
-            )
-            # between that level and the next of the same drill, where the limit is crossed
-            excess = np.maximum(self.strain / lim.strain, self.force / lim.force) - 1.0
-            j, k = (int(i[0]) for i in np.nonzero(ok & (value == fastest)))
-            if k + 1 < value.shape[1] and np.isfinite(excess[j, k + 1]) and excess[j, k + 1] > 0:
-                w = -excess[j, k] / (excess[j, k + 1] - excess[j, k])
-                about = value[j, k] + w * (value[j, k + 1] - value[j, k])
-                reach += (
-                    f" (the limit is crossed near {about:.2g} m/s by linear interpolation "
-                    f"between the table's levels; `musclesim rank --date {self.target}` "
-                    "root-finds the maximal safe speed)"
-                )
-        else:
-            reach = f"no running level is allowed by the target day {self.target}"
-        why = []
-        if a.fascicle_length_ratio is not None and a.fascicle_length_ratio < 1:
-            why.append(
-                f"the injured fascicles are {1 - a.fascicle_length_ratio:.0%} shorter than the "
-                "uninjured side's (fascicle_length_ratio "
-                f"{a.fascicle_length_ratio:g}), so at the same running speed its fibres are "
-                "stretched further (strain = fibre length / a shorter optimal length - 1)"
-            )
-        if a.strength_deficit:
-            why.append(
-                f"its measured strength deficit ({a.strength_deficit:.0%}) stays in the "
-                "injured muscle's model"
-            )
-        because = "; ".join(why) or "the injured muscle's parameters differ from the reference"
-        return (
-            "MAXIMAL-VELOCITY SPRINTING IS NOT CLEARED under this policy, on any day: at "
-            f">= {self.settings.max_velocity_fraction:.0%} of maximal speed the injured "
-            f"muscle reaches {needed:.3f} x its uninjured reference (peak eccentric fibre "
-            f"strain or force), above the full-recovery limit of "
-            f"{self.policy.full_fraction:g} x reference, because {because}. "
-            f"{reach[0].upper() + reach[1:]}. The maximal-velocity requirement is dropped "
-            "from this plan. To clear full speed: re-measure the fascicle length (it can "
-            "lengthen with eccentric training: Timmins et al. 2016, "
-            f"doi:{reference('timmins2016')['doi']}) and re-plan, or accept the higher strain "
-            f"explicitly with full_fraction >= {needed:.3f} in a policy file (--policy)."
-        )
-
-    def _first_mv_day(self):
-        strain = np.where(self.mv, self.strain, np.inf)
-        force = np.where(self.mv, self.force, np.inf)
-        for d in range(0, 366):
-            day = self.athlete.injury_date + datetime.timedelta(days=d)
-            lim, _, _ = session_limits(self.athlete, self.policy, self.metrics, day, ())
-            if np.any((strain <= lim.strain + 1e-12) & (force <= lim.force + 1e-9)):
-                return day
-        return None
-
     def solve(self):
-        self._precheck()
-        res = self._milp()
+        s = self.settings
+        self.home = self.home_protocol()
+        self._required = {
+            "near_max": self._requirement(
+                s.near_max_fraction, s.min_near_max_sessions, "near-maximal running"
+            ),
+            "max_velocity": self._requirement(
+                s.max_velocity_fraction, s.min_max_velocity_sessions, "maximal-velocity running"
+            ),
+        }
+        if not self.walking.any() and self.running.any():
+            self.notes.append("the metrics table has no walking drill: walking-first not applied")
+        self.var = self._options()
+        res = self._milp(self.var)
         if _found(res):
             if res.status == 1:
                 self.notes.append(
-                    f"HiGHS stopped at its time limit ({res.message}); the plan "
-                    "is feasible but may not be optimal"
+                    f"HiGHS stopped at its time limit ({res.message}); the plan is feasible "
+                    "but may not be optimal"
                 )
             return res
         if res.status != 2:
             raise InputError(f"the MILP solver failed: {res.message}", field="plan")
-        culprits = [g for g in _GROUPS if _found(self._milp(drop=(g,), feasibility_only=True))]
+        culprits = [
+            g for g in _GROUPS if _found(self._milp(self.var, drop=(g,), feasibility_only=True))
+        ]
         if culprits:
             text = "; or ".join(_GROUP_TEXT[g] for g in culprits)
             raise PlanInfeasibleError(
-                f"no plan satisfies every constraint; relaxing {text} alone makes it feasible",
+                f"no plan satisfies every rule before the target return day {self.target}; "
+                f"relaxing {text} alone makes it feasible",
                 field=", ".join(culprits),
-                expected="a relaxed setting or a later target",
+                expected="a relaxed setting, more sessions a week, or a later target",
             )
         raise PlanInfeasibleError(
-            "no plan satisfies every constraint, and no single rule is to blame",
+            "no plan satisfies every rule, and no single rule is to blame",
             field="plan",
-            expected="fewer weeks, a later target, or relaxed PlanSettings",
+            expected="more weeks, a later target, or relaxed PlanSettings",
         )
 
-    def to_plan(self, res, seconds):
+    def to_plan(self, res, seconds, readings=()):
         x = res.x
-        nv = len(self.var_y)
+        nv = len(self.var)
+        chosen: dict[datetime.date, list[PlannedDrill]] = {}
+        for q, (si, j, k) in enumerate(self.var):
+            if x[q] < 0.5:
+                continue
+            day = self.session_days[si]
+            dose = round(x[nv + q]) * self.step[j]
+            chosen.setdefault(day, []).append(self.planned(day, j, k, dose))
         sessions = []
-        for si, sess in enumerate(self.sessions):
-            lim = sess["limit"]
-            chosen = []
-            for q, (s2, j, k) in enumerate(self.var_y):
-                if s2 != si or x[q] < 0.5:
-                    continue
-                steps = round(x[nv + q])
-                dose = steps * self.step[j]
-                chosen.append(
-                    PlannedDrill(
-                        drill=str(self.metrics.drill.values[j]),
-                        level=int(k),
-                        intensity=float(self.metrics["intensity_value"].values[j, k]),
-                        intensity_unit=str(self.metrics["intensity_unit"].values[j]),
-                        dose=float(dose),
-                        dose_unit=str(self.metrics["dose_unit"].values[j]),
-                        peak_eccentric_fiber_strain=float(self.strain[j, k]),
-                        peak_mtu_strain=float(self.metrics["peak_mtu_strain"].values[j, k]),
-                        peak_force=float(self.force[j, k]),
-                        load=float(self.weight[j, k] * dose),
-                        max_velocity=bool(self.mv[j, k]),
-                    )
-                )
-            chosen.sort(key=lambda d: -d.peak_eccentric_fiber_strain)
-            near = any(self.near(si, self.index[d.drill], d.level) for d in chosen)
+        for day in self.days:
+            kind = "session" if day.weekday() in self.settings.weekdays else "home"
+            if day in self.fixed:
+                old = self.fixed[day]
+                sessions.append(dataclasses.replace(old, fixed=True))
+                continue
+            drills = chosen.get(day, []) + self.home.get(day, [])
+            drills.sort(key=lambda d: (-max(d.utilisation.values()), d.drill))
+            hard = kind == "session" and any(
+                self.hard(day, self.index[d.drill], d.level)
+                for d in drills
+                if d.drill not in self.protocol
+            )
             sessions.append(
                 Session(
-                    date=sess["date"],
-                    days_since_injury=self.athlete.days_since_injury(sess["date"]),
-                    week=sess["week"] + 1,
-                    deload_week=self.deload_week(sess["week"]),
-                    pain=sess["pain"],
-                    soreness=sess["soreness"],
-                    strain_limit=lim.strain,
-                    force_limit=lim.force,
-                    limit_fraction=lim.strain_fraction,
-                    near_limit=near,
-                    drills=tuple(chosen),
-                    fixed=sess.get("fixed") is not None,
+                    date=day,
+                    days_since_injury=self.athlete.days_since_injury(day),
+                    week=self.week_of(day) + 1,
+                    deload_week=self.deload_week(self.week_of(day)),
+                    kind=kind,
+                    limits={c: float(self.limits[day].values[c]) for c in self.criteria},
+                    basis=self.limits[day].basis,
+                    hard=hard,
+                    drills=tuple(drills),
                 )
             )
-        weekly = [0.0] * self.weeks
-        for s in sessions:
-            weekly[s.week - 1] += s.load
+        nw = [0.0] * self.weeks
+        hl = [0.0] * self.weeks
+        for sess in sessions:
+            if sess.kind != "session":
+                continue
+            for d in sess.drills:
+                if d.drill in self.protocol:
+                    continue
+                nw[sess.week - 1] += d.negative_work
+                hl[sess.week - 1] += d.high_load_exposures
         return Plan(
             athlete=self.athlete,
-            policy=self.policy,
+            policy=None,
             settings=self.settings,
             metrics=self.metrics,
+            criteria=self.criteria,
             start=self.start,
             weeks=self.weeks,
             target_return_date=self.target,
-            readings=self.readings,
+            readings=tuple(readings),
             sessions=tuple(sessions),
-            weekly_load=tuple(weekly),
+            weekly_negative_work=tuple(nw),
+            weekly_high_load_exposures=tuple(hl),
             notes=tuple(self.notes),
             solve_seconds=seconds,
             objective=float(-res.fun),

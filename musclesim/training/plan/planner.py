@@ -1,21 +1,32 @@
-"""Plan a progression (:func:`plan_progression`) and re-plan it from a day with new pain
-and soreness readings (:func:`replan`).
+"""Plan a criteria-based progression (:func:`plan_progression`) and re-plan it from a day
+with a new assessment or new pain and soreness readings (:func:`replan`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import xarray as xr
 
 from ...core.errors import InputError
 from ..tolerance import TolerancePolicy
+from .limits import session_limits
 from .metrics import check_metrics
 from .milp import FixedBefore, PlanProblem
 from .settings import PlanSettings
-from .types import Plan
+from .types import DayLimits, Plan
+
+
+def day_limits(athlete, policy, metrics, day, readings) -> DayLimits:
+    """A day's per-criterion limits (:func:`~.limits.session_limits`: the latest assessment
+    on or before ``day``, else the grade's prior, under that day's pain reading)."""
+    limits = session_limits(athlete, policy, metrics, day, readings)
+    return DayLimits(
+        values={k: float(v) for k, v in limits.values.items()}, basis=str(limits.basis)
+    )
 
 
 def plan_progression(
@@ -29,24 +40,28 @@ def plan_progression(
     pain: float = 0.0,
     soreness: float = 0.0,
     target_return_date: datetime.date | None = None,
-    _history: Plan | None = None,
+    limits: Callable[[datetime.date], DayLimits] | None = None,
+    _history: FixedBefore | None = None,
     _readings: Sequence[tuple[datetime.date, float, float]] = (),
 ) -> Plan:
-    """Plan ``weeks`` weeks of sessions from ``start`` (the programme: :mod:`.milp`).
+    """Plan ``weeks`` weeks of days from ``start`` (the programme and its rules: :mod:`.milp`).
 
     Args:
-        athlete: the :class:`~musclesim.training.athlete.Athlete`.
+        athlete: the :class:`~musclesim.training.athlete.Athlete` (its assessment log sets
+            each day's limits).
         metrics: the drill metrics table (its contract: :mod:`.metrics`).
         weeks: plan length in weeks (>= 1).
         start: first day of week 1 (also the day of the pain/soreness reading).
         policy: tolerance policy (default :meth:`TolerancePolicy.default`).
         settings: :class:`PlanSettings` (default ``PlanSettings()``).
-        pain, soreness: 0–10 scores read on ``start``.
+        pain, soreness: 0-10 scores read on ``start``.
         target_return_date: default: the athlete's own target, else injury date + the
             policy's expected days for the grade.
+        limits: day -> :class:`~.types.DayLimits`; default :func:`day_limits` (the athlete's
+            assessments and the policy).
 
     Raises:
-        PlanInfeasibleError: naming the constraint that makes the programme infeasible.
+        PlanInfeasibleError: naming the rule that makes the programme infeasible.
         InputError: for bad inputs (start before the injury, weeks < 1, a malformed table).
     """
     policy = TolerancePolicy.default() if policy is None else policy
@@ -62,13 +77,26 @@ def plan_progression(
         )
     target = target_return_date or policy.expected_return_date(athlete)
     readings = tuple(_readings) if _readings else ((start, float(pain), float(soreness)),)
+    if limits is None:
+
+        def limits(day):
+            return day_limits(athlete, policy, metrics, day, readings)
+
     t0 = time.perf_counter()
+    days = [start + datetime.timedelta(days=i) for i in range(7 * weeks)]
     problem = PlanProblem(
-        athlete, metrics, weeks, start, policy, settings, target, readings, _history
+        athlete,
+        metrics,
+        weeks,
+        start,
+        settings,
+        target,
+        {d: limits(d) for d in days},
+        _history,
     )
     solution = problem.solve()
-    plan = problem.to_plan(solution, time.perf_counter() - t0)
-    return plan
+    plan = problem.to_plan(solution, time.perf_counter() - t0, readings)
+    return dataclasses.replace(plan, policy=policy)
 
 
 def replan(
@@ -77,13 +105,16 @@ def replan(
     from_date: datetime.date,
     pain: float = 0.0,
     soreness: float = 0.0,
+    athlete=None,
     metrics: xr.Dataset | None = None,
+    limits: Callable[[datetime.date], DayLimits] | None = None,
 ) -> Plan:
-    """Re-plan from ``from_date`` with new pain/soreness scores.
+    """Re-plan from ``from_date`` with a new assessment (``athlete``: the athlete re-read with
+    its updated assessment log) or new pain/soreness scores.
 
-    Sessions before ``from_date`` are kept as done (their loads still count for the weekly
-    rules); later sessions are re-optimised under the new readings. The calendar, target and
-    rules are those of ``previous``.
+    Days before ``from_date`` are kept as done (their loads still count for the weekly rules
+    and the running stages); later days are re-optimised under the new limits. The calendar,
+    target and rules are those of ``previous``.
     """
     end = previous.start + datetime.timedelta(days=7 * previous.weeks)
     if not previous.start <= from_date < end:
@@ -97,13 +128,14 @@ def replan(
         (from_date, float(pain), float(soreness)),
     )
     return plan_progression(
-        previous.athlete,
+        previous.athlete if athlete is None else athlete,
         previous.metrics if metrics is None else metrics,
         weeks=previous.weeks,
         start=previous.start,
         policy=previous.policy,
         settings=previous.settings,
         target_return_date=previous.target_return_date,
+        limits=limits,
         _history=FixedBefore(previous, from_date),
         _readings=readings,
     )

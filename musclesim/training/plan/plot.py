@@ -10,16 +10,17 @@ from .types import Plan
 
 
 def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
-    """A calendar PNG: weeks as rows, weekdays as columns; each session coloured by its limit
-    (fraction of the reference), drills listed, near-limit sessions outlined, deload weeks
-    shaded, the target return day marked. Written atomically."""
+    """A calendar PNG: weeks as rows, weekdays as columns; each day coloured by the largest
+    utilisation of its limits among its drills, drills listed (running with its fraction of
+    maximal speed), hard sessions outlined, deload weeks shaded, the target return day
+    marked. Written atomically."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     from matplotlib import cm, colors
 
-    norm = colors.Normalize(vmin=0.0, vmax=max(plan.policy.full_fraction, 1.0))
+    norm = colors.Normalize(vmin=0.0, vmax=1.0)
     cmap = matplotlib.colormaps["viridis"]
     fig, ax = plt.subplots(figsize=(14, 1.6 * plan.weeks + 1.2))
     by_date = {s.date: s for s in plan.sessions}
@@ -27,7 +28,8 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
         for wd in range(7):
             day = plan.start + datetime.timedelta(days=7 * week + wd)
             x, y = wd, plan.weeks - 1 - week
-            deload = plan.settings.deload_every and (week + 1) % plan.settings.deload_every == 0
+            s = by_date.get(day)
+            deload = s is not None and s.deload_week
             ax.add_patch(
                 plt.Rectangle(
                     (x, y), 1, 1, facecolor="0.92" if deload else "white", edgecolor="0.7"
@@ -38,24 +40,24 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
                 ax.text(
                     x + 0.97, y + 0.9, "target", fontsize=7, va="top", ha="right", color="crimson"
                 )
-            s = by_date.get(day)
-            if s is None:
+            if s is None or not s.drills:
                 continue
+            peak = max(max(d.utilisation.values()) for d in s.drills)
             ax.add_patch(
                 plt.Rectangle(
                     (x + 0.02, y + 0.02),
                     0.96,
                     0.72,
-                    facecolor=cmap(norm(s.limit_fraction)),
+                    facecolor=cmap(norm(peak)),
                     alpha=0.35,
-                    edgecolor="crimson" if s.near_limit else "none",
-                    linewidth=2 if s.near_limit else 0,
+                    edgecolor="crimson" if s.hard else "none",
+                    linewidth=2 if s.hard else 0,
                 )
             )
             text = (
                 "\n".join(
                     f"{d.drill[:16]} {d.intensity:.3g} {d.intensity_unit} x{d.dose:g}"
-                    + (" *" if d.max_velocity else "")
+                    + (f" {d.speed_fraction:.0%}" if d.speed_fraction else "")
                     for d in s.drills
                 )
                 or "rest"
@@ -70,12 +72,12 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
         ax=ax,
         fraction=0.02,
         pad=0.01,
-        label="strain limit (fraction of uninjured at max sprint)",
+        label="largest utilisation of the day's limits (value / limit)",
     )
     a = plan.athlete
     ax.set_title(
         f"{a.side} {a.muscle} grade {a.grade}: {plan.weeks}-week plan from "
-        f"{plan.start} (red outline: near limit; * max-velocity; grey: deload week)",
+        f"{plan.start} (red outline: hard session; % of maximal speed; grey: deload week)",
         fontsize=9,
     )
     path = Path(path)

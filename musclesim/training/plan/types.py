@@ -1,5 +1,6 @@
-"""What a plan is made of: :class:`PlannedDrill` in a :class:`Session` in a :class:`Plan`,
-and the error raised when no plan satisfies the rules.
+"""What a plan is made of: :class:`PlannedDrill` in a :class:`Session` in a :class:`Plan`, the
+day's per-criterion limits (:class:`DayLimits`), and the error raised when no plan satisfies
+the rules.
 """
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
-import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,23 @@ class PlanInfeasibleError(InputError):
 
 
 @dataclasses.dataclass(frozen=True)
+class DayLimits:
+    """One day's limits: ``values`` {criterion name: limit in the criterion's unit} and the
+    ``basis`` they come from (which assessment, or the grade's prior)."""
+
+    values: Mapping[str, float]
+    basis: str
+
+
+#: Session kinds: a field/gym ``session`` on a plan weekday, or the ``home`` protocol.
+SESSION_KINDS = ("session", "home")
+
+
+@dataclasses.dataclass(frozen=True)
 class PlannedDrill:
-    """One drill in one session."""
+    """One drill in one session: its level, dose, criteria per repetition (or per dose unit)
+    and their utilisation of that day's limits, the binding criterion, and the session load it
+    adds (active negative work in J, high-load exposures)."""
 
     drill: str
     level: int
@@ -32,49 +48,61 @@ class PlannedDrill:
     intensity_unit: str
     dose: float
     dose_unit: str
-    peak_eccentric_fiber_strain: float
-    peak_mtu_strain: float
-    peak_force: float
-    load: float
-    max_velocity: bool
+    category: str
+    bouts: int
+    criteria: Mapping[str, float]
+    utilisation: Mapping[str, float]
+    binding: str
+    negative_work: float
+    high_load_exposures: float
+    speed_fraction: float
 
 
 @dataclasses.dataclass(frozen=True)
 class Session:
-    """One session: its day, limits and drills (empty: rest/no stretch loading)."""
+    """One day's session: its limits and drills (empty: rest). ``kind`` is ``session`` (field
+    or gym, on a plan weekday) or ``home`` (the home protocol on other days)."""
 
     date: datetime.date
     days_since_injury: int
     week: int
     deload_week: bool
-    pain: float
-    soreness: float
-    strain_limit: float
-    force_limit: float
-    limit_fraction: float
-    near_limit: bool
+    kind: str
+    limits: Mapping[str, float]
+    basis: str
+    hard: bool
     drills: tuple[PlannedDrill, ...]
     fixed: bool = False
 
     @property
-    def load(self) -> float:
-        return float(sum(d.load for d in self.drills))
+    def negative_work(self) -> float:
+        return float(sum(d.negative_work for d in self.drills))
+
+    @property
+    def high_load_exposures(self) -> float:
+        return float(sum(d.high_load_exposures for d in self.drills))
+
+    @property
+    def top_speed_fraction(self) -> float:
+        return max((d.speed_fraction for d in self.drills), default=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """A session-by-session plan and everything needed to check or re-plan it."""
+    """A day-by-day plan and everything needed to check or re-plan it."""
 
     athlete: Any
     policy: TolerancePolicy
     settings: PlanSettings
     metrics: xr.Dataset
+    criteria: tuple[str, ...]
     start: datetime.date
     weeks: int
     target_return_date: datetime.date
     readings: tuple[tuple[datetime.date, float, float], ...]
     sessions: tuple[Session, ...]
-    weekly_load: tuple[float, ...]
+    weekly_negative_work: tuple[float, ...]
+    weekly_high_load_exposures: tuple[float, ...]
     notes: tuple[str, ...]
     solve_seconds: float
     objective: float
@@ -87,34 +115,49 @@ class Plan:
             f"{a.injury_date}; {self.weeks} weeks from {self.start}; target return "
             f"{self.target_return_date}.",
         ]
+        basis = None
         for s in self.sessions:
+            if not s.drills and s.kind == "home":
+                continue
+            if s.basis != basis:
+                lines.append(f"  limits from {s.basis}")
+                basis = s.basis
             head = (
-                f"{s.date} (day {s.days_since_injury}, week {s.week}"
-                f"{', deload' if s.deload_week else ''}) limit {s.limit_fraction:.2f} x ref"
-                f"{' NEAR LIMIT' if s.near_limit else ''}{' [done]' if s.fixed else ''}:"
+                f"{s.date} {s.date.strftime('%a')} (day {s.days_since_injury}, week {s.week}"
+                f"{', deload' if s.deload_week else ''}) {s.kind}"
+                f"{' HARD' if s.hard else ''}{' [done]' if s.fixed else ''}:"
             )
             if not s.drills:
-                lines.append(f"  {head} rest (no drill under the limit chosen)")
+                lines.append(f"  {head} rest (no admissible drill chosen)")
                 continue
             items = "; ".join(
-                f"{d.drill} @ {d.intensity:.3g} {d.intensity_unit} x {d.dose:g} {d.dose_unit}"
-                f"{' (max-v)' if d.max_velocity else ''}"
+                f"{d.drill} @ {d.intensity:.3g} {d.intensity_unit}"
+                + (f" ({d.speed_fraction:.0%} max)" if d.speed_fraction else "")
+                + f" x {d.dose:g} {d.dose_unit}"
+                + (f" x{d.bouts}/day" if d.bouts > 1 else "")
+                + f" [{d.binding} {d.utilisation[d.binding]:.0%}]"
                 for d in s.drills
             )
             lines.append(f"  {head} {items}")
         lines.append(
-            "Weekly strain-weighted load: "
-            + ", ".join(f"w{k + 1} {v:.1f}" for k, v in enumerate(self.weekly_load))
+            "Weekly active negative work (J): "
+            + ", ".join(f"w{k + 1} {v:.0f}" for k, v in enumerate(self.weekly_negative_work))
+        )
+        lines.append(
+            "Weekly high-load exposures: "
+            + ", ".join(f"w{k + 1} {v:.0f}" for k, v in enumerate(self.weekly_high_load_exposures))
         )
         lines += [f"Note: {n}" for n in self.notes]
         lines += ["", self.settings.summary(), "", policy_summary(self.policy, self.athlete)]
         return "\n".join(lines)
 
     def to_dataset(self) -> xr.Dataset:
-        """One row (``entry``) per session × drill; rest sessions give one row, drill ''.
+        """One row (``entry``) per session x drill; a rest session gives one row, drill ''
+        and status ``rest`` (no NaN: its criteria and load are 0).
 
         The attributes hold what :func:`read_plan` needs to rebuild the plan for re-planning
-        (start, weeks, target, readings, rules) and the human-readable policy statements.
+        (start, weeks, target, readings, rules, criteria) and the human-readable policy
+        statements.
         """
         rows = plan_rows(self)
         data = {k: ("entry", np.asarray([r[k] for r in rows])) for k in rows[0]}
@@ -124,77 +167,85 @@ class Plan:
                 "start": str(self.start),
                 "weeks": self.weeks,
                 "target_return_date": str(self.target_return_date),
+                "criteria": ",".join(self.criteria),
                 "readings": ";".join(f"{d}:{p:g}:{s:g}" for d, p, s in self.readings),
                 "plan_settings": json.dumps(dataclasses.asdict(self.settings)),
                 "policy_summary": policy_summary(self.policy, self.athlete),
                 "plan_rules": self.settings.summary(),
+                "notes": "\n".join(self.notes),
                 "solve_seconds": self.solve_seconds,
             },
         )
-        for name, units in (
-            ("strain_limit", "1"),
-            ("force_limit", "N"),
-            ("peak_force", "N"),
-            ("peak_eccentric_fiber_strain", "1"),
-            ("peak_mtu_strain", "1"),
-        ):
-            ds[name].attrs["units"] = units
+        units = {c: str(self.metrics[c].attrs.get("units", "1")) for c in self.criteria}
+        for c in self.criteria:
+            ds[c].attrs.update(units=units[c], long_name=f"{c} per repetition")
+            ds[f"limit_{c}"].attrs.update(units=units[c], long_name=f"that day's {c} limit")
+            ds[f"utilisation_{c}"].attrs.update(units="1", long_name=f"{c} / its limit")
+        ds["negative_work"].attrs.update(units="J", long_name="active negative work, session")
+        ds["speed_fraction"].attrs.update(units="1", long_name="fraction of maximal speed")
         return ds
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
-    """The plan as one row per session x drill (a rest session gives one row, drill ''),
-    the layout of :meth:`Plan.to_dataset` and the CSV."""
+    """The plan as one row per session x drill (a rest session gives one row, drill '' and
+    status ``rest``), the layout of :meth:`Plan.to_dataset` and the CSV."""
     rows = []
     for s in plan.sessions:
+        if not s.drills and s.kind == "home":
+            continue
         base = {
             "date": str(s.date),
             "days_since_injury": s.days_since_injury,
             "week": s.week,
             "deload_week": int(s.deload_week),
-            "pain": s.pain,
-            "soreness": s.soreness,
-            "limit_fraction": s.limit_fraction,
-            "strain_limit": s.strain_limit,
-            "force_limit": s.force_limit,
-            "near_limit": int(s.near_limit),
+            "kind": s.kind,
+            "hard": int(s.hard),
+            "basis": s.basis,
+            "fixed": int(s.fixed),
         }
+        limits = {f"limit_{c}": float(s.limits[c]) for c in plan.criteria}
         if not s.drills:
             rows.append(
                 {
                     **base,
+                    "status": "rest",
                     "drill": "",
+                    "category": "",
                     "level": -1,
-                    "intensity": math.nan,
+                    "intensity": 0.0,
                     "intensity_unit": "",
+                    "speed_fraction": 0.0,
                     "dose": 0.0,
                     "dose_unit": "",
-                    "peak_eccentric_fiber_strain": math.nan,
-                    "peak_mtu_strain": math.nan,
-                    "peak_force": math.nan,
-                    "margin": math.nan,
-                    "load": 0.0,
-                    "max_velocity": 0,
-                    "fixed": int(s.fixed),
+                    "bouts": 0,
+                    **{c: 0.0 for c in plan.criteria},
+                    **limits,
+                    **{f"utilisation_{c}": 0.0 for c in plan.criteria},
+                    "binding": "",
+                    "negative_work": 0.0,
+                    "high_load_exposures": 0.0,
                 }
             )
         for d in s.drills:
             rows.append(
                 {
                     **base,
+                    "status": "planned",
                     "drill": d.drill,
+                    "category": d.category,
                     "level": d.level,
                     "intensity": d.intensity,
                     "intensity_unit": d.intensity_unit,
+                    "speed_fraction": d.speed_fraction,
                     "dose": d.dose,
                     "dose_unit": d.dose_unit,
-                    "peak_eccentric_fiber_strain": d.peak_eccentric_fiber_strain,
-                    "peak_mtu_strain": d.peak_mtu_strain,
-                    "peak_force": d.peak_force,
-                    "margin": s.strain_limit - d.peak_eccentric_fiber_strain,
-                    "load": d.load,
-                    "max_velocity": int(d.max_velocity),
-                    "fixed": int(s.fixed),
+                    "bouts": d.bouts,
+                    **{c: float(d.criteria[c]) for c in plan.criteria},
+                    **limits,
+                    **{f"utilisation_{c}": float(d.utilisation[c]) for c in plan.criteria},
+                    "binding": d.binding,
+                    "negative_work": d.negative_work,
+                    "high_load_exposures": d.high_load_exposures,
                 }
             )
     return rows
