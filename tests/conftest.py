@@ -66,6 +66,11 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_time_gradient.py": ("slow",),
     # Every test reads one lookup table built by a module fixture (about 20 s).
     "test_tables.py": ("slow",),
+    # A table built here and on a 2-worker LocalCluster whose worker processes compile the
+    # solver anew (minutes on 2 shared cores).
+    "test_tables_distributed.py": ("slow",),
+    # Each check starts Python processes that import the package and compile (about 10 s each).
+    "test_jax_cache.py": ("slow",),
     # Ranks drills through the whole pipeline: whichever test runs first traces it (10-15 s).
     "test_rank.py": ("slow",),
 }

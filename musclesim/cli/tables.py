@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import sys
 import time as timer
 from pathlib import Path
 
@@ -37,6 +38,8 @@ def _build(args) -> int:
         n_intensities=args.intensities,
         n_profiles=args.profiles,
         seed=args.seed,
+        progress=sys.stderr.isatty(),
+        scheduler=args.scheduler,
     )
     seconds = timer.perf_counter() - start
     table.attrs["build_seconds"] = seconds
@@ -92,6 +95,12 @@ def register_cli(subparsers) -> None:
     build.add_argument("--profiles", type=int, default=50)
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--out", required=True, type=Path)
+    build.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the profiles on this dask.distributed scheduler (e.g. tcp://host:8786); "
+        "the table is the same as without it",
+    )
     build.set_defaults(func=_build)
     look = sub.add_parser("lookup", help="one drill, intensity and profile -> strain, safe")
     look.add_argument("table", type=Path)

@@ -1,12 +1,21 @@
 """Drill-safety lookup tables: drill x intensity x athlete profile, computed once, read fast.
 
-:func:`build_table` evaluates the injured muscle's peak eccentric fibre strain, peak MTU strain
-and peak force for every drill of the library at ``n_intensities`` intensities spanning its
-range, for ``n_profiles`` athlete profiles (body size, maximal speed, strength deficit,
-fascicle-length ratio drawn by a scrambled Sobol sequence over ``PROFILE_RANGES``), plus each
-profile's uninjured reference at maximal sprint speed. Each drill is one batched evaluation
-(:func:`~musclesim.pipeline.evaluate.evaluate_lengths`) over intensity x profile (the "chunk"),
-with a progress bar.
+:func:`build_table` evaluates the injured muscle's peak eccentric fibre strain, peak MTU strain,
+peak force and tissue-load criteria (:data:`~musclesim.training.criteria.CRITERIA`) for every
+drill of the library at ``n_intensities`` intensities spanning its range, for ``n_profiles``
+athlete profiles (body size, maximal speed, strength deficit, fascicle-length ratio drawn by a
+scrambled Sobol sequence over ``PROFILE_RANGES``), plus each profile's uninjured reference at
+maximal sprint speed. Its stages:
+
+1. every drill's motion, MTU lengths and excitation at every intensity (and every profile's
+   maximal speed for the running templates), computed once at the athlete's scale;
+2. the evaluations stacked into rows (drill x intensity, plus the reference, per profile) and
+   cut into tasks of ``PROFILES_PER_TASK`` profiles, each task one batched call of
+   :func:`~musclesim.pipeline.evaluate.evaluate_lengths` (the fibre solver's default method);
+3. the tasks run here one after the other, or on a ``dask.distributed`` cluster
+   (``scheduler=``): the same tasks with the same shapes, so the same numbers, bit for bit;
+4. the cells gathered into a Dataset. No cell is NaN: where the fibres never lengthen while
+   active the eccentric strain is 0 and ``status`` says so in words.
 
 :func:`lookup` answers one (drill, intensity, profile, injury phase) query from the file alone:
 interpolation in intensity and the tolerance policy, no simulation. :func:`export_html` writes a
@@ -21,6 +30,7 @@ import datetime
 import html
 from pathlib import Path
 
+import jax
 import numpy as np
 import xarray as xr
 from scipy.stats import qmc
@@ -30,12 +40,12 @@ from ..core.errors import InputError
 from ..core.io import write_text_atomic
 from ..core.version import __version__
 from ..muscle import metrics as _metrics
-from ..muscle.parameters import MuscleParameters
+from ..muscle.parameters import FIELDS as PARAMETER_FIELDS, MuscleParameters
 from ..pipeline.evaluate import evaluate_lengths, mtu_lengths
 from .athlete import Athlete, scale_parameters
+from .criteria import CRITERIA
 from .drills import get_drill, load_drills
 from .rank import (
-    PEAKS,
     RUNNING_DRILL,
     RUNNING_SPEED_RANGE,
     athlete_model,
@@ -66,6 +76,25 @@ PROFILE_UNITS = {
     "strength_deficit": "1",
     "fascicle_length_ratio": "1",
 }
+#: Profiles per task: one task evaluates every drill x intensity (and the reference) of this
+#: many profiles in one batched solve. It is the unit a dask worker receives and the unit of
+#: the progress bar; a task of the full library (21 drills x 10 intensities + 1) holds 1,055
+#: fibre solves, about the batch at which the solver's throughput levels off
+#: (experiments/benchmark_fiber.py measures batches 1 to 1,024). Every task has this shape
+#: (the last is padded by repeating its last profile), so one compiled program serves all,
+#: and the table does not depend on where the tasks run.
+PROFILES_PER_TASK = 5
+#: The peak values a table holds besides the criteria (fields of MuscleMetrics).
+PEAK_FIELDS = ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
+#: Status words of a cell (the ``status`` variable): whether the injured fibres lengthen while
+#: active (then ``peak_eccentric_fiber_strain`` is their largest strain), are actively loaded
+#: without lengthening (eccentric strain stored as 0), or are never actively loaded.
+STATUS_WORDS = (
+    "lengthens while active",
+    "loaded without active lengthening",
+    "does not load the muscle",
+)
+_FIELDS = tuple(dict.fromkeys((*PEAK_FIELDS, *(c.name for c in CRITERIA), "loads_muscle")))
 
 
 def sample_profiles(base, n: int, *, seed: int = 0) -> list:
@@ -84,6 +113,35 @@ def sample_profiles(base, n: int, *, seed: int = 0) -> list:
     ]
 
 
+def evaluate_rows(rows: dict, *, x64: bool = True) -> dict[str, np.ndarray]:
+    """Metrics of one task's rows: one batched fibre solve and the metrics of every row.
+
+    ``rows`` holds NumPy arrays with a leading row axis ``N``: ``parameters`` (a dict of
+    :class:`~musclesim.MuscleParameters` field -> ``[N]``), ``time`` ``[N, T]`` (s),
+    ``mtu_length`` ``[N, T]`` (m), ``upright_length`` ``[N]`` (m) and ``excitation``
+    ``[N, T]``. Returns ``{field: [N]}`` for the table's fields (``_FIELDS``), as NumPy.
+    A pure function of its arguments, so a dask worker computes what this process would;
+    ``x64`` is the caller's JAX precision, applied here for the call only (a worker process
+    starts in JAX's default 32 bits).
+    """
+    with jax.enable_x64(x64):
+        params = MuscleParameters(**{k: v[:, None] for k, v in rows["parameters"].items()})
+        result = evaluate_lengths(
+            params,
+            rows["time"],
+            rows["mtu_length"][:, None, :],
+            rows["upright_length"][:, None],
+            excitation=rows["excitation"][:, None, :],
+        )
+        return {k: np.asarray(getattr(result.metrics, k))[:, 0] for k in _FIELDS}
+
+
+def _parameter_fields(params: MuscleParameters) -> dict[str, np.ndarray]:
+    """The fields of stacked parameters ``[profile]`` as NumPy arrays."""
+    params = params.broadcast()
+    return {k: np.asarray(getattr(params, k), dtype=float) for k in PARAMETER_FIELDS}
+
+
 def build_table(
     athlete,
     *,
@@ -94,14 +152,30 @@ def build_table(
     n_profiles: int = 50,
     seed: int = 0,
     progress: bool = True,
+    scheduler=None,
 ) -> xr.Dataset:
-    """Peak metrics of ``athlete``'s injured muscle over drill x intensity x profile.
+    """Peak metrics and tissue-load criteria of ``athlete``'s injured muscle over drill x
+    intensity x profile.
 
     ``athlete`` gives the injured muscle and side (and the grade used by default in lookups);
-    its body-size fields are replaced by each profile's.
+    its body-size fields are replaced by each profile's. ``scheduler`` runs the tasks on a
+    ``dask.distributed`` cluster: a scheduler address (``"tcp://host:8786"``) or a
+    ``distributed.Client``; the table is the one this process computes alone, bit for bit.
+    ``progress`` shows a progress bar over the tasks (on stderr).
     """
     library = load_drills() if drills is None else drills
     selected = list(names or library)
+    unknown = [n for n in selected if n not in library]
+    if unknown:
+        raise InputError(
+            f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
+        )
+    if n_intensities < 2 or n_profiles < 1:
+        raise InputError(
+            f"{n_intensities} intensities, {n_profiles} profiles",
+            field="n_intensities/n_profiles",
+            expected="at least 2 intensities and 1 profile",
+        )
     profiles = sample_profiles(athlete, n_profiles, seed=seed)
     am = athlete_model(athlete, model)
     height, mass = reference_size(am.geometry.name)
@@ -116,101 +190,105 @@ def build_table(
         kw = {"injured_index": 0} if injured else {}
         return scale_parameters(params, a, reference_height=height, reference_mass=mass, **kw)
 
-    injured = MuscleParameters.stack([scaled(p, True) for p in profiles])  # [profile, muscle]
-    uninjured = MuscleParameters.stack([scaled(p, False) for p in profiles])
+    injured = MuscleParameters.stack([scaled(p, True)[0] for p in profiles])  # [profile]
+    uninjured = MuscleParameters.stack([scaled(p, False)[0] for p in profiles])
     speeds = np.clip([p.max_sprint_speed for p in profiles], *RUNNING_SPEED_RANGE)
+    max_speeds = [float(min(p.max_sprint_speed, RUNNING_SPEED_RANGE[1])) for p in profiles]
     # MTU lengths scale with stature like the muscle lengths (geometric similarity, the rule of
     # scale_parameters): each motion is evaluated once at the athlete's scale, then scaled from
     # the athlete's stature to each profile's
     relative = np.array([p.height for p in profiles]) / height / am.length_scale  # [profile]
-    upright = am.geometry.upright_length * am.length_scale * relative[:, None]  # [profile, muscle]
+    upright = float(am.geometry.upright_length[0] * am.length_scale) * relative  # [profile]
 
-    def peaks(params_batch, time, lengths, drive):
-        """The muscle's peaks, arrays ``[..., profile]``, from MTU lengths ``[..., profile,
-        muscle, T]`` (m) and excitation ``[..., profile, T]``."""
-        result = evaluate_lengths(
-            params_batch, time, lengths, upright, excitation=drive[..., None, :]
-        )
-        return {k: np.asarray(getattr(result.metrics, k))[..., 0] for k in PEAKS}
-
-    # Reference: each profile's uninjured muscle at its own maximal sprint speed.
-    time, q = drill_coordinates(am, RUNNING_DRILL, speeds, drills=library)  # [P, T]
-    ref_drive = np.stack(
-        [
-            drill_drive(am, RUNNING_DRILL, s, time[j], max_speed=float(s), drills=library)
-            for j, s in enumerate(speeds)
-        ]
-    )
-    lengths, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [P, muscle, T]
-    reference = peaks(uninjured, time, lengths * relative[:, None, None], ref_drive)
-
-    shape = (len(selected), n_intensities, n_profiles)
-    values = {k: np.full(shape, np.nan) for k in PEAKS}
-    intensity = np.full((len(selected), n_intensities), np.nan)
-    units = []
-    for i, name in enumerate(tqdm(selected, desc="table (drills)", disable=not progress)):
+    # 1. motions, lengths and excitations, once per drill and intensity
+    n_drills, n_k = len(selected), n_intensities
+    intensity = np.empty((n_drills, n_k))
+    units, times, lengths, drives = [], [], [], []
+    for i, name in enumerate(selected):
         d = get_drill(name, library)
-        grid = intensity_grid(d, n_intensities)
+        grid = intensity_grid(d, n_k)
         intensity[i] = grid
         units.append(d.intensity.unit)
         t, q = drill_coordinates(am, d, grid, drills=library)  # [K, T]
-        # running templates' amplitude depends on each profile's maximal speed: [K, P, T]
-        drive = np.stack(
-            [
+        length, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [K, 1, T]
+        times.append(t)
+        lengths.append(np.asarray(length)[:, 0])
+        # a running template's amplitude depends on each profile's maximal speed
+        per_speed = {
+            v: np.stack(
                 [
-                    drill_drive(
-                        am,
-                        d,
-                        x,
-                        t[k],
-                        max_speed=float(min(p.max_sprint_speed, RUNNING_SPEED_RANGE[1])),
-                        drills=library,
-                    )
-                    for p in profiles
+                    drill_drive(am, d, x, t[k], max_speed=v, drills=library)
+                    for k, x in enumerate(grid)
                 ]
-                for k, x in enumerate(grid)
-            ]
-        )
-        lengths, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [K, muscle, T]
-        at = peaks(injured, t[:, None, :], lengths[:, None] * relative[:, None, None], drive)
-        for k in PEAKS:
-            values[k][i] = at[k]
+            )
+            for v in dict.fromkeys(max_speeds)
+        }
+        drives.append(np.stack([per_speed[v] for v in max_speeds], axis=1))  # [K, P, T]
+    time_d = np.stack(times)  # [D, K, T]
+    length_d = np.stack(lengths)  # [D, K, T]
+    drive_d = np.stack(drives)  # [D, K, P, T]
+    t_ref, q_ref = drill_coordinates(am, RUNNING_DRILL, speeds, drills=library)  # [P, T]
+    length_ref = np.asarray(mtu_lengths(am.geometry, q_ref, length_scale=am.length_scale)[0])
+    drive_ref = np.stack(
+        [
+            drill_drive(am, RUNNING_DRILL, s, t_ref[j], max_speed=float(s), drills=library)
+            for j, s in enumerate(speeds)
+        ]
+    )
 
-    profile_coords = {
-        k: ("profile", np.array([getattr(p, k) for p in profiles]), {"units": PROFILE_UNITS[k]})
-        for k in PROFILE_RANGES
-    }
-    ds = xr.Dataset(
-        {
-            "intensity_value": (("drill", "intensity"), intensity),
-            "intensity_unit": ("drill", np.asarray(units, dtype=object)),
-            "peak_eccentric_fiber_strain": (
-                ("drill", "intensity", "profile"),
-                values["peak_eccentric_fiber_strain"],
-                {
-                    "units": "1",
-                    "long_name": "injured muscle, "
-                    "largest fibre strain while lengthening and active",
-                },
-            ),
-            "peak_mtu_strain": (
-                ("drill", "intensity", "profile"),
-                values["peak_mtu_strain"],
-                {"units": "1", "long_name": "peak MTU strain"},
-            ),
-            "peak_force": (
-                ("drill", "intensity", "profile"),
-                values["peak_force"],
-                {"units": "N", "long_name": "peak tendon force"},
-            ),
-            "reference_peak_eccentric_fiber_strain": (
-                "profile",
-                reference["peak_eccentric_fiber_strain"],
-                {"units": "1", "long_name": "uninjured, at the profile's maximal speed"},
-            ),
-            "reference_peak_force": ("profile", reference["peak_force"], {"units": "N"}),
-        },
-        coords={"drill": selected, "profile": np.arange(n_profiles), **profile_coords},
+    # 2. rows of each task: [profile in task] x (drill x intensity, then the reference)
+    inj, uninj = _parameter_fields(injured), _parameter_fields(uninjured)
+    n_samples = time_d.shape[-1]
+    per_profile = n_drills * n_k + 1
+
+    def task_rows(members):
+        time = np.empty((len(members), per_profile, n_samples))
+        length = np.empty_like(time)
+        drive = np.empty_like(time)
+        for m, p in enumerate(members):
+            time[m, :-1] = time_d.reshape(-1, n_samples)
+            length[m, :-1] = length_d.reshape(-1, n_samples) * relative[p]
+            drive[m, :-1] = drive_d[:, :, p].reshape(-1, n_samples)
+            time[m, -1], length[m, -1] = t_ref[p], length_ref[p, 0] * relative[p]
+            drive[m, -1] = drive_ref[p]
+        members = np.asarray(members)
+        injured_row = np.arange(per_profile) < per_profile - 1
+        return {
+            "parameters": {
+                k: np.where(injured_row, inj[k][members, None], uninj[k][members, None]).ravel()
+                for k in inj
+            },
+            "time": time.reshape(-1, n_samples),
+            "mtu_length": length.reshape(-1, n_samples),
+            "upright_length": np.repeat(upright[members], per_profile),
+            "excitation": drive.reshape(-1, n_samples),
+        }
+
+    starts = range(0, n_profiles, PROFILES_PER_TASK)
+    tasks = [[min(s + j, n_profiles - 1) for j in range(PROFILES_PER_TASK)] for s in starts]
+
+    # 3. the tasks, here or on a cluster
+    x64 = bool(jax.config.jax_enable_x64)
+    results = _run_tasks(
+        [task_rows(members) for members in tasks], x64=x64, scheduler=scheduler, progress=progress
+    )
+
+    # 4. the cells
+    cells = {k: np.empty((n_drills, n_k, n_profiles)) for k in _FIELDS}
+    reference = {k: np.empty(n_profiles) for k in _FIELDS}
+    for members, out in zip(tasks, results, strict=True):
+        for k in _FIELDS:
+            block = out[k].reshape(PROFILES_PER_TASK, per_profile)
+            for m, p in enumerate(members):
+                cells[k][:, :, p] = block[m, :-1].reshape(n_drills, n_k)
+                reference[k][p] = block[m, -1]
+    return _to_dataset(
+        cells,
+        reference,
+        selected=selected,
+        intensity=intensity,
+        units=units,
+        profiles=profiles,
         attrs={
             "musclesim_version": __version__,
             "model": model,
@@ -222,10 +300,122 @@ def build_table(
             "profile_sampling": f"scrambled Sobol, seed {seed}, ranges {PROFILE_RANGES}",
             "activation_threshold": _metrics.DEFAULT_ACTIVATION_THRESHOLD,
             "lengthening_threshold": _metrics.DEFAULT_LENGTHENING_THRESHOLD,
-            "samples_per_evaluation": int(time.shape[-1]),
+            "active_force_fraction": _metrics.ACTIVE_FORCE_FRACTION,
+            "samples_per_evaluation": int(n_samples),
+            "profiles_per_task": PROFILES_PER_TASK,
         },
     )
-    return ds
+
+
+def _run_tasks(rows: list[dict], *, x64: bool, scheduler, progress: bool) -> list[dict]:
+    """:func:`evaluate_rows` of every task, in order: here, or on the dask cluster that
+    ``scheduler`` names (an address or a ``distributed.Client``)."""
+    bar = tqdm(total=len(rows), desc="table", unit="task", disable=not progress)
+    if scheduler is None:
+        results = []
+        for r in rows:
+            results.append(evaluate_rows(r, x64=x64))
+            bar.update()
+        bar.close()
+        return results
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError as exc:  # an optional dependency of this one path
+        raise InputError(
+            "dask.distributed is not installed",
+            field="scheduler",
+            expected="`pip install dask[distributed]` on this machine and the workers",
+        ) from exc
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler) if own else scheduler
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise InputError(
+            f"cannot reach the dask scheduler {scheduler!r} ({exc})",
+            field="scheduler",
+            expected="the address a running dask scheduler prints, e.g. tcp://host:8786",
+        ) from exc
+    try:
+        futures = [
+            client.submit(evaluate_rows, r, x64=x64, pure=False, key=f"musclesim-table-{i}")
+            for i, r in enumerate(rows)
+        ]
+        for _ in as_completed(futures):
+            bar.update()
+        results = client.gather(futures)
+    finally:
+        bar.close()
+        if own:
+            client.close()
+    return results
+
+
+def _to_dataset(cells, reference, *, selected, intensity, units, profiles, attrs) -> xr.Dataset:
+    """The table as a Dataset: every cell a number, or a word in ``status``."""
+    dims = ("drill", "intensity", "profile")
+    ecc = cells["peak_eccentric_fiber_strain"]
+    lengthens = np.isfinite(ecc)
+    loads = cells["loads_muscle"].astype(bool)
+    status = np.where(
+        lengthens, STATUS_WORDS[0], np.where(loads, STATUS_WORDS[1], STATUS_WORDS[2])
+    ).astype(object)
+    data = {
+        "intensity_value": (("drill", "intensity"), intensity),
+        "intensity_unit": ("drill", np.asarray(units, dtype=object)),
+        "status": (
+            dims,
+            status,
+            {"long_name": "what the injured muscle does", "values": "; ".join(STATUS_WORDS)},
+        ),
+        "peak_eccentric_fiber_strain": (
+            dims,
+            np.where(lengthens, ecc, 0.0),
+            {
+                "units": "1",
+                "long_name": "injured muscle, largest fibre strain while lengthening and active "
+                f"(0 where status is not '{STATUS_WORDS[0]}')",
+            },
+        ),
+        "peak_mtu_strain": (
+            dims,
+            cells["peak_mtu_strain"],
+            {"units": "1", "long_name": "peak MTU strain"},
+        ),
+    }
+    for c in CRITERIA:
+        data[c.name] = (dims, cells[c.name], {"units": c.unit, "long_name": c.long_name})
+    data["peak_force"] = (
+        dims,
+        cells["peak_force"],
+        {"units": "N", "long_name": "peak tendon force"},
+    )
+    data["loads_muscle"] = (
+        dims,
+        loads,
+        {"long_name": f"active fibre force reaches {_metrics.ACTIVE_FORCE_FRACTION:g} F_max"},
+    )
+    ref_ecc = reference["peak_eccentric_fiber_strain"]
+    if not np.all(np.isfinite(ref_ecc)):
+        raise InputError(
+            "the uninjured muscle never lengthens while active at maximal speed",
+            field="reference",
+            expected="a running drill that stretches the injured muscle while it is active",
+        )
+    data["reference_peak_eccentric_fiber_strain"] = (
+        "profile",
+        ref_ecc,
+        {"units": "1", "long_name": "uninjured, at the profile's maximal speed"},
+    )
+    data["reference_peak_force"] = ("profile", reference["peak_force"], {"units": "N"})
+    profile_coords = {
+        k: ("profile", np.array([getattr(p, k) for p in profiles]), {"units": PROFILE_UNITS[k]})
+        for k in PROFILE_RANGES
+    }
+    return xr.Dataset(
+        data,
+        coords={"drill": selected, "profile": np.arange(len(profiles)), **profile_coords},
+        attrs=attrs,
+    )
 
 
 def _profile_athlete(table: xr.Dataset, profile: int, grade: str):
@@ -277,9 +467,10 @@ def lookup(
             field="intensity",
             expected=f"{grid[0]:g}-{grid[-1]:g} {row['intensity_unit'].values}",
         )
-    strain = float(np.interp(intensity, grid, row["peak_eccentric_fiber_strain"].values))
+    strain, lengthens = _eccentric_at(row, intensity)
     force = float(np.interp(intensity, grid, row["peak_force"].values))
     mtu = float(np.interp(intensity, grid, row["peak_mtu_strain"].values))
+    status = str(row["status"].values[_nearest(grid, intensity)])
     athlete = _profile_athlete(table, profile, grade or table.attrs["default_grade"])
     limit = tolerance_limit(
         athlete,
@@ -290,19 +481,50 @@ def lookup(
         reference_strain=float(row["reference_peak_eccentric_fiber_strain"]),
         reference_force=float(row["reference_peak_force"]),
     )
-    safe = (not np.isfinite(strain) or strain <= limit.strain) and force <= limit.force
-    return {
+    safe = (not lengthens or strain <= limit.strain) and force <= limit.force
+    answer = {
         "drill": drill,
         "intensity": intensity,
         "intensity_unit": str(row["intensity_unit"].values),
-        "peak_eccentric_fiber_strain": strain,
+        "status": status,
+        "peak_eccentric_fiber_strain": strain if lengthens else None,
         "peak_mtu_strain": mtu,
         "peak_force": force,
         "limit": limit.strain,
         "force_limit": limit.force,
-        "margin": limit.strain - strain if np.isfinite(strain) else float("nan"),
+        "margin": limit.strain - strain if lengthens else None,
         "safe": bool(safe),
     }
+    for c in CRITERIA:
+        if c.name in row and c.name not in answer:
+            answer[c.name] = float(np.interp(intensity, grid, row[c.name].values))
+    return answer
+
+
+def _nearest(grid, x) -> int:
+    """Index of the grid node nearest ``x``."""
+    return int(np.argmin(np.abs(np.asarray(grid) - x)))
+
+
+def _eccentric_at(row, x) -> tuple[float, bool]:
+    """(peak eccentric fibre strain, whether the fibres lengthen while active) of one
+    (drill, profile) row of a table at intensity ``x``: linear between the two grid nodes
+    around ``x`` where the fibres lengthen at both; the value of the one that lengthens where
+    only one does (the defined strain, not a blend with the 0 stored for the other); not
+    lengthening where neither does. At a node: the node's own value and status."""
+    grid = row["intensity_value"].values
+    ecc = row["peak_eccentric_fiber_strain"].values
+    lengthens = row["status"].values == STATUS_WORDS[0]
+    hi = int(np.clip(np.searchsorted(grid, x), 0, len(grid) - 1))
+    lo = max(hi - 1, 0)
+    for node in (lo, hi):
+        if abs(grid[node] - x) <= 1e-12 * max(1.0, abs(x)):
+            return float(ecc[node]), bool(lengthens[node])
+    if lengthens[lo] and lengthens[hi]:
+        return float(np.interp(x, grid[lo : hi + 1], ecc[lo : hi + 1])), True
+    if lengthens[lo] or lengthens[hi]:
+        return float(ecc[lo] if lengthens[lo] else ecc[hi]), True
+    return 0.0, False
 
 
 def safe_shares(
@@ -319,9 +541,9 @@ def safe_shares(
 
     The same decision as :func:`lookup` at every (drill, grid intensity, profile, day), made
     in arrays: the limits are computed once per (profile, day) (they do not depend on the
-    drill), the strains and forces are read at the grid nodes with the same ``np.interp`` as
-    :func:`lookup`, and "safe" is ``(strain is NaN or strain <= limit) and force <= force
-    limit``, as there.
+    drill), the strains, statuses and forces are read at the grid nodes as :func:`lookup` reads
+    them there, and "safe" is ``(the fibres do not lengthen while active or strain <= limit)
+    and force <= force limit``, as there.
     """
 
     grade = grade or table.attrs["default_grade"]
@@ -346,18 +568,13 @@ def safe_shares(
             strain_limit[i, j], force_limit[i, j] = limit.strain, limit.force
     order = ("drill", "intensity", "profile")
     ecc = table["peak_eccentric_fiber_strain"].sel(profile=profiles).transpose(*order).values
+    lengthens = table["status"].sel(profile=profiles).transpose(*order).values == STATUS_WORDS[0]
     force = table["peak_force"].sel(profile=profiles).transpose(*order).values
-    grids = table["intensity_value"].transpose("drill", "intensity").values
-    at_nodes_ecc = np.empty_like(ecc)
-    at_nodes_force = np.empty_like(force)
-    for k, grid in enumerate(grids):
-        for j in range(len(profiles)):
-            # lookup's interpolation at the nodes (NaN next to a node propagates as there)
-            at_nodes_ecc[k, :, j] = np.interp(grid, grid, ecc[k, :, j])
-            at_nodes_force[k, :, j] = np.interp(grid, grid, force[k, :, j])
-    e = at_nodes_ecc[:, :, None, :]  # [drill, intensity, day, profile]
-    f = at_nodes_force[:, :, None, :]
-    safe = (~np.isfinite(e) | (e <= strain_limit[None, None])) & (f <= force_limit[None, None])
+    # lookup's decision at each grid node: the node's own strain, status and force
+    e = ecc[:, :, None, :]  # [drill, intensity, day, profile]
+    f = force[:, :, None, :]
+    ok_strain = ~lengthens[:, :, None, :] | (e <= strain_limit[None, None])
+    safe = ok_strain & (f <= force_limit[None, None])
     return xr.DataArray(
         safe.mean(axis=-1),
         dims=("drill", "intensity", "day"),
@@ -410,8 +627,12 @@ def export_html(
             for share in shares.sel(drill=drill).values[k]:
                 cls = "s" if share >= 0.95 else ("u" if share <= 0.05 else "m")
                 cells.append(f"<td class='{cls}'>{share * 100:.0f} %</td>")
-            median = np.nanmedian(strains) if np.any(np.isfinite(strains)) else float("nan")
-            parts.append(f"<tr><td>{x:.3g}</td><td>{median:.3f}</td>{''.join(cells)}</tr>")
+            statuses = table["status"].sel(drill=drill).values[k]
+            lengthening = strains[statuses == STATUS_WORDS[0]]
+            median = (
+                f"{np.median(lengthening):.3f}" if lengthening.size else "no active lengthening"
+            )
+            parts.append(f"<tr><td>{x:.3g}</td><td>{median}</td>{''.join(cells)}</tr>")
         parts.append("</table>")
     parts.append(f"<h2>Policy and sources</h2><pre>{html.escape(policy_summary(policy))}</pre>")
     parts.append("</body></html>")
