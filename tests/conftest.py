@@ -73,6 +73,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_jax_cache.py": ("slow",),
     # Ranks drills through the whole pipeline: whichever test runs first traces it (10-15 s).
     "test_rank.py": ("slow",),
+    # Evaluates the full sprinter model (80 muscles) at test poses: 35-65 s of tracing per test.
+    "test_tolerance_capacity.py": ("slow",),
 }
 
 #: Single tests of otherwise fast files (``file::test``, every parameter case), left out of the

@@ -5,6 +5,7 @@ tolerance policy that sets today's limits (:mod:`.tolerance`), the drill ranking
 (:mod:`.tables`). Every evaluation goes through :mod:`musclesim.pipeline`."""
 
 from .athlete import (
+    Assessment as Assessment,
     Athlete as Athlete,
     load_athlete as load_athlete,
     scale_parameters as scale_parameters,
@@ -30,8 +31,10 @@ from .plan import (
 from .rank import rank_drills as rank_drills
 from .tables import build_table as build_table, export_html as export_html, lookup as lookup
 from .tolerance import (
+    CriterionLimits as CriterionLimits,
     TolerancePolicy as TolerancePolicy,
     policy_summary as policy_summary,
     recovery_fraction as recovery_fraction,
+    todays_limits as todays_limits,
     tolerance_limit as tolerance_limit,
 )

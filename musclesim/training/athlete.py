@@ -20,6 +20,43 @@ The profile holds what a clinician knows about the athlete and the injury:
     fascicle_length_ratio = 0.92          # optional: injured / uninjured fascicle length
     target_return_date = 2026-11-09       # optional: planned return to full training
 
+    [[assessments]]                       # optional, repeated: a dated assessment log
+    date = 2026-11-05                     # day of the assessment (after the injury, in order)
+    pain_during = 0                       # worst pain during the tests, 0-10 NRS
+    pain_after = 0                        # pain the next morning (about 24 h later), 0-10 NRS
+    ake_injured_deg = 40                  # active knee extension, pain-free (see below)
+    ake_uninjured_deg = 20
+    slr_injured_deg = 60                  # straight-leg raise, pain-free (see below)
+    slr_uninjured_deg = 80
+    h_test_injured_deg = 70               # Askling H-test (see below)
+    h_test_uninjured_deg = 85
+    knee_flexor_angles_deg = [30, 90]     # isometric knee-flexor test: knee flexion angles
+    knee_flexor_hip_flexion_deg = 0       # hip flexion in that test (0 prone, 90 seated)
+    knee_flexor_torque_injured_nm = [80, 40]
+    knee_flexor_torque_uninjured_nm = [110, 55]
+    nordic_force_injured_n = 250          # Nordic (e.g. NordBord) peak force per leg, N
+    nordic_force_uninjured_n = 320
+    nordic_knee_flexion_deg = 30          # optional: knee flexion at the peak Nordic force
+    strength_ratio = 0.75                 # or a strength ratio injured/uninjured directly
+    fascicle_length_ratio = 0.97          # injured/uninjured BFlh fascicle length (ultrasound)
+    notes = "free text"
+
+Range conventions (degrees, the pain-free end of the movement, both sides):
+
+- ``ake``: active knee extension test, supine, hip held at 90 deg of flexion: the **knee
+  flexion angle** at the end of pain-free active extension (0 = straight knee, 90 = no
+  extension). Reurink et al. 2013 (``REFERENCES["reurink2013"]``) give its reliability in
+  acute hamstring injuries (SEM 5.3 deg).
+- ``slr``: straight-leg raise, supine, knee straight: the **hip flexion angle** at the
+  pain-free end (0 = leg on the table).
+- ``h_test``: the Askling H-test (Askling et al. 2010, ``REFERENCES["askling2010"]``):
+  active ballistic hip flexion with the knee braced straight: the **hip flexion angle**.
+
+Each measurement is optional; the tolerance model (:mod:`musclesim.training.tolerance`) uses
+the latest value of each on or before the day. The fascicle-length ratio and the strength
+measured at an assessment replace those given under ``[injury]`` from that day on
+(:meth:`Athlete.state_on`).
+
 Every malformed entry raises :class:`~musclesim.InputError` naming the file and the field.
 
 The grade follows the British Athletics Muscle Injury Classification (BAMIC; Pollock et al.
@@ -45,7 +82,14 @@ from ..muscle.parameters import MuscleParameters
 
 #: The references this module rests on: entries of the project's registry
 #: (:data:`musclesim.core.citations.REFERENCES`, where each entry says what it is used for).
-REFERENCES = references_for("pollock2014", "handsfield2014", "timmins2015", "timmins2016")
+REFERENCES = references_for(
+    "pollock2014",
+    "handsfield2014",
+    "timmins2015",
+    "timmins2016",
+    "reurink2013",
+    "askling2010",
+)
 
 #: Every BAMIC grade (Pollock et al. 2014, table 1).
 BAMIC_GRADES = (
@@ -99,7 +143,43 @@ _MASS_RANGE_KG = (25.0, 250.0)
 _SPEED_RANGE_M_PER_S = (2.0, 13.0)  # men's 100 m world-record peak speed is about 12.4 m/s
 _FASCICLE_RATIO_RANGE = (0.5, 1.5)
 
-_TOP_KEYS = {"name", "athlete", "injury"}
+# Plausibility ranges of the assessment log (unit mistakes and typos, not clinical criteria).
+# AKE is a knee angle between straight (0) and the test's 90 deg start; SLR and H-test are hip
+# flexion angles, below 10 deg looks like radians and above 150 deg lies beyond the hip's range.
+_PAIN_RANGE = (0.0, 10.0)
+_AKE_RANGE_DEG = (0.0, 90.0)
+_HIP_RANGE_DEG = (10.0, 150.0)
+_KNEE_TEST_RANGE_DEG = (0.0, 120.0)  # isometric and Nordic knee flexion angles
+_TEST_HIP_RANGE_DEG = (-10.0, 120.0)  # hip flexion in the isometric test (prone 0, seated 90)
+_TORQUE_RANGE_NM = (5.0, 600.0)  # knee-flexor torque; > 600 Nm looks like N cm or N
+_NORDIC_RANGE_N = (20.0, 1500.0)  # per-leg Nordic force; > 1500 N looks like both legs or kg
+_STRENGTH_RATIO_RANGE = (0.05, 1.5)
+
+#: The pain-free range tests of an assessment: name -> (what the angle is, plausible range).
+RANGE_TESTS: dict[str, tuple[str, tuple[float, float]]] = {
+    "ake": ("knee flexion at the end of active knee extension, hip at 90 deg", _AKE_RANGE_DEG),
+    "slr": ("hip flexion at the end of the straight-leg raise, knee straight", _HIP_RANGE_DEG),
+    "h_test": ("hip flexion in the Askling H-test, knee braced straight", _HIP_RANGE_DEG),
+}
+
+_ASSESSMENT_KEYS = {
+    "date",
+    "pain_during",
+    "pain_after",
+    *(f"{t}_{side}_deg" for t in RANGE_TESTS for side in ("injured", "uninjured")),
+    "knee_flexor_angles_deg",
+    "knee_flexor_hip_flexion_deg",
+    "knee_flexor_torque_injured_nm",
+    "knee_flexor_torque_uninjured_nm",
+    "nordic_force_injured_n",
+    "nordic_force_uninjured_n",
+    "nordic_knee_flexion_deg",
+    "strength_ratio",
+    "fascicle_length_ratio",
+    "notes",
+}
+
+_TOP_KEYS = {"name", "athlete", "injury", "assessments"}
 _ATHLETE_KEYS = {"height_m", "mass_kg", "max_sprint_speed_m_per_s"}
 _INJURY_KEYS = {
     "muscle",
@@ -110,6 +190,99 @@ _INJURY_KEYS = {
     "fascicle_length_ratio",
     "target_return_date",
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeTest:
+    """One pain-free range measurement: ``test`` (a key of :data:`RANGE_TESTS`) and the
+    injured and uninjured sides' angles (degrees, the convention of that test)."""
+
+    test: str
+    injured_deg: float
+    uninjured_deg: float
+
+    @property
+    def injured_range_deg(self) -> float:
+        """Range of movement achieved on the injured side (deg): for ``ake`` the extension
+        from the test's 90 deg start (90 - angle), else the hip flexion angle itself."""
+        return 90.0 - self.injured_deg if self.test == "ake" else self.injured_deg
+
+    @property
+    def uninjured_range_deg(self) -> float:
+        """The same on the uninjured side."""
+        return 90.0 - self.uninjured_deg if self.test == "ake" else self.uninjured_deg
+
+    @property
+    def deficit_deg(self) -> float:
+        """Uninjured minus injured range (deg); <= 0 when the injured side moves as far."""
+        return self.uninjured_range_deg - self.injured_range_deg
+
+
+@dataclasses.dataclass(frozen=True)
+class KneeFlexorTest:
+    """Isometric knee-flexor torque (N m) at stated knee flexion angles (deg, 0 = straight),
+    hip at ``hip_flexion_deg`` (0 prone, 90 seated), both sides (uninjured may be empty)."""
+
+    knee_angles_deg: tuple[float, ...]
+    hip_flexion_deg: float
+    injured_nm: tuple[float, ...]
+    uninjured_nm: tuple[float, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Assessment:
+    """One dated clinical assessment of the injured muscle (see the module docstring).
+
+    Attributes:
+        date: the day of the assessment.
+        pain_during: worst pain during the tests (0-10 numeric rating scale).
+        pain_after: pain the next morning (0-10).
+        ranges: the pain-free range tests measured (:class:`RangeTest` each).
+        knee_flexor: an isometric knee-flexor test, or None.
+        nordic_injured_n, nordic_uninjured_n: Nordic peak force per leg (N), or None.
+        nordic_knee_flexion_deg: knee flexion (deg) at the peak Nordic force, if recorded.
+        strength_ratio_given: a strength ratio injured/uninjured written directly, or None.
+        fascicle_length_ratio: injured/uninjured fascicle length, or None.
+        notes: free text.
+    """
+
+    date: datetime.date
+    pain_during: float
+    pain_after: float
+    ranges: tuple[RangeTest, ...] = ()
+    knee_flexor: KneeFlexorTest | None = None
+    nordic_injured_n: float | None = None
+    nordic_uninjured_n: float | None = None
+    nordic_knee_flexion_deg: float | None = None
+    strength_ratio_given: float | None = None
+    fascicle_length_ratio: float | None = None
+    notes: str = ""
+
+    def strength_ratio(self) -> tuple[float, str] | None:
+        """``(injured / uninjured strength, how it was measured)`` or None if not measured.
+
+        Preference: isometric knee-flexor torque (mean over the angles tested on both sides),
+        then the Nordic force, then a ratio written directly. Torques at the same angle share
+        their moment arms, so the torque ratio is the force ratio of the knee flexors.
+        """
+        kf = self.knee_flexor
+        if kf is not None and kf.uninjured_nm:
+            ratios = [i / u for i, u in zip(kf.injured_nm, kf.uninjured_nm, strict=True)]
+            angles = ", ".join(f"{a:g}" for a in kf.knee_angles_deg)
+            return (
+                sum(ratios) / len(ratios),
+                f"isometric knee-flexor torque at knee {angles} deg (mean of the side ratios)",
+            )
+        if self.nordic_injured_n is not None and self.nordic_uninjured_n is not None:
+            return self.nordic_injured_n / self.nordic_uninjured_n, "Nordic peak force"
+        if self.strength_ratio_given is not None:
+            return self.strength_ratio_given, "strength ratio as written"
+        return None
+
+    @property
+    def measures_strength(self) -> bool:
+        """Whether this assessment gives a strength ratio."""
+        return self.strength_ratio() is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +302,7 @@ class Athlete:
         target_return_date: planned return to full training, or None (the policy decides).
         name: free text.
         source: the file the profile came from, if any.
+        assessments: the dated assessment log (:class:`Assessment`), in date order.
     """
 
     height: float
@@ -143,6 +317,7 @@ class Athlete:
     target_return_date: datetime.date | None = None
     name: str = ""
     source: str | None = None
+    assessments: tuple[Assessment, ...] = ()
 
     def __post_init__(self):
         _check_number(self.height, "athlete.height_m", self.source, _HEIGHT_RANGE_M, "m")
@@ -198,6 +373,46 @@ class Athlete:
                 field="injury.target_return_date",
                 expected="a date after injury.date",
             )
+        previous = None
+        for i, a in enumerate(self.assessments):
+            if a.date < self.injury_date:
+                raise InputError(
+                    f"assessment on {a.date} is before the injury on {self.injury_date}",
+                    path=self.source,
+                    field=f"assessments[{i}].date",
+                    expected="a date on or after injury.date",
+                )
+            if previous is not None and a.date <= previous:
+                raise InputError(
+                    f"assessment on {a.date} does not follow the one on {previous}",
+                    path=self.source,
+                    field=f"assessments[{i}].date",
+                    expected="assessments in date order, one per day",
+                )
+            previous = a.date
+
+    def assessments_until(self, day: datetime.date) -> tuple[Assessment, ...]:
+        """The assessments on or before ``day``, oldest first."""
+        return tuple(a for a in self.assessments if a.date <= day)
+
+    def latest_assessment(self, day: datetime.date) -> Assessment | None:
+        """The latest assessment on or before ``day``, or None."""
+        done = self.assessments_until(day)
+        return done[-1] if done else None
+
+    def state_on(self, day: datetime.date) -> Athlete:
+        """The athlete as the log describes them on ``day``: ``fascicle_length_ratio`` and
+        ``strength_deficit`` (1 - strength ratio) from the latest assessment on or before
+        ``day`` that measured each, else the values recorded at injury. Use it to build the
+        injured muscle's parameters for that day (:func:`scale_parameters`)."""
+        ratio, deficit = self.fascicle_length_ratio, self.strength_deficit
+        for a in self.assessments_until(day):
+            if a.fascicle_length_ratio is not None:
+                ratio = a.fascicle_length_ratio
+            measured = a.strength_ratio()
+            if measured is not None:
+                deficit = min(max(1.0 - measured[0], 0.0), 0.99)
+        return dataclasses.replace(self, fascicle_length_ratio=ratio, strength_deficit=deficit)
 
     @property
     def recovery_group(self) -> str:
@@ -231,7 +446,7 @@ class Athlete:
         return (day - self.injury_date).days
 
     def check_date(self, today: datetime.date) -> Athlete:
-        """Raise :class:`InputError` if the injury (or target) lies after ``today``."""
+        """Raise :class:`InputError` if the injury or an assessment lies after ``today``."""
         if self.injury_date > today:
             raise InputError(
                 f"injury date {self.injury_date} is in the future (today is {today})",
@@ -239,6 +454,14 @@ class Athlete:
                 field="injury.date",
                 expected=f"a date on or before {today}",
             )
+        for i, a in enumerate(self.assessments):
+            if a.date > today:
+                raise InputError(
+                    f"assessment date {a.date} is in the future (today is {today})",
+                    path=self.source,
+                    field=f"assessments[{i}].date",
+                    expected=f"a date on or before {today}",
+                )
         return self
 
 
@@ -348,6 +571,7 @@ def athlete_from_dict(
         target_return_date=target,
         name=name,
         source=source,
+        assessments=_assessments(data.get("assessments", []), source),
     )
     if today is not None:
         result.check_date(today)
@@ -487,8 +711,8 @@ def _grade(table, source):
     )
 
 
-def _date(table, key, source, *, required):
-    field = f"injury.{key}"
+def _date(table, key, source, *, required, prefix="injury."):
+    field = f"{prefix}{key}"
     if key not in table:
         if required:
             raise InputError(
@@ -515,6 +739,160 @@ def _date(table, key, source, *, required):
         path=source,
         field=field,
         expected="a TOML date or an ISO string, e.g. 2026-10-12",
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# The assessment log.
+def _assessments(value, source) -> tuple[Assessment, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InputError(
+            f"wrong type {type(value).__name__}",
+            path=source,
+            field="assessments",
+            expected="[[assessments]] tables (an array of tables)",
+        )
+    return tuple(_assessment(entry, i, source) for i, entry in enumerate(value))
+
+
+def _bounded(table, key, prefix, source, bounds, unit, *, required=False):
+    """A number from ``table`` inside ``bounds`` (inclusive), or None when absent."""
+    value = _number(table, key, prefix, source, required=required, positive=False)
+    if value is None:
+        return None
+    lo, hi = bounds
+    if not lo <= value <= hi:
+        raise InputError(
+            f"implausible value {value!r}",
+            path=source,
+            field=f"{prefix}{key}",
+            expected=f"between {lo:g} and {hi:g} {unit}".rstrip(),
+        )
+    return value
+
+
+def _number_list(table, key, prefix, source, bounds, unit):
+    field = f"{prefix}{key}"
+    value = table.get(key)
+    if value is None:
+        return ()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise InputError(
+            f"wrong type {type(value).__name__}",
+            path=source,
+            field=field,
+            expected=f"a number or a non-empty list of numbers ({unit})",
+        )
+    return tuple(
+        _bounded({key: v}, key, f"{prefix}", source, bounds, unit, required=True) for v in value
+    )
+
+
+def _assessment(entry: dict, i: int, source) -> Assessment:
+    prefix = f"assessments[{i}]."
+    _no_unknown(entry, _ASSESSMENT_KEYS, prefix, source)
+    day = _date(entry, "date", source, required=True, prefix=prefix)
+    pain = {
+        key: _bounded(
+            entry, key, prefix, source, _PAIN_RANGE, "(0-10 numeric rating)", required=True
+        )
+        for key in ("pain_during", "pain_after")
+    }
+
+    ranges = []
+    for test, (meaning, bounds) in RANGE_TESTS.items():
+        injured = _bounded(entry, f"{test}_injured_deg", prefix, source, bounds, "deg")
+        uninjured = _bounded(entry, f"{test}_uninjured_deg", prefix, source, bounds, "deg")
+        if (injured is None) != (uninjured is None):
+            missing = f"{test}_uninjured_deg" if uninjured is None else f"{test}_injured_deg"
+            raise InputError(
+                "one side of a range test is missing",
+                path=source,
+                field=f"{prefix}{missing}",
+                expected=f"both sides of the {test} test ({meaning}, deg)",
+            )
+        if injured is not None:
+            ranges.append(RangeTest(test, injured, uninjured))
+
+    angles = _number_list(
+        entry, "knee_flexor_angles_deg", prefix, source, _KNEE_TEST_RANGE_DEG, "deg"
+    )
+    torque_i = _number_list(
+        entry, "knee_flexor_torque_injured_nm", prefix, source, _TORQUE_RANGE_NM, "N m"
+    )
+    torque_u = _number_list(
+        entry, "knee_flexor_torque_uninjured_nm", prefix, source, _TORQUE_RANGE_NM, "N m"
+    )
+    hip = _bounded(entry, "knee_flexor_hip_flexion_deg", prefix, source, _TEST_HIP_RANGE_DEG, "deg")
+    knee_flexor = None
+    if angles or torque_i or torque_u or hip is not None:
+        if not angles or not torque_i:
+            missing = "knee_flexor_angles_deg" if not angles else "knee_flexor_torque_injured_nm"
+            raise InputError(
+                "an isometric knee-flexor test needs its angles and the injured side's torque",
+                path=source,
+                field=f"{prefix}{missing}",
+                expected="knee_flexor_angles_deg and knee_flexor_torque_injured_nm (one torque "
+                "per angle), optionally knee_flexor_torque_uninjured_nm",
+            )
+        for key, torques in (
+            ("knee_flexor_torque_injured_nm", torque_i),
+            ("knee_flexor_torque_uninjured_nm", torque_u),
+        ):
+            if torques and len(torques) != len(angles):
+                raise InputError(
+                    f"{len(torques)} torque(s) for {len(angles)} angle(s)",
+                    path=source,
+                    field=f"{prefix}{key}",
+                    expected="one torque per knee_flexor_angles_deg entry",
+                )
+        knee_flexor = KneeFlexorTest(angles, 0.0 if hip is None else hip, torque_i, torque_u)
+
+    nordic_i = _bounded(entry, "nordic_force_injured_n", prefix, source, _NORDIC_RANGE_N, "N")
+    nordic_u = _bounded(entry, "nordic_force_uninjured_n", prefix, source, _NORDIC_RANGE_N, "N")
+    nordic_knee = _bounded(
+        entry, "nordic_knee_flexion_deg", prefix, source, _KNEE_TEST_RANGE_DEG, "deg"
+    )
+    if nordic_knee is not None and nordic_i is None:
+        raise InputError(
+            "a Nordic knee angle without a Nordic force",
+            path=source,
+            field=f"{prefix}nordic_force_injured_n",
+            expected="the injured side's Nordic peak force (N) with nordic_knee_flexion_deg",
+        )
+    ratio = _number(entry, "strength_ratio", prefix, source, required=False)
+    if ratio is not None and 1.5 < ratio <= 150:
+        raise InputError(
+            f"strength ratio {ratio!r} looks like a percentage",
+            path=source,
+            field=f"{prefix}strength_ratio",
+            expected=f"a fraction injured/uninjured, e.g. {ratio / 100:g}",
+        )
+    if ratio is not None:
+        _bounded(entry, "strength_ratio", prefix, source, _STRENGTH_RATIO_RANGE, "")
+    fascicle = _bounded(entry, "fascicle_length_ratio", prefix, source, _FASCICLE_RATIO_RANGE, "")
+    notes = entry.get("notes", "")
+    if not isinstance(notes, str):
+        raise InputError(
+            f"wrong type {type(notes).__name__}",
+            path=source,
+            field=f"{prefix}notes",
+            expected="a string",
+        )
+    return Assessment(
+        date=day,
+        pain_during=pain["pain_during"],
+        pain_after=pain["pain_after"],
+        ranges=tuple(ranges),
+        knee_flexor=knee_flexor,
+        nordic_injured_n=nordic_i,
+        nordic_uninjured_n=nordic_u,
+        nordic_knee_flexion_deg=nordic_knee,
+        strength_ratio_given=ratio,
+        fascicle_length_ratio=fascicle,
+        notes=notes,
     )
 
 

@@ -54,6 +54,8 @@ import jax.numpy as jnp
 
 from ..core.citations import references_for
 from ..core.errors import InputError
+from .capacity import force_from_knee_flexor_torque, force_from_nordic, range_test_strain
+from .criteria import CRITERION_NAMES, utilisation
 
 #: The references behind the policy defaults: entries of the project's registry
 #: (:data:`musclesim.core.citations.REFERENCES`, where each entry says what it is used for).
@@ -65,6 +67,12 @@ REFERENCES = references_for(
     "silbernagel2007",
     "hickey2020",
     "jarvinen2005",
+    "hickey2017",
+    "vanderhorst2017",
+    "vandyk2019",
+    "reurink2013",
+    "askling2010",
+    "winter2009",
 )
 
 _GRADES = ("0a", "0b", "1a", "1b", "1c", "2a", "2b", "2c", "3a", "3b", "3c", "4", "4c")
@@ -144,6 +152,22 @@ def default_policy_dict() -> dict[str, Any]:
             "multiplier_high_risk": 0.0,
         },
         "autoregulation_horizon_days": 2,
+        "assessment": {
+            "pain_during": {
+                "safe_max": 0.0,
+                "acceptable_max": 4.0,
+                "multiplier_at_acceptable_max": 0.5,
+                "multiplier_high_risk": 0.0,
+            },
+            "pain_after": {
+                "safe_max": 0.0,
+                "acceptable_max": 4.0,
+                "multiplier_at_acceptable_max": 0.5,
+                "multiplier_high_risk": 0.0,
+            },
+            "full_strength_ratio": 0.9,
+            "full_range_deficit_deg": 5.0,
+        },
     }
 
 
@@ -155,6 +179,29 @@ class ZoneRule:
     acceptable_max: float = 5.0
     multiplier_at_acceptable_max: float = 0.5
     multiplier_high_risk: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class AssessmentRule:
+    """How an assessment sets today's limits (see :func:`todays_limits`).
+
+    Attributes:
+        pain_during, pain_after: :class:`ZoneRule` for the pain during the tests and the next
+            morning. Default: any pain lowers the limits (pain-free progression, the rule in
+            every study of Hickey et al. 2017's review), linearly to x0.5 at 4/10 (the
+            pain-threshold limit of Hickey et al. 2020, where pain up to 4/10 did not delay
+            return), and x0 above it.
+        full_strength_ratio: injured/uninjured strength at which the strength criterion is
+            met (0.9: the side-to-side difference below 10 % often used, van Dyk et al. 2019).
+        full_range_deficit_deg: a pain-free range within this many degrees of the uninjured
+            side counts as full ("similar flexibility", van der Horst et al. 2017; 5 deg is
+            about one SEM of the AKE test in injured hamstrings, Reurink et al. 2013).
+    """
+
+    pain_during: ZoneRule = ZoneRule(0.0, 4.0, 0.5, 0.0)
+    pain_after: ZoneRule = ZoneRule(0.0, 4.0, 0.5, 0.0)
+    full_strength_ratio: float = 0.9
+    full_range_deficit_deg: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,6 +226,7 @@ class TolerancePolicy:
             on days ``D .. D + horizon`` (default 2: the next session in a 3-per-week plan);
             later sessions assume scores in the safe zone and are re-planned when new scores
             arrive (policy).
+        assessment: :class:`AssessmentRule`: how the athlete's assessment log sets the limits.
         source: where the policy came from (``"default"`` or a file path).
     """
 
@@ -191,6 +239,7 @@ class TolerancePolicy:
     pain: ZoneRule = ZoneRule()
     soreness: ZoneRule = ZoneRule()
     autoregulation_horizon_days: int = 2
+    assessment: AssessmentRule = AssessmentRule()
     source: str = "default"
 
     def __post_init__(self):
@@ -234,7 +283,12 @@ class TolerancePolicy:
                 field="autoregulation_horizon_days",
                 expected="an integer >= 0 (days)",
             )
-        for label, rule in (("pain", self.pain), ("soreness", self.soreness)):
+        for label, rule in (
+            ("pain", self.pain),
+            ("soreness", self.soreness),
+            ("assessment.pain_during", self.assessment.pain_during),
+            ("assessment.pain_after", self.assessment.pain_after),
+        ):
             if not 0 <= rule.safe_max < rule.acceptable_max <= 10:
                 raise InputError(
                     "zones out of order",
@@ -250,6 +304,20 @@ class TolerancePolicy:
                         field=f"{label}.{key}",
                         expected="in [0, 1]",
                     )
+        if not 0 < self.assessment.full_strength_ratio <= 1.5:
+            raise InputError(
+                f"{self.assessment.full_strength_ratio!r} out of range",
+                path=src,
+                field="assessment.full_strength_ratio",
+                expected="an injured/uninjured ratio in (0, 1.5]",
+            )
+        if not 0 <= self.assessment.full_range_deficit_deg <= 45:
+            raise InputError(
+                f"{self.assessment.full_range_deficit_deg!r} out of range",
+                path=src,
+                field="assessment.full_range_deficit_deg",
+                expected="degrees in [0, 45]",
+            )
         for group, table in self.recovery_days.items():
             for grade, days in table.items():
                 if grade not in _GRADES:
@@ -310,6 +378,8 @@ class TolerancePolicy:
                             if (days == "none" or (isinstance(days, int | float) and days < 0))
                             else days
                         )
+            elif key == "assessment":
+                merged[key] = _merge_assessment(merged[key], value, src)
             elif key in ("pain", "soreness"):
                 if not isinstance(value, Mapping):
                     raise InputError("wrong type", path=src, field=key, expected="a table")
@@ -346,6 +416,12 @@ class TolerancePolicy:
             pain=ZoneRule(**{k: float(v) for k, v in merged["pain"].items()}),
             soreness=ZoneRule(**{k: float(v) for k, v in merged["soreness"].items()}),
             autoregulation_horizon_days=merged["autoregulation_horizon_days"],
+            assessment=AssessmentRule(
+                pain_during=ZoneRule(**_floats(merged["assessment"]["pain_during"])),
+                pain_after=ZoneRule(**_floats(merged["assessment"]["pain_after"])),
+                full_strength_ratio=float(merged["assessment"]["full_strength_ratio"]),
+                full_range_deficit_deg=float(merged["assessment"]["full_range_deficit_deg"]),
+            ),
             source=source,
         )
 
@@ -386,6 +462,52 @@ class TolerancePolicy:
         return athlete.injury_date + datetime.timedelta(
             days=math.ceil(self.recovery_days_for(athlete))
         )
+
+
+def _floats(table: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in table.items()}
+
+
+def _merge_assessment(defaults: dict, value, src) -> dict:
+    """The ``[assessment]`` table merged key by key into its defaults, types checked."""
+    if not isinstance(value, Mapping):
+        raise InputError("wrong type", path=src, field="assessment", expected="a table")
+    merged = {k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()}
+    for key, item in value.items():
+        field = f"assessment.{key}"
+        if key not in merged:
+            raise InputError(
+                f"unknown key {key!r}",
+                path=src,
+                field=field,
+                expected=f"one of {sorted(merged)}",
+            )
+        if isinstance(merged[key], dict):
+            if not isinstance(item, Mapping):
+                raise InputError("wrong type", path=src, field=field, expected="a table")
+            unknown = sorted(set(item) - set(merged[key]))
+            if unknown:
+                raise InputError(
+                    f"unknown key {unknown[0]!r}",
+                    path=src,
+                    field=f"{field}.{unknown[0]}",
+                    expected=f"one of {sorted(merged[key])}",
+                )
+            targets = item.items()
+            merged[key].update(item)
+        else:
+            targets = [(key, item)]
+        for name, number in targets:
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise InputError(
+                    f"wrong type {type(number).__name__}",
+                    path=src,
+                    field=field if name == key else f"{field}.{name}",
+                    expected="a number",
+                )
+        if not isinstance(merged[key], dict):
+            merged[key] = item
+    return merged
 
 
 # ------------------------------------------------------------------------------------------
@@ -576,6 +698,37 @@ def policy_summary(policy: TolerancePolicy | None = None, athlete=None) -> str:
         f"  A pain/soreness reading applies to sessions up to "
         f"{policy.autoregulation_horizon_days} day(s) after it (policy).",
     ]
+    rule = policy.assessment
+    lines += [
+        "  With an assessment log ([[assessments]] in the athlete file), the latest assessment on",
+        "  or before the day sets the limits instead of r (each measurement from the latest",
+        "  assessment that made it; a measurement never made falls back on r):",
+        "    active stretch, negative work, lengthening velocity = min(f_R, f_S) x m_A x the",
+        "    injured muscle's own value at maximal sprint speed; peak force = f_S x m_A x it;",
+        "    end range = MTU strain at the pain-free pose (geometry) x m_A.",
+        f"    f_S = min(1, strength ratio / {rule.full_strength_ratio:g}) (side difference "
+        f"< 10 %: van Dyk et al. 2019, doi:{REFERENCES['vandyk2019']['doi']}).",
+        "    f_R = min(1, injured range / (uninjured range - "
+        f"{rule.full_range_deficit_deg:g} deg)) (similar flexibility: van der Horst et al. "
+        f"2017, doi:{REFERENCES['vanderhorst2017']['doi']}; about one SEM of the AKE test, "
+        f"Reurink et al. 2013, doi:{REFERENCES['reurink2013']['doi']}).",
+    ]
+    for label, zone in (("pain during", rule.pain_during), ("pain after", rule.pain_after)):
+        lines.append(
+            f"    m_A ({label}): <= {zone.safe_max:g} no change; to {zone.acceptable_max:g} "
+            f"linear down to x{zone.multiplier_at_acceptable_max:g}; above "
+            f"x{zone.multiplier_high_risk:g}"
+        )
+    lines += [
+        "    (pain guides progression in every study reviewed by Hickey et al. 2017, "
+        f"doi:{REFERENCES['hickey2017']['doi']}; pain up to 4/10 did not delay return,",
+        f"    Hickey et al. 2020, doi:{REFERENCES['hickey2020']['doi']}). Full limits "
+        "(maximal sprinting) need no pain, full range and full strength",
+        "    (van der Horst et al. 2017: absence of pain in strength, flexibility and "
+        "functional tests, similar flexibility).",
+        "    AKE and H-test conventions: Reurink et al. 2013; Askling et al. 2010, "
+        f"doi:{REFERENCES['askling2010']['doi']}.",
+    ]
     return "\n".join(lines)
 
 
@@ -588,3 +741,352 @@ def _days_source(policy, athlete):
         f"pooled {athlete.recovery_group} mean {CALF_MEAN_DAYS[athlete.recovery_group]} d "
         "scaled by the hamstring grade ratio; evidence thin"
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Today's per-criterion limits from the assessment log (or the grade's time course).
+#: Criteria whose reference is the injured muscle's value at maximal sprint speed and whose
+#: limit is a fraction of it that the stretch hazard sets (range and strength together).
+_STRETCH_CRITERIA = ("active_stretch", "active_negative_work", "active_lengthening_velocity")
+
+#: Winter 2009 (``REFERENCES["winter2009"]``), segment lengths as fractions of height: the
+#: leg (knee to ankle) is 0.285 H - 0.039 H = 0.246 H; the lever of a Nordic force measured at
+#: an ankle strap (the strap sits a little above the ankle joint, so this is an upper bound).
+LEG_LENGTH_FRACTION_OF_HEIGHT = 0.246
+
+
+@dataclasses.dataclass(frozen=True)
+class CriterionLimits:
+    """Today's limit of every tissue-load criterion of the injured muscle.
+
+    Attributes:
+        day: the session day; ``days_since_injury``: days from the injury.
+        values: ``{criterion: limit}`` in the criterion's unit (see
+            :data:`~musclesim.training.criteria.CRITERIA`): a drill is within today's limits
+            when ``value <= values[criterion]`` for every criterion.
+        fractions: ``{criterion: values / references}``.
+        references: ``{criterion: reference}``: the injured muscle's own value at the athlete's
+            maximal sprint speed (as given to :func:`todays_limits`).
+        basis: one line per decision: which assessment (date) or the grade's time course set
+            the limits, and why each fraction is what it is.
+        sources: citation-registry keys of everything the limits rest on.
+        assessment_date: the latest assessment on or before ``day``, or None (prior).
+        multiplier: the pain multiplier applied (assessment pain x session pain/soreness).
+        strength_ratio: injured/uninjured strength used, or None (not measured).
+        range_deficit_deg: ``{test: uninjured - injured range}`` of the range tests used.
+        pain_free_strain: MTU strain at the pain-free pose (the end-range limit before pain
+            scaling), or None when no range was measured or no geometry given.
+        force_capacity: the injured muscle's maximal isometric force (N) from the latest
+            strength test through the model's moment arms, or None; reported beside the
+            ``peak_force`` limit, which is the fraction of the sprint reference.
+        cleared_for_full: True when the log shows every full criterion met: pain within
+            the policy's safe zone (default: none), full pain-free range and strength (every
+            fraction is then 1 and maximal sprinting is within the limits). Without a range or
+            strength measurement it is False even when the prior alone gives fractions of 1.
+        session_pain, session_soreness: the session's own readings applied (0-10).
+    """
+
+    day: datetime.date
+    days_since_injury: int
+    values: Mapping[str, float]
+    fractions: Mapping[str, float]
+    references: Mapping[str, float]
+    basis: str
+    sources: tuple[str, ...]
+    assessment_date: datetime.date | None = None
+    multiplier: float = 1.0
+    strength_ratio: float | None = None
+    range_deficit_deg: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    pain_free_strain: float | None = None
+    force_capacity: float | None = None
+    cleared_for_full: bool = False
+    session_pain: float = 0.0
+    session_soreness: float = 0.0
+
+    def utilisation(self, criterion: str, value: float) -> float:
+        """``value / limit`` of one criterion
+        (:func:`~musclesim.training.criteria.utilisation`)."""
+        return float(utilisation(value, self.values[criterion]))
+
+
+def _check_references(references: Mapping[str, float]) -> dict[str, float]:
+    out = {}
+    for name, value in references.items():
+        if name not in CRITERION_NAMES:
+            raise InputError(
+                f"unknown criterion {name!r}",
+                field="references",
+                expected=f"criterion names among {list(CRITERION_NAMES)}",
+            )
+        v = float(value)
+        if not (math.isfinite(v) and v > 0):
+            raise InputError(
+                f"reference {name} = {value!r}",
+                field=f"references.{name}",
+                expected="the injured muscle's value at maximal sprint speed, finite and > 0",
+            )
+        out[name] = v
+    return out
+
+
+def _latest(log, measured):
+    """The latest assessment of ``log`` (oldest first) for which ``measured(a)`` holds."""
+    for a in reversed(log):
+        if measured(a):
+            return a
+    return None
+
+
+def todays_limits(
+    athlete,
+    day: datetime.date,
+    references: Mapping[str, float],
+    *,
+    policy: TolerancePolicy | None = None,
+    pain: float = 0.0,
+    soreness: float = 0.0,
+    geometry=None,
+    muscle: str | None = None,
+    length_scale: float = 1.0,
+) -> CriterionLimits:
+    """Today's limit of each tissue-load criterion, from the athlete's assessment log.
+
+    **With an assessment on or before** ``day`` (each measurement taken from the latest
+    assessment that made it):
+
+    - pain multiplier ``m = min(zone(pain_during), zone(pain_after))`` under
+      ``policy.assessment`` (default: any pain lowers the limits, x0.5 at 4/10, x0 above),
+      times the session multiplier ``m(pain, soreness)`` of :func:`autoregulation_multiplier`;
+    - range factor ``f_R = min_tests min(1, injured range / (uninjured range - tol))`` with
+      ``tol = full_range_deficit_deg`` (range = the extension achieved from 90 deg for the
+      AKE, the hip flexion angle for the SLR and H-test);
+    - strength factor ``f_S = min(1, S / full_strength_ratio)`` with ``S`` the injured /
+      uninjured strength (isometric torque, Nordic force or a written ratio; the injury's
+      ``strength_deficit`` if no assessment measured it);
+    - ``active_stretch``, ``active_negative_work``, ``active_lengthening_velocity``:
+      ``min(f_R, f_S) m`` x reference; ``peak_force``: ``f_S m`` x reference;
+    - ``end_range_length``: the injured muscle's MTU strain at the pain-free pose
+      (:func:`~musclesim.training.capacity.range_test_strain`, the smallest over the tests)
+      x m; with a full range, at least the reference (the muscle's own maximal-sprint end
+      range). Without ``geometry``: ``f_R m`` x reference.
+
+    A measurement that no assessment (and, for strength, not the injury record) gives falls
+    back on the grade's time course for its factor. **Without any assessment**, the grade's
+    time course is the prior: ``r(d) m`` for the stretch criteria and the end range,
+    ``r_F(d) m`` for ``peak_force`` (:func:`recovery_fraction`).
+
+    Full limits (every fraction 1: maximal sprinting cleared, since the references are the
+    injured muscle's own values at maximal speed) need no pain, full pain-free range and
+    strength >= ``full_strength_ratio``.
+
+    Args:
+        athlete: an :class:`~musclesim.training.athlete.Athlete` with its assessment log.
+        day: the session day (on or after the injury).
+        references: ``{criterion: value}``, the injured muscle's own values at the athlete's
+            maximal sprint speed (the metrics table's ``reference_<criterion>`` attributes),
+            each > 0; limits are computed for the criteria given.
+        policy: the :class:`TolerancePolicy` (default: :meth:`TolerancePolicy.default`).
+        pain, soreness: the session's own 0-10 readings (the plan's autoregulation).
+        geometry: the athlete's full :class:`~musclesim.geometry.GeometryModel` (every knee
+            flexor; needed for the pain-free pose strain and the force capacity).
+        muscle: the injured muscle's model name (default: from the athlete and the model
+            family of ``geometry``).
+        length_scale: athlete height / model height (moment arms scale with it).
+    """
+    policy = TolerancePolicy.default() if policy is None else policy
+    refs = _check_references(references)
+    d = athlete.days_since_injury(day)
+    if d < 0:
+        raise InputError(
+            f"day {day} is before the injury on {athlete.injury_date}",
+            field="day",
+            expected="a day on or after the injury",
+        )
+    rule = policy.assessment
+    total = policy.recovery_days_for(athlete)
+    common = {"protection_days": policy.protection_for(total), "full_fraction": 1.0}
+    r = float(recovery_fraction(d, total, start_fraction=policy.start_fraction, **common))
+    r_f = float(recovery_fraction(d, total, start_fraction=policy.force_start_fraction, **common))
+    m_session = float(autoregulation_multiplier(pain, soreness, policy))
+    sources = ["pollock2022", "jarvinen2005", "thomee1997", "silbernagel2007"]
+    prior = f"grade {athlete.grade} time course: day {d} of {total:g}"
+    if geometry is not None and muscle is None:
+        family = "gait2392" if any(m.startswith("bifemlh") for m in geometry.muscles) else None
+        muscle = athlete.model_muscle_name(family or "rajagopal")
+
+    log = athlete.assessments_until(day)
+    latest = log[-1] if log else None
+    lines = []
+    strength_ratio = None
+    deficits: dict[str, float] = {}
+    pain_free_strain = None
+    force_capacity = None
+    if latest is None:
+        m = m_session
+        f_stretch, f_force, f_range = r, r_f, r
+        lines.append(
+            f"no assessment on or before {day}: {prior} -> r = {r:.3f} (stretch, end range), "
+            f"r_F = {r_f:.3f} (force)"
+        )
+        full = False
+    else:
+        sources += ["hickey2017", "hickey2020", "vanderhorst2017"]
+        m_pain = float(
+            min(
+                zone_multiplier(latest.pain_during, rule.pain_during),
+                zone_multiplier(latest.pain_after, rule.pain_after),
+            )
+        )
+        m = m_pain * m_session
+        lines.append(
+            f"assessment of {latest.date} (day {athlete.days_since_injury(latest.date)}): "
+            f"pain during {latest.pain_during:g}/10, after {latest.pain_after:g}/10 "
+            f"-> x{m_pain:.3f}"
+        )
+        # Range.
+        ranged = _latest(log, lambda a: bool(a.ranges))
+        if ranged is None:
+            f_range = r
+            lines.append(f"no pain-free range measured: range factor from the {prior} ({r:.3f})")
+        else:
+            sources += ["reurink2013"]
+            factors = []
+            strains = []
+            for t in ranged.ranges:
+                deficits[t.test] = t.deficit_deg
+                target = max(t.uninjured_range_deg - rule.full_range_deficit_deg, 1e-6)
+                factors.append(min(1.0, max(t.injured_range_deg, 0.0) / target))
+                if t.test == "h_test":
+                    sources.append("askling2010")
+                if geometry is not None:
+                    strains.append(range_test_strain(geometry, muscle, t.test, t.injured_deg))
+            f_range = min(factors)
+            cells = ", ".join(
+                f"{t.test} {t.injured_deg:g} vs {t.uninjured_deg:g} deg (deficit "
+                f"{t.deficit_deg:g} deg)"
+                for t in ranged.ranges
+            )
+            lines.append(
+                f"pain-free range of {ranged.date}: {cells} -> range factor {f_range:.3f} "
+                f"(full within {rule.full_range_deficit_deg:g} deg)"
+            )
+            if strains:
+                pain_free_strain = min(strains)
+        # Strength.
+        strong = _latest(log, lambda a: a.measures_strength)
+        if strong is not None:
+            strength_ratio, how = strong.strength_ratio()
+            when = f"{how}, {strong.date}"
+            force_capacity = _force_capacity(
+                strong, athlete, geometry, muscle, length_scale, sources
+            )
+        elif athlete.strength_deficit is not None:
+            strength_ratio, when = 1.0 - athlete.strength_deficit, "strength deficit at injury"
+        if strength_ratio is None:
+            f_force = r_f
+            lines.append(f"no strength measured: strength factor from the {prior} ({r_f:.3f})")
+        else:
+            sources.append("vandyk2019")
+            f_force = min(1.0, strength_ratio / rule.full_strength_ratio)
+            lines.append(
+                f"strength {strength_ratio:.0%} of the uninjured side ({when}) -> strength "
+                f"factor {f_force:.3f} (full at {rule.full_strength_ratio:.0%})"
+            )
+        f_stretch = min(f_range, f_force)
+        full = (
+            m_pain == 1.0
+            and ranged is not None
+            and f_range >= 1.0
+            and strength_ratio is not None
+            and f_force >= 1.0
+        )
+    if m_session < 1.0:
+        lines.append(f"session pain {pain:g}/10, soreness {soreness:g}/10 -> x{m_session:.3f}")
+
+    fractions = {}
+    values = {}
+    for name, ref in refs.items():
+        if name in _STRETCH_CRITERIA:
+            frac = f_stretch * m
+        elif name == "peak_force":
+            frac = f_force * m
+        elif pain_free_strain is not None:  # end_range_length from the pain-free pose
+            strain = max(pain_free_strain, ref) if f_range >= 1.0 else pain_free_strain
+            frac = max(strain, 0.0) * m / ref
+        else:
+            frac = f_range * m
+        fractions[name] = float(frac)
+        values[name] = float(frac * ref)
+    if "end_range_length" in refs:
+        if pain_free_strain is not None:
+            lines.append(
+                f"end range: MTU strain {pain_free_strain:.4f} at the pain-free pose"
+                + (
+                    f" (at least the sprint's {refs['end_range_length']:.4f})"
+                    if f_range >= 1
+                    else ""
+                )
+            )
+        elif latest is not None and deficits and geometry is None:
+            lines.append("end range: no geometry given, the range factor scales the reference")
+    if force_capacity is not None:
+        lines.append(
+            f"isometric force capacity of {muscle}: {force_capacity:.0f} N (model's knee-flexor "
+            "share at the test pose; reported beside the peak-force limit)"
+        )
+    lines.append(
+        "full limits (maximal sprinting): "
+        + ("met" if full else "not met")
+        + " (no pain, full pain-free range, strength >= "
+        f"{rule.full_strength_ratio:.0%}; van der Horst et al. 2017, van Dyk et al. 2019)"
+    )
+    return CriterionLimits(
+        day=day,
+        days_since_injury=int(d),
+        values=values,
+        fractions=fractions,
+        references=refs,
+        basis="\n".join(lines),
+        sources=tuple(dict.fromkeys(sources)),
+        assessment_date=None if latest is None else latest.date,
+        multiplier=float(m),
+        strength_ratio=strength_ratio,
+        range_deficit_deg=deficits,
+        pain_free_strain=pain_free_strain,
+        force_capacity=force_capacity,
+        cleared_for_full=bool(full),
+        session_pain=float(pain),
+        session_soreness=float(soreness),
+    )
+
+
+def _force_capacity(assessment, athlete, geometry, muscle, length_scale, sources):
+    """The injured muscle's isometric force (N) from the assessment's strength test through
+    the model (None without geometry or without an absolute measurement)."""
+    if geometry is None:
+        return None
+    kf = assessment.knee_flexor
+    if kf is not None:
+        forces = [
+            force_from_knee_flexor_torque(
+                geometry,
+                muscle,
+                torque,
+                hip_flexion_deg=kf.hip_flexion_deg,
+                knee_flexion_deg=angle,
+                length_scale=length_scale,
+            )
+            for angle, torque in zip(kf.knee_angles_deg, kf.injured_nm, strict=True)
+        ]
+        return max(forces)
+    if assessment.nordic_injured_n is not None and assessment.nordic_knee_flexion_deg is not None:
+        sources.append("winter2009")
+        return force_from_nordic(
+            geometry,
+            muscle,
+            assessment.nordic_injured_n,
+            lever_m=LEG_LENGTH_FRACTION_OF_HEIGHT * athlete.height,
+            knee_flexion_deg=assessment.nordic_knee_flexion_deg,
+            length_scale=length_scale,
+        )
+    return None

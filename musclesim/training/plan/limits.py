@@ -1,5 +1,5 @@
-"""A session day's tolerance limit under the pain and soreness readings, and which drill
-levels count as maximal-velocity sprinting.
+"""A session day's per-criterion tissue-load limits under the assessment log and the pain and
+soreness readings, and which drill levels count as maximal-velocity sprinting.
 """
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from ..tolerance import tolerance_limit
+from ..criteria import CRITERION_NAMES
+from ..tolerance import CriterionLimits, todays_limits
 from .settings import PlanSettings
 
 
@@ -21,22 +22,52 @@ def _reading_for(day, readings, horizon):
     return (0.0, 0.0) if best is None else (best[1], best[2])
 
 
-def session_limits(athlete, policy, metrics, day, readings):
-    """``(limit, pain, soreness)`` of a session ``day``: the pain and soreness reading that
-    applies that day, and the :class:`~musclesim.training.tolerance.ToleranceLimit` under it."""
+def table_references(metrics: xr.Dataset) -> dict[str, float]:
+    """``{criterion: reference}`` from a metrics table's ``reference_<criterion>`` attributes
+    (the injured muscle's own values at the athlete's maximal sprint speed), for every
+    criterion the table carries."""
+    return {
+        name: float(metrics.attrs[f"reference_{name}"])
+        for name in CRITERION_NAMES
+        if f"reference_{name}" in metrics.attrs
+    }
+
+
+def session_limits(
+    athlete, policy, metrics, day, readings, *, geometry=None, length_scale: float = 1.0
+) -> CriterionLimits:
+    """The per-criterion limits of a session ``day``: a
+    :class:`~musclesim.training.tolerance.CriterionLimits`.
+
+    They are :func:`~musclesim.training.tolerance.todays_limits` from the athlete's assessment
+    log (the latest assessment on or before ``day``) or the grade's time course, under the
+    pain and soreness reading that applies that day (the latest of ``readings``, tuples
+    ``(date, pain, soreness)``, on or before it and at most
+    ``policy.autoregulation_horizon_days`` old; else 0), kept as ``limits.session_pain`` and
+    ``limits.session_soreness``.
+
+    ``limits.values[c]`` is today's limit of criterion ``c`` in the metrics table's units
+    (per repetition / exposure unit, like the table's variable ``c``): a level ``(d, k)`` is
+    within today's limits when ``metrics[c][d, k] <= limits.values[c]`` for every criterion
+    ``c`` in ``limits.values`` (every ``reference_<c>`` attribute of the table);
+    ``limits.fractions[c]`` is that limit over the reference, ``limits.basis`` says why.
+
+    Args:
+        geometry, length_scale: the athlete's full geometry model and height scale, for the
+            end-range limit at the pain-free pose and the strength capacity (see
+            :func:`~musclesim.training.tolerance.todays_limits`); without them the end-range
+            limit scales the table's reference.
+    """
     pain, soreness = _reading_for(day, readings, policy.autoregulation_horizon_days)
-    return (
-        tolerance_limit(
-            athlete,
-            athlete.days_since_injury(day),
-            policy=policy,
-            pain=pain,
-            soreness=soreness,
-            reference_strain=float(metrics.attrs["reference_peak_eccentric_fiber_strain"]),
-            reference_force=float(metrics.attrs["reference_peak_force"]),
-        ),
-        pain,
-        soreness,
+    return todays_limits(
+        athlete,
+        day,
+        table_references(metrics),
+        policy=policy,
+        pain=pain,
+        soreness=soreness,
+        geometry=geometry,
+        length_scale=length_scale,
     )
 
 
@@ -48,4 +79,4 @@ def max_velocity_mask(metrics: xr.Dataset, athlete, settings: PlanSettings) -> n
     speed = (unit[:, None] == "m/s") & (
         value >= settings.max_velocity_fraction * athlete.max_sprint_speed - 1e-9
     )
-    return (flag | speed) & np.isfinite(np.asarray(metrics["peak_eccentric_fiber_strain"]))
+    return (flag | speed) & np.isfinite(np.asarray(metrics["intensity_value"]))
