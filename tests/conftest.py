@@ -75,6 +75,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_rank.py": ("slow",),
     # Evaluates the full sprinter model (80 muscles) at test poses: 35-65 s of tracing per test.
     "test_tolerance_capacity.py": ("slow",),
+    # Simulates five drills and two pose grids through the fibre solver (about 30 s).
+    "test_drills_kinematics_check.py": ("slow",),
 }
 
 #: Single tests of otherwise fast files (``file::test``, every parameter case), left out of the
