@@ -216,7 +216,8 @@ def check_plan_file(
     max_drills,
     deload_every,
     deload_reduction,
-    first_allowed=None,
+    walked_before=False,
+    vmax=VMAX,
 ):
     """Every rule of RULES on the plan written to ``path``; returns the problems found."""
     problems = []
@@ -231,6 +232,18 @@ def check_plan_file(
     for r in rows:
         days.setdefault(datetime.date.fromisoformat(r["date"]), []).append(r)
     planned = {d: [r for r in rs if r["drill"]] for d, rs in days.items()}
+    full = {r["full_training_date"] for r in rows}
+    if len(full) != 1:
+        problems.append(f"full_training_date differs between rows: {full}")
+    full = datetime.date.fromisoformat(full.pop()) if full and min(full) else None
+    for r in rows:
+        d = datetime.date.fromisoformat(r["date"])
+        phase = "full training" if full is not None and d >= full else "rehabilitation"
+        if r["phase"] != phase:
+            problems.append(f"{d}: phase {r['phase']!r}, expected {phase!r}")
+    if full is not None and full < target:
+        problems.append(f"full training from {full}, before the target return day {target}")
+    rehab_end = full if full is not None else target
 
     def util(day, drill, level):
         lim = limits(day).values
@@ -240,7 +253,7 @@ def check_plan_file(
     def speed(r):
         if cat[r["drill"]] != "running":
             return 0.0
-        return float(r["intensity"]) / VMAX
+        return float(r["intensity"]) / vmax
 
     # limits and admissibility, per criterion
     for day, rs in planned.items():
@@ -278,7 +291,7 @@ def check_plan_file(
             d
             for d in sorted(days) + [start + datetime.timedelta(days=i) for i in range(7 * weeks)]
             if d >= max(earliest, start)
-            and d < target
+            and d < rehab_end
             and any(
                 max(util(d, drill, k).values()) <= 1 + 1e-9
                 for k in range(int(np.isfinite(metrics["intensity_value"].values[j]).sum()))
@@ -330,7 +343,7 @@ def check_plan_file(
         if best > 0 and any(cat[r["drill"]] == "walking" for r in planned[d]):
             problems.append(f"{d}: walking after running has started")
         if top[d] > 0:
-            if not walked and first_allowed is None:
+            if not walked and not walked_before:
                 problems.append(f"{d}: running before any walking session")
             limit = max(RULES["running_start_max"], best + RULES["running_step"])
             if top[d] > limit + 1e-9:
@@ -338,9 +351,22 @@ def check_plan_file(
             best = max(best, top[d])
         walked |= any(cat[r["drill"]] == "walking" for r in planned[d])
     for fraction, need in (RULES["near_max"], RULES["max_velocity"]):
-        got = sum(1 for d in gym_days if d < target and top[d] >= fraction - 1e-9)
-        if target < start + datetime.timedelta(days=7 * weeks) and got < need:
-            problems.append(f"{got} session(s) at >= {fraction:.0%} before {target}")
+        got = sum(1 for d in gym_days if full and d < full and top[d] >= fraction - 1e-9)
+        if full is not None and got < need:
+            problems.append(f"{got} session(s) at >= {fraction:.0%} before full training {full}")
+    if full is None:
+        run = names.index("running")
+        n_run = int(np.isfinite(metrics["intensity_value"].values[run]).sum())
+        for i in range(7 * weeks):
+            d = start + datetime.timedelta(days=i)
+            if d.weekday() in weekdays and any(
+                float(metrics["intensity_value"].values[run, k]) / vmax
+                >= RULES["max_velocity"][0] - 1e-9
+                and max(util(d, "running", k).values()) <= 1 + 1e-9
+                for k in range(n_run)
+            ):
+                problems.append(f"no full training, though maximal speed is admissible on {d}")
+                break
     # hard and easy days (a fast run or a drill near a limit makes the day hard)
     hard = [
         d
@@ -469,6 +495,15 @@ def test_lower_limits_hold_running_back(tmp_path):
     top = max((float(r["speed_fraction"]) for r in rows if r["drill"] == "running"), default=0)
     assert top < 0.9
     assert any("NOT REACHED" in n for n in plan.notes)
+
+
+def test_limits_cleared_after_the_target_delay_full_training(tmp_path):
+    """Limits that clear maximal speed only after the target: the required sessions come
+    after it, full training starts after them, and a note says why."""
+    plan, path, problems = run_plan(tmp_path, limits=ramp_limits(full_day=30), weeks=5)
+    assert problems == [], "\n".join(problems)
+    assert plan.full_training_date > plan.target_return_date
+    assert any("not before the target return day" in n for n in plan.notes)
 
 
 def test_target_too_early_names_the_rule(tmp_path):

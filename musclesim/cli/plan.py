@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..core.errors import InputError
 from ..core.io import check_output_folder, write_netcdf_atomic, write_text_atomic
+from ..geometry.io import load_model
 from ..training.athlete import load_athlete
 from ..training.plan import (
     PlanSettings,
@@ -30,7 +31,7 @@ from ..training.plan import (
     write_plan_csv,
     write_plan_netcdf,
 )
-from ..training.rank import athlete_metrics
+from ..training.rank import athlete_metrics, athlete_model
 from ..training.tolerance import TolerancePolicy
 
 #: Intensity levels per drill in the table computed for the plan: 9 levels put running
@@ -123,6 +124,8 @@ def run(args) -> int:
             field="attrs.muscle",
             expected=f"a table computed for {expected_muscle}",
         )
+    am = athlete_model(athlete, args.model)
+    geometry = {"geometry": load_model(args.model), "length_scale": am.length_scale}
     if args.previous is not None:
         previous = read_plan(args.previous, athlete, metrics, policy=policy)
         if args.weeks != previous.weeks:
@@ -133,7 +136,12 @@ def run(args) -> int:
                 expected="the same number of weeks when re-planning",
             )
         plan = replan(
-            previous, from_date=today, pain=args.pain, soreness=args.soreness, athlete=athlete
+            previous,
+            from_date=today,
+            pain=args.pain,
+            soreness=args.soreness,
+            athlete=athlete,
+            **geometry,
         )
     else:
         settings = PlanSettings.with_days_per_week(args.days_per_week)
@@ -147,6 +155,7 @@ def run(args) -> int:
             pain=args.pain,
             soreness=args.soreness,
             target_return_date=args.target_date,
+            **geometry,
         )
     out = Path(args.out)
     write_plan_csv(plan, out / "plan.csv")

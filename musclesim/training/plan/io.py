@@ -56,6 +56,8 @@ def read_plan(
     try:
         start = datetime.date.fromisoformat(ds.attrs["start"])
         target = datetime.date.fromisoformat(ds.attrs["target_return_date"])
+        full = str(ds.attrs.get("full_training_date", ""))
+        full = datetime.date.fromisoformat(full) if full else None
         weeks = int(ds.attrs["weeks"])
         criteria = tuple(c for c in str(ds.attrs["criteria"]).split(",") if c)
         settings_dict = json.loads(ds.attrs["plan_settings"])
@@ -153,6 +155,7 @@ def read_plan(
         start=start,
         weeks=weeks,
         target_return_date=target,
+        full_training_date=full,
         readings=readings,
         sessions=tuple(sessions),
         weekly_negative_work=tuple(nw),

@@ -280,7 +280,7 @@ class PlanProblem:
                 continue
             first, skipped = None, []
             for day in self.days:
-                if day < earliest or day >= self.target:
+                if day < earliest or day >= self.rehab_end:
                     continue
                 if first is None and not self.admissible[day][j].any():
                     continue
@@ -333,17 +333,14 @@ class PlanProblem:
         return out
 
     def _requirement(self, fraction, need, label):
-        """Whether ``need`` sessions at >= ``fraction`` of maximal speed are required before
-        the target; notes why not when they cannot be."""
+        """The day before which ``need`` sessions at >= ``fraction`` of maximal speed are
+        required: the target return day when the limits allow it on a session day before
+        the target; else the plan's end when they allow it on a later session day (full
+        training then starts after the target, and a note says why); else None, with a note
+        naming the binding criterion (the requirement is dropped, not faked)."""
         if need == 0:
-            return False
+            return None
         end = self.start + datetime.timedelta(days=7 * self.weeks)
-        if self.target > end or self.target <= self.start:
-            self.notes.append(
-                f"the target return day {self.target} is outside the plan ({self.start} .. "
-                f"{end - datetime.timedelta(days=1)}): {label} is not required within it"
-            )
-            return False
         fast = self.running[:, None] & (self.speed >= fraction - _RTOL)
         if not fast.any():
             raise PlanInfeasibleError(
@@ -352,16 +349,29 @@ class PlanProblem:
                 field="intensity_value",
                 expected=f"running levels reaching {fraction:.0%} of maximal speed ({label})",
             )
-        days = [d for d in self.session_days if d < self.target]
-        if any((self.admissible[d] & fast).any() for d in days):
-            return True
-        self.notes.append(self._ceiling_note(fraction, label, days))
-        return False
+        cleared = [d for d in self.session_days if (self.admissible[d] & fast).any()]
+        if cleared and self.start < self.target <= end and cleared[0] < self.target:
+            return self.target
+        if cleared:
+            self.notes.append(
+                f"{label} (>= {fraction:.0%} of maximal speed) is first within the limits on "
+                f"{cleared[0]} (limits from {self.limits[cleared[0]].basis}), "
+                + (
+                    f"not before the target return day {self.target}"
+                    if cleared[0] >= self.target
+                    else f"and the target return day {self.target} is outside the plan"
+                )
+                + f": the {need} required session(s) come before full training, which starts "
+                "after them"
+            )
+            return end
+        self.notes.append(self._ceiling_note(fraction, label))
+        return None
 
-    def _ceiling_note(self, fraction, label, days) -> str:
-        """Why running at ``fraction`` is never admissible before the target, and the fastest
-        running that is: the requirement is dropped, not faked."""
-        last = days[-1] if days else self.target
+    def _ceiling_note(self, fraction, label) -> str:
+        """Why running at ``fraction`` is never admissible in the plan, and the fastest running
+        that is: the requirement is dropped, not faked."""
+        last = self.session_days[-1]
         fast = self.running[:, None] & (self.speed >= fraction - _RTOL)
         u = self.util[last]
         worst = np.where(fast[None], u, np.inf).min(axis=(1, 2))
@@ -374,12 +384,11 @@ class PlanProblem:
             else f"no running level is admissible on {last}"
         )
         return (
-            f"{label.upper()} IS NOT REACHED BEFORE THE TARGET RETURN DAY {self.target}: no "
-            f"running level at >= {fraction:.0%} of maximal speed is within the limits on any "
-            f"session day before it ({binding} at {float(worst.min()):.2f} x its limit on "
-            f"{last}, limits from {self.limits[last].basis}); {reach}. The requirement is "
-            "dropped from this plan: a later assessment that raises the limits, or a later "
-            "target, is needed to clear it."
+            f"{label.upper()} IS NOT REACHED IN THIS PLAN: no running level at >= "
+            f"{fraction:.0%} of maximal speed is within the limits on any session day "
+            f"({binding} at {float(worst.max()):.2f} x its limit on {last}, limits from "
+            f"{self.limits[last].basis}); {reach}. Full training is not cleared: a later "
+            "assessment that raises the limits is needed (re-plan from it)."
         )
 
     def build(self, var, drop=()):
@@ -510,8 +519,7 @@ class PlanProblem:
                 for s2, rq in run_by_s.items():
                     if s2 < si:
                         add([(iy[q], 1.0) for q in wq + rq], -np.inf, 1.0)
-        # 5. near-maximal and maximal-velocity sessions before the target
-        before = [si for si, d in enumerate(self.session_days) if d < self.target]
+        # 5. near-maximal and maximal-velocity sessions before full training
         for ind, fraction, need, group in (
             (ia, s.near_max_fraction, s.min_near_max_sessions, "near_max"),
             (im, s.max_velocity_fraction, s.min_max_velocity_sessions, "max_velocity"),
@@ -526,8 +534,12 @@ class PlanProblem:
                     if var[q][0] == si and self.speed[var[q][1], var[q][2]] >= fraction - _RTOL
                 ]
                 add([(ind[si], 1.0)] + [(col, -1.0) for col in fast], -np.inf, 0.0)
-            if group not in drop and self._required[group]:
+            window = self._required[group]
+            if group not in drop and window is not None:
+                before = [si for si, d in enumerate(self.session_days) if d < window]
                 add([(ind[si], 1.0) for si in before], float(need), np.inf)
+            for si in range(ns):  # the earlier the better (full training starts after them)
+                c[ind[si]] = -0.01 * (ns - si) / ns
         # 6. the Nordic
         if self.nordic is not None and "nordic" not in drop:
             j = self.nordic
@@ -622,7 +634,6 @@ class PlanProblem:
 
     def solve(self):
         s = self.settings
-        self.home = self.home_protocol()
         self._required = {
             "near_max": self._requirement(
                 s.near_max_fraction, s.min_near_max_sessions, "near-maximal running"
@@ -631,6 +642,9 @@ class PlanProblem:
                 s.max_velocity_fraction, s.min_max_velocity_sessions, "maximal-velocity running"
             ),
         }
+        windows = [w for w in self._required.values() if w is not None]
+        self.rehab_end = max([self.target, *windows])
+        self.home = self.home_protocol()
         if not self.walking.any() and self.running.any():
             self.notes.append("the metrics table has no walking drill: walking-first not applied")
         self.var = self._options()
@@ -661,6 +675,31 @@ class PlanProblem:
             expected="more weeks, a later target, or relaxed PlanSettings",
         )
 
+    def full_training(self, chosen):
+        """The first day of full training: the target return day, or the day after the
+        session that completes the required near-maximal and maximal-velocity sessions when
+        that is later; None when a required one is not in the plan."""
+        s = self.settings
+        top: dict[datetime.date, float] = {}
+        for day, drills in chosen.items():
+            top[day] = max((d.speed_fraction for d in drills if d.category == "running"), default=0)
+        for day, old in self.fixed.items():
+            top[day] = max(
+                (d.speed_fraction for d in old.drills if d.category == "running"), default=0
+            )
+        last = []
+        for fraction, need, group in (
+            (s.near_max_fraction, s.min_near_max_sessions, "near_max"),
+            (s.max_velocity_fraction, s.min_max_velocity_sessions, "max_velocity"),
+        ):
+            if need == 0:
+                continue
+            days = sorted(d for d, f in top.items() if f >= fraction - _RTOL)
+            if self._required[group] is None or len(days) < need:
+                return None
+            last.append(days[need - 1] + datetime.timedelta(days=1))
+        return max([self.target, *last])
+
     def to_plan(self, res, seconds, readings=()):
         x = res.x
         nv = len(self.var)
@@ -671,6 +710,9 @@ class PlanProblem:
             day = self.session_days[si]
             dose = round(x[nv + q]) * self.step[j]
             chosen.setdefault(day, []).append(self.planned(day, j, k, dose))
+        full = self.full_training(chosen)
+        if full is not None:  # the home protocol is rehabilitation: it ends at full training
+            self.home = {d: v for d, v in self.home.items() if d < full}
         sessions = []
         for day in self.days:
             kind = "session" if day.weekday() in self.settings.weekdays else "home"
@@ -717,6 +759,7 @@ class PlanProblem:
             start=self.start,
             weeks=self.weeks,
             target_return_date=self.target,
+            full_training_date=full,
             readings=tuple(readings),
             sessions=tuple(sessions),
             weekly_negative_work=tuple(nw),

@@ -20,13 +20,17 @@ from .settings import PlanSettings
 from .types import DayLimits, Plan
 
 
-def day_limits(athlete, policy, metrics, day, readings) -> DayLimits:
+def day_limits(
+    athlete, policy, metrics, day, readings, *, geometry=None, length_scale=1.0
+) -> DayLimits:
     """A day's per-criterion limits (:func:`~.limits.session_limits`: the latest assessment
-    on or before ``day``, else the grade's prior, under that day's pain reading)."""
-    limits = session_limits(athlete, policy, metrics, day, readings)
-    return DayLimits(
-        values={k: float(v) for k, v in limits.values.items()}, basis=str(limits.basis)
+    on or before ``day``, else the grade's prior, under that day's pain reading; with the
+    athlete's ``geometry`` and ``length_scale``, the end-range limit at the pain-free pose)."""
+    limits = session_limits(
+        athlete, policy, metrics, day, readings, geometry=geometry, length_scale=length_scale
     )
+    basis = "; ".join(line.strip() for line in str(limits.basis).splitlines() if line.strip())
+    return DayLimits(values={k: float(v) for k, v in limits.values.items()}, basis=basis)
 
 
 def plan_progression(
@@ -41,6 +45,8 @@ def plan_progression(
     soreness: float = 0.0,
     target_return_date: datetime.date | None = None,
     limits: Callable[[datetime.date], DayLimits] | None = None,
+    geometry=None,
+    length_scale: float = 1.0,
     _history: FixedBefore | None = None,
     _readings: Sequence[tuple[datetime.date, float, float]] = (),
 ) -> Plan:
@@ -59,6 +65,8 @@ def plan_progression(
             policy's expected days for the grade.
         limits: day -> :class:`~.types.DayLimits`; default :func:`day_limits` (the athlete's
             assessments and the policy).
+        geometry, length_scale: the athlete's geometry model and height scale for
+            :func:`day_limits` (the end-range limit at the pain-free pose).
 
     Raises:
         PlanInfeasibleError: naming the rule that makes the programme infeasible.
@@ -80,7 +88,15 @@ def plan_progression(
     if limits is None:
 
         def limits(day):
-            return day_limits(athlete, policy, metrics, day, readings)
+            return day_limits(
+                athlete,
+                policy,
+                metrics,
+                day,
+                readings,
+                geometry=geometry,
+                length_scale=length_scale,
+            )
 
     t0 = time.perf_counter()
     days = [start + datetime.timedelta(days=i) for i in range(7 * weeks)]
@@ -108,6 +124,8 @@ def replan(
     athlete=None,
     metrics: xr.Dataset | None = None,
     limits: Callable[[datetime.date], DayLimits] | None = None,
+    geometry=None,
+    length_scale: float = 1.0,
 ) -> Plan:
     """Re-plan from ``from_date`` with a new assessment (``athlete``: the athlete re-read with
     its updated assessment log) or new pain/soreness scores.
@@ -136,6 +154,8 @@ def replan(
         settings=previous.settings,
         target_return_date=previous.target_return_date,
         limits=limits,
+        geometry=geometry,
+        length_scale=length_scale,
         _history=FixedBefore(previous, from_date),
         _readings=readings,
     )

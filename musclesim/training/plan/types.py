@@ -99,6 +99,7 @@ class Plan:
     start: datetime.date
     weeks: int
     target_return_date: datetime.date
+    full_training_date: datetime.date | None
     readings: tuple[tuple[datetime.date, float, float], ...]
     sessions: tuple[Session, ...]
     weekly_negative_work: tuple[float, ...]
@@ -114,6 +115,13 @@ class Plan:
             f"Plan for {a.name or 'athlete'}: {a.side} {a.muscle} grade {a.grade}, injured "
             f"{a.injury_date}; {self.weeks} weeks from {self.start}; target return "
             f"{self.target_return_date}.",
+            "Full training from "
+            + (
+                f"{self.full_training_date} (after the required near-maximal and "
+                "maximal-velocity sessions)."
+                if self.full_training_date is not None
+                else "a day not in this plan: the limits do not clear it (see the notes)."
+            ),
         ]
         basis = None
         for s in self.sessions:
@@ -167,6 +175,7 @@ class Plan:
                 "start": str(self.start),
                 "weeks": self.weeks,
                 "target_return_date": str(self.target_return_date),
+                "full_training_date": str(self.full_training_date or ""),
                 "criteria": ",".join(self.criteria),
                 "readings": ";".join(f"{d}:{p:g}:{s:g}" for d, p, s in self.readings),
                 "plan_settings": json.dumps(dataclasses.asdict(self.settings)),
@@ -193,8 +202,11 @@ def plan_rows(plan: Plan) -> list[dict[str, Any]]:
     for s in plan.sessions:
         if not s.drills and s.kind == "home":
             continue
+        full = plan.full_training_date
         base = {
             "date": str(s.date),
+            "phase": "full training" if full is not None and s.date >= full else "rehabilitation",
+            "full_training_date": str(full or ""),
             "days_since_injury": s.days_since_injury,
             "week": s.week,
             "deload_week": int(s.deload_week),
