@@ -273,3 +273,32 @@ def test_shipped_example_policy():
     assert p.pain.safe_max == 1.0 and p.soreness.safe_max == 2.0
     a = athlete("2b")
     assert tolerance_limit(a, 10, policy=p).strain_fraction < tolerance_limit(a, 10).strain_fraction
+
+
+def test_shipped_example_policy_is_stricter_on_assessments():
+    """Its [assessment] table: a higher strength bar, a narrower range margin and steeper pain
+    zones than the defaults, each lowering the limits from the same assessment."""
+    import dataclasses
+    import datetime
+
+    from musclesim.core.io import MODELS_DIR
+    from musclesim.training.athlete import Assessment, RangeTest
+    from musclesim.training.tolerance import todays_limits
+
+    p = TolerancePolicy.load(MODELS_DIR / "policy" / "example_conservative.toml")
+    assert p.assessment.full_strength_ratio == 0.95
+    assert p.assessment.full_range_deficit_deg == 3.0
+    assert p.assessment.pain_during.acceptable_max == 3.0
+    assert p.assessment.pain_after.safe_max == 0.0
+    day = datetime.date(2026, 11, 12)
+    refs = {"active_stretch": 0.2, "peak_force": 2000.0}
+    for kw in (
+        dict(pain_during=0.0, ranges=(RangeTest("ake", 20.0, 20.0),), strength_ratio_given=0.92),
+        dict(pain_during=0.0, ranges=(RangeTest("ake", 24.0, 20.0),), strength_ratio_given=1.0),
+        dict(pain_during=2.0, ranges=(RangeTest("ake", 20.0, 20.0),), strength_ratio_given=1.0),
+    ):
+        log = (Assessment(date=day, pain_after=0.0, **kw),)
+        a = dataclasses.replace(athlete("2b"), assessments=log)
+        strict = todays_limits(a, day, refs, policy=p)
+        default = todays_limits(a, day, refs)
+        assert strict.fractions["active_stretch"] < default.fractions["active_stretch"], kw
