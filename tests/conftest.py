@@ -89,6 +89,8 @@ TEST_MARKS: dict[str, tuple[str, ...]] = {
         "test_arm_convention.py::test_correction_survives_select_jit_and_grad",
         "test_arm_convention.py::test_opensim_convention_adds_the_fitted_correction_to_one_pair",
         "test_arm_convention.py::test_static_optimization_takes_the_convention",
+        # Starts Python processes that import the package and write for seconds (15-20 s each).
+        "test_bad_inputs.py::test_interrupt_during_netcdf_write_leaves_nothing_and_exits",
         "test_drills.py::test_every_drill_feeds_the_shipped_geometry_model",
         "test_fiber.py::test_batched_solve_shapes_and_vmap_consistency",
         "test_fiber.py::test_compliant_solution_matches_solve_ivp",
