@@ -73,6 +73,9 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_jax_cache.py": ("slow",),
     # Ranks drills through the whole pipeline: whichever test runs first traces it (10-15 s).
     "test_rank.py": ("slow",),
+    # Computes the example athlete's drill table through the pipeline, then plans from each of
+    # its assessments (minutes).
+    "test_plan_example.py": ("slow",),
     # Evaluates the full sprinter model (80 muscles) at test poses: 35-65 s of tracing per test.
     "test_tolerance_capacity.py": ("slow",),
     # Simulates five drills and two pose grids through the fibre solver (about 30 s).
