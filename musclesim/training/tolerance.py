@@ -776,9 +776,11 @@ class CriterionLimits:
         range_deficit_deg: ``{test: uninjured - injured range}`` of the range tests used.
         pain_free_strain: MTU strain at the pain-free pose (the end-range limit before pain
             scaling), or None when no range was measured or no geometry given.
-        force_capacity: the injured muscle's maximal isometric force (N) from the latest
-            strength test through the model's moment arms, or None; reported beside the
-            ``peak_force`` limit, which is the fraction of the sprint reference.
+        force_capacity: the largest isometric force (N) of the injured muscle that the latest
+            strength test shows (each angle's torque through the model's knee-flexor share and
+            moment arm, :mod:`~musclesim.training.capacity`), or None; reported beside the
+            ``peak_force`` limit, which is the fraction of the sprint reference. It depends
+            strongly on the test angle where the model puts the muscle on its ascending limb.
         cleared_for_full: True when the log shows every full criterion met: pain within
             the policy's safe zone (default: none), full pain-free range and strength (every
             fraction is then 1 and maximal sprinting is within the limits). Without a range or
