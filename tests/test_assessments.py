@@ -403,3 +403,23 @@ def test_summary_prints_the_assessment_rules_with_their_sources():
     for key in ("vandyk2019", "vanderhorst2017", "reurink2013", "hickey2017", "askling2010"):
         assert f"doi:{REFERENCES[key]['doi']}" in summary
     assert "f_S = min(1, strength ratio / 0.9)" in summary
+
+
+def test_session_limits_read_the_table_references_and_the_day_reading(base):
+    """The planner's view: the table's reference_<criterion> attributes, the latest reading
+    within the policy's horizon, the latest assessment on or before the day."""
+    import xarray as xr
+
+    from musclesim.training.plan.limits import session_limits
+
+    table = xr.Dataset(attrs={f"reference_{k}": v for k, v in REFS.items()})
+    policy = TolerancePolicy.default()
+    last = base.assessments[-1].date
+    readings = ((last - datetime.timedelta(days=1), 4.0, 0.0),)
+    lim = session_limits(base, policy, table, last, readings)
+    assert set(lim.values) == set(CRITERION_NAMES)
+    assert lim.session_pain == 4.0 and lim.assessment_date == last
+    assert lim.values == pytest.approx(todays_limits(base, last, REFS, pain=4.0).values)
+    stale = last + datetime.timedelta(days=policy.autoregulation_horizon_days + 1)
+    quiet = session_limits(base, policy, table, stale, readings)
+    assert quiet.session_pain == 0.0 and quiet.values == pytest.approx(REFS)
