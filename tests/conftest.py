@@ -78,7 +78,7 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_plan_example.py": ("slow",),
     # Evaluates the full sprinter model (80 muscles) at test poses: 35-65 s of tracing per test.
     "test_tolerance_capacity.py": ("slow",),
-    # Simulates five drills and two pose grids through the fibre solver (about 30 s).
+    # Five drills and nine held poses through the fibre solver in one batch (about 60 s).
     "test_drills_kinematics_check.py": ("slow",),
 }
 
