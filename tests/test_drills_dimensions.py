@@ -230,3 +230,34 @@ def test_unknown_category_is_refused_and_a_users_file_without_one_is_read(tmp_pa
         musclesim.load_drills(path)
     path.write_text(_BASE.replace("DUR", "1.0").replace('category = "strength"\n', ""))
     assert musclesim.load_drills(path)["my_drill"].category == "drill"
+
+
+def test_askling_exercises_carry_the_trials_session_frequencies(drills):
+    # Askling et al. 2013, L-protocol: Extender 3 x 12 twice a day, Diver 3 x 6 every other
+    # day, Glider 3 x 4 every third day (the drill files' [[sources]] name where this is read)
+    got = {
+        n: (drills[n].dose.sets, drills[n].dose.reps, drills[n].dose.sessions_per_day)
+        for n in ("askling_extender", "askling_diver", "askling_glider")
+    }
+    assert got["askling_extender"] == (3, 12, 2.0)
+    assert got["askling_diver"] == (3, 6, 0.5)
+    assert got["askling_glider"][:2] == (3, 4)
+    assert np.isclose(got["askling_glider"][2], 1.0 / 3.0)
+    assert drills["askling_glider"].dose.describe() == "3 × 4, every third day"
+    assert drills["nordic_hamstring"].dose.sessions_per_day is None
+
+
+@pytest.mark.parametrize(
+    ("dose", "field"),
+    [
+        ("sessions_per_day = 0", "dose.sessions_per_day"),
+        ("every_days = 0", "dose.every_days"),
+        ("every_days = 2\nsessions_per_day = 1", "dose"),
+    ],
+)
+def test_bad_session_frequency_names_the_field(tmp_path, dose, field):
+    path = tmp_path / "my_drill.toml"
+    path.write_text(_BASE.replace("DUR", "1.0").replace("reps = 1\n", f"reps = 1\n{dose}\n"))
+    with pytest.raises(InputError) as err:
+        musclesim.load_drills(path)
+    assert err.value.field == field

@@ -60,8 +60,8 @@ TOML format (``_deg`` keys are degrees, converted to radians on reading; everyth
     [[dimensions]]                            # optional: range_fraction, tempo_s, load_bm
     name = "tempo_s"                          # min, max, default, description (unit fixed)
     [dose]                                    # sets and reps, or distance_m; optionally
-                                              # sessions_per_day (e.g. 2, or 0.5 = every
-                                              # other day)
+                                              # sessions_per_day (e.g. 2 = twice a day) or
+                                              # every_days (e.g. 3 = once every third day)
     [motion]
     type = "keyframes"
     time_unit = "s"                           # "s" (dur_s per key posture) or "cycle" (dur)
@@ -226,10 +226,13 @@ class Dose:
 
 def _frequency_words(per_day: float) -> str:
     if per_day >= 1.0:
-        n = round(per_day)
-        return "once a day" if n == 1 else f"{n:g} times a day" if n != 2 else "twice a day"
-    every = 1.0 / per_day
-    return "every other day" if abs(every - 2.0) < 1e-9 else f"every {every:g} days"
+        if per_day != round(per_day):
+            return f"{per_day:g} times a day"
+        return {1: "once a day", 2: "twice a day"}.get(round(per_day), f"{per_day:g} times a day")
+    every = round(1.0 / per_day)
+    if abs(every * per_day - 1.0) > 1e-9:
+        return f"{per_day:g} times a day"
+    return {2: "every other day", 3: "every third day"}.get(every, f"every {every} days")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,6 +510,25 @@ def _parse_drill(path: Path, data: Mapping) -> Drill:
     dose_t = _require(data, "dose", dict, path=path, field="", expected="a [dose] table")
     sets = _require(dose_t, "sets", int, path=path, field="dose.", expected="an integer ≥ 1")
     per_day = None
+    if "sessions_per_day" in dose_t and "every_days" in dose_t:
+        raise InputError(
+            "give at most one of sessions_per_day and every_days",
+            path=path,
+            field="dose",
+            expected="sessions_per_day (e.g. 2) or every_days (e.g. 3 = every third day)",
+        )
+    if "every_days" in dose_t:
+        every = _require(
+            dose_t,
+            "every_days",
+            int,
+            path=path,
+            field="dose.",
+            expected="an integer ≥ 1 (once every that many days)",
+        )
+        if every < 1:
+            raise InputError(f"{every!r}", path=path, field="dose.every_days", expected="≥ 1")
+        per_day = 1.0 / every
     if "sessions_per_day" in dose_t:
         per_day = _require(
             dose_t,
