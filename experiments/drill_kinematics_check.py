@@ -21,6 +21,7 @@ import dataclasses
 import math
 import sys
 
+import jax
 import numpy as np
 
 from musclesim.core.citations import reference
@@ -350,8 +351,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=256)
     args = parser.parse_args(argv)
-    import jax
-
     jax.config.update("jax_enable_x64", True)
     print(report(run(build(args.samples))))
     return 0
