@@ -76,7 +76,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # Computes the example athlete's drill table through the pipeline, then plans from each of
     # its assessments (minutes).
     "test_plan_example.py": ("slow",),
-    # Evaluates the full sprinter model (80 muscles) at test poses: 35-65 s of tracing per test.
+    # Evaluates the sprinter model's knee muscles at test poses: 20 s with a warm compilation
+    # cache, about a minute without (2 shared cores).
     "test_tolerance_capacity.py": ("slow",),
     # Five drills and nine held poses through the fibre solver in one batch (about 60 s).
     "test_drills_kinematics_check.py": ("slow",),

@@ -104,6 +104,23 @@ def _side_coordinates(geometry, muscle: str) -> tuple[str, str, str, int]:
     return hip, knee, ankle, int(signs[knee])
 
 
+def _knee_model(geometry, muscle: str):
+    """The model restricted to the muscles crossing ``muscle``'s knee (those whose fitted
+    domain bounds that knee coordinate): every candidate knee flexor, and far fewer
+    polynomial blocks to evaluate than the whole body. The whole model for a muscle that
+    does not cross the knee."""
+    _, knee, _, _ = _side_coordinates(geometry, muscle)
+
+    def compute():
+        column = geometry.coordinates.index(knee)
+        lower = np.asarray(geometry.domain_lower)[:, column]
+        names = [m for m, lo in zip(geometry.muscles, lower, strict=True) if np.isfinite(lo)]
+        return geometry.select(names) if 0 < len(names) < len(geometry.muscles) else geometry
+
+    model = _cached(geometry, ("knee model", knee), compute)
+    return model if muscle in model.muscles else geometry
+
+
 def pose(
     geometry,
     muscle: str,
@@ -129,10 +146,9 @@ def pose_mtu_strain(
     """``mtu_strain`` of ``muscle`` at a hip/knee pose (every other coordinate upright)."""
 
     def compute():
-        q = pose(
-            geometry, muscle, hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg
-        )
-        return float(geometry.mtu_strain(q)[geometry.muscle_index(muscle)])
+        model = _knee_model(geometry, muscle)
+        q = pose(model, muscle, hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg)
+        return float(model.mtu_strain(q)[model.muscle_index(muscle)])
 
     key = ("strain", muscle, float(hip_flexion_deg), float(knee_flexion_deg))
     return _cached(geometry, key, compute)
@@ -191,8 +207,9 @@ def knee_flexor_share(
 
 
 def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg):
-    """:func:`knee_flexor_share` at ``length_scale`` 1."""
+    """:func:`knee_flexor_share` at ``length_scale`` 1 (on the knee-crossing muscles)."""
     _, knee, _, sign = _side_coordinates(geometry, muscle)
+    geometry = _knee_model(geometry, muscle)
     q = pose(
         geometry,
         muscle,
