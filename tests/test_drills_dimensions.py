@@ -261,3 +261,15 @@ def test_bad_session_frequency_names_the_field(tmp_path, dose, field):
     with pytest.raises(InputError) as err:
         musclesim.load_drills(path)
     assert err.value.field == field
+
+
+def test_limit_words_state_the_bound_a_regression_keeps(drills):
+    rdl, slow = drills["romanian_deadlift"], drills["calf_raise_slow_eccentric"]
+    words = {d.name: d.limit_words(v) for d, v in zip(rdl.dimensions, (0.2, 0.7, 3.0), strict=True)}
+    assert words == {
+        "load_bm": "load ≤ 0.2 BM",
+        "range_fraction": "range ≤ 70 %",
+        "tempo_s": "tempo ≥ 3 s",
+    }
+    assert slow.dimensions[0].limit_words(5.0) == "tempo ≥ 5 s"
+    assert drills["running"].dimensions[0].limit_words(7.2) == "speed ≤ 7.2 m/s"

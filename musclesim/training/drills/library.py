@@ -181,6 +181,20 @@ class Dimension:
     harder: int = 1
     from_keyframe: int = 0
 
+    def limit_words(self, value: float) -> str:
+        """How a clinician reads ``value`` as the limit of a regression: the bound that keeps
+        the load at or below it ("range ≤ 70 %", "tempo ≥ 3 s", "load ≤ 0.2 BM",
+        "speed ≤ 7.2 m/s")."""
+        sign = "≤" if self.harder > 0 else "≥"
+        if self.name == "range_fraction":
+            return f"range {sign} {100.0 * value:.0f} %"
+        if self.name == "tempo_s":
+            return f"tempo {sign} {value:.3g} s"
+        if self.name == "load_bm":
+            return f"load {sign} {value:.2g} BM"
+        unit = "" if self.unit in ("1", "") else f" {self.unit}"
+        return f"{self.name.replace('_', ' ')} {sign} {value:.3g}{unit}"
+
     def check(self, value, *, drill: str = "") -> float:
         """``value`` as a float inside [min, max]; InputError naming the dimension otherwise."""
         where = f" of drill {drill!r}" if drill else ""
