@@ -423,3 +423,13 @@ def test_session_limits_read_the_table_references_and_the_day_reading(base):
     stale = last + datetime.timedelta(days=policy.autoregulation_horizon_days + 1)
     quiet = session_limits(base, policy, table, stale, readings)
     assert quiet.session_pain == 0.0 and quiet.values == pytest.approx(REFS)
+
+
+def test_hamstring_range_tests_do_not_limit_a_calf_injury(base):
+    """An AKE deficit says nothing about a soleus strain: its range factor stays the prior."""
+    soleus = dataclasses.replace(base, muscle="soleus", strength_deficit=None)
+    log = (assessment(day(10), ranges=(RangeTest("ake", 60.0, 20.0),), strength_ratio_given=1.0),)
+    lim = todays_limits(with_log(soleus, *log), day(10), REFS)
+    prior = todays_limits(with_log(soleus), day(10), REFS)
+    assert lim.fractions["end_range_length"] == pytest.approx(prior.fractions["end_range_length"])
+    assert "not a soleus muscle" in lim.basis and lim.range_deficit_deg == {}

@@ -873,7 +873,8 @@ def todays_limits(
       range). Without ``geometry``: ``f_R m`` x reference.
 
     A measurement that no assessment (and, for strength, not the injury record) gives falls
-    back on the grade's time course for its factor. **Without any assessment**, the grade's
+    back on the grade's time course for its factor; so do the range tests for a calf injury
+    (they stretch the hamstrings). **Without any assessment**, the grade's
     time course is the prior: ``r(d) m`` for the stretch criteria and the end range,
     ``r_F(d) m`` for ``peak_force`` (:func:`recovery_fraction`).
 
@@ -946,10 +947,17 @@ def todays_limits(
             f"-> x{m_pain:.3f}"
         )
         # Range.
-        ranged = _latest(log, lambda a: bool(a.ranges))
+        hamstring = athlete.recovery_group == "hamstring"
+        ranged = _latest(log, lambda a: bool(a.ranges)) if hamstring else None
         if ranged is None:
             f_range = r
-            lines.append(f"no pain-free range measured: range factor from the {prior} ({r:.3f})")
+            why = (
+                "no pain-free range measured"
+                if hamstring
+                else "the range tests (AKE, SLR, H-test) stretch the hamstrings, not a "
+                f"{athlete.recovery_group} muscle"
+            )
+            lines.append(f"{why}: range factor from the {prior} ({r:.3f})")
         else:
             sources += ["reurink2013"]
             factors = []
