@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from musclesim import InputError
 from musclesim.core.citations import REFERENCES
 from musclesim.core.io import MODELS_DIR
-from musclesim.training.athlete import Assessment, RangeTest, load_athlete
+from musclesim.training.athlete import Assessment, KneeFlexorTest, RangeTest, load_athlete
 from musclesim.training.criteria import CRITERION_NAMES
 from musclesim.training.tolerance import (
     TolerancePolicy,
@@ -433,3 +433,10 @@ def test_hamstring_range_tests_do_not_limit_a_calf_injury(base):
     prior = todays_limits(with_log(soleus), day(10), REFS)
     assert lim.fractions["end_range_length"] == pytest.approx(prior.fractions["end_range_length"])
     assert "not a soleus muscle" in lim.basis and lim.range_deficit_deg == {}
+    torque_only = assessment(
+        day(10),
+        knee_flexor=KneeFlexorTest((30.0,), 0.0, (50.0,), (140.0,)),
+    )
+    weak_knee = todays_limits(with_log(soleus, torque_only), day(10), REFS)
+    assert weak_knee.strength_ratio is None and "no strength measured" in weak_knee.basis
+    assert todays_limits(with_log(soleus, *log), day(10), REFS).strength_ratio == 1.0

@@ -874,9 +874,10 @@ def todays_limits(
 
     A measurement that no assessment (and, for strength, not the injury record) gives falls
     back on the grade's time course for its factor; so do the range tests for a calf injury
-    (they stretch the hamstrings). **Without any assessment**, the grade's
-    time course is the prior: ``r(d) m`` for the stretch criteria and the end range,
-    ``r_F(d) m`` for ``peak_force`` (:func:`recovery_fraction`).
+    (they stretch the hamstrings), whose strength comes only from a ``strength_ratio`` written
+    in the assessment (knee-flexor and Nordic tests load the hamstrings). **Without any
+    assessment**, the grade's time course is the prior: ``r(d) m`` for the stretch criteria
+    and the end range, ``r_F(d) m`` for ``peak_force`` (:func:`recovery_fraction`).
 
     Full limits (every fraction 1: maximal sprinting cleared, since the references are the
     injured muscle's own values at maximal speed) need no pain, full pain-free range and
@@ -983,13 +984,19 @@ def todays_limits(
             if strains:
                 pain_free_strain = min(strains)
         # Strength.
-        strong = _latest(log, lambda a: a.measures_strength)
+        if hamstring:
+            strong = _latest(log, lambda a: a.measures_strength)
+        else:  # knee-flexor and Nordic tests load the hamstrings; a calf needs its own ratio
+            strong = _latest(log, lambda a: a.strength_ratio_given is not None)
         if strong is not None:
-            strength_ratio, how = strong.strength_ratio()
+            if hamstring:
+                strength_ratio, how = strong.strength_ratio()
+                force_capacity = _force_capacity(
+                    strong, athlete, geometry, muscle, length_scale, sources
+                )
+            else:
+                strength_ratio, how = strong.strength_ratio_given, "strength ratio as written"
             when = f"{how}, {strong.date}"
-            force_capacity = _force_capacity(
-                strong, athlete, geometry, muscle, length_scale, sources
-            )
         elif athlete.strength_deficit is not None:
             strength_ratio, when = 1.0 - athlete.strength_deficit, "strength deficit at injury"
         if strength_ratio is None:
