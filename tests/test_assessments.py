@@ -440,3 +440,15 @@ def test_hamstring_range_tests_do_not_limit_a_calf_injury(base):
     weak_knee = todays_limits(with_log(soleus, torque_only), day(10), REFS)
     assert weak_knee.strength_ratio is None and "no strength measured" in weak_knee.basis
     assert todays_limits(with_log(soleus, *log), day(10), REFS).strength_ratio == 1.0
+
+
+def test_state_on_of_a_calf_injury_ignores_knee_flexor_tests(base):
+    calf = dataclasses.replace(base, muscle="gastrocnemius_medialis", strength_deficit=0.2)
+    torque = assessment(day(5), knee_flexor=KneeFlexorTest((30.0,), 0.0, (50.0,), (140.0,)))
+    written = assessment(day(9), strength_ratio_given=0.7)
+    a = with_log(calf, torque, written)
+    assert a.state_on(day(6)).strength_deficit == 0.2
+    assert a.state_on(day(9)).strength_deficit == pytest.approx(0.3)
+    assert with_log(calf, torque).state_on(day(30)).strength_deficit == 0.2
+    hamstring = with_log(base, torque)
+    assert hamstring.state_on(day(6)).strength_deficit == pytest.approx(1 - 50 / 140)

@@ -403,13 +403,18 @@ class Athlete:
     def state_on(self, day: datetime.date) -> Athlete:
         """The athlete as the log describes them on ``day``: ``fascicle_length_ratio`` and
         ``strength_deficit`` (1 - strength ratio) from the latest assessment on or before
-        ``day`` that measured each, else the values recorded at injury. Use it to build the
+        ``day`` that measured each (for a calf injury only a written ``strength_ratio``
+        counts), else the values recorded at injury. Use it to build the
         injured muscle's parameters for that day (:func:`scale_parameters`)."""
         ratio, deficit = self.fascicle_length_ratio, self.strength_deficit
         for a in self.assessments_until(day):
             if a.fascicle_length_ratio is not None:
                 ratio = a.fascicle_length_ratio
-            measured = a.strength_ratio()
+            if self.recovery_group == "hamstring":
+                measured = a.strength_ratio()
+            else:  # knee-flexor and Nordic tests load the hamstrings, not the calf
+                given = a.strength_ratio_given
+                measured = None if given is None else (given, "strength ratio as written")
             if measured is not None:
                 deficit = min(max(1.0 - measured[0], 0.0), 0.99)
         return dataclasses.replace(self, fascicle_length_ratio=ratio, strength_deficit=deficit)
