@@ -1,8 +1,16 @@
 """Tissue tolerance: how much the injured muscle may be stretched and loaded on a given day.
 
-The limit is expressed relative to the athlete's own **uninjured** value at maximal sprinting
-speed (the *reference*: peak eccentric fibre strain and peak force of the same muscle, uninjured
-parameters, running at the athlete's maximal sprint speed):
+**Per criterion** (:func:`todays_limits`, :class:`CriterionLimits`): every tissue-load
+criterion of :mod:`musclesim.training.criteria` gets its own limit, a fraction of the injured
+muscle's **own** value at the athlete's maximal sprint speed (so maximal sprinting is within
+the limits once every fraction is 1). The athlete's dated assessment log (pain, pain-free
+range, strength) sets the fractions; without an assessment the grade's time course below is
+the prior. Pain-free range poses and strength tests go through the model's geometry
+(:mod:`musclesim.training.capacity`).
+
+**The grade's time course** (:func:`tolerance_limit`, also the prior above): the limit is
+expressed relative to a *reference* at maximal sprinting speed (for :func:`tolerance_limit`,
+the athlete's own **uninjured** peak eccentric fibre strain and peak force of the same muscle):
 
 .. math::
 
@@ -650,8 +658,10 @@ def policy_summary(policy: TolerancePolicy | None = None, athlete=None) -> str:
     lines = [
         f"Tissue-tolerance policy ({policy.source}). These numbers are policy, not measurements;",
         "change them in a policy TOML file.",
-        "  Limit = r(days) x m(pain, soreness) x the athlete's uninjured value at maximal "
+        "  Without assessments: limit = r(days) x m(pain, soreness) x the reference at maximal "
         "sprint speed",
+        "  (per criterion, todays_limits: the injured muscle's own value; the single-number "
+        "tolerance_limit: the uninjured value)",
         f"  r: {policy.start_fraction:g} (strain) / {policy.force_start_fraction:g} (force) "
         f"until day min({policy.protection_days:g}, {policy.protection_cap_fraction:g} x TRFT) "
         "(protection phase; Järvinen et al. 2005, "
