@@ -316,6 +316,26 @@ def check_plan_file(
             best = max(k for k in range(n_levels) if max(util(d, drill, k).values()) <= 1 + 1e-9)
             if int(r["level"]) != best:
                 problems.append(f"{d} {drill}: level {r['level']}, highest admissible {best}")
+    # doses: within the table's bounds; at each level from the smallest dose, one step per
+    # earlier session with the drill at that level or above
+    done: dict[str, list[float]] = {}
+    for d in sorted(planned):
+        for r in planned[d]:
+            if r["drill"] in RULES["askling"]:
+                continue
+            j = names.index(r["drill"])
+            lo, hi, step = (
+                float(metrics[v].values[j]) for v in ("dose_min", "dose_max", "dose_step")
+            )
+            dose, value = float(r["dose"]), float(r["intensity"])
+            if not lo - 1e-9 <= dose <= hi + 1e-9 or abs(dose / step - round(dose / step)) > 1e-6:
+                problems.append(f"{d} {r['drill']}: dose {dose} outside [{lo}, {hi}] step {step}")
+            before = sum(v >= value - 1e-12 for v in done.get(r["drill"], []))
+            first = math.ceil(lo / step - 1e-9) * step
+            if dose > first + step * before + 1e-9:
+                problems.append(f"{d} {r['drill']}: dose {dose} after {before} session(s)")
+        for r in planned[d]:
+            done.setdefault(r["drill"], []).append(float(r["intensity"]))
     # the Nordic: mid-rehabilitation, low volume in its first weeks
     nordic_days = sorted(
         d for d, rs in planned.items() if any(r["drill"] == "nordic_hamstring" for r in rs)
@@ -611,6 +631,13 @@ def test_checker_catches_violations(tmp_path):
                     r[c] = str(float(plan.metrics[c].values[0, k]))
                 break
 
+    def jump_dose(out):
+        for r in out:
+            if r["drill"] == "running":
+                r["dose"] = "480"
+                break
+
+    assert any("dose 480" in p for p in broken(jump_dose))
     assert any(">= 95%" in p for p in broken(drop_max_velocity))
     assert any("askling_extender" in p for p in broken(double_extender))
     found = broken(raise_level)

@@ -17,7 +17,9 @@ level per drill per session) and ``P[s,j] = sum_o y[s,o]`` over drill ``j``'s le
 
 1. ``dose_min y <= step n <= dose_max y``; at most one level per drill and
    ``max_drills_per_session`` drills a session;
-2. dose progression: ``n[s,j] <= nmin_j P[s,j] + dose_increase_steps * sum_{s'<s} P[s',j]``;
+2. dose progression: ``n[s,o] <= nmin_j y[s,o] + dose_increase_steps * (earlier sessions with
+   drill j at o's level or a more intense one)``: a new, higher level starts again at the
+   smallest dose;
 3. hard and easy days: ``h[s] >= y[s,o]`` for options using ``>= hard_fraction`` of a limit or
    running ``>= fast_fraction`` of maximal speed; ``h[a] + h[b] <= 1`` for sessions less than
    ``min_hours_between_hard`` apart;
@@ -425,6 +427,7 @@ class PlanProblem:
             by_session[si].append(q)
         # constants from fixed sessions
         fixed_count = np.zeros((ns, nd))  # sessions with drill j (0/1)
+        fixed_level = np.full((ns, nd), -1)  # its level there (-1: not done)
         fixed_hard = np.zeros(ns)
         fixed_speed = np.zeros(ns)
         fixed_walk = np.zeros(ns)
@@ -440,6 +443,7 @@ class PlanProblem:
                     continue
                 j = self.index[d.drill]
                 fixed_count[si, j] = 1
+                fixed_level[si, j] = d.level
                 fixed_speed[si] = max(fixed_speed[si], d.speed_fraction if self.running[j] else 0)
                 fixed_walk[si] = max(fixed_walk[si], float(self.walking[j]))
                 w = self.week_of(day)
@@ -462,15 +466,26 @@ class PlanProblem:
         for qs in per_drill.values():
             if len(qs) > 1:
                 add([(iy[q], 1.0) for q in qs], -np.inf, 1.0)
-        # 2. dose progression
+        # 2. dose progression: at each level, from the smallest dose, one step per earlier
+        # session with the drill at that level or a more intense one
         if "dose_progression" not in drop:
-            for (si, j), qs in per_drill.items():
-                terms = [(inn[q], 1.0) for q in qs] + [(iy[q], -self.nmin[j]) for q in qs]
-                earlier = fixed_count[:si, j].sum()
-                for (s2, j2), q2s in per_drill.items():
-                    if j2 == j and s2 < si:
-                        terms += [(iy[q], -float(s.dose_increase_steps)) for q in q2s]
-                add(terms, -np.inf, float(s.dose_increase_steps) * earlier)
+            inc = float(s.dose_increase_steps)
+            by_drill: dict[int, list[int]] = {}
+            for q, (_, j, _) in enumerate(var):
+                by_drill.setdefault(j, []).append(q)
+            for q, (si, j, k) in enumerate(var):
+                earlier = [
+                    (iy[q2], -inc)
+                    for q2 in by_drill[j]
+                    if var[q2][0] < si and self.value[j, var[q2][2]] >= self.value[j, k]
+                ]
+                done = sum(
+                    1
+                    for s2 in range(si)
+                    if fixed_level[s2, j] >= 0
+                    and self.value[j, fixed_level[s2, j]] >= self.value[j, k]
+                )
+                add([(inn[q], 1.0), (iy[q], -self.nmin[j]), *earlier], -np.inf, inc * done)
         # 3. hard and easy days
         for q, (si, j, k) in enumerate(var):
             if self.hard(self.session_days[si], j, k):

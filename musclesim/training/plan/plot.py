@@ -36,6 +36,16 @@ def plot_plan_calendar(plan: Plan, path: str | Path) -> Path:
                 )
             )
             ax.text(x + 0.03, y + 0.9, day.strftime("%a %d %b"), fontsize=7, va="top")
+            if day == plan.full_training_date:
+                ax.text(
+                    x + 0.97,
+                    y + 0.78,
+                    "full training",
+                    fontsize=7,
+                    va="top",
+                    ha="right",
+                    color="darkgreen",
+                )
             if day == plan.target_return_date:
                 ax.text(
                     x + 0.97, y + 0.9, "target", fontsize=7, va="top", ha="right", color="crimson"

@@ -79,8 +79,9 @@ class PlanSettings:
             is followed by an easy day; policy), so runs >= ``fast_fraction`` are >= 48 h
             apart.
         dose_increase_steps: a drill's dose in a session is at most its smallest dose plus
-            this many dose steps per earlier session with that drill (1; progressive
-            overload, policy), so volume rises with the sessions done, not to a cap.
+            this many dose steps per earlier session with that drill at the same or a more
+            intense level (1; progressive overload, a higher level starting again at the
+            smallest dose; policy), so volume rises with the sessions done, not to a cap.
         high_load_fraction: an exposure counts as *high-load* when it uses at least this
             fraction of any criterion's limit (0.80; policy).
         max_acute_chronic: a week's load of each criterion (active negative work, high-load
@@ -238,7 +239,8 @@ class PlanSettings:
             f"{self.fast_fraction:.0%} of maximal speed) at least "
             f"{self.min_hours_between_hard:g} h apart: hard and easy days (policy)",
             f"  a drill's dose starts at its smallest dose and rises by at most "
-            f"{self.dose_increase_steps} step(s) per earlier session with it (policy)",
+            f"{self.dose_increase_steps} step(s) per earlier session with it at that level or "
+            "above; a higher level starts again at the smallest dose (policy)",
             f"  weekly load per criterion (active negative work, J; exposures >= "
             f"{self.high_load_fraction:.0%} of a limit) at most {self.max_acute_chronic:g} x "
             f"the mean of the previous 4 weeks (acute:chronic ratio, Gabbett 2016, "
