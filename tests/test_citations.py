@@ -15,10 +15,10 @@ import tomllib
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import xarray as xr
 from conftest import make_athlete
+from test_plan_rules import ramp_limits, table as plan_table
 
 import musclesim
 from musclesim import InputError
@@ -34,7 +34,7 @@ from musclesim.excitation.templates import (
 )
 from musclesim.training import athlete as athlete_module, plan as plan_module, tolerance
 from musclesim.training.athlete import load_athlete
-from musclesim.training.plan import PlanSettings, metrics_table, plan_progression
+from musclesim.training.plan import PlanSettings, plan_progression
 from musclesim.training.tolerance import TolerancePolicy, policy_summary
 
 REGISTRY = Path(citations.__file__).with_name(citations.REGISTRY_FILE)
@@ -161,34 +161,18 @@ def test_policy_summary_prints_only_registered_dois():
     assert {"pollock2022", "thomee1997", "silbernagel2007", "jarvinen2005"} <= keys
 
 
-def _never_cleared_sprint_table():
-    """A running drill whose maximal-velocity level strains the injured muscle to 1.28 x the
-    uninjured reference (never allowed by the default policy) and a bridge."""
-    nan = np.nan
-    return metrics_table(
-        ["run", "bridge"],
-        [[5.0, 7.0, 9.6], [1.0, 2.0, nan]],
-        [[0.05, 0.09, 0.16], [0.02, 0.03, nan]],
-        [[0.03, 0.05, 0.08], [0.01, 0.02, nan]],
-        [[800.0, 1400.0, 2100.0], [300.0, 400.0, nan]],
-        intensity_unit=["m/s", "kg"],
-        dose_unit=["m", "reps"],
-        dose_min=[100.0, 10.0],
-        dose_max=[600.0, 30.0],
-        dose_step=[100.0, 10.0],
-        sprint_specificity=[1.0, 0.1],
-        reference_peak_eccentric_fiber_strain=0.125,
-        reference_peak_force=2200.0,
-    )
-
-
 def test_plan_prints_only_registered_dois():
+    """A plan whose limits never clear maximal speed (its note names the binding criterion)
+    prints the plan rules' sources, each registered."""
     who = make_athlete(grade="2b")
     plan = plan_progression(
-        who, _never_cleared_sprint_table(), weeks=3, start=who.injury_date + datetime.timedelta(3)
+        who,
+        plan_table(),
+        weeks=3,
+        start=who.injury_date + datetime.timedelta(5),
+        limits=ramp_limits(full_day=400, start_fraction=0.6),
     )
-    # the note explaining why full speed is never cleared cites the fascicle-length review
-    assert any("MAXIMAL-VELOCITY SPRINTING IS NOT CLEARED" in n for n in plan.notes)
+    assert any("IS NOT REACHED" in n for n in plan.notes)
     texts = {
         "Plan.summary": plan.summary(),
         "Plan.to_dataset attributes": text_of_attrs(plan.to_dataset()),
@@ -197,7 +181,14 @@ def test_plan_prints_only_registered_dois():
     keys = set()
     for where, text in texts.items():
         keys |= registered_keys_of(printed_dois(text), where)
-    assert {"timmins2016", "nielsen2014", "gabbett2016", "bell2022", "malone2017"} <= keys
+    assert {
+        "askling2013",
+        "mendiguchia2017",
+        "mjolsnes2004",
+        "gabbett2016",
+        "bell2022",
+        "malone2017",
+    } <= keys
 
 
 # ----------------------------------------------------------------------------------------------
