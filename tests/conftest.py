@@ -69,6 +69,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # A table built here and on a 2-worker LocalCluster whose worker processes compile the
     # solver anew (minutes on 2 shared cores).
     "test_tables_distributed.py": ("slow",),
+    # One sprint solved whole and in pieces through the compliant fibre solver (minutes).
+    "test_simulate_long.py": ("slow",),
     # Each check starts Python processes that import the package and compile (about 10 s each).
     "test_jax_cache.py": ("slow",),
     # Ranks drills through the whole pipeline: whichever test runs first traces it (10-15 s).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,10 @@ def _excitation_lines(ds) -> str:
     return "\n".join(lines)
 
 
+def _progress(done: int, total: int) -> None:
+    print(f"musclesim simulate: solved {done} of {total} samples", file=sys.stderr, flush=True)
+
+
 def _simulate(args) -> int:
 
     existing_input(args.motion, "a motion file (.mot, .sto, .csv)", field="--motion")
@@ -73,6 +78,7 @@ def _simulate(args) -> int:
         excitation=args.excitation,
         speed=args.speed,
         max_speed=args.max_speed,
+        progress=_progress,
         muscles=muscles,
         tendon=args.tendon,
         osim=args.osim,

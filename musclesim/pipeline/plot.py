@@ -77,7 +77,8 @@ def _stance_intervals(ds: xr.Dataset, side: str) -> list[tuple[float, float]]:
 
 
 def cycles_of(ds: xr.Dataset, side: str) -> list[np.ndarray]:
-    """Sample indices of each complete gait cycle of ``side`` (from ``phase_<side>``)."""
+    """Sample indices of each complete gait cycle of ``side`` (from ``phase_<side>``), with
+    the sample of the foot strike that closes it where the record has one."""
     key = f"phase_{side}"
     if key not in ds:
         return []
@@ -90,6 +91,9 @@ def cycles_of(ds: xr.Dataset, side: str) -> list[np.ndarray]:
         if run.size > 2 and (
             phase[run[0]] <= CYCLE_EDGE_PERCENT and phase[run[-1]] >= 100 - CYCLE_EDGE_PERCENT
         ):
+            after = run[-1] + 1
+            if after < phase.size and phase[after] == 0.0:  # the next foot strike closes it
+                run = np.append(run, after)
             out.append(run)
     return out
 
@@ -101,7 +105,13 @@ def cycle_mean_sd(
     side = _side(muscle)
     phase = ds[f"phase_{side}"].values
     values = ds[var].sel(muscle=muscle).values
-    stack = np.stack([np.interp(CYCLE_GRID, phase[c], values[c]) for c in cycles])
+    rows = []
+    for c in cycles:
+        p = phase[c].copy()
+        if p[-1] < p[-2]:
+            p[-1] = 100.0  # the closing foot strike, phase 0 of the next cycle
+        rows.append(np.interp(CYCLE_GRID, p, values[c]))
+    stack = np.stack(rows)
     return stack.mean(axis=0), stack.std(axis=0)
 
 

@@ -16,10 +16,12 @@ The function reads as its list of stages:
 
 from __future__ import annotations
 
+import types
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
 import xarray as xr
 
@@ -49,6 +51,19 @@ DEFAULT_MUSCLES = ("hamstrings", "calf")
 #: sprinting swing has content up to ~10 Hz. Accelerations are twice-differentiated noise
 #: without it. Override with ``cutoff_hz``.
 STATIC_OPTIMIZATION_CUTOFF_HZ = 15.0
+
+#: Samples solved at once along a long motion (5 min at 100 Hz). A longer motion is solved in
+#: pieces of this many samples, each preceded by :data:`CHUNK_WARMUP_S` of the motion before
+#: it, so the solver's working memory stays that of one piece; the results are joined and the
+#: whole-record metrics combined piece by piece (maxima, and integrals that add up).
+CHUNK_SAMPLES = 30_000
+
+#: Seconds of motion solved before each piece and discarded: the fibre and activation states
+#: start from equilibrium with the excitation at the piece's first sample and forget that
+#: start within the activation dynamics' deactivation time constant (60 ms, De Groote et al.
+#: 2016, doi:10.1007/s10439-016-1591-9) and the fibre damping's, both far below 2 s; the test
+#: in tests/test_simulate_long.py measures the joined result against one solve.
+CHUNK_WARMUP_S = 2.0
 
 
 def _resolve_model(model):
@@ -232,6 +247,8 @@ def simulate(
     grf_data=None,
     cutoff_hz: float | None = STATIC_OPTIMIZATION_CUTOFF_HZ,
     moment_arm_convention: str = "length",
+    chunk_samples: int = CHUNK_SAMPLES,
+    progress: Callable[[int, int], None] | None = None,
     **solver_options,
 ) -> xr.Dataset:
     """Strain and load of each selected muscle along a measured motion.
@@ -263,6 +280,9 @@ def simulate(
         moment_arm_convention: for ``excitation="static_optimization"`` only: ``"length"``
             (-dL/dq, default) or ``"opensim"`` (OpenSim's ``computeMomentArm``, to reproduce
             its Static Optimization; see :meth:`~musclesim.GeometryModel.moment_arm`).
+        chunk_samples: a motion longer than this is solved in pieces
+            (:func:`evaluate_in_chunks`), which bounds the solver's memory; ``progress``
+            (optional) is called with (samples done, samples in all) after each piece.
         **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
 
     Returns:
@@ -330,12 +350,13 @@ def simulate(
         )
 
     # 5. MTU lengths, fibre states, whole-record metrics
-    result = evaluate(
+    result = evaluate_in_chunks(
         selected,
-        selected.parameters,
         time,
         q,
-        excitation=np.clip(drive, 0.0, 1.0),
+        np.clip(drive, 0.0, 1.0),
+        chunk_samples=chunk_samples,
+        progress=progress,
         tendon=tendon,
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
@@ -393,6 +414,147 @@ def simulate(
         + "; ".join(event_notes),
     )
     return ds
+
+
+#: Time series of a solution that the result keeps (the rest are dropped piece by piece).
+_KEPT = (
+    "mtu_length",
+    "fiber_length",
+    "fiber_strain",
+    "fiber_velocity",
+    "norm_fiber_velocity",
+    "tendon_force",
+    "fiber_force",
+    "activation",
+)
+
+
+def _slice_time(tree, start: int, stop: int, n: int):
+    return jax.tree.map(
+        lambda x: x[..., start:stop] if getattr(x, "ndim", 0) and x.shape[-1] == n else x, tree
+    )
+
+
+def _combine_metrics(parts: list[tuple[int, _metrics.MuscleMetrics]]) -> _metrics.MuscleMetrics:
+    """Whole-record metrics from those of consecutive pieces (``(first sample, metrics)``),
+    each piece's including the next one's first sample: maxima are the largest of the pieces'
+    (their index moved by the piece's start), trapezoidal integrals add up, ``loads_muscle``
+    is any piece's."""
+    first = parts[0][1]
+    stack = {
+        k: np.stack([np.asarray(getattr(m, k)) for _, m in parts])
+        for k in first.__dataclass_fields__
+    }
+    offsets = np.asarray([start for start, _ in parts])[:, None]
+    out = {}
+    for key in ("negative_work", "active_negative_work"):
+        out[key] = stack[key].sum(axis=0)
+    for key in (
+        "peak_mtu_strain",
+        "peak_fiber_strain",
+        "peak_lengthening_velocity",
+        "peak_force",
+        "active_lengthening_velocity",
+        "end_range_length",
+    ):
+        out[key] = stack[key].max(axis=0)
+    out["loads_muscle"] = stack["loads_muscle"].any(axis=0)
+    ecc = stack["peak_eccentric_fiber_strain"]
+    some = np.isfinite(ecc).any(axis=0)
+    best = np.argmax(np.where(np.isfinite(ecc), ecc, -np.inf), axis=0)
+    columns = np.arange(ecc.shape[1])
+    out["peak_eccentric_fiber_strain"] = np.where(some, ecc[best, columns], np.nan)
+    out["peak_eccentric_index"] = (stack["peak_eccentric_index"] + offsets)[best, columns]
+    loaded = np.where(stack["loads_muscle"], stack["active_stretch"], -np.inf)
+    best = np.argmax(loaded, axis=0)
+    out["active_stretch"] = np.where(
+        out["loads_muscle"], stack["active_stretch"][best, columns], 0.0
+    )
+    out["active_stretch_index"] = (stack["active_stretch_index"] + offsets)[best, columns]
+    out["active_stretch_descending"] = (
+        stack["active_stretch_descending"][best, columns] & (out["loads_muscle"])
+    )
+    return _metrics.MuscleMetrics(**out)
+
+
+def evaluate_in_chunks(
+    geometry: GeometryModel,
+    time: np.ndarray,
+    q: Mapping[str, np.ndarray],
+    excitation: np.ndarray,
+    *,
+    chunk_samples: int = CHUNK_SAMPLES,
+    warmup_s: float = CHUNK_WARMUP_S,
+    progress: Callable[[int, int], None] | None = None,
+    **options,
+):
+    """:func:`~musclesim.pipeline.evaluate.evaluate` of one motion (``time`` (T,), ``q``
+    coordinate -> (T,) rad, ``excitation`` (muscle, T)), in pieces of ``chunk_samples`` when
+    the motion is longer.
+
+    Each piece is solved from at least ``warmup_s`` before its first sample (the part before
+    is discarded) to at least one sample past its last (for the integrals), all pieces equally
+    wide so one compiled solver serves them; the solver holds one piece at a time; the kept
+    time series are joined and the metrics combined (:func:`_combine_metrics`). Returns an
+    object with the attributes of an :class:`~musclesim.pipeline.evaluate.Evaluation` that
+    :func:`simulate` reads.
+    """
+    n = time.size
+    params = geometry.parameters
+    if n <= chunk_samples:
+        return evaluate(geometry, params, time, q, excitation=excitation, **options)
+    dt = float(np.median(np.diff(time)))
+    warm = int(np.ceil(warmup_s / dt))
+    n_muscles = len(geometry.muscles)
+    kept = {k: np.empty((n_muscles, n)) for k in _KEPT}
+    inside = np.empty((n_muscles, n), dtype=bool)
+    parts = []
+    upright = None
+    width = min(chunk_samples + warm + 1, n)  # every piece this wide: one compilation
+    for start in range(0, n, chunk_samples):
+        stop = min(start + chunk_samples, n)
+        lo = max(0, start - warm)
+        hi = min(lo + width, n)
+        lo = hi - width
+        piece = evaluate(
+            geometry,
+            params,
+            time[lo:hi],
+            {c: v[lo:hi] for c, v in q.items()},
+            excitation=excitation[:, lo:hi],
+            **options,
+        )
+        sol = _slice_time(piece.solution, start - lo, min(stop + 1, n) - lo, width)
+        for k in _KEPT:
+            kept[k][:, start:stop] = np.asarray(getattr(sol, k))[:, : stop - start]
+        inside[:, start:stop] = np.asarray(piece.in_fit_domain)[:, start - lo : stop - lo]
+        parts.append(
+            (
+                start,
+                _metrics.fiber_metrics(
+                    sol,
+                    piece.upright_length,
+                    activation_threshold=options.get(
+                        "activation_threshold", _metrics.DEFAULT_ACTIVATION_THRESHOLD
+                    ),
+                    lengthening_threshold=options.get(
+                        "lengthening_threshold", _metrics.DEFAULT_LENGTHENING_THRESHOLD
+                    ),
+                ),
+            )
+        )
+        upright = np.asarray(piece.upright_length)
+        del piece, sol
+        if progress is not None:
+            progress(stop, n)
+    solution = types.SimpleNamespace(**kept)
+    return types.SimpleNamespace(
+        solution=solution,
+        upright_length=upright,
+        metrics=_combine_metrics(parts),
+        in_fit_domain=inside,
+        mtu_strain=kept["mtu_length"] / upright[:, None] - 1.0,
+    )
 
 
 def _add_load_sharing(ds: xr.Dataset, names, source) -> None:
