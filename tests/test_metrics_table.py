@@ -68,10 +68,11 @@ def test_nan_inside_an_existing_level_is_refused_with_its_cell():
         _table(criteria=crit)
 
 
-def test_negative_magnitude_refused_but_negative_end_range_strain_allowed():
+def test_negative_magnitude_refused_but_negative_strains_allowed():
     crit = {c: np.ones((2, 3)) * [[1, 1, 1], [1, 1, np.nan]] for c in CRITERION_NAMES}
     crit["end_range_length"] = -0.02 * crit["end_range_length"]
-    _table(criteria=crit)  # a musculotendon unit shorter than upright: a legal strain
+    crit["active_stretch"] = -0.1 * crit["active_stretch"]
+    _table(criteria=crit)  # a fibre or musculotendon unit shorter than its reference length
     crit["peak_force"] = -crit["peak_force"]
     with pytest.raises(InputError, match="peak_force"):
         _table(criteria=crit)

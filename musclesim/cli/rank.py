@@ -1,4 +1,6 @@
-"""``musclesim rank``: today's drill ranking for an athlete (table, CSV, PNG)."""
+"""``musclesim rank``: today's drill ranking for an athlete (table, CSV, PNG): each drill's
+status, binding criterion, every criterion's utilisation of today's limit and how to regress
+it."""
 
 from __future__ import annotations
 
@@ -9,36 +11,48 @@ import numpy as np
 
 from ..core.io import atomic_path, check_output
 from ..training.athlete import load_athlete
-from ..training.rank import rank_drills, ranking_table, write_ranking_csv
+from ..training.criteria import CRITERION_NAMES
+from ..training.rank import STATUSES, rank_drills, ranking_table, write_ranking_csv
+
+#: Bar colour per status (rank.STATUSES order).
+STATUS_COLOURS = ("tab:green", "tab:olive", "tab:red", "tab:grey")
 
 
 def plot_ranking(ds, path: Path) -> Path:
-    """Horizontal bars of each drill's peak eccentric fibre strain against today's limit."""
+    """Horizontal bars of each drill's binding utilisation (% of today's limit) at the default
+    settings, coloured by status and labelled with the binding criterion; the limit at 100 %."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    order = np.argsort(np.nan_to_num(ds["peak_eccentric_fiber_strain"].values, nan=-1.0))
-    names = [str(ds["drill"].values[i]) for i in order]
-    strain = ds["peak_eccentric_fiber_strain"].values[order]
-    safe = ds["safe"].values[order]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(names) + 1.5))
-    colors = ["tab:green" if s else "tab:red" for s in safe]
-    ax.barh(names, np.nan_to_num(strain) * 100, color=colors)
-    limit = float(ds["limit"].values[0]) * 100
-    ax.axvline(limit, color="k", ls="--", label=f"today's limit {limit:.1f} %")
-    ref = float(ds.attrs["reference_peak_eccentric_fiber_strain"]) * 100
-    ax.axvline(ref, color="grey", ls=":", label=f"uninjured, max sprint {ref:.1f} %")
+    names = [str(d) for d in ds["drill"].values][::-1]
+    status = [str(s) for s in ds["status"].values][::-1]
+    binding = [str(b) for b in ds["binding_criterion"].values][::-1]
+    used = np.max(np.stack([ds[f"utilisation_{c}"].values for c in CRITERION_NAMES]), axis=0)[::-1]
+    shown = np.minimum(used, 5.0) * 100  # a drill far over the limit is drawn at 500 %
+    fig, ax = plt.subplots(figsize=(8.5, 0.35 * len(names) + 1.8))
+    colours = [STATUS_COLOURS[STATUSES.index(s)] for s in status]
+    ax.barh(names, shown, color=colours)
+    for y, (x, b, s, u) in enumerate(zip(shown, binding, status, used, strict=True)):
+        label = "-" if s == STATUSES[3] else f"{b} {u:.0%}"
+        ax.text(x + 3, y, label, va="center", fontsize=7)
+    ax.axvline(100, color="k", ls="--", lw=1)
     ax.set_xlabel(
-        f"peak eccentric fibre strain of {ds.attrs['muscle']} at the default intensity (%)"
+        f"largest criterion utilisation of {ds.attrs['muscle']} at the default settings "
+        "(% of today's limit; the binding criterion named)"
     )
     ax.set_title(
         f"{ds.attrs['athlete']} · day {ds.attrs['days_since_injury']} after injury "
         f"· pain {ds.attrs['pain']:g}/10",
         fontsize=9,
     )
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(
+        handles=[Patch(color=c, label=s) for c, s in zip(STATUS_COLOURS, STATUSES, strict=True)],
+        fontsize=7,
+        loc="lower right",
+    )
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
@@ -52,7 +66,9 @@ def run_rank(args) -> int:
     if args.out:
         for out in (Path(args.out), Path(args.out).with_suffix(".png")):
             check_output(out, inputs=[args.athlete, args.model])
-    athlete = load_athlete(args.athlete, today=day)
+    # read as of the calendar day: an assessment after the ranking day is allowed (today's
+    # limits take the latest one on or before it)
+    athlete = load_athlete(args.athlete)
     ds = rank_drills(
         athlete,
         day=day,

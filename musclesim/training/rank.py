@@ -1,25 +1,47 @@
-"""Drill ranking for one athlete on one day: predicted load of the injured muscle in every
-drill, today's limit, the margin, and the maximal safe intensity.
+"""Drill ranking for one athlete on one day: every tissue-load criterion of the injured muscle
+in every drill, its utilisation of today's limit, the verdict in words, the binding criterion,
+the maximal admissible intensity per dimension and how to regress a drill over a limit.
 
 Stages of :func:`rank_drills`:
 
 1. the athlete's model: shipped geometry + muscle parameters scaled to the athlete
-   (:func:`~musclesim.training.athlete.scale_parameters`), once uninjured and once injured;
-2. the reference: the uninjured muscle at the athlete's maximal sprinting speed (running
-   drill, speed clipped to the measured 3.5-9.5 m/s);
-3. today's limit (:func:`~musclesim.training.tolerance.tolerance_limit`) from days since
-   injury, grade, pain and soreness, as fractions of that reference;
-4. every drill at its default intensity, through the one evaluation chain
-   (:func:`~musclesim.pipeline.evaluate.evaluate`: geometry surrogate, fibre dynamics,
-   metrics; each drill on its own time grid of ``SAMPLES`` samples);
-5. the maximal safe intensity per drill: the largest intensity whose peak eccentric fibre
-   strain and peak force stay under today's limits, bracketed on an intensity grid (one
-   batched evaluation per drill) and then found on the same chain, by Newton steps with
-   ``jax.grad`` for running (:func:`max_safe_running_speed`) or Brent's method
-   (``scipy.optimize.brentq``), to ``ROOT_STRAIN_TOLERANCE`` in strain.
+   (:func:`~musclesim.training.athlete.scale_parameters`), injured;
+2. every drill's whole intensity grid, one grid per intensity dimension
+   (:attr:`~musclesim.training.drills.Drill.dimensions`: the primary intensity, and
+   ``range_fraction``, ``tempo_s``, ``load_bm`` where the drill has them, each with the others
+   at their defaults), together with the reference run (the injured muscle at the athlete's
+   maximal sprint speed, clipped to the measured 3.5-9.5 m/s) in one stack of cases evaluated
+   in fixed-size batches of ``BATCH`` by the one evaluation chain
+   (:func:`~musclesim.pipeline.evaluate.evaluate`), every case resampled to ``SAMPLES``
+   samples so one compiled program serves every drill;
+3. today's limit per criterion (:func:`today_limits`), as fractions of the reference;
+4. utilisation u = value / limit of each criterion (:func:`~musclesim.training.criteria.
+   utilisation`); the largest binds;
+5. per dimension, the largest admissible value (max u <= 1), from the easy end of the grid:
+   linear interpolation of u between the two grid points that bracket u = 1, then one Newton
+   step from that point whose slope is the secant through the bracket point on the other side
+   of the limit (the drill kinematics are built in NumPy, so the grid supplies the derivative),
+   aimed at 1 - |u - 1| so that the interpolation's own error keeps it inside the limit;
+   both points are evaluated in one batched call each, and the hardest evaluated point with
+   u <= 1 is reported (the bracket's admissible grid point if neither is);
+6. the status of each drill, in words: ``admissible`` (every criterion within its limit at the
+   default settings), ``admissible after regression`` (over at the defaults, within after
+   easing one dimension: the hint names how in the drill library's words,
+   :meth:`~musclesim.training.drills.Dimension.limit_words`, e.g. "range ≤ 70 %",
+   "tempo ≥ 3 s", "load ≤ 0.2 BM", "speed ≤ 7.1 m/s"), ``not today`` (over at the easy end of every
+   dimension), ``does not load the target muscle`` (never actively loaded at the defaults,
+   and its passive end-range stretch within today's limit).
 
-Peak eccentric fibre strain is NaN for a drill in which the injured fibres never lengthen while
-active (e.g. an isometric bridge); such a drill is judged by its force alone.
+Ranking rule (:data:`RANK_RULE`): drills sort by status in the order above; within a status,
+by target stimulus against the binding limit, that is the binding utilisation at the setting
+the row recommends (the defaults, or the regressed setting), largest first: the drill that
+loads the healing muscle closest to today's limit without passing it comes first, since
+loading within tolerance is what the rehabilitation progresses; ties by sprint specificity.
+"Not today" drills sort by their utilisation at the easiest setting, smallest first (closest
+to admissible first).
+
+No NaN reaches the result: "not loaded" and "not admissible" are status words, and a criterion
+of a drill that does not load the muscle is 0.
 """
 
 from __future__ import annotations
@@ -31,42 +53,56 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from scipy.optimize import brentq
 
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, write_text_atomic
 from ..geometry.io import load_model
+from ..muscle.metrics import ACTIVE_FORCE_FRACTION
 from ..pipeline.evaluate import evaluate, resample_motions
 from .athlete import scale_parameters
+from .criteria import CRITERIA, CRITERION_NAMES, utilisation
 from .drills import (
-    RunningExcitation,
     drill_excitation,
     drill_motion,
     get_drill,
     load_drills,
     load_running_template,
-    running_curves,
 )
 from .plan import metrics_table
-from .tolerance import TolerancePolicy, policy_summary, tolerance_limit
+from .tolerance import CriterionLimits, policy_summary, todays_limits
 
 #: Samples per drill evaluation. Every drill is resampled to this many samples over its own
 #: duration, so one compiled solver serves every drill and intensity.
 SAMPLES = 256
-#: Intensity grid per drill for bracketing the maximal safe intensity.
+#: Cases per batched evaluation. Every batch is padded to this size, so one compiled program
+#: serves the grid, the interpolated points and the Newton points alike.
+BATCH = 64
+#: Grid points per intensity dimension.
 GRID_POINTS = 7
-#: Root-finding tolerance on peak eccentric fibre strain: ten times tighter than the 1e-3
-#: strain within which a safe intensity must reproduce today's limit.
-ROOT_STRAIN_TOLERANCE = 1e-4
+#: Utilisation within which a point counts as at the limit (a relative 1e-6 of the limit: the
+#: criteria are evaluated to solver tolerances far tighter than any clinical meaning).
+LIMIT_TOLERANCE = 1e-6
 #: Running speeds covered by the measured template (m/s), SOURCES.md: 3.54-9.51 measured.
 RUNNING_SPEED_RANGE = (3.5, 9.5)
-#: Sprint specificity of each drill (0-1) is read from the drill file when given; otherwise
-#: running-family drills score 1 at maximal speed scaled by speed / max speed, others 0.
+#: The running drill whose maximal-speed run is the reference of the dynamic criteria.
 RUNNING_DRILL = "running"
+#: Status words, in ranking order.
+STATUSES = (
+    "admissible",
+    "admissible after regression",
+    "not today",
+    "does not load the target muscle",
+)
+#: The ranking rule, printed with every ranking.
+RANK_RULE = (
+    "Order: admissible, admissible after regression, not today, does not load the target "
+    "muscle; within each, the largest binding utilisation at the recommended setting first "
+    "(the drill that loads the healing muscle closest to today's limit without passing it), "
+    "ties by sprint specificity; 'not today' drills by their utilisation at the easiest "
+    "setting, smallest first."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +118,8 @@ class AthleteModel:
     #: athlete height / model height: MTU lengths scale with it, like the muscle lengths
     #: (geometric similarity, the rule of :func:`~musclesim.training.athlete.scale_parameters`)
     length_scale: float = 1.0
+    #: the whole model's geometry (every knee flexor: strength tests and pain-free poses)
+    full_geometry: object = None
 
 
 def reference_size(model_name: str) -> tuple[float, float]:
@@ -122,33 +160,45 @@ def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
         injured[0],
         float(athlete.max_sprint_speed),
         float(athlete.height / height),
+        geometry,
+    )
+
+
+def _motion(am: AthleteModel, drill, intensity, settings, drills):
+    return drill_motion(
+        drill,
+        intensity,
+        coordinates=am.geometry.coordinates,
+        knee_flexion_sign=am.geometry.knee_flexion_sign,
+        side=am.side,
+        drills=drills,
+        settings=settings or None,
     )
 
 
 def drill_coordinates(
-    am: AthleteModel, drill, intensities: Sequence[float], *, drills=None
+    am: AthleteModel, drill, intensities: Sequence[float], *, drills=None, settings=None
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``(time [K, SAMPLES], {coordinate: [K, SAMPLES]})`` of ``drill`` at each of the ``K``
-    intensities, each on its own time grid
-    (:func:`~musclesim.pipeline.evaluate.resample_motions`)."""
-    motions = [
-        drill_motion(
-            drill,
-            x,
-            coordinates=am.geometry.coordinates,
-            knee_flexion_sign=am.geometry.knee_flexion_sign,
-            side=am.side,
-            drills=drills,
-        )
-        for x in intensities
-    ]
+    intensities (further dimensions at ``settings``, defaults where absent), each on its own
+    time grid (:func:`~musclesim.pipeline.evaluate.resample_motions`)."""
+    motions = [_motion(am, drill, x, settings, drills) for x in intensities]
     return resample_motions(motions, SAMPLES, am.geometry.coordinates)
 
 
-def drill_drive(am: AthleteModel, drill, intensity: float, time, *, max_speed: float, drills=None):
-    """Excitation ``[T]`` in [0, 1] of the athlete's muscle in ``drill`` at ``intensity`` at
-    ``time`` (s); ``max_speed`` (m/s) sets the running templates' amplitude."""
-    source = drill_excitation(drill, intensity, max_speed=max_speed, side=am.side, drills=drills)
+def drill_drive(
+    am: AthleteModel, drill, intensity: float, time, *, max_speed: float, drills=None, settings=None
+):
+    """Excitation ``[T]`` in [0, 1] of the athlete's muscle in ``drill`` at ``intensity`` (and
+    ``settings``) at ``time`` (s); ``max_speed`` (m/s) sets the running templates' amplitude."""
+    source = drill_excitation(
+        drill,
+        intensity,
+        max_speed=max_speed,
+        side=am.side,
+        drills=drills,
+        settings=settings or None,
+    )
     return np.clip(np.asarray(source(time, [am.muscle]), dtype=float)[:, 0], 0.0, 1.0)
 
 
@@ -161,84 +211,218 @@ def intensity_grid(drill, n: int) -> np.ndarray:
     return np.linspace(drill.intensity.min, hi, n)
 
 
-#: The peaks :func:`drill_peaks` reports (fields of
-#: :class:`~musclesim.muscle.metrics.MuscleMetrics`).
-PEAKS = ("peak_eccentric_fiber_strain", "peak_mtu_strain", "peak_force")
+def dimension_grid(drill, dimension, n: int) -> np.ndarray:
+    """``n`` values spanning one of ``drill``'s dimensions (:func:`intensity_grid` for the
+    primary intensity)."""
+    if dimension.name == drill.intensity.name:
+        return intensity_grid(drill, n)
+    return np.linspace(dimension.min, dimension.max, n)
+
+
+def reference_speed(am: AthleteModel) -> float:
+    """The athlete's maximal sprint speed clipped to the measured running template (m/s)."""
+    lo, hi = RUNNING_SPEED_RANGE
+    return float(np.clip(am.max_speed, lo, hi))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Case:
+    """One drill at one primary ``intensity`` and ``settings`` of its further dimensions."""
+
+    drill: object  # Drill
+    intensity: float
+    settings: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the case: drill name, intensity and settings."""
+        return (self.drill.name, self.intensity, self.settings)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Case) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+def _repetitions(drill, motion) -> float:
+    """Repetitions (strides for running and walking) the motion holds: criteria that add up
+    over time (negative work) are divided by it to give one repetition's value. An
+    acceleration is one repetition over its whole distance."""
+    if drill.kind == "running_template" and drill.motion.get("speed_profile") == "acceleration":
+        return 1.0
+    duration = float(motion["time"].values[-1] - motion["time"].values[0])
+    if "stride_frequency_hz" in motion.attrs:
+        return max(1.0, round(duration * float(motion.attrs["stride_frequency_hz"])))
+    if "cycle_period_s" in motion.attrs:
+        return max(1.0, round(duration / float(motion.attrs["cycle_period_s"])))
+    return 1.0
+
+
+def _exposures_per_dose(drill, motion) -> float:
+    """Loading cycles per dose unit: 1 per repetition; strides per metre for a run or walk at
+    constant speed (its stride frequency over its speed); one per set distance for an
+    acceleration. A keyframe drill dosed in metres has no stride length in its file: one
+    exposure per metre."""
+    if drill.dose.distance_m is None:
+        return 1.0
+    if drill.kind == "running_template" and drill.motion.get("speed_profile") == "acceleration":
+        return 1.0 / float(drill.dose.distance_m)
+    if "stride_frequency_hz" in motion.attrs and drill.intensity.unit == "m/s":
+        return float(motion.attrs["stride_frequency_hz"]) / float(motion.attrs["intensity"])
+    return 1.0
+
+
+#: Fields :func:`evaluate_cases` returns besides the criteria.
+EXTRA_FIELDS = (
+    "loads_muscle",
+    "active_stretch_descending",
+    "active_stretch_phase",
+    "peak_force_phase",
+    "active_negative_power_phase",
+    "repetitions",
+    "exposures_per_dose",
+)
+
+
+def _toe_off_fraction(speed: float) -> float:
+    """Toe-off as a fraction of the stride (right foot strike at 0) in the measured running
+    template at ``speed`` (m/s), interpolated between its speeds."""
+    tpl = load_running_template()
+    return float(np.interp(speed, tpl.speeds, tpl.toe_off_phase)) / 100.0
+
+
+def evaluate_cases(
+    am: AthleteModel, cases: Sequence[Case], *, injured: bool = True, drills=None, **solver_options
+) -> dict[str, np.ndarray]:
+    """Every criterion (per repetition) of the athlete's muscle in each case, arrays ``[N]``.
+
+    All cases are resampled to ``SAMPLES`` samples and evaluated in batches of ``BATCH``
+    (the last padded by repeating a case), so one compiled program serves every call. Also
+    returns ``loads_muscle``, ``active_stretch_descending``, ``repetitions``,
+    ``exposures_per_dose`` and the timing of three peaks as a fraction of one repetition
+    (of the stride, foot strike at 0, for running): ``active_stretch_phase``,
+    ``peak_force_phase`` (tendon force) and ``active_negative_power_phase`` (active fibre
+    force x lengthening velocity).
+    """
+    cases = list(cases)
+    if not cases:
+        return {k: np.zeros(0) for k in (*CRITERION_NAMES, *EXTRA_FIELDS)}
+    max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
+    motions, reps, expo = [], [], []
+    for c in cases:
+        m = _motion(am, c.drill, c.intensity, dict(c.settings), drills)
+        motions.append(m)
+        reps.append(_repetitions(c.drill, m))
+        expo.append(_exposures_per_dose(c.drill, m))
+    time, q = resample_motions(motions, SAMPLES, am.geometry.coordinates)
+    drive = np.stack(
+        [
+            drill_drive(
+                am,
+                c.drill,
+                c.intensity,
+                t,
+                max_speed=max_speed,
+                drills=drills,
+                settings=dict(c.settings),
+            )
+            for c, t in zip(cases, time, strict=True)
+        ]
+    )
+    params = am.injured if injured else am.uninjured
+    fields = (*CRITERION_NAMES, "loads_muscle", "active_stretch_descending", "active_stretch_index")
+    parts = {k: [] for k in (*fields, "peak_force_index", "active_negative_power_index")}
+    n = len(cases)
+    for start in range(0, n, BATCH):
+        idx = np.minimum(np.arange(start, start + BATCH), n - 1)
+        result = evaluate(
+            am.geometry,
+            params,
+            time[idx],
+            {c: v[idx] for c, v in q.items()},
+            length_scale=am.length_scale,
+            excitation=drive[idx][:, None, :],
+            **solver_options,
+        )
+        keep = min(BATCH, n - start)
+        for k in fields:
+            parts[k].append(np.asarray(getattr(result.metrics, k))[:keep, 0])
+        sol = result.solution
+        force = np.asarray(sol.tendon_force)[:keep, 0]
+        velocity = np.asarray(sol.fiber_velocity)[:keep, 0]
+        power = np.where(velocity > 0, np.asarray(sol.active_fiber_force)[:keep, 0] * velocity, 0)
+        parts["peak_force_index"].append(np.argmax(force, axis=-1))
+        parts["active_negative_power_index"].append(np.argmax(power, axis=-1))
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    out["repetitions"] = np.asarray(reps, dtype=float)
+    out["active_negative_work"] = out["active_negative_work"] / out["repetitions"]
+    out["exposures_per_dose"] = np.asarray(expo, dtype=float)
+    out["loads_muscle"] = out["loads_muscle"].astype(bool)
+    out["active_stretch_descending"] = out["active_stretch_descending"].astype(bool)
+    for name, k in (
+        ("active_stretch_phase", "active_stretch_index"),
+        ("peak_force_phase", "peak_force_index"),
+        ("active_negative_power_phase", "active_negative_power_index"),
+    ):
+        out[name] = (out.pop(k) / (SAMPLES - 1) * out["repetitions"]) % 1.0
+    for k in CRITERION_NAMES:
+        out[k] = np.asarray(out[k], dtype=float)
+    return out
 
 
 def drill_peaks(
-    am: AthleteModel, drill, intensities, *, injured: bool = True, drills=None, **solver_options
+    am: AthleteModel,
+    drill,
+    intensities,
+    *,
+    injured: bool = True,
+    drills=None,
+    settings=None,
+    **solver_options,
 ) -> dict[str, np.ndarray]:
-    """Peak eccentric fibre strain, peak MTU strain and peak force of the athlete's muscle in
-    ``drill`` at each intensity (arrays ``[K]``), in one batched evaluation."""
-    intensities = np.atleast_1d(intensities)
-    time, q = drill_coordinates(am, drill, intensities, drills=drills)
-    max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
-    drive = np.stack(
-        [
-            drill_drive(am, drill, x, t, max_speed=max_speed, drills=drills)
-            for x, t in zip(intensities, time, strict=True)
-        ]
-    )
-    result = evaluate(
-        am.geometry,
-        am.injured if injured else am.uninjured,
-        time,
-        q,
-        length_scale=am.length_scale,
-        excitation=drive[:, None, :],
-        **solver_options,
-    )
-    return {k: np.asarray(getattr(result.metrics, k))[:, 0] for k in PEAKS}
+    """Every criterion of the athlete's muscle in ``drill`` at each intensity (arrays
+    ``[K]``, :func:`evaluate_cases`), further dimensions at ``settings``."""
+    d = get_drill(drill, drills)
+    frozen = tuple(sorted((settings or {}).items()))
+    cases = [Case(d, float(x), frozen) for x in np.atleast_1d(intensities)]
+    return evaluate_cases(am, cases, injured=injured, drills=drills, **solver_options)
 
 
 def reference_peaks(am: AthleteModel, *, drills=None) -> dict[str, float]:
-    """The uninjured muscle at the athlete's maximal sprint speed (running drill)."""
-    lo, hi = RUNNING_SPEED_RANGE
-    speed = float(np.clip(am.max_speed, lo, hi))
-    peaks = drill_peaks(am, RUNNING_DRILL, [speed], injured=False, drills=drills)
+    """The references of the criteria: the INJURED muscle at the athlete's maximal sprint speed
+    (running drill, ``reference_speed``), so that full speed is within the limits on the day
+    the assessments say the muscle has recovered. Adds ``speed`` (m/s)."""
+    speed = reference_speed(am)
+    peaks = drill_peaks(am, RUNNING_DRILL, [speed], drills=drills)
     return {k: float(v[0]) for k, v in peaks.items()} | {"speed": speed}
 
 
-def _excess(peaks: Mapping[str, np.ndarray], limit) -> np.ndarray:
-    """How far over today's limit (strain units; force scaled to strain by the reference)."""
-    strain = np.asarray(peaks["peak_eccentric_fiber_strain"], dtype=float)
-    over_strain = np.where(np.isfinite(strain), strain - limit.strain, -np.inf)
-    over_force = (np.asarray(peaks["peak_force"]) - limit.force) / limit.force * abs(limit.strain)
-    return np.maximum(over_strain, over_force)
-
-
-def max_safe_intensity(am: AthleteModel, drill, limit, *, drills=None) -> tuple[float, float, str]:
-    """(largest safe intensity, its peak eccentric fibre strain, method); NaN if even the
-    minimum intensity is over today's limit.
-
-    The grid brackets the first crossing of today's limit. For the running drill, when strain
-    is the binding quantity, the crossing is found by safeguarded Newton iterations with the
-    derivative from ``jax.grad`` through the whole pipeline (:func:`max_safe_running_speed`);
-    otherwise (other drills, or force binding) by Brent's method on the same pipeline.
-    """
-    d = get_drill(drill, drills)
-    grid = intensity_grid(d, GRID_POINTS)
-    lo, hi = grid[0], grid[-1]
-    peaks = drill_peaks(am, d, grid, drills=drills)
-    excess = _excess(peaks, limit)
-    if excess[0] > 0:
-        return math.nan, math.nan, "minimum intensity over the limit"
-    if np.all(excess <= 0):
-        return float(grid[-1]), float(peaks["peak_eccentric_fiber_strain"][-1]), "whole range"
-    k = int(np.argmax(excess > 0))
-    strain_binds = peaks["peak_eccentric_fiber_strain"][k] - limit.strain >= excess[k] - 1e-12
-    if d.name == RUNNING_DRILL and strain_binds:
-        found = max_safe_running_speed(am, limit.strain, (grid[k - 1], grid[k]))
-        if abs(found["residual"]) < ROOT_STRAIN_TOLERANCE:
-            return float(found["speed"]), float(found["strain"]), "newton (jax.grad)"
-
-    def g(x):
-        return float(_excess(drill_peaks(am, d, [x], drills=drills), limit)[0])
-
-    root = brentq(g, grid[k - 1], grid[k], xtol=1e-6 * (hi - lo), rtol=1e-10, maxiter=60)
-    at = drill_peaks(am, d, [root], drills=drills)["peak_eccentric_fiber_strain"][0]
-    return float(root), float(at), "brent"
+def today_limits(
+    am: AthleteModel,
+    athlete,
+    day,
+    references: Mapping[str, float],
+    *,
+    policy=None,
+    pain=0.0,
+    soreness=0.0,
+) -> CriterionLimits:
+    """Today's limit per criterion (:func:`~musclesim.training.tolerance.todays_limits`): from
+    the athlete's latest assessment on or before ``day`` (the grade's recovery time course
+    without one), as fractions of the injured muscle's own maximal-sprint ``references``; the
+    pain-free range and strength tests go through the athlete's model geometry."""
+    return todays_limits(
+        athlete,
+        day,
+        {c: float(references[c]) for c in CRITERION_NAMES},
+        policy=policy,
+        pain=pain,
+        soreness=soreness,
+        geometry=am.full_geometry,
+        muscle=am.muscle,
+        length_scale=am.length_scale,
+    )
 
 
 def sprint_specificity(drill, intensity: float, max_speed: float) -> float:
@@ -250,6 +434,160 @@ def sprint_specificity(drill, intensity: float, max_speed: float) -> float:
     if drill.kind == "running_template":
         return float(min(1.0, intensity / max_speed))
     return 0.0
+
+
+# ----------------------------------------------------------------------------------------------
+# Today's verdict per drill
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Search:
+    """The admissible range of one dimension of one drill (the others at their defaults)."""
+
+    drill: int
+    dimension: object  # Dimension
+    grid: np.ndarray  # easy -> hard
+    grid_cases: list[int]
+    state: str = ""  # "whole range", "up to", "none"
+    value: float = math.nan
+    at: int = -1  # index into the evaluated cases of the reported point
+    bracket: tuple[int, int] = (-1, -1)
+
+
+def _case(d, dim_name: str | None, value: float, defaults: Mapping[str, float]) -> Case:
+    settings = dict(defaults)
+    intensity = d.intensity.default
+    if dim_name is None or dim_name == d.intensity.name:
+        intensity = value if dim_name is not None else intensity
+    else:
+        settings[dim_name] = float(value)
+    return Case(d, float(intensity), tuple(sorted(settings.items())))
+
+
+def _admissible_ranges(am, library, selected, limits, cache):
+    """Default verdicts and the admissible range of every dimension of every drill, from
+    three batched evaluations (grid, interpolated points, Newton points)."""
+    cases: list[Case] = []
+    index: dict[Case, int] = {}
+
+    def add(case: Case) -> int:
+        if case not in index:
+            index[case] = len(cases)
+            cases.append(case)
+        return index[case]
+
+    defaults, searches = [], []
+    for i, name in enumerate(selected):
+        d = library[name]
+        base = d.check_settings(None)
+        defaults.append(add(_case(d, None, 0.0, base)))
+        for dim in d.dimensions:
+            grid = dimension_grid(d, dim, GRID_POINTS)
+            grid = grid if dim.harder > 0 else grid[::-1]
+            searches.append(_Search(i, dim, grid, [add(_case(d, dim.name, x, base)) for x in grid]))
+
+    def run(new_cases):
+        todo = [c for c in new_cases if c not in cache]
+        if todo:
+            values = evaluate_cases(am, todo, drills=library)
+            for k, c in enumerate(todo):
+                cache[c] = {key: v[k] for key, v in values.items()}
+
+    run(cases)
+
+    def u_of(case_index: int) -> float:
+        return float(np.max(_utilisations_of(cache[cases[case_index]], limits)))
+
+    # interpolate u = 1 on each grid
+    interp = []
+    for s in searches:
+        u = np.array([u_of(k) for k in s.grid_cases])
+        if u[0] > 1 + LIMIT_TOLERANCE:
+            s.state, s.value, s.at = "none", float(s.grid[0]), s.grid_cases[0]
+            continue
+        over = np.flatnonzero(u > 1 + LIMIT_TOLERANCE)
+        if over.size == 0:
+            s.state, s.value, s.at = "whole range", float(s.grid[-1]), s.grid_cases[-1]
+            continue
+        j = int(over[0])
+        s.bracket = (j - 1, j)
+        x0, x1, u0, u1 = s.grid[j - 1], s.grid[j], u[j - 1], u[j]
+        x = x0 + (1.0 - u0) / (u1 - u0) * (x1 - x0)
+        base = library[selected[s.drill]].check_settings(None)
+        interp.append((s, add(_case(library[selected[s.drill]], s.dimension.name, x, base)), x))
+    run(cases)
+    # one Newton step from the interpolated point, slope from the bracket's other side
+    newton = []
+    for s, k, x in interp:
+        j0, j1 = s.bracket
+        ux = u_of(k)
+        if ux > 1:
+            xo, uo = s.grid[j0], u_of(s.grid_cases[j0])
+        else:
+            xo, uo = s.grid[j1], u_of(s.grid_cases[j1])
+        slope = (ux - uo) / (x - xo) if x != xo else 0.0
+        lo, hi = sorted((s.grid[j0], s.grid[j1]))
+        # aim inside the limit by the interpolation's own error, |u(x*) - 1|: the criteria
+        # are not linear in intensity, so a step aimed at 1 itself lands over it as often as
+        # under (measured on running: 1.0012 after a step aimed at 1 from 1.0046)
+        target = 1.0 - abs(ux - 1.0)
+        step = x - (ux - target) / slope if slope != 0 else x
+        step = float(np.clip(step, lo, hi))
+        base = library[selected[s.drill]].check_settings(None)
+        newton.append(
+            (s, k, x, add(_case(library[selected[s.drill]], s.dimension.name, step, base)), step)
+        )
+    run(cases)
+    for s, k, x, kn, xn in newton:
+        j0 = s.bracket[0]
+        candidates = [(s.grid[j0], s.grid_cases[j0]), (x, k), (xn, kn)]
+        ok = [(v, c) for v, c in candidates if u_of(c) <= 1 + LIMIT_TOLERANCE]
+        v, c = max(ok, key=lambda vc: s.dimension.harder * vc[0])
+        s.state, s.value, s.at = "up to", float(v), c
+    return cases, defaults, searches
+
+
+def _utilisations_of(values: Mapping[str, float], limits: CriterionLimits) -> np.ndarray:
+    return np.array([float(utilisation(values[c], limits.values[c])) for c in CRITERION_NAMES])
+
+
+def _swing_words(phase: float, toe_off: float) -> str:
+    """Where a stride fraction falls: stance (foot strike at 0 to toe-off), early swing (first
+    half of swing) or terminal swing (second half of swing, to the next foot strike)."""
+    if phase < toe_off:
+        return "stance"
+    return "early swing" if phase < 0.5 * (toe_off + 1.0) else "terminal swing"
+
+
+def sprint_reference_note(reference: Mapping[str, float]) -> str:
+    """Where in the stride the maximal-sprint references peak, against the published timing."""
+    toe = reference["toe_off_fraction"]
+    parts = []
+    for key, label in (
+        ("peak_force_phase", "peak force"),
+        ("active_negative_power_phase", "peak active negative power"),
+        ("active_stretch_phase", "active stretch"),
+    ):
+        f = reference[key]
+        parts.append(f"{label} at {f:.0%} of the stride ({_swing_words(f, toe)})")
+    note = (
+        f"Sprint references ({reference['speed']:g} m/s, toe-off at {toe:.0%} of the stride): "
+        + "; ".join(parts)
+        + ". Published sprinting puts the biceps femoris long head's peak force, stretch and "
+        "negative work in terminal swing (schache2012, chumanov2011)."
+    )
+    if any(
+        _swing_words(reference[k], toe) != "terminal swing"
+        for k in ("peak_force_phase", "active_negative_power_phase", "active_stretch_phase")
+    ):
+        note += (
+            " The model disagrees where a reference falls outside terminal swing: the running "
+            "excitation template takes its timing from a 3.7 m/s run (its hamstring burst peaks "
+            "around foot strike) and only its amplitude is scaled to maximal speed, so the "
+            "references are kept as simulated and this disagreement is reported, not tuned."
+        )
+    return note
 
 
 def rank_drills(
@@ -264,16 +602,31 @@ def rank_drills(
     policy=None,
     with_max_safe: bool = True,
 ) -> xr.Dataset:
-    """Every drill's predicted load on the injured muscle today, against today's limit.
+    """Every drill's tissue-load criteria on the injured muscle today, against today's limits.
 
-    Returns a Dataset over ``drill`` with ``default_intensity``, ``intensity_unit``,
-    ``peak_eccentric_fiber_strain``, ``peak_mtu_strain``, ``peak_force``, ``limit``,
-    ``force_limit``, ``margin``, ``max_safe_intensity``, ``safe``, ``sprint_specificity``, and
-    the policy summary and provenance in its attributes.
+    Returns a Dataset over ``drill`` (the module docstring's stages; rows in ranking order,
+    :data:`RANK_RULE`) with, per drill: ``status`` (:data:`STATUSES`), ``rank``,
+    ``binding_criterion``, each criterion's value at the default settings, ``utilisation_<c>``
+    and ``limit_<c>``, ``loads_muscle``, ``active_stretch_descending``, ``default_intensity``,
+    ``intensity_unit``, ``category``, ``max_admissible_intensity`` (the hardest admissible
+    primary intensity with the other dimensions at their defaults; the easiest value where
+    ``intensity_admissible`` is False), ``max_admissible`` (every dimension, in words),
+    ``regression`` (how to regress a drill over a limit, in words; empty where none is
+    needed or none works), ``recommended_utilisation`` (binding utilisation at the
+    recommended setting, the ranking score) and ``sprint_specificity``. Attributes: the
+    references and their stride timing, today's limit fractions and basis, the ranking rule,
+    the policy summary and provenance. No variable holds NaN. ``with_max_safe=False`` skips
+    the dimension searches (defaults only).
     """
 
     day = day or datetime.date.today()
-    athlete.check_date(day)
+    if athlete.injury_date > day:  # later assessments are allowed: today's limits ignore them
+        raise InputError(
+            f"injury date {athlete.injury_date} is in the future (ranking day {day})",
+            path=getattr(athlete, "source", None),
+            field="injury.date",
+            expected=f"a date on or before {day}",
+        )
     library = load_drills() if drills is None else drills
     selected = list(names or library)
     unknown = [n for n in selected if n not in library]
@@ -282,162 +635,235 @@ def rank_drills(
             f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
         )
     am = athlete_model(athlete, model)
-    reference = reference_peaks(am, drills=library)
-    limit = tolerance_limit(
-        athlete,
-        athlete.days_since_injury(day),
-        policy=policy,
-        pain=pain,
-        soreness=soreness,
-        reference_strain=reference["peak_eccentric_fiber_strain"],
-        reference_force=reference["peak_force"],
-    )
-
-    rows = {
-        k: []
-        for k in (
-            "peak_eccentric_fiber_strain",
-            "peak_mtu_strain",
-            "peak_force",
-            "max_safe_intensity",
-            "strain_at_max_safe",
-            "max_safe_method",
-        )
+    cache: dict = {}
+    ref_case = Case(get_drill(RUNNING_DRILL, library), reference_speed(am), ())
+    values = evaluate_cases(am, [ref_case], drills=library)
+    cache[ref_case] = {k: v[0] for k, v in values.items()}
+    reference = dict(cache[ref_case]) | {
+        "speed": reference_speed(am),
+        "toe_off_fraction": _toe_off_fraction(reference_speed(am)),
     }
-    defaults, units, specificity = [], [], []
-    for name in selected:
+    limits = today_limits(am, athlete, day, reference, policy=policy, pain=pain, soreness=soreness)
+    if with_max_safe:
+        cases, defaults, searches = _admissible_ranges(am, library, selected, limits, cache)
+    else:
+        cases = [_case(library[n], None, 0.0, library[n].check_settings(None)) for n in selected]
+        todo = [c for c in cases if c not in cache]
+        if todo:
+            got = evaluate_cases(am, todo, drills=library)
+            for k, c in enumerate(todo):
+                cache[c] = {key: v[k] for key, v in got.items()}
+        defaults, searches = list(range(len(selected))), []
+    rows = []
+    for i, name in enumerate(selected):
         d = library[name]
-        x = d.intensity.default
-        peaks = drill_peaks(am, d, [x], drills=library)
-        for key in PEAKS:
-            rows[key].append(float(peaks[key][0]))
-        if with_max_safe:
-            safe_x, at, method = max_safe_intensity(am, d, limit, drills=library)
+        at_default = cache[cases[defaults[i]]]
+        u = _utilisations_of(at_default, limits)
+        mine = [s for s in searches if s.drill == i]
+        primary = next((s for s in mine if s.dimension.name == d.intensity.name), None)
+        loaded = bool(at_default["loads_muscle"])
+        words, regression, recommended = [], [], float(u.max())
+        for s in mine:
+            if s.state == "none":
+                words.append(f"{s.dimension.name}: none admissible")
+            else:
+                text = s.dimension.limit_words(s.value)
+                words.append(text + (" (whole range)" if s.state == "whole range" else ""))
+        if u.max() <= 1 + LIMIT_TOLERANCE:
+            status = "admissible" if loaded else "does not load the target muscle"
         else:
-            safe_x, at, method = math.nan, math.nan, "not computed"
-        rows["max_safe_method"].append(method)
-        rows["max_safe_intensity"].append(safe_x)
-        rows["strain_at_max_safe"].append(at)
-        defaults.append(x)
-        units.append(d.intensity.unit)
-        specificity.append(sprint_specificity(d, x, am.max_speed))
-    strain = np.asarray(rows["peak_eccentric_fiber_strain"])
-    force = np.asarray(rows["peak_force"])
-    safe = np.where(np.isfinite(strain), strain <= limit.strain, True) & (force <= limit.force)
-    # Full speed, injured: can it ever be cleared under this policy (full recovery)?
-    full_speed = drill_peaks(am, RUNNING_DRILL, [reference["speed"]], drills=library)
-    full_ratio = max(
-        float(full_speed["peak_eccentric_fiber_strain"][0])
-        / reference["peak_eccentric_fiber_strain"],
-        float(full_speed["peak_force"][0]) / reference["peak_force"],
-    )
-    full_fraction = (TolerancePolicy.default() if policy is None else policy).full_fraction
-    note = ""
-    if full_ratio > full_fraction:
-        note = (
-            f"Maximal-velocity sprinting ({reference['speed']:g} m/s) is not cleared on any day "
-            f"under this policy: the injured muscle reaches {full_ratio:.3f} x its uninjured "
-            f"reference there, above the full-recovery limit of {full_fraction:g} x"
-            + (
-                f" (its fascicles are {1 - athlete.fascicle_length_ratio:.0%} shorter than the "
-                "uninjured side's)"
-                if athlete.fascicle_length_ratio is not None and athlete.fascicle_length_ratio < 1
-                else ""
-            )
-            + f". A policy full_fraction >= {full_ratio:.3f} would accept it."
+            workable = [s for s in mine if s.state != "none"]
+            if workable:
+                status = "admissible after regression"
+                regression = [s.dimension.limit_words(s.value) for s in workable]
+                recommended = float(_utilisations_of(cache[cases[workable[0].at]], limits).max())
+            else:
+                status = "not today"
+                easiest = [
+                    _utilisations_of(cache[cases[s.grid_cases[0]]], limits).max() for s in mine
+                ]
+                recommended = float(min(easiest)) if easiest else recommended
+        rows.append(
+            {
+                "name": name,
+                "status": status,
+                "u": u,
+                "values": at_default,
+                "binding": CRITERION_NAMES[int(np.argmax(u))],
+                "loaded": loaded,
+                "max_words": "; ".join(words) if words else "not computed",
+                "regression": " or ".join(regression),
+                "recommended": recommended,
+                "max_intensity": float(primary.value) if primary else float(d.intensity.default),
+                "intensity_ok": bool(primary is not None and primary.state != "none"),
+                "specificity": sprint_specificity(d, d.intensity.default, am.max_speed),
+                "drill": d,
+            }
         )
-    ds = xr.Dataset(
-        {
-            "default_intensity": ("drill", np.asarray(defaults)),
-            "intensity_unit": ("drill", np.asarray(units, dtype=object)),
-            "peak_eccentric_fiber_strain": ("drill", strain, {"units": "1"}),
-            "peak_mtu_strain": ("drill", np.asarray(rows["peak_mtu_strain"]), {"units": "1"}),
-            "peak_force": ("drill", force, {"units": "N"}),
-            "limit": ("drill", np.full(len(selected), limit.strain), {"units": "1"}),
-            "force_limit": ("drill", np.full(len(selected), limit.force), {"units": "N"}),
-            "margin": ("drill", limit.strain - strain, {"units": "1"}),
-            "max_safe_intensity": ("drill", np.asarray(rows["max_safe_intensity"])),
-            "strain_at_max_safe_intensity": ("drill", np.asarray(rows["strain_at_max_safe"])),
-            "max_safe_method": ("drill", np.asarray(rows["max_safe_method"], dtype=object)),
-            "safe": ("drill", safe),
-            "sprint_specificity": ("drill", np.asarray(specificity)),
-        },
-        coords={"drill": selected},
-        attrs={
-            "athlete": athlete.name or "",
-            "muscle": am.muscle,
-            "model": model,
-            "day": day.isoformat(),
-            "days_since_injury": athlete.days_since_injury(day),
-            "pain": pain,
-            "soreness": soreness,
-            "reference_speed": reference["speed"],
-            "reference_peak_eccentric_fiber_strain": reference["peak_eccentric_fiber_strain"],
-            "reference_peak_force": reference["peak_force"],
-            "limit_strain_fraction": limit.strain_fraction,
-            "limit_force_fraction": limit.force_fraction,
-            "full_speed_injured_to_reference": full_ratio,
-            "max_velocity_note": note,
-            "policy": policy_summary(policy, athlete),
-        },
-    )
-    return ds
+
+    def key(r):
+        group = STATUSES.index(r["status"])
+        score = r["recommended"] if r["status"] == "not today" else -r["recommended"]
+        return (group, score, -r["specificity"])
+
+    rows.sort(key=key)
+    n = len(rows)
+    data = {
+        "rank": ("drill", np.arange(1, n + 1)),
+        "status": ("drill", np.asarray([r["status"] for r in rows], dtype=object)),
+        "binding_criterion": ("drill", np.asarray([r["binding"] for r in rows], dtype=object)),
+        "loads_muscle": ("drill", np.asarray([r["loaded"] for r in rows], dtype=bool)),
+        "active_stretch_descending": (
+            "drill",
+            np.asarray([bool(r["values"]["active_stretch_descending"]) for r in rows]),
+        ),
+        "default_intensity": ("drill", np.asarray([r["drill"].intensity.default for r in rows])),
+        "intensity_unit": (
+            "drill",
+            np.asarray([r["drill"].intensity.unit for r in rows], dtype=object),
+        ),
+        "category": ("drill", np.asarray([r["drill"].category for r in rows], dtype=object)),
+        "max_admissible_intensity": ("drill", np.asarray([r["max_intensity"] for r in rows])),
+        "intensity_admissible": (
+            "drill",
+            np.asarray([r["intensity_ok"] for r in rows], dtype=bool),
+        ),
+        "max_admissible": ("drill", np.asarray([r["max_words"] for r in rows], dtype=object)),
+        "regression": ("drill", np.asarray([r["regression"] for r in rows], dtype=object)),
+        "recommended_utilisation": (
+            "drill",
+            np.asarray([r["recommended"] for r in rows]),
+            {"units": "1", "long_name": "binding utilisation at the recommended setting"},
+        ),
+        "sprint_specificity": ("drill", np.asarray([r["specificity"] for r in rows])),
+    }
+    for j, c in enumerate(CRITERIA):
+        data[c.name] = (
+            "drill",
+            np.asarray([float(r["values"][c.name]) for r in rows]),
+            {"units": c.unit, "long_name": c.long_name},
+        )
+        data[f"utilisation_{c.name}"] = (
+            "drill",
+            np.asarray([float(r["u"][j]) for r in rows]),
+            {"units": "1", "long_name": f"fraction of today's limit: {c.long_name}"},
+        )
+        data[f"limit_{c.name}"] = (
+            "drill",
+            np.full(n, float(limits.values[c.name])),
+            {"units": c.unit, "long_name": f"today's limit: {c.long_name}"},
+        )
+    attrs = {
+        "athlete": athlete.name or "",
+        "muscle": am.muscle,
+        "model": model,
+        "day": day.isoformat(),
+        "days_since_injury": athlete.days_since_injury(day),
+        "pain": pain,
+        "soreness": soreness,
+        "reference_speed": reference["speed"],
+        "reference_basis": "the injured muscle at the athlete's maximal sprint speed",
+        "limit_basis": limits.basis,
+        "limit_sources": ",".join(limits.sources),
+        "assessment_date": "" if limits.assessment_date is None else str(limits.assessment_date),
+        "cleared_for_full": int(bool(limits.cleared_for_full)),
+        "rank_rule": RANK_RULE,
+        "sprint_reference_note": sprint_reference_note(reference),
+        "active_force_fraction": ACTIVE_FORCE_FRACTION,
+        "criteria": ",".join(CRITERION_NAMES),
+        "policy": policy_summary(policy, athlete),
+    }
+    for c in CRITERION_NAMES:
+        attrs[f"reference_{c}"] = float(reference[c])
+        attrs[f"limit_fraction_{c}"] = float(limits.fractions[c])
+    for k in ("peak_force_phase", "active_negative_power_phase", "active_stretch_phase"):
+        attrs[f"reference_{k}"] = float(reference[k])
+    attrs["reference_toe_off_fraction"] = float(reference["toe_off_fraction"])
+    return xr.Dataset(data, coords={"drill": [r["name"] for r in rows]}, attrs=attrs)
 
 
 def ranking_table(ds: xr.Dataset) -> str:
-    """A printable table of :func:`rank_drills`' result, safest margin first."""
-    order = np.argsort(-np.nan_to_num(ds["margin"].values, nan=np.inf))
+    """A printable table of :func:`rank_drills`' result in ranking order: status, binding
+    criterion, each criterion's utilisation (% of today's limit), the maximal admissible
+    intensity and the regression."""
+    short = {
+        "active_stretch": "stretch",
+        "active_negative_work": "neg.work",
+        "peak_force": "force",
+        "active_lengthening_velocity": "velocity",
+        "end_range_length": "end-range",
+    }
     head = (
-        f"{'drill':26s} {'default':>8s} {'ecc. strain':>11s} {'MTU strain':>10s} "
-        f"{'force N':>8s} {'margin':>8s} {'max safe':>9s} {'safe':>5s}  unit"
+        f"{'#':>2s} {'drill':24s} {'status':29s} {'binds':12s} "
+        + " ".join(f"{short[c]:>9s}" for c in CRITERION_NAMES)
+        + "  max admissible / regression"
     )
-    lines = [head]
-    for i in order:
-        r = ds.isel(drill=int(i))
-        safe = "yes" if bool(r["safe"]) else "NO"
+    lines = [
+        "utilisation of today's limit per criterion (%), at the default settings",
+        head,
+    ]
+    for i in range(ds.sizes["drill"]):
+        r = ds.isel(drill=i)
+        status = str(r["status"].values)
+        binds = short[str(r["binding_criterion"].values)] if status != STATUSES[3] else "-"
+        what = str(r["regression"].values) or str(r["max_admissible"].values)
         lines.append(
-            f"{str(r['drill'].values):26s} {float(r['default_intensity']):>8.3g} "
-            f"{float(r['peak_eccentric_fiber_strain']):>11.3f} "
-            f"{float(r['peak_mtu_strain']):>10.3f} {float(r['peak_force']):>8.0f} "
-            f"{float(r['margin']):>8.3f} {float(r['max_safe_intensity']):>9.3g} {safe:>5s}  "
-            f"{r['intensity_unit'].values}"
+            f"{int(r['rank']):>2d} {str(r['drill'].values):24s} {status:29s} {binds:12s} "
+            + " ".join(f"{100 * float(r[f'utilisation_{c}']):>9.0f}" for c in CRITERION_NAMES)
+            + f"  {what}"
         )
-    if ds.attrs.get("max_velocity_note"):
-        lines += ["", "Note: " + ds.attrs["max_velocity_note"]]
+    lines += ["", "Ranking: " + ds.attrs["rank_rule"], "Limits:"]
+    lines += ["  " + line for line in str(ds.attrs["limit_basis"]).splitlines()]
+    lines += ["Note: " + ds.attrs["sprint_reference_note"]]
     return "\n".join(lines)
 
 
-def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
-    """CSV of :func:`rank_drills`' result, one row per drill, the attributes and policy as
-    ``#`` comment lines above it (atomic write)."""
+#: Columns of :func:`write_ranking_csv`, in order.
+CSV_COLUMNS = (
+    "rank",
+    "drill",
+    "status",
+    "binding_criterion",
+    "category",
+    "intensity_unit",
+    "default_intensity",
+    "loads_muscle",
+    *CRITERION_NAMES,
+    *(f"utilisation_{c}" for c in CRITERION_NAMES),
+    *(f"limit_{c}" for c in CRITERION_NAMES),
+    "active_stretch_descending",
+    "max_admissible_intensity",
+    "intensity_admissible",
+    "max_admissible",
+    "regression",
+    "recommended_utilisation",
+    "sprint_specificity",
+)
 
-    cols = [
-        "drill",
-        "intensity_unit",
-        "default_intensity",
-        "peak_eccentric_fiber_strain",
-        "peak_mtu_strain",
-        "peak_force",
-        "limit",
-        "force_limit",
-        "margin",
-        "max_safe_intensity",
-        "max_safe_method",
-        "safe",
-        "sprint_specificity",
-    ]
-    lines = [",".join(cols)]
+
+def _csv_field(value) -> str:
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return "inf" if np.isinf(value) else f"{float(value):.6g}"
+    text = str(value)
+    return '"' + text.replace('"', '""') + '"' if ("," in text or '"' in text) else text
+
+
+def write_ranking_csv(ds: xr.Dataset, path: str | Path) -> Path:
+    """CSV of :func:`rank_drills`' result, one row per drill in ranking order, the attributes
+    and policy as ``#`` comment lines above it (atomic write). No cell is NaN."""
+    lines = [",".join(CSV_COLUMNS)]
     for i in range(ds.sizes["drill"]):
         r = ds.isel(drill=i)
-        lines.append(
-            ",".join(
-                str(r[c].values)
-                if c in ("drill", "intensity_unit", "safe", "max_safe_method")
-                else f"{float(r[c].values):.6g}"
-                for c in cols
-            )
-        )
-    header = [f"# {k}: {v}" for k, v in ds.attrs.items() if k != "policy"]
+        lines.append(",".join(_csv_field(r[c].values.item()) for c in CSV_COLUMNS))
+    header = []
+    for k, v in ds.attrs.items():
+        if k != "policy":
+            first, *rest = str(v).splitlines() or [""]
+            header += [f"# {k}: {first}", *(f"#   {line}" for line in rest)]
     header += ["# " + line for line in str(ds.attrs.get("policy", "")).splitlines()]
     return write_text_atomic(path, "\n".join(header + lines) + "\n")
 
@@ -455,33 +881,38 @@ def athlete_metrics(
     names: Sequence[str] | None = None,
     n_levels: int = 5,
 ) -> xr.Dataset:
-    """The drill metrics table the planner reads (``musclesim.training.plan`` contract), computed
-    for this athlete: every drill at ``n_levels`` intensities across its range, injured muscle,
-    plus the uninjured reference at maximal sprint speed.
+    """The drill metrics table the planner reads (:mod:`musclesim.training.plan.metrics`),
+    computed for this athlete: every drill at ``n_levels`` primary intensities across its
+    range (further dimensions at their defaults), injured muscle, each criterion per
+    repetition, and the references: the injured muscle at maximal sprint speed. All drills and
+    the reference in one stack of batched evaluations (:func:`evaluate_cases`).
 
     Doses: a drill given as sets x reps is dosed in repetitions (step: one set's reps), a
     distance drill in metres (step: one repetition's distance); from one step up to
-    ``MAX_DOSE_MULTIPLE`` times the default dose. One loading exposure per dose unit.
+    ``MAX_DOSE_MULTIPLE`` times the default dose. Exposures per dose unit: 1 per repetition,
+    strides per metre for running and walking (:func:`evaluate_cases`).
     """
-
     library = load_drills() if drills is None else drills
     selected = list(names or library)
-    am = athlete_model(athlete, model)
-    reference = reference_peaks(am, drills=library)
-    grid = np.full((len(selected), n_levels), np.nan)
-    values = {k: np.full((len(selected), n_levels), np.nan) for k in PEAKS}
-    units, dose_unit, dose_min, dose_max, dose_step, specificity = [], [], [], [], [], []
-    for i, name in enumerate(selected):
-        d = get_drill(name, library)
-        grid[i] = intensity_grid(d, n_levels)
-        peaks = drill_peaks(am, d, grid[i], drills=library)
-        for key in values:
-            values[key][i] = peaks[key]
-        # a drill in which the injured fibres never lengthen while active has no eccentric
-        # strain: 0 for the planner (its force still counts)
-        values["peak_eccentric_fiber_strain"][i] = np.nan_to_num(
-            values["peak_eccentric_fiber_strain"][i], nan=0.0
+    unknown = [n for n in selected if n not in library]
+    if unknown:
+        raise InputError(
+            f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
         )
+    am = athlete_model(athlete, model)
+    grid = np.stack([intensity_grid(library[n], n_levels) for n in selected])
+    cases = [Case(get_drill(RUNNING_DRILL, library), reference_speed(am), ())]
+    for i, n in enumerate(selected):
+        d = library[n]
+        base = tuple(sorted(d.check_settings(None).items()))
+        cases += [Case(d, float(x), base) for x in grid[i]]
+    values = evaluate_cases(am, cases, drills=library)
+    reference = {c: float(values[c][0]) for c in CRITERION_NAMES}
+    shape = grid.shape
+    crit = {c: values[c][1:].reshape(shape) for c in CRITERION_NAMES}
+    units, dose_unit, dose_min, dose_max, dose_step, specificity, category = ([] for _ in range(7))
+    for i, name in enumerate(selected):
+        d = library[name]
         units.append(d.intensity.unit)
         if d.dose.distance_m is not None:
             step, unit, default = d.dose.distance_m, "m", d.dose.sets * d.dose.distance_m
@@ -492,110 +923,27 @@ def athlete_metrics(
         dose_min.append(step)
         dose_max.append(MAX_DOSE_MULTIPLE * default)
         specificity.append(sprint_specificity(d, grid[i, -1], am.max_speed))
+        category.append(d.category)
     return metrics_table(
         selected,
         grid,
-        values["peak_eccentric_fiber_strain"],
-        values["peak_mtu_strain"],
-        values["peak_force"],
+        crit,
+        values["loads_muscle"][1:].reshape(shape),
         intensity_unit=units,
         dose_unit=dose_unit,
         dose_min=dose_min,
         dose_max=dose_max,
         dose_step=dose_step,
         sprint_specificity=specificity,
-        reference_peak_eccentric_fiber_strain=reference["peak_eccentric_fiber_strain"],
-        reference_peak_force=reference["peak_force"],
+        category=category,
+        references=reference,
+        exposures_per_dose=values["exposures_per_dose"][1:].reshape(shape),
         attrs={
             "muscle": am.muscle,
             "model": model,
             "model_family": "rajagopal" if not am.muscle.startswith("bifem") else "gait2392",
+            "reference_speed": reference_speed(am),
+            "reference_basis": "the injured muscle at the athlete's maximal sprint speed",
+            "active_force_fraction": ACTIVE_FORCE_FRACTION,
         },
     )
-
-
-# ----------------------------------------------------------------------------------------------
-# Differentiable root finding for the running family
-# ----------------------------------------------------------------------------------------------
-
-#: Strides simulated per evaluation of the differentiable running pipeline.
-RUNNING_STRIDES = 3
-#: Newton iterations of :func:`max_safe_running_speed` (each one a reverse-mode gradient
-#: through the whole pipeline).
-NEWTON_ITERATIONS = 8
-
-
-def running_strain_function(am: AthleteModel, *, samples: int = SAMPLES, strides: int = 3):
-    """``f(speed, excitation) -> peak eccentric fibre strain`` of the injured muscle when running
-    at ``speed``, written in JAX end to end (running template -> :func:`~musclesim.pipeline.
-    evaluate.evaluate`: geometry surrogate, compliant fibre dynamics, peak), so
-    ``jax.grad(f)`` is d(strain)/d(speed). Also returns ``excitation_at(speed) -> [samples]``
-    (NumPy, the running EMG template at that speed): its amplitude's dependence on speed is not
-    differentiated (held at the current iterate).
-    """
-    tpl = load_running_template()
-    geometry = am.geometry
-    signs = dict(geometry.knee_flexion_sign)
-    phase = 100.0 * strides * np.linspace(0.0, 1.0, samples) % 100.0
-    phase[-1] = 100.0  # the last sample closes the last stride (not 0 % of a new one)
-    unit_time = np.linspace(0.0, 1.0, samples)
-    columns = {c: k for k, c in enumerate(tpl.coordinates)}
-    max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
-
-    def stride_frequency(speed):
-        return running_curves(speed, jnp.asarray([0.0]), template=tpl)[1]
-
-    def strain(speed, excitation):
-        q, frequency = running_curves(speed, jnp.asarray(phase), template=tpl)
-        time = jnp.asarray(unit_time) * strides / frequency
-        pose = {}
-        for c in geometry.coordinates:
-            if c in columns:
-                pose[c] = q[:, columns[c]] * signs.get(c, 1.0)
-            else:
-                pose[c] = jnp.zeros(samples)
-        result = evaluate(
-            geometry, am.injured, time, pose, length_scale=am.length_scale, excitation=excitation
-        )
-        return result.metrics.peak_eccentric_fiber_strain[0]
-
-    def excitation_at(speed):
-        f = float(np.asarray(stride_frequency(float(speed))).reshape(-1)[0])
-        time = unit_time * strides / f
-        source = RunningExcitation(float(speed), max_speed=max_speed)
-        return np.clip(np.asarray(source(time, [am.muscle]))[:, 0], 0.0, 1.0)
-
-    return strain, jax.value_and_grad(strain), excitation_at
-
-
-def max_safe_running_speed(am: AthleteModel, limit_strain: float, bracket) -> dict:
-    """The running speed at which the injured muscle's peak eccentric fibre strain equals
-    ``limit_strain``, by safeguarded Newton iterations whose derivative is ``jax.grad`` through
-    the whole pipeline (:func:`running_strain_function`), kept inside ``bracket`` (a, b) with
-    strain(a) <= limit < strain(b); a step that leaves the bracket is replaced by bisection.
-    Returns the speed, its strain, the residual and the iterations used.
-    """
-    _, value_and_grad, excitation_at = running_strain_function(am)
-    lo, hi = map(float, bracket)
-    speed = 0.5 * (lo + hi)
-    history = []
-    for _ in range(NEWTON_ITERATIONS):
-        value, slope = value_and_grad(jnp.asarray(speed), excitation_at(speed))
-        value, slope = float(value), float(slope)
-        residual = value - limit_strain
-        history.append((speed, value, slope))
-        if residual > 0:
-            hi = speed
-        else:
-            lo = speed
-        if abs(residual) < ROOT_STRAIN_TOLERANCE:
-            break
-        step = speed - residual / slope if slope > 0 else math.nan
-        speed = step if lo < step < hi else 0.5 * (lo + hi)
-    return {
-        "speed": speed,
-        "strain": value,
-        "residual": residual,
-        "iterations": len(history),
-        "history": history,
-    }

@@ -55,9 +55,10 @@ from ..criteria import CRITERIA, CRITERION_NAMES
 
 #: Drill categories a table may hold (the drill files' ``category``).
 CATEGORIES = ("lengthening", "strength", "running", "walking", "plyometric", "calf", "drill")
-#: Criteria that are magnitudes (>= 0); ``end_range_length`` is a strain and may be negative
-#: (a drill that keeps the musculotendon unit shorter than upright standing).
-_NON_NEGATIVE = tuple(c for c in CRITERION_NAMES if c != "end_range_length")
+#: Criteria that are magnitudes (>= 0). The two strains may be negative: ``active_stretch``
+#: where the fibre stays shorter than optimal while loaded, ``end_range_length`` where the
+#: musculotendon unit stays shorter than in upright standing.
+_NON_NEGATIVE = tuple(c for c in CRITERION_NAMES if c not in ("active_stretch", "end_range_length"))
 
 
 def metrics_table(
