@@ -159,7 +159,7 @@ def _simulate(setup: Setup, rows):
     :data:`CHLEBOUN_POSES` held still for 1 s with the muscle relaxed (one compilation)."""
     geometry = setup.geometry
     motions = []
-    for name, x, _ in rows:
+    for name, x, _, *settings in rows:
         d = setup.drills[name]
         value = d.intensity.default if x is None else x
         motions.append(
@@ -168,14 +168,17 @@ def _simulate(setup: Setup, rows):
                 value,
                 coordinates=geometry.coordinates,
                 knee_flexion_sign=geometry.knee_flexion_sign,
+                settings=settings[0] if settings else None,
             )
         )
     time, q = resample_motions(motions, setup.samples, geometry.coordinates)
     drives = []
-    for (name, x, _), t in zip(rows, time, strict=True):
+    for (name, x, _, *settings), t in zip(rows, time, strict=True):
         d = setup.drills[name]
         value = d.intensity.default if x is None else x
-        src = drill_excitation(d, value, max_speed=SPRINT_SPEED)
+        src = drill_excitation(
+            d, value, max_speed=SPRINT_SPEED, settings=settings[0] if settings else None
+        )
         drives.append(np.clip(np.asarray(src(t, [MUSCLE]))[:, 0], 0.0, 1.0))
     knee_sign = dict(geometry.knee_flexion_sign)["knee_angle_r"]
     n = len(CHLEBOUN_POSES)
@@ -207,7 +210,7 @@ def run(setup: Setup, rows=ROWS) -> dict:
     l_opt = float(np.asarray(geometry.parameters.optimal_fiber_length)[0])
     knee_sign = dict(geometry.knee_flexion_sign)["knee_angle_r"]
     rows = []
-    for k, (name, x, label) in enumerate(spec):
+    for k, (name, x, label, *_) in enumerate(spec):
         i = int(np.argmax(mtu[k]))
         hip = math.degrees(float(q["hip_flexion_r"][k, i]))
         knee = math.degrees(knee_sign * float(q["knee_angle_r"][k, i]))
@@ -235,6 +238,62 @@ def run(setup: Setup, rows=ROWS) -> dict:
         "l_opt_m": l_opt,
         "upright_m": upright,
     }
+
+
+#: Regressions of the long-length drills by their further intensity dimensions:
+#: (drill, intensity or None, label, settings).
+REGRESSIONS = (
+    ("romanian_deadlift", None, "file default", {}),
+    ("romanian_deadlift", None, "range 70 %", {"range_fraction": 0.7}),
+    ("romanian_deadlift", None, "range 50 %", {"range_fraction": 0.5}),
+    ("romanian_deadlift", None, "tempo 4 s", {"tempo_s": 4.0}),
+    ("hip_extension_45", None, "range 60 %", {"range_fraction": 0.6}),
+    ("askling_extender", None, "file default", {}),
+    ("askling_extender", None, "tempo 6 s", {"tempo_s": 6.0}),
+)
+
+
+def regressions(setup: Setup, rows=REGRESSIONS) -> list[dict]:
+    """Peak fibre strain, MTU strain and normalised lengthening velocity (with where it
+    occurs) of each regression in ``rows``."""
+    geometry = setup.geometry
+    spec = tuple(rows)
+    time, q, result = _simulate(setup, spec)
+    sol = result.solution
+    norm = np.asarray(sol.norm_fiber_length)[:, 0]
+    vel = np.asarray(sol.norm_fiber_velocity)[:, 0]
+    mtu = np.asarray(sol.mtu_length)[:, 0]
+    upright = float(np.asarray(geometry.upright_length)[0])
+    out = []
+    for k, (name, _, label, *_) in enumerate(spec):
+        i = int(np.argmax(vel[k]))
+        out.append(
+            {
+                "drill": name,
+                "setting": label,
+                "fiber_strain": float(norm[k].max() - 1.0),
+                "mtu_strain": float(mtu[k].max() / upright - 1.0),
+                "lengthening_velocity": float(vel[k, i]),
+                "velocity_at_s": float(time[k][i]),
+                "velocity_hip_deg": math.degrees(float(q["hip_flexion_r"][k, i])),
+            }
+        )
+    return out
+
+
+def regression_report(rows: list[dict]) -> str:
+    lines = [
+        "Regressions (peak over the repetition; lengthening velocity v/(v_max l_opt), where):",
+        f"{'drill':<20} {'setting':<14} {'fibre str':>9} {'MTU str':>8} {'v/vmax':>8}"
+        f" {'at t (s)':>8} {'hip':>6}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['drill']:<20} {r['setting']:<14} {r['fiber_strain']:9.3f} {r['mtu_strain']:8.3f}"
+            f" {r['lengthening_velocity']:8.4f} {r['velocity_at_s']:8.2f}"
+            f" {r['velocity_hip_deg']:6.1f}"
+        )
+    return "\n".join(lines)
 
 
 def _angle(pub: tuple[float, float] | None) -> str:
@@ -352,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=256)
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    print(report(run(build(args.samples))))
+    setup = build(args.samples)
+    print(report(run(setup)))
+    print()
+    print(regression_report(regressions(setup)))
     return 0
 
 

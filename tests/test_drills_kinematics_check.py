@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.drill_kinematics_check import build, report, run
+from experiments.drill_kinematics_check import build, regression_report, regressions, report, run
 
 ROWS = (
     ("romanian_deadlift", None, "default"),
@@ -63,3 +63,17 @@ def test_report_states_each_comparison_and_its_source(outcome):
         assert words in text
     assert text.count("agrees") + text.count("DISAGREES") == 3
     assert not np.isnan([r["fiber_strain"] for r in result["rows"]]).any()
+
+
+def test_range_regression_shortens_the_stretch_and_the_table_names_it(outcome):
+    setup, _ = outcome
+    rows = regressions(
+        setup,
+        (
+            ("romanian_deadlift", None, "file default", {}),
+            ("romanian_deadlift", None, "range 50 %", {"range_fraction": 0.5}),
+        ),
+    )
+    full, half = rows
+    assert half["mtu_strain"] < full["mtu_strain"] and half["fiber_strain"] < full["fiber_strain"]
+    assert "range 50 %" in regression_report(rows)
