@@ -81,7 +81,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # Evaluates the sprinter model's knee muscles at test poses: 20 s with a warm compilation
     # cache, about a minute without (2 shared cores).
     "test_tolerance_capacity.py": ("slow",),
-    # Five drills and nine held poses through the fibre solver in one batch (about 60 s).
+    # Two batched fibre-solver evaluations (drills, held poses, regressions): 110 s on 2 shared
+    # cores with an empty compilation cache.
     "test_drills_kinematics_check.py": ("slow",),
 }
 
