@@ -35,12 +35,12 @@ level per drill per session) and ``P[s,j] = sum_o y[s,o]`` over drill ``j``'s le
 6. the Nordic: not before ``nordic_earliest_fraction`` of the way to the target; in its first
    calendar week at most ``nordic_progression[0]`` (sessions, reps a session), in the second
    ``[1]``, later ``[2]``;
-7. weekly load per criterion over the field/gym sessions (``NW[w]``: active negative work,
-   J = criterion per repetition x exposures per dose x dose; ``HL[w]``: exposures of options
-   using ``>= high_load_fraction`` of a limit): ``X[w] <= max_acute_chronic * mean(X[w-4..w-1])
-   + X_min`` (``X_min``: the heaviest option's smallest dose), and in a deload week (every
-   ``deload_every``-th week that ends before the target) ``X[w] <= (1 - deload_reduction)
-   X[w-1]``.
+7. weekly load over the field/gym sessions, ``X[w]``: active negative work, J = the criterion
+   per repetition x exposures per dose x dose: ``X[w] <= max_acute_chronic *
+   mean(X[w-4..w-1]) + X_min`` (``X_min``: the heaviest option's smallest dose), and in a
+   deload week (every ``deload_every``-th week that ends before the target) ``X[w] <=
+   (1 - deload_reduction) X[w-1]``. Exposures using ``>= high_load_fraction`` of a limit are
+   counted per session and week (reported, not capped: see :class:`.PlanSettings`).
 
 Objective: maximise ``sum y (specificity + 0.05)(1 + u)`` with ``u`` the option's largest
 utilisation of that day's limits (work near the limits on the most sprint-specific drills),
@@ -437,7 +437,6 @@ class PlanProblem:
         fixed_speed = np.zeros(ns)
         fixed_walk = np.zeros(ns)
         fixed_nw = np.zeros(self.weeks)
-        fixed_hl = np.zeros(self.weeks)
         for si, day in enumerate(self.session_days):
             if day not in self.fixed:
                 continue
@@ -453,7 +452,6 @@ class PlanProblem:
                 fixed_walk[si] = max(fixed_walk[si], float(self.walking[j]))
                 w = self.week_of(day)
                 fixed_nw[w] += d.negative_work
-                fixed_hl[w] += d.high_load_exposures
         # 1. dose bounds, one level per drill, drills per session
         for q, (si, j, k) in enumerate(var):
             ub[inn[q]] = self.nmax[j]
@@ -598,20 +596,19 @@ class PlanProblem:
                             -np.inf,
                             0.0,
                         )
-        # 7. weekly load per criterion (field/gym sessions)
+        # 7. weekly active negative work (field/gym sessions)
         nw_terms: dict[int, list] = {w: [] for w in range(self.weeks)}
-        hl_terms: dict[int, list] = {w: [] for w in range(self.weeks)}
-        floor_nw = floor_hl = 0.0
         for q, (si, j, k) in enumerate(var):
-            day = self.session_days[si]
-            w = self.week_of(day)
-            per_step = self.negative_work_per_dose(j, k) * self.step[j]
-            nw_terms[w].append((inn[q], per_step))
-            floor_nw = max(floor_nw, per_step * self.nmin[j])
-            if self.high_load(day, j, k):
-                hl = float(self.expo[j, k] * self.step[j])
-                hl_terms[w].append((inn[q], hl))
-                floor_hl = max(floor_hl, hl * self.nmin[j])
+            w = self.week_of(self.session_days[si])
+            nw_terms[w].append((inn[q], self.negative_work_per_dose(j, k) * self.step[j]))
+        # one smallest dose of the heaviest level in the table
+        floor_nw = max(
+            (
+                self.negative_work_per_dose(j, k) * self.step[j] * self.nmin[j]
+                for j, k in zip(*np.nonzero(self.valid), strict=True)
+            ),
+            default=0.0,
+        )
         for terms, fixed, floor in ((nw_terms, fixed_nw, floor_nw),):
             for w in range(1, self.weeks):
                 if self.deload_week(w):

@@ -83,11 +83,14 @@ class PlanSettings:
             intense level (1; progressive overload, a higher level starting again at the
             smallest dose; policy), so volume rises with the sessions done, not to a cap.
         high_load_fraction: an exposure counts as *high-load* when it uses at least this
-            fraction of any criterion's limit (0.80; policy).
-        max_acute_chronic: a week's load of each criterion (active negative work, high-load
-            exposures) is at most this times the mean of the previous up to 4 weeks (1.3:
-            Gabbett 2016's acute:chronic workload ratio), plus one smallest dose of the
-            heaviest drill (so a new stimulus can start).
+            fraction of any criterion's limit (0.80; policy). High-load exposures are counted
+            per session and week and reported, not capped: the limits rise with recovery, so
+            every step of the running stages is near a limit and starts from a chronic count
+            of 0, which an acute:chronic cap would forbid.
+        max_acute_chronic: a week's active negative work (J, the cumulative criterion) is at
+            most this times the mean of the previous up to 4 weeks (1.3: Gabbett 2016's
+            acute:chronic workload ratio), plus one smallest dose of the heaviest drill (so
+            a new stimulus can start).
         deload_every: every this-many-th week is a deload week (4; Bell et al. 2022: every
             4-6 weeks), only in weeks that end before the target return day; 0 disables.
         deload_reduction: a deload week's load of each criterion is at most
@@ -241,12 +244,12 @@ class PlanSettings:
             f"  a drill's dose starts at its smallest dose and rises by at most "
             f"{self.dose_increase_steps} step(s) per earlier session with it at that level or "
             "above; a higher level starts again at the smallest dose (policy)",
-            f"  weekly load per criterion (active negative work, J; exposures >= "
-            f"{self.high_load_fraction:.0%} of a limit) at most {self.max_acute_chronic:g} x "
-            f"the mean of the previous 4 weeks (acute:chronic ratio, Gabbett 2016, "
-            f"doi:{doi['gabbett2016']}) plus one smallest dose",
-            f"  deload every {self.deload_every} weeks before the return day, each "
-            f"criterion's load cut by at least {self.deload_reduction:.0%} (interval: Bell et "
+            f"  weekly active negative work (J) at most {self.max_acute_chronic:g} x the mean "
+            f"of the previous 4 weeks (acute:chronic ratio, Gabbett 2016, "
+            f"doi:{doi['gabbett2016']}) plus one smallest dose; exposures >= "
+            f"{self.high_load_fraction:.0%} of a limit counted and reported",
+            f"  deload every {self.deload_every} weeks before the return day, active negative "
+            f"work cut by at least {self.deload_reduction:.0%} (interval: Bell et "
             f"al. 2022, doi:{doi['bell2022']}; the cut is policy)"
             if self.deload_every
             else "  no deload weeks",
