@@ -115,6 +115,7 @@ TEST_MARKS: dict[str, tuple[str, ...]] = {
         "test_layers.py::test_import_musclesim_leaves_optional_dependencies_unimported",
         # The three tests of the module fixture that simulates the sprint.
         "test_simulate.py::test_citation_lists_what_a_result_used",
+        "test_simulate.py::test_treadmill_run_at_a_given_speed_gets_the_running_template_peaks",
         "test_simulate.py::test_result_follows_the_strain_definitions",
         "test_simulate.py::test_sprint_peak_mtu_strain_matches_sources",
         "test_static_opt.py::test_kkt_conditions_on_sprint",

@@ -105,3 +105,19 @@ def test_citation_lists_what_a_result_used(sprint_result):
     assert "10.1249/01.mss.0000150078.79120.c8" in text  # Thelen 2005 (mtu_strain definition)
     with pytest.raises(InputError, match="unknown reference"):
         citation("nobody1999")
+
+
+def test_treadmill_run_at_a_given_speed_gets_the_running_template_peaks(data_dir, capsys):
+    from musclesim.cli import main
+    from musclesim.excitation.templates import running_template
+
+    motion = data_dir / "kinematics/nimblephysics_hamner2013_running/run300_ik.mot"
+    argv = ["simulate", "--model", "hamner2013_subject01", "--motion", str(motion),
+            "--muscles", "bifemlh_r", "soleus_r", "--tendon", "rigid", "--speed", "3"]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # 3 m/s is below the template trial's 3.7 m/s: its measured peaks, unscaled, and said so
+    peaks = running_template().peak
+    assert "running template at 3.00 m/s (given)" in out and "unscaled" in out
+    assert f"bflh={peaks['bflh']:.3g}" in out and f"soleus={peaks['soleus']:.3g}" in out
+    assert "nan" not in out.lower()

@@ -53,7 +53,9 @@ def _excitation_lines(ds) -> str:
     lines = [f"excitation: {ds.attrs.get('excitation_name', ds.attrs['excitation'])}"]
     if ds.attrs.get("excitation_notes"):
         lines.append(f"  ({ds.attrs['excitation_notes']})")
-    lines.append(f"  peak excitation per muscle: {ds.attrs.get('excitation_peaks', '')}")
+    if ds.attrs.get("excitation_template_peaks"):
+        lines.append(f"  template peak levels: {ds.attrs['excitation_template_peaks']}")
+    lines.append(f"  largest excitation per muscle: {ds.attrs.get('excitation_peaks', '')}")
     return "\n".join(lines)
 
 

@@ -404,6 +404,11 @@ def simulate(
         excitation_peaks=", ".join(
             f"{n}={float(np.max(drive[k])):.3g}" for k, n in enumerate(names)
         ),
+        excitation_template_peaks=", ".join(
+            f"{k}={v:.3g}" for k, v in (getattr(source, "peak", None) or {}).items()
+        )
+        if isinstance(getattr(source, "peak", None), Mapping)
+        else "",
         excitation_notes=str(getattr(source, "notes", "")),
         excitation_speed=float(getattr(source, "speed", np.nan)),
         excitation_speed_source=str(getattr(source, "speed_source", "not used")),
