@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.io import MODELS_DIR, atomic_path, write_text_atomic
+from ..core.io import MODELS_DIR, atomic_path, check_output_folder, write_text_atomic
 from ..muscle.parameters import MuscleParameters
 from ..pipeline.evaluate import evaluate_lengths
 
@@ -51,6 +51,7 @@ def read_template(path: Path = TEMPLATE) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run_demo(out: Path) -> str:
+    check_output_folder(out, names=("demo_bflh_fiber_strain.png", "demo_bflh_fiber_strain.txt"))
     time, length = read_template()
     params = MuscleParameters(**SPRINTER_BFLH)
     batch = MuscleParameters.stack([params] * len(ACTIVATIONS))
