@@ -2,8 +2,8 @@
 
 Definitions (``../shared/DESIGN.md``, "Strain definitions"; each reported under its own name):
 
-* ``mtu_strain`` = L_MTU / L_MTU(upright pose) - 1 (Thelen et al. 2005, DOI
-  10.1249/01.mss.0000155393.78744.86; Schache et al. 2012, DOI 10.1249/MSS.0b013e31823a1c6c);
+* ``mtu_strain`` = L_MTU / L_MTU(upright pose) - 1 (Thelen et al. 2005 and Schache et al.
+  2012; their DOIs in ``musclesim/core/references.toml``, keys ``thelen2005``, ``schache2012``);
 * ``fiber_strain`` = l_M / l_opt - 1;
 * ``peak_eccentric_fiber_strain`` = max of ``fiber_strain`` over samples where the fibre
   lengthens (normalised fibre velocity > ``lengthening_threshold``, default 0) while active
