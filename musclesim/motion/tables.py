@@ -182,7 +182,10 @@ _CSV_SUFFIXES = {
 def _read_csv(path: Path, *, model, angle_limit_rad: float) -> xr.Dataset:
     expected = "a CSV with 'time' then columns named <coordinate>_deg, _rad or _m"
     raw = _read_lines(path, expected)
-    last_line = next(i for i in range(len(raw) - 1, -1, -1) if raw[i].strip()) + 1
+    last_line = 1 + next(
+        (i for i in range(len(raw) - 1, -1, -1) if raw[i].strip() and raw[i].lstrip()[0] != "#"),
+        0,
+    )
     lines = [ln for ln in raw if not ln.lstrip().startswith("#")]
     lines = [ln for ln in lines if ln.strip()]
     if not lines:
