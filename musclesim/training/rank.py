@@ -456,11 +456,13 @@ class _Search:
 
 
 def _case(d, dim_name: str | None, value: float, defaults: Mapping[str, float]) -> Case:
+    """Drill ``d`` at its ``defaults`` with dimension ``dim_name`` set to ``value`` (None: the
+    defaults alone)."""
     settings = dict(defaults)
     intensity = d.intensity.default
-    if dim_name is None or dim_name == d.intensity.name:
-        intensity = value if dim_name is not None else intensity
-    else:
+    if dim_name == d.intensity.name:
+        intensity = value
+    elif dim_name is not None:
         settings[dim_name] = float(value)
     return Case(d, float(intensity), tuple(sorted(settings.items())))
 
