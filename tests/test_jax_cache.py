@@ -88,3 +88,13 @@ def test_the_command_line_turns_it_on(tmp_path, monkeypatch):
     finally:
         for name, value in before.items():
             jax.config.update(name, value)
+
+
+def test_rank_benchmark_reads_the_cache_it_wrote():
+    """Two fresh processes on one cache folder rank alike, and the first wrote the folder."""
+    from experiments.benchmark_rank import build, run
+
+    result = run(build(tiny=True))
+    assert result["cache_mb"] > 0
+    assert result["same_verdicts"]
+    assert result["second_call_s"] > 0

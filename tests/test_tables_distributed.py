@@ -108,3 +108,11 @@ def test_the_table_holds_the_tissue_load_criteria(single):
     # the criteria of the running drill grow with speed for every profile
     stretch = single["active_stretch"].sel(drill="running").values
     assert np.all(np.diff(stretch, axis=0) > 0)
+
+
+def test_benchmark_runs_at_tiny_size():
+    from experiments.benchmark_tables import build, run
+
+    result = run(build(tiny=True))
+    assert result["shape"] == {"drill": 2, "intensity": 2, "profile": 2}
+    assert result["seconds"] > 0 and result["cpu_seconds"] > 0
