@@ -636,7 +636,9 @@ def rank_drills(
         raise InputError(
             f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
         )
-    am = athlete_model(athlete, model)
+    # the injured muscle as the assessment log describes it on the day (fascicle length and
+    # strength change between assessments); its own maximal-sprint values are the references
+    am = athlete_model(athlete.state_on(day), model)
     cache: dict = {}
     ref_case = Case(get_drill(RUNNING_DRILL, library), reference_speed(am), ())
     values = evaluate_cases(am, [ref_case], drills=library)
