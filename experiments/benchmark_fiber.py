@@ -8,6 +8,10 @@ sprint MTU length), after compilation, and the same work done by OpenSim in the 
 * compliant: the same with ``equilibrateMuscles`` per sample (OpenSim's usual per-sample
   answer), and, for reference, OpenSim's forward integration of the same trajectory.
 
+musclesim's compliant tendon is timed with both solvers: the default fixed-step implicit one
+and the accurate adaptive Kvaerno5 one, and their ratio is printed. The machine these figures
+come from is shared; compare ratios measured in one run.
+
 The ratio is musclesim throughput / OpenSim throughput. The two compliant answers differ in
 kind (musclesim integrates the tendon dynamics; the OpenSim loop re-equilibrates each sample),
 so both OpenSim baselines are printed. Timings are wall-clock on this machine; run
@@ -85,7 +89,12 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
 
     time, length, activation = inputs["time"], inputs["length"], inputs["activation"]
     rows = []
-    for tendon in ("rigid", "compliant"):
+    configurations = (
+        ("rigid", "implicit", "musclesim"),
+        ("compliant", "accurate", "musclesim accurate (Kvaerno5)"),
+        ("compliant", "implicit", "musclesim implicit (default)"),
+    )
+    for tendon, solver, engine in configurations:
         for label, params in (
             ("1", inputs["base"]),
             (str(inputs["variants"].shape[0]), inputs["variants"]),
@@ -93,14 +102,16 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
             batch = params.shape[0] if params.shape else 1
             lengths = np.broadcast_to(length, (batch, len(time))) if params.shape else length
 
-            def call(params=params, lengths=lengths, tendon=tendon):
-                sol = solve_fiber(params, time, lengths, activation=activation, tendon=tendon)
+            def call(params=params, lengths=lengths, tendon=tendon, solver=solver):
+                sol = solve_fiber(
+                    params, time, lengths, activation=activation, tendon=tendon, solver=solver
+                )
                 jax.block_until_ready(sol.fiber_length)
 
             seconds = _time_call(call, repeats)
             rows.append(
                 {
-                    "engine": "musclesim",
+                    "engine": engine,
                     "tendon": tendon,
                     "batch": label,
                     "muscle_samples": batch * len(time),
@@ -153,22 +164,25 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
 
 
 def report(rows: list[dict]) -> str:
-    baseline = {
-        r["tendon"]: r["muscle_samples"] / r["seconds"]
-        for r in rows
-        if r["engine"] == "OpenSim loop"
-    }
+    def rate(r):
+        return r["muscle_samples"] / r["seconds"]
+
+    baseline = {r["tendon"]: rate(r) for r in rows if r["engine"] == "OpenSim loop"}
     lines = [
         f"{'engine':34s} {'tendon':10s} {'batch':>6s} {'muscle·samples/s':>18s} "
         f"{'vs OpenSim loop':>16s}"
     ]
     for r in rows:
-        rate = r["muscle_samples"] / r["seconds"]
-        ratio = f"{rate / baseline[r['tendon']]:.1f}x" if r["tendon"] in baseline else "n/a"
+        ratio = f"{rate(r) / baseline[r['tendon']]:.1f}x" if r["tendon"] in baseline else "n/a"
         lines.append(
-            f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate:18,.0f} "
+            f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate(r):18,.0f} "
             f"{ratio:>16s}  {r.get('note', '')}"
         )
+    by_key = {(r["engine"], r["batch"]): rate(r) for r in rows}
+    for (engine, batch), new in by_key.items():
+        old = by_key.get(("musclesim accurate (Kvaerno5)", batch))
+        if engine == "musclesim implicit (default)" and old:
+            lines.append(f"compliant, batch {batch}: implicit / accurate = {new / old:.1f}x")
     return "\n".join(lines)
 
 

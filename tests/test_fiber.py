@@ -8,12 +8,16 @@ T = 61 samples (compliant), three muscles (compliant), and the rigid tendon.
 
 Named tolerances, with their reasons:
 
-* ``IVP_TOL``: solve_fiber (Kvaerno5, rtol 1e-10, atol 1e-12) and solve_ivp (LSODA, same rtol
-  and atol) integrate the same right-hand side from the same start; they agree to 8e-10 of the
-  O(1) normalised tendon force (measured; Radau and BDF give 7e-10 and 8e-10 too).
+* ``IVP_TOL``: solve_fiber's accurate path (Kvaerno5, rtol 1e-10, atol 1e-12) and solve_ivp
+  (LSODA, same rtol and atol) integrate the same right-hand side from the same start; they
+  agree to 8e-10 of the O(1) normalised tendon force (measured; Radau and BDF give 7e-10
+  and 8e-10 too).
 * ``DEFAULT_TOL_ERROR``: at the default rtol 1e-6 / atol 1e-8 the error is 9e-6 F_max here
   (the _fiber module quotes ~1e-5 F_max against OpenSim along the sprint).
-* ``VMAP_ATOL``: a batched solve takes its own step sizes per member; equal to rounding.
+* ``VMAP_ATOL``: a batched solve equals the one-by-one solves to rounding.
+
+The default solver is the fixed-step implicit one; its accuracy against a tight reference,
+float32 and gradients are tested in tests/test_fiber_implicit.py.
 """
 
 from __future__ import annotations
@@ -121,12 +125,13 @@ def _reference_with_solve_ivp(params, time, mtu_length, activation):
 
 
 def test_compliant_solution_matches_solve_ivp():
-    ours = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, **TIGHT)
+    ours = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, solver="accurate", **TIGHT)
     reference = _reference_with_solve_ivp(BFLH, TIME, MTU_LENGTH, ACTIVATION)
     norm_force = np.asarray(ours.tendon_force) / float(BFLH.max_isometric_force)
     assert reference.max() > 0.3  # a loaded tendon, not a trivial comparison
     np.testing.assert_allclose(norm_force, reference, atol=IVP_TOL, rtol=0)
-    everyday = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION)  # same compiled solve
+    # The accurate path at its everyday tolerances (same compiled solve).
+    everyday = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, solver="accurate")
     everyday_force = np.asarray(everyday.tendon_force) / float(BFLH.max_isometric_force)
     assert np.max(np.abs(everyday_force - reference)) < DEFAULT_TOL_ERROR
     # The fibre length that goes with the reference tendon force.
@@ -297,7 +302,7 @@ def test_gradient_of_peak_fiber_strain_matches_finite_differences():
 
     def peak_strain(l_opt, l_ts):
         params = base.replace(optimal_fiber_length=l_opt, tendon_slack_length=l_ts)
-        sol = solve_fiber(params, TIME, lengths, activation=activation, **TIGHT)
+        sol = solve_fiber(params, TIME, lengths, activation=activation, solver="accurate", **TIGHT)
         return sol.fiber_strain.max(axis=-1)  # one peak per batch member
 
     l_opt = jnp.full(3, 0.1116)
@@ -333,6 +338,7 @@ def test_gradient_of_peak_fiber_strain_matches_finite_differences():
         (dict(tendon="elastic"), "tendon"),
         (dict(spline="akima"), "spline"),
         (dict(solver="euler"), "solver"),
+        (dict(substeps=0), "substeps"),
         (dict(constants="paper"), "constants"),
         (dict(initial_equilibrium="zero"), "initial_equilibrium"),
         (dict(mtu_length=MTU_LENGTH[:-1]), "mtu_length"),
@@ -351,6 +357,7 @@ def test_gradient_of_peak_fiber_strain_matches_finite_differences():
         "tendon",
         "spline",
         "solver",
+        "substeps",
         "constants",
         "initial-equilibrium",
         "length-shape",

@@ -24,7 +24,7 @@ import optimistix as optx
 
 from ..core.errors import InputError
 from ..core.spline import END_CONDITIONS, cubic_spline
-from . import curves as _curves, state as _muscle
+from . import curves as _curves, implicit as _implicit, state as _muscle
 from .parameters import MuscleParameters
 
 TENDON_MODELS = ("compliant", "rigid")
@@ -37,7 +37,11 @@ DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-8
 #: The implicit stages' Newton solve runs this much tighter than the step controller.
 NEWTON_TOLERANCE_FACTOR = 1e-2
-SOLVERS = ("kvaerno5", "tsit5")
+#: ``"implicit"`` (default): fixed-step L-stable SDIRK on the sample grid
+#: (:mod:`musclesim.muscle.implicit`); ``"accurate"`` and ``"kvaerno5"``: diffrax's adaptive
+#: Kvaerno5 at ``rtol``/``atol``; ``"tsit5"``: diffrax's explicit Tsit5.
+SOLVERS = ("implicit", "accurate", "kvaerno5", "tsit5")
+DEFAULT_SOLVER = "implicit"
 #: Default floor on fibre damping (normalised force per normalised velocity) for the
 #: compliant tendon. It is the remedy for OpenSim's failure at zero activation: with any
 #: damping > 0 the velocity equation a f_L f_V(v) + beta v = F has a unique finite root for
@@ -46,6 +50,10 @@ SOLVERS = ("kvaerno5", "tsit5")
 #: normalised velocity; muscles with their own damping above it (Rajagopal models 0.1, the
 #: sprinter model 0.01) are unaffected. Set 0 to reproduce OpenSim exactly when a > 0.
 DEFAULT_MINIMUM_FIBER_DAMPING = 1e-3
+#: Largest tendon force (multiples of F_max) a sample may demand: OpenSim's
+#: ``m_maxNormTendonForce``, the upper end of its initial-equilibrium search
+#: (``state.EQUILIBRIUM_FORCE_BRACKET``).
+MAX_NORM_TENDON_FORCE = _muscle.EQUILIBRIUM_FORCE_BRACKET[1]
 
 
 class FiberSolution(eqx.Module):
@@ -97,7 +105,8 @@ def solve_fiber(
     minimum_fiber_damping: float = DEFAULT_MINIMUM_FIBER_DAMPING,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
-    solver: str = "kvaerno5",
+    solver: str = DEFAULT_SOLVER,
+    substeps: int | None = None,
     max_steps: int | None = None,
 ) -> FiberSolution:
     r"""Fibre, tendon and force states of muscles driven along prescribed MTU lengths.
@@ -120,13 +129,22 @@ def solve_fiber(
             OpenSim's ``equilibrateMuscles``) or ``"isometric"`` (MTU velocity taken as zero).
         minimum_fiber_damping: floor on fibre damping for the compliant tendon (see
             ``DEFAULT_MINIMUM_FIBER_DAMPING``); 0 reproduces OpenSim's explicit mode.
-        rtol, atol: tolerances of the adaptive step-size controller (steps also land on every
-            sample time, where the linearly interpolated activation has kinks).
-        solver: ``"kvaerno5"`` (default: L-stable ESDIRK of order 5 with a full Newton solve
-            of each stage, whose cost barely changes when low activation makes the tendon
-            dynamics stiff) or ``"tsit5"`` (explicit; faster for well-activated muscles,
-            slow when stiff).
-        max_steps: integrator step limit (default ``64 * T + 4096``).
+        rtol, atol: tolerances of the adaptive step-size controller of the diffrax solvers
+            (steps also land on every sample time, where the linearly interpolated
+            activation has kinks); the ``"implicit"`` solver has fixed steps and ignores them.
+        solver: ``"implicit"`` (default: two-stage L-stable SDIRK of order 2 with
+            ``substeps`` equal steps per sample interval and a fixed number of scalar Newton
+            iterations per stage, :mod:`musclesim.muscle.implicit`; no per-member control
+            flow, so batches cost little more than one member; its error against a tight
+            reference is measured by ``experiments/solver_accuracy.py``), ``"accurate"`` or
+            its alias ``"kvaerno5"`` (diffrax's adaptive L-stable ESDIRK of order 5 at
+            ``rtol``/``atol``: the path the OpenSim parity checks use), or ``"tsit5"``
+            (diffrax's explicit adaptive solver; slow when low activation makes the tendon
+            dynamics stiff).
+        substeps: equal steps per sample interval of the ``"implicit"`` solver; default: as
+            many as keep every step within ``implicit.MAX_STEP`` on the given time grid
+            (``implicit.DEFAULT_SUBSTEPS`` when the grid is traced, as under ``jax.jit``).
+        max_steps: step limit of the diffrax solvers (default ``64 * T + 4096``).
 
     Returns:
         :class:`FiberSolution` with arrays of shape ``batch + (T,)``.
@@ -158,6 +176,10 @@ def solve_fiber(
         )
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}", field="solver", expected=f"one of {SOLVERS}")
+    if substeps is not None and (
+        isinstance(substeps, bool) or not isinstance(substeps, int | np.integer) or substeps < 1
+    ):
+        raise InputError(f"substeps is {substeps!r}", field="substeps", expected="an integer >= 1")
     if (activation is None) == (excitation is None):
         raise InputError(
             "give exactly one of activation= and excitation=",
@@ -170,8 +192,11 @@ def solve_fiber(
     time = jnp.asarray(time)
     mtu_length = jnp.asarray(mtu_length)
     _check_inputs(params, time, mtu_length, drive, "excitation" if use_dynamics else "activation")
+    _check_physical(params, time, mtu_length, tendon=tendon, constants=constants)
 
     n_time = time.shape[-1]
+    if substeps is None:
+        substeps = _implicit.substeps_for(time)
     drive_batch = drive.shape[:-1] if drive.ndim >= 1 else ()
     batch = jnp.broadcast_shapes(params.shape, mtu_length.shape[:-1], drive_batch, time.shape[:-1])
     flat = int(np.prod(batch)) if batch else 1
@@ -191,7 +216,8 @@ def solve_fiber(
         constants=constants,
         spline=spline,
         initial_equilibrium=initial_equilibrium,
-        solver=solver,
+        solver="kvaerno5" if solver == "accurate" else solver,
+        substeps=int(substeps) if solver == "implicit" else 0,
         max_steps=int(max_steps or 64 * n_time + 4096),
     )
     numbers = (
@@ -258,6 +284,94 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
         )
 
 
+def _check_physical(params, time, mtu_length, *, tendon, constants):
+    """Refuse MTU lengths no fibre-tendon state can take (concrete arrays only).
+
+    A sample is impossible when the tendon would carry more than ``MAX_NORM_TENDON_FORCE``
+    F_max or, with a compliant tendon, when the fibre would be longer than the curves are
+    valid for (``constants.max_norm_fiber_length``, 1.8 l_opt as OpenSim's
+    ``DeGrooteFregly2016Muscle``) even with the tendon at that force. With a rigid tendon the
+    fibre length is fixed by the MTU length and the sample is refused when the fibre's
+    passive force alone (a lower bound on the tendon force) exceeds the largest force; a
+    rigid fibre slightly beyond 1.8 l_opt still has a plausible force and is accepted. With a
+    compliant tendon the fibre is shortest when the tendon carries the largest force, and the
+    sample is refused when even then the fibre is too long or its passive force alone
+    exceeds that force. (Fibres shorter than the curves' range are floored, see
+    ``state.MIN_FIBER_LENGTH_ALONG_TENDON``; a rigid tendon meets them in real motions.)
+    """
+    if any(isinstance(x, jax.core.Tracer) for x in (time, mtu_length)) or any(
+        isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)
+    ):
+        return
+    length = np.asarray(mtu_length, dtype=float)
+    p = {
+        name: np.asarray(value, dtype=float)[..., None] for name, value in params.as_dict().items()
+    }
+    l_opt, l_ts = p["optimal_fiber_length"], p["tendon_slack_length"]
+    width = l_opt * np.sin(p["pennation_angle_at_optimal"])
+
+    def fiber_at(norm_tendon_force):
+        if norm_tendon_force is None:
+            tendon_length = l_ts
+        else:
+            tendon_length = l_ts * np.asarray(
+                _curves.tendon_force_length_inverse(
+                    np.full(np.broadcast_shapes(l_ts.shape, length.shape), norm_tendon_force),
+                    strain_at_one_norm_force=p["tendon_strain_at_one_norm_force"],
+                    constants=constants,
+                )
+            )
+        along = np.maximum(length - tendon_length, 0.0)
+        fiber = np.sqrt(along**2 + width**2)
+        return fiber / l_opt, np.divide(along, fiber, out=np.ones_like(fiber), where=fiber > 0)
+
+    top = MAX_NORM_TENDON_FORCE
+    longest, cos_long = fiber_at(None if tendon == "rigid" else top)
+    passive = np.asarray(
+        _curves.passive_force_length(
+            longest,
+            strain_at_one_norm_force=p["passive_fiber_strain_at_one_norm_force"],
+            constants=constants,
+        )
+    )
+    hi = constants.max_norm_fiber_length
+    shape = np.broadcast_shapes(longest.shape, length.shape)
+    longest, passive, cos_long = (np.broadcast_to(x, shape) for x in (longest, passive, cos_long))
+    problems = [
+        (
+            passive * cos_long > top,
+            lambda i: f"needs a passive fibre force of {passive[i]:.3g} F_max (> {top:g})",
+        ),
+    ]
+    if tendon == "compliant":
+        problems.insert(
+            0,
+            (
+                longest > hi,
+                lambda i: (
+                    f"stretches the fibre to {longest[i]:.3g} l_opt (> {hi:g}) even "
+                    f"with the tendon at {top:g} F_max"
+                ),
+            ),
+        )
+    for bad, describe in problems:
+        if not np.any(bad):
+            continue
+        index = tuple(int(k) for k in np.argwhere(bad)[0])
+        member, sample = index[:-1], index[-1]
+        t = float(np.broadcast_to(np.asarray(time), shape)[index])
+        error = InputError(
+            f"muscle [{', '.join(map(str, member))}] at sample {sample} (t = {t:.4g} s): L_MTU = "
+            f"{np.broadcast_to(length, shape)[index]:.4g} m {describe(index)} "
+            f"with a {tendon} tendon",
+            field="mtu_length",
+            expected=f"lengths at which the fibre stays within {hi:g} optimal lengths and "
+            f"the tendon force within {top:g} F_max",
+        )
+        error.batch_index, error.sample = member, sample
+        raise error
+
+
 @dataclasses.dataclass(frozen=True)
 class _Options:
     """The discrete (compile-time) choices of one solve_fiber call."""
@@ -268,6 +382,7 @@ class _Options:
     spline: str
     initial_equilibrium: str
     solver: str
+    substeps: int
     max_steps: int
 
 
@@ -318,6 +433,36 @@ def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Option
             params, mtu_length[0], v0, a_start, **kwargs
         )
 
+    if options.solver == "implicit":
+        ys = _implicit.integrate(
+            params,
+            time,
+            path,
+            drive,
+            y0,
+            compliant=tendon == "compliant",
+            dynamics=use_dynamics,
+            constants=constants,
+            damping=_muscle.effective_damping(params, minimum_fiber_damping),
+            substeps=options.substeps,
+        )
+        num_steps = jnp.asarray(options.substeps * (time.shape[-1] - 1), dtype=jnp.int32)
+    else:
+        ys, num_steps = _integrate_diffrax(
+            vector_field, time, y0, rtol=rtol, atol=atol, options=options
+        )
+    activation = ys["activation"] if use_dynamics else drive
+    if tendon == "compliant":
+        state = _muscle.compliant_tendon_state(
+            params, ys["norm_tendon_force"], mtu_length, mtu_velocity, activation, **kwargs
+        )
+    else:
+        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, activation, **kwargs)
+    return _to_solution(time, state, num_steps)
+
+
+def _integrate_diffrax(vector_field, time, y0, *, rtol, atol, options: _Options):
+    """States at the sample times by diffrax's adaptive solvers, and the accepted steps."""
     controller = diffrax.ClipStepSizeController(
         diffrax.PIDController(rtol=rtol, atol=atol), step_ts=jax.lax.stop_gradient(time)
     )
@@ -339,14 +484,7 @@ def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Option
         stepsize_controller=controller,
         max_steps=options.max_steps,
     )
-    activation = sol.ys["activation"] if use_dynamics else drive
-    if tendon == "compliant":
-        state = _muscle.compliant_tendon_state(
-            params, sol.ys["norm_tendon_force"], mtu_length, mtu_velocity, activation, **kwargs
-        )
-    else:
-        state = _muscle.rigid_tendon_state(params, mtu_length, mtu_velocity, activation, **kwargs)
-    return _to_solution(time, state, sol.stats["num_accepted_steps"])
+    return sol.ys, sol.stats["num_accepted_steps"]
 
 
 def _to_solution(time, state: _muscle.MuscleState, num_steps) -> FiberSolution:

@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+from ..core.errors import InputError
 from ..geometry.model import GeometryModel
 from ..motion.processing import resample_motion
 from ..muscle import metrics as _metrics
@@ -62,6 +63,7 @@ def mtu_lengths(
     *,
     length_scale=1.0,
     strict: bool = False,
+    out_of_domain: str = "warn",
 ) -> tuple[jax.Array, jax.Array]:
     """``(L_MTU, in-domain mask)`` of every muscle of ``geometry``, each ``batch + (muscle,
     time)``, from coordinate arrays ``batch + (time,)`` (rad).
@@ -70,9 +72,12 @@ def mtu_lengths(
     athlete's height over the model's (geometric similarity, the rule of
     :func:`~musclesim.training.athlete.scale_parameters` for the muscle lengths).
     ``strict`` raises instead of warning when a pose leaves the fit domain
-    (:meth:`~musclesim.GeometryModel.mtu_length`).
+    (:meth:`~musclesim.GeometryModel.mtu_length`); ``out_of_domain`` (``"warn"``, ``"clamp"``,
+    ``"refuse"``) is its policy for such poses, the returned mask their per-sample flag.
     """
-    lengths, inside = geometry.mtu_length(coordinates, strict=strict, return_mask=True)
+    lengths, inside = geometry.mtu_length(
+        coordinates, strict=strict, return_mask=True, out_of_domain=out_of_domain
+    )
     scale = jnp.asarray(length_scale)[..., None, None]
     return jnp.swapaxes(lengths, -1, -2) * scale, jnp.swapaxes(inside, -1, -2)
 
@@ -123,18 +128,28 @@ def evaluate(
     )
     upright = geometry.upright_length * jnp.asarray(length_scale)[..., None]
     # 2-3. fibre states and metrics
-    result = evaluate_lengths(
-        parameters,
-        time,
-        lengths,
-        upright,
-        excitation=excitation,
-        activation=activation,
-        tendon=tendon,
-        activation_threshold=activation_threshold,
-        lengthening_threshold=lengthening_threshold,
-        **solver_options,
-    )
+    try:
+        result = evaluate_lengths(
+            parameters,
+            time,
+            lengths,
+            upright,
+            excitation=excitation,
+            activation=activation,
+            tendon=tendon,
+            activation_threshold=activation_threshold,
+            lengthening_threshold=lengthening_threshold,
+            **solver_options,
+        )
+    except InputError as error:  # name the muscle of an impossible length (last batch axis)
+        member = getattr(error, "batch_index", None)
+        if not member:
+            raise
+        raise InputError(
+            f"{geometry.muscles[member[-1]]}: {error.problem}",
+            field=error.field,
+            expected=error.expected,
+        ) from None
     return Evaluation(result.solution, result.upright_length, result.metrics, inside)
 
 

@@ -1,0 +1,103 @@
+"""Cost of the gradient of peak fibre strain through ``solve_fiber``, against its forward cost.
+
+The same inputs as experiments/benchmark_fiber.py (parameter variants of the sprinter's biceps
+femoris long head along its 9 m/s sprint MTU length, compliant tendon, given activation). For
+each solver, times (after compilation, both jitted) of
+
+* forward: the peak fibre strain of every member;
+* gradient: ``jax.grad`` of the sum of the peaks with respect to every muscle parameter and
+  the whole MTU-length trajectory (reverse mode),
+
+and their ratio. The target for the default implicit solver is a ratio of at most 5.
+Wall-clock on a shared machine: compare ratios, measured in one run, rather than absolute
+times. Run ``python -m experiments.benchmark_gradient`` (``--tiny`` for a smoke run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time as timer
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments.benchmark_fiber import build
+
+SOLVERS = ("implicit", "accurate")
+
+
+def _time_call(fn, repeats: int) -> float:
+    jax.block_until_ready(fn())  # compile / warm up
+    start = timer.perf_counter()
+    for _ in range(repeats):
+        jax.block_until_ready(fn())
+    return (timer.perf_counter() - start) / repeats
+
+
+def run(inputs: dict, *, repeats: int = 3, solvers=SOLVERS) -> list[dict]:
+    """Forward and gradient seconds per solver."""
+    from musclesim import solve_fiber
+
+    time, activation = inputs["time"], inputs["activation"]
+    params = inputs["variants"]
+    lengths = jnp.asarray(np.broadcast_to(inputs["length"], (params.shape[0], len(time))))
+    rows = []
+    for solver in solvers:
+
+        def peak(params, lengths, solver=solver):
+            sol = solve_fiber(params, time, lengths, activation=activation, solver=solver)
+            return sol.fiber_strain.max(axis=-1).sum()
+
+        forward = jax.jit(peak)
+        gradient = jax.jit(jax.grad(peak, argnums=(0, 1)))
+        f_seconds = _time_call(lambda: forward(params, lengths), repeats)  # noqa: B023
+        g_seconds = _time_call(lambda: gradient(params, lengths), repeats)  # noqa: B023
+        grads = gradient(params, lengths)
+        finite = all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+        rows.append(
+            {
+                "solver": solver,
+                "batch": params.shape[0],
+                "samples": len(time),
+                "forward_s": f_seconds,
+                "gradient_s": g_seconds,
+                "finite": finite,
+            }
+        )
+    return rows
+
+
+def report(rows: list[dict]) -> str:
+    lines = [
+        f"{'solver':10s} {'batch':>6s} {'samples':>8s} {'forward s':>10s} {'gradient s':>11s} "
+        f"{'ratio':>7s}  finite"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['solver']:10s} {r['batch']:6d} {r['samples']:8d} {r['forward_s']:10.4f} "
+            f"{r['gradient_s']:11.4f} {r['gradient_s'] / r['forward_s']:6.2f}x  {r['finite']}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="gradient cost of peak fibre strain")
+    parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--solvers", nargs="+", default=list(SOLVERS))
+    args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)
+    rows = run(
+        build(tiny=args.tiny, batch=args.batch),
+        repeats=1 if args.tiny else args.repeats,
+        solvers=args.solvers,
+    )
+    print(f"JAX devices: {jax.devices()}")
+    print(report(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""``solve_fiber``'s default fixed-step implicit solver (musclesim.muscle.implicit): error
+against a tight diffrax reference on representative trajectories, float32, gradients
+against finite differences, and the refusal of MTU lengths no fibre-tendon state can take.
+
+Named tolerances, with their reasons:
+
+* ``PEAK_STRAIN_BOUND`` and ``TENDON_FORCE_BOUND``: the accuracy the default solver is chosen
+  for (experiments/solver_accuracy.py measures it along every shipped drill and sprint):
+  peak fibre strain within 2e-4 and tendon force within 0.1 % of its peak of Kvaerno5 at
+  rtol 1e-9.
+* ``FLOAT32_BOUND``: the same bounds hold in float32 (rounding of 1e-7 relative is far below
+  the discretisation error).
+* ``FD_RTOL``: central differences with a relative step of 1e-5 on a smooth peak, in float64.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from test_fiber import ACTIVATION, BFLH, MTU_LENGTH, TIME, _fast_length
+
+from musclesim import InputError, MuscleParameters, solve_fiber
+
+PEAK_STRAIN_BOUND = 2e-4
+TENDON_FORCE_BOUND = 1e-3
+REFERENCE = dict(solver="accurate", rtol=1e-9, atol=1e-11)
+FD_RTOL = 1e-4
+
+#: An excitation that switches on and off as in a sprint's late swing (0.05 -> 0.9 -> 0.1
+#: with 40 ms ramps), for the activation dynamics.
+EXCITATION = np.interp(TIME, [0.0, 0.05, 0.09, 0.17, 0.21, 0.3], [0.05, 0.05, 0.9, 0.9, 0.1, 0.1])
+#: Two members: the sprint-like length with a time-varying activation (given) and the fast
+#: 2 m/s oscillation with the excitation above (activation dynamics).
+LENGTHS = np.stack([MTU_LENGTH, _fast_length(TIME, 2.0)])
+
+
+def _errors(sol, ref):
+    strain, ref_strain = np.asarray(sol.fiber_strain), np.asarray(ref.fiber_strain)
+    force, ref_force = np.asarray(sol.tendon_force), np.asarray(ref.tendon_force)
+    peak = np.abs(strain.max(axis=-1) - ref_strain.max(axis=-1)).max()
+    force_error = (np.abs(force - ref_force).max(axis=-1) / np.abs(ref_force).max(axis=-1)).max()
+    return peak, force_error
+
+
+def test_default_is_the_implicit_solver_within_its_measured_accuracy():
+    given = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION)
+    assert int(given.num_steps) >= TIME.size - 1  # fixed steps, at least one per interval
+    ref = solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, **REFERENCE)
+    peak, force = _errors(given, ref)
+    assert np.asarray(ref.tendon_force).max() > 0.3 * float(BFLH.max_isometric_force)
+    assert peak < PEAK_STRAIN_BOUND and force < TENDON_FORCE_BOUND, (peak, force)
+    dynamics = solve_fiber(BFLH, TIME, LENGTHS[1], excitation=EXCITATION)
+    ref = solve_fiber(BFLH, TIME, LENGTHS[1], excitation=EXCITATION, **REFERENCE)
+    np.testing.assert_allclose(dynamics.activation, ref.activation, atol=1e-3)
+    peak, force = _errors(dynamics, ref)
+    assert peak < PEAK_STRAIN_BOUND and force < TENDON_FORCE_BOUND, (peak, force)
+
+
+def test_float32_at_zero_activation_is_finite_and_within_bounds():
+    zero_and_full = np.stack([np.zeros_like(TIME), np.ones_like(TIME)])
+    ref = solve_fiber(BFLH, TIME, LENGTHS, activation=zero_and_full)
+    params32 = jax.tree.map(lambda x: np.asarray(x, np.float32), BFLH)
+    with warnings.catch_warnings(), jax.enable_x64(False):
+        warnings.simplefilter("error")
+        sol = solve_fiber(
+            params32,
+            TIME.astype(np.float32),
+            LENGTHS.astype(np.float32),
+            activation=zero_and_full.astype(np.float32),
+        )
+        assert sol.tendon_force.dtype == jnp.float32
+    for name in sol.__dataclass_fields__:
+        assert np.all(np.isfinite(np.asarray(getattr(sol, name)))), name
+    peak, force = _errors(sol, ref)  # float32 against the same solver in float64
+    assert peak < PEAK_STRAIN_BOUND and force < TENDON_FORCE_BOUND, (peak, force)
+
+
+def test_gradient_matches_finite_differences():
+    lengths = jnp.asarray(LENGTHS)
+    activation = np.stack([ACTIVATION, np.ones_like(TIME)])
+    base = MuscleParameters.stack([BFLH] * 2)
+    bump = jnp.asarray(np.exp(-(((TIME - 0.1) / 0.03) ** 2)))  # a local lengthening
+
+    def peak_strain(l_opt, l_ts, stretch):
+        params = base.replace(optimal_fiber_length=l_opt, tendon_slack_length=l_ts)
+        sol = solve_fiber(params, TIME, lengths + stretch * bump, activation=activation)
+        return sol.fiber_strain.max(axis=-1).sum()  # independent members: sum of each
+
+    args = (jnp.full(2, 0.1116), jnp.full(2, 0.3804), jnp.asarray(0.0))
+    grads = jax.grad(peak_strain, argnums=(0, 1, 2))(*args)
+    for argnum, (g, x) in enumerate(zip(grads, args, strict=True)):
+        h = 1e-5 * (float(np.max(x)) or 1e-2)
+        for k in range(np.size(x)):
+            step = jnp.zeros_like(x).at[k].set(h) if np.ndim(x) else jnp.asarray(h)
+            up = list(args)
+            down = list(args)
+            up[argnum] = x + step
+            down[argnum] = x - step
+            fd = (float(peak_strain(*up)) - float(peak_strain(*down))) / (2 * h)
+            got = float(np.ravel(g)[k])
+            assert abs(got - fd) <= FD_RTOL * abs(fd) + 1e-9, (argnum, k, got, fd)
+
+
+@pytest.mark.parametrize("tendon", ["rigid", "compliant"])
+def test_impossible_lengths_raise_input_error_naming_member_and_sample(tendon):
+    # 2 (l_ts + l_opt): the fibre would have to reach ~5 l_opt, or the tendon carry far more
+    # than 5 F_max; refused before any solve instead of a huge force or a solver failure
+    # (the rigid tendon names the passive force, the compliant one the fibre length too).
+    lengths = np.stack([MTU_LENGTH, MTU_LENGTH])
+    lengths[1, 23] = 2 * (0.3804 + 0.1116)
+    with pytest.raises(InputError, match=r"muscle \[1\] at sample 23") as info:
+        solve_fiber(BFLH, TIME, lengths, activation=0.5, tendon=tendon)
+    assert info.value.field == "mtu_length"
+    assert ("l_opt" if tendon == "compliant" else "passive fibre force") in str(info.value)
+    # A passive force beyond 5 F_max at a fibre length inside the curves' range: a stiff
+    # passive curve (strain 0.2 at F_max) at >= 1.3 l_opt gives f_PE >= e^6 / e^4 ~ 7.4;
+    # the tendon at 5 F_max is 1.089 l_ts long (e_T = 0.049), so the fibre is 1.3-1.6 l_opt.
+    stiff = BFLH.replace(passive_fiber_strain_at_one_norm_force=0.2)
+    long = np.full(TIME.size, 0.3804 * 1.089 + 1.3 * 0.1116)
+    with pytest.raises(InputError, match="passive fibre force"):
+        solve_fiber(stiff, TIME, long, activation=0.5, tendon=tendon)
