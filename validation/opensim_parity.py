@@ -106,7 +106,11 @@ def check_compliant(data_dir: Path) -> dict:
     ref = opensim_compliant_trajectory(params, time, length, activation, accuracy=OPENSIM_ACCURACY)
     opensim_seconds = timer.perf_counter() - start
 
-    common = dict(activation=activation, spline="opensim", minimum_fiber_damping=0.0)
+    # Parity is checked on the accurate (adaptive Kvaerno5) path at its tolerances; the
+    # fixed-step default is measured against that path by experiments/solver_accuracy.py.
+    common = dict(
+        activation=activation, spline="opensim", minimum_fiber_damping=0.0, solver="accurate"
+    )
     tight = solve_fiber(params, time, length, rtol=TIGHT_RTOL, atol=TIGHT_RTOL * 1e-2, **common)
     default = solve_fiber(params, time, length, **common)
     damped = solve_fiber(sprinter, time, length, activation=activation, spline="opensim")

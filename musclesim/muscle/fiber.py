@@ -5,8 +5,9 @@ The top-level function reads as a short list of stages:
 1. check the inputs (outside any trace) and broadcast the batch;
 2. interpolate the MTU length with a cubic spline, whose derivative is the MTU velocity;
 3. rigid tendon with given activation: evaluate the algebraic state at every sample;
-   otherwise integrate the ODE (normalised tendon force and/or activation) with diffrax's
-   L-stable implicit Runge-Kutta ``Kvaerno5`` from the initial equilibrium;
+   otherwise integrate the ODE (normalised tendon force and/or activation) from the initial
+   equilibrium, by default with the fixed-step L-stable SDIRK of
+   :mod:`musclesim.muscle.implicit`, or with diffrax's adaptive ``Kvaerno5`` (``"accurate"``);
 4. evaluate the full :class:`~musclesim.muscle.state.MuscleState` at the sample times.
 """
 
@@ -132,7 +133,7 @@ def solve_fiber(
         rtol, atol: tolerances of the adaptive step-size controller of the diffrax solvers
             (steps also land on every sample time, where the linearly interpolated
             activation has kinks); the ``"implicit"`` solver has fixed steps and ignores them.
-        solver: ``"implicit"`` (default: two-stage L-stable SDIRK of order 2 with
+        solver: ``"implicit"`` (default: three-stage L-stable SDIRK of order 3 with
             ``substeps`` equal steps per sample interval and a fixed number of scalar Newton
             iterations per stage, :mod:`musclesim.muscle.implicit`; no per-member control
             flow, so batches cost little more than one member; its error against a tight
