@@ -34,21 +34,22 @@ THETA = 0.8  # rad, the pieces' threshold on the second variable
 
 
 def _synthetic_block() -> _Block:
-    """Two muscles in two variables (x = q: centre 0, half-width 1), degree 1; terms in the
-    graded order 1, q0, q1. Muscle 0: A = 0.1 + 0.02 q0 + 0.03 q1 with a min piece
-    D = 0.05 + 0.01 q0 - 0.04 q1 (kink at q1 = 1.25 + 0.25 q0); muscle 1: the same A with a
-    step piece P = 0.002 - 0.01 q1 above THETA."""
+    """Two muscles in two variables (x = q / 2: centre 0, half-width 2, a box that holds
+    every pose tested, since outside it the length is continued to first order), degree 1;
+    terms in the graded order 1, x0, x1. Muscle 0: A = 0.1 + 0.02 q0 + 0.03 q1 with a min
+    piece D = 0.05 + 0.01 q0 - 0.04 q1 (kink at q1 = 1.25 + 0.25 q0); muscle 1: the same A
+    with a step piece P = 0.002 - 0.01 q1 above THETA."""
     coef = np.zeros((2, 3, 2))
-    coef[0, :, 0] = coef[0, :, 1] = [0.1, 0.02, 0.03]
-    coef[1, :, 0] = [0.05, 0.01, -0.04]
-    coef[1, :, 1] = [0.002, 0.0, -0.01]
+    coef[0, :, 0] = coef[0, :, 1] = [0.1, 0.04, 0.06]
+    coef[1, :, 0] = [0.05, 0.02, -0.08]
+    coef[1, :, 1] = [0.002, 0.0, -0.02]
     return _Block(
         muscle_index=(0, 1),
         coordinate_index=(0, 1),
         degree=1,
         threshold_slot=((1,), (1,)),
         center=jnp.zeros(2),
-        half_width=jnp.ones(2),
+        half_width=jnp.full(2, 2.0),
         coefficient=jnp.asarray(coef),
         threshold_value=jnp.full((2, 1), THETA),
         piece_kind=((PIECE_MIN,), (PIECE_STEP,)),

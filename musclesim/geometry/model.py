@@ -35,6 +35,7 @@ argument of ``jax.jit`` and ``jax.vmap``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -76,6 +77,14 @@ PIECE_STEP = 0
 PIECE_MIN = 1
 
 
+#: What a pose outside a muscle's fitted domain gets (``out_of_domain``): ``"warn"`` the bounded
+#: extension (:meth:`_Block.lengths_and_gradient`) and a :class:`GeometryDomainWarning`;
+#: ``"clamp"`` the bounded extension without a warning (the caller carries the per-sample
+#: in-domain mask, ``return_mask=True``); ``"refuse"`` an :class:`OutOfDomainError` naming the
+#: frames, coordinates and ranges.
+OUT_OF_DOMAIN_POLICIES = ("warn", "clamp", "refuse")
+
+
 class GeometryDomainWarning(UserWarning):
     """A pose lies outside the fitted domain; the length there is an extrapolation."""
 
@@ -107,9 +116,11 @@ class _Block(eqx.Module):
     def _has_min(self) -> bool:
         return any(k == PIECE_MIN for row in self.piece_kind for k in row)
 
-    def _factors(self, qk: jax.Array, *, derivative: bool):
-        """Per-variable factors T_{e_{t,k}}(x_k) of every term, ``[k][term]``, and with
-        ``derivative`` also d/dq_k of them (dT_n/dx = n U_{n-1}(x), U of the second kind)."""
+    def features(self, qk: jax.Array) -> jax.Array:
+        """The basis at one pose ``qk`` [k] (rad): ``prod_k T_{e_{t,k}}(x_k)`` for every term,
+        ``[term]``. Each variable's factors are picked from its Chebyshev table by a product
+        with a constant 0/1 matrix (exact: one 1 per column), which under ``vmap`` is one
+        matrix product instead of a gather per term."""
         exps = _exponents(len(self.coordinate_index), self.degree)
         x = (qk - self.center) / self.half_width
         t = [jnp.ones_like(x)]
@@ -117,20 +128,29 @@ class _Block(eqx.Module):
             t.append(x)
         for _ in range(2, self.degree + 1):
             t.append(2.0 * x * t[-1] - t[-2])
-        table = jnp.stack(t, axis=0)  # [degree+1, k]
-        cols = np.arange(exps.shape[1])
-        factors = table[exps, cols]  # [term, k]
-        if not derivative:
-            return factors, None
-        u = [jnp.ones_like(x), 2.0 * x]
-        for _ in range(2, self.degree):
-            u.append(2.0 * x * u[-1] - u[-2])
-        n = jnp.arange(1, self.degree + 1, dtype=x.dtype)[:, None]
-        dtable = jnp.concatenate(
-            [jnp.zeros_like(x)[None], n * jnp.stack(u[: self.degree], axis=0)], axis=0
-        )  # [degree+1, k]: dT_n/dx
-        dfactors = dtable[exps, cols] / self.half_width  # [term, k], per radian
-        return factors, dfactors
+        table = jnp.stack(t, axis=-1)  # [k, degree+1]
+        feats = None
+        for k in range(exps.shape[1]):
+            pick = np.zeros((self.degree + 1, exps.shape[0]))
+            pick[exps[:, k], np.arange(exps.shape[0])] = 1.0
+            factor = table[k] @ jnp.asarray(pick, dtype=table.dtype)
+            feats = factor if feats is None else feats * factor
+        return feats
+
+    def weights(self) -> jax.Array:
+        """``[term, 1 + k, piece, m]``: the coefficients of L, then of dL/dq_k (per radian)
+        for each variable k, in the same basis. The derivative of a Chebyshev series is one:
+        dT_n/dx = n U_{n-1}(x) = 2n sum_{j = n-1, n-3, ... >= 0} T_j (the T_0 term halved), so
+        dL/dq_k has fixed linear maps of the coefficients (:func:`_derivative_map`), and the
+        lengths and every derivative come from one product of the same basis values."""
+        c = self.coefficient  # [piece, term, m]
+        rows = [c]
+        for k, (src, dst, factor) in enumerate(
+            _derivative_map(len(self.coordinate_index), self.degree)
+        ):
+            scaled = c[:, src, :] * jnp.asarray(factor, dtype=c.dtype)[:, None]
+            rows.append(jnp.zeros_like(c).at[:, dst, :].add(scaled) / self.half_width[k])
+        return jnp.transpose(jnp.stack(rows, axis=0), (2, 0, 1, 3))
 
     def _combine(
         self, qk: jax.Array, per_piece: jax.Array, values: jax.Array | None = None
@@ -155,44 +175,57 @@ class _Block(eqx.Module):
         return out
 
     def lengths(self, qk: jax.Array) -> jax.Array:
-        """Lengths [m] of the block's muscles at one pose ``qk`` [k] (rad)."""
-        factors, _ = self._factors(qk, derivative=False)
-        feats = jnp.prod(factors, axis=-1)  # [term]
-        per_piece = jnp.einsum("t,ptm->pm", feats, self.coefficient)  # [piece, m]
-        return self._combine(qk, per_piece, per_piece)
+        """Lengths [m] of the block's muscles at one pose ``qk`` [k] (rad), with the bounded
+        extension of :meth:`lengths_and_gradient` outside the fitted box."""
+        return self.lengths_and_gradient(qk)[0]
 
-    @staticmethod
-    def _gradient_rows(factors: jax.Array, dfactors: jax.Array) -> list[jax.Array]:
-        """d/dq_k of every term, one ``[term]`` row per variable k."""
-        n_vars = factors.shape[-1]
-        rows = []
-        for k in range(n_vars):
-            term = dfactors[:, k]
-            for j in range(n_vars):
-                if j != k:
-                    term = term * factors[:, j]
-            rows.append(term)
-        return rows
+    def lengths_and_gradient(
+        self, qk: jax.Array, weights: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        """Lengths [m] and dL/dq [m, k] at one pose from one product of the basis with
+        :meth:`weights` (pass them in to compute them once for a batch).
 
-    def lengths_and_gradient(self, qk: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Lengths [m] and dL/dq [m, k] from one evaluation of the basis."""
-        factors, dfactors = self._factors(qk, derivative=True)
-        feats = jnp.prod(factors, axis=-1)
-        rows = [feats, *self._gradient_rows(factors, dfactors)]
-        both = jnp.einsum("rt,ptm->rpm", jnp.stack(rows, axis=0), self.coefficient)
-        out = self._combine(qk, both, both[0])  # [1 + k, m]
-        return out[0], out[1:].T
+        Outside the fitted box (``center +- half_width``, where the polynomial was sampled)
+        a polynomial of degree 11-60 grows without bound (rajagopal2016's gasmed_r at 152 deg
+        knee flexion, 32 deg past its box: 9e9 m), so the pose is clamped onto the box and
+        the length continued to first order, L(q_c) + dL/dq(q_c) (q - q_c), with the moment
+        arm of q_c: bounded, continuous at the box, and exactly the polynomial inside it."""
+        w = self.weights() if weights is None else weights
+        qc = jnp.clip(qk, self.center - self.half_width, self.center + self.half_width)
+        both = (self.features(qc) @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
+        out = self._combine(qc, both, both[0])  # [1 + k, m]
+        grad = out[1:].T
+        return out[0] + grad @ (qk - qc), grad
 
-    def length_gradient(self, qk: jax.Array) -> jax.Array:
-        """dL/dq [m, k] at one pose, from the derivative of the Chebyshev basis (exact, the
-        same as forward-mode autodiff of :meth:`lengths`, several times faster). A block with
-        a :data:`PIECE_MIN` piece also evaluates the pieces' values (their selector)."""
-        if self._has_min:
-            return self.lengths_and_gradient(qk)[1]
-        factors, dfactors = self._factors(qk, derivative=True)
-        dfeats = jnp.stack(self._gradient_rows(factors, dfactors), axis=0)  # [k, term]
-        per_piece = jnp.einsum("kt,ptm->kpm", dfeats, self.coefficient)  # [k, piece, m]
-        return self._combine(qk, per_piece).T  # [m, k]
+    def length_gradient(self, qk: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+        """dL/dq [m, k] at one pose (exact: the derivative series of :meth:`weights`, equal to
+        forward-mode autodiff of :meth:`lengths` to rounding)."""
+        return self.lengths_and_gradient(qk, weights)[1]
+
+
+@functools.cache
+def _derivative_map(n_vars: int, degree: int) -> tuple[tuple[np.ndarray, ...], ...]:
+    """For each variable k, ``(source term, target term, factor)`` of d/dx_k in the graded
+    total-degree Chebyshev basis: term ``e`` contributes ``factor * c_e`` to the term with
+    ``e_k`` lowered to ``j`` for j = e_k - 1, e_k - 3, ... >= 0, factor ``2 e_k`` (``e_k`` for
+    j = 0); total degree drops, so every target is in the basis."""
+    exps = _exponents(n_vars, degree)
+    position = {tuple(int(v) for v in e): i for i, e in enumerate(exps)}
+    out = []
+    for k in range(n_vars):
+        src, dst, factor = [], [], []
+        for t, e in enumerate(exps):
+            n = int(e[k])
+            for j in range(n - 1, -1, -2):
+                lowered = [int(v) for v in e]
+                lowered[k] = j
+                src.append(t)
+                dst.append(position[tuple(lowered)])
+                factor.append(float(n if j == 0 else 2 * n))
+        out.append(
+            (np.asarray(src, dtype=np.int32), np.asarray(dst, dtype=np.int32), np.asarray(factor))
+        )
+    return tuple(out)
 
 
 class GeometryModel(eqx.Module):
@@ -363,12 +396,22 @@ class GeometryModel(eqx.Module):
             self, qm, np.asarray(self.domain_lower), np.asarray(self.domain_upper), q, mask
         )
 
-    def _check_domain(self, q, qm, *, strict: bool) -> tuple[jax.Array, jax.Array]:
-        """(qm, mask); under tracing in strict mode qm carries an ``equinox.error_if``."""
+    def _check_domain(
+        self, q, qm, *, strict: bool, out_of_domain: str = "warn"
+    ) -> tuple[jax.Array, jax.Array]:
+        """(qm, mask); under tracing with ``"refuse"`` qm carries an ``equinox.error_if``.
+        ``strict=True`` is ``out_of_domain="refuse"``."""
+        if out_of_domain not in OUT_OF_DOMAIN_POLICIES:
+            raise InputError(
+                f"out_of_domain={out_of_domain!r}",
+                field="out_of_domain",
+                expected=" or ".join(repr(p) for p in OUT_OF_DOMAIN_POLICIES),
+            )
+        policy = "refuse" if strict else out_of_domain
         mask = self._mask(q, qm)
         lo, hi = self.domain_lower, self.domain_upper
         if not isinstance(qm, jax.core.Tracer) and not isinstance(lo, jax.core.Tracer):
-            if not bool(np.all(np.asarray(mask))):
+            if policy != "clamp" and not bool(np.all(np.asarray(mask))):
                 lines = _report_lines(
                     self,
                     np.asarray(qm).reshape(-1, qm.shape[-1]),
@@ -379,20 +422,25 @@ class GeometryModel(eqx.Module):
                 )
                 message = "pose outside the fitted domain of model " + repr(self.name)
                 message += "; " + "; ".join(lines)
-                if strict:
-                    raise OutOfDomainError(message, expected="poses inside the fitted domain")
+                if policy == "refuse":
+                    raise OutOfDomainError(
+                        message,
+                        expected="poses inside the fitted domain, or out_of_domain='clamp' "
+                        "(--out-of-domain clamp) for the bounded extension with a flag",
+                    )
                 warnings.warn(
-                    message + " (lengths there are extrapolated)",
+                    message + " (lengths there are continued to first order from the "
+                    "fitted box, not extrapolated by the polynomial)",
                     GeometryDomainWarning,
                     stacklevel=3,
                 )
             return qm, mask
         # Traced: the check runs inside the compiled function.
-        if strict:
+        if policy == "refuse":
             qm = eqx.error_if(
                 qm, ~jnp.all(mask), f"pose outside the fitted domain of model {self.name!r}"
             )
-        else:
+        elif policy == "warn":
             # Only small summaries cross to the host: per-muscle flags and the range of q.
             flat = qm.reshape(-1, qm.shape[-1])
             bad = ~jnp.all(mask.reshape(-1, mask.shape[-1]), axis=0)
@@ -415,24 +463,27 @@ class GeometryModel(eqx.Module):
         parts = [b.lengths(qv[np.asarray(b.coordinate_index)]) for b in self.blocks]
         return jnp.concatenate(parts)[np.asarray(self.order)]
 
-    def _moment_arm_flat(self, qv: jax.Array) -> jax.Array:
-        """Moment arms [muscle, coordinate] at one pose: per block the gradient of its lengths
-        with respect to its own k coordinates (analytic Chebyshev derivative), spread onto all
-        coordinates by a constant one-hot matrix (a scatter is far slower under vmap)."""
-        parts = []
-        for b in self.blocks:
-            ci = np.asarray(b.coordinate_index)
-            jac = b.length_gradient(qv[ci])  # [m, k]
-            spread = np.zeros((len(ci), len(self.coordinates)))
-            spread[np.arange(len(ci)), ci] = 1.0
-            parts.append(-jac @ jnp.asarray(spread, dtype=jac.dtype))
-        return jnp.concatenate(parts, axis=0)[np.asarray(self.order)]
+    def _weights(self) -> tuple[jax.Array | None, ...]:
+        """Per block the coefficients of L and dL/dq (:meth:`_Block.weights`; None for a
+        :class:`PathBlock`), computed once for a batch of poses."""
+        return tuple(None if isinstance(b, PathBlock) else b.weights() for b in self.blocks)
 
-    def _both_flat(self, qv: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def _moment_arm_flat(self, qv: jax.Array, weights) -> jax.Array:
+        """Moment arms [muscle, coordinate] at one pose (:meth:`_both_flat`)."""
+        return self._both_flat(qv, weights)[1]
+
+    def _both_flat(self, qv: jax.Array, weights) -> tuple[jax.Array, jax.Array]:
+        """Lengths [muscle] and moment arms [muscle, coordinate] at one pose: per block the
+        lengths and their gradient with respect to its own k coordinates (one product of the
+        Chebyshev basis with ``weights``, :meth:`_weights`), the gradient spread onto all
+        coordinates by a constant one-hot matrix (a scatter is far slower under vmap)."""
         lengths, arms = [], []
-        for b in self.blocks:
+        for b, w in zip(self.blocks, weights, strict=True):
             ci = np.asarray(b.coordinate_index)
-            value, grad = b.lengths_and_gradient(qv[ci])
+            if isinstance(b, PathBlock):
+                value, grad = b.lengths_and_gradient(qv[ci])
+            else:
+                value, grad = b.lengths_and_gradient(qv[ci], w)
             spread = np.zeros((len(ci), len(self.coordinates)))
             spread[np.arange(len(ci)), ci] = 1.0
             lengths.append(value)
@@ -478,46 +529,66 @@ class GeometryModel(eqx.Module):
                 f"<{self.source_file}> --into <file>`",
             )
 
-    def moment_arm_correction(self, q: Mapping[str, jax.Array]) -> jax.Array:
+    def moment_arm_correction(
+        self, q: Mapping[str, jax.Array], *, out_of_domain: str = "warn"
+    ) -> jax.Array:
         """OpenSim's ``computeMomentArm`` minus -dL/dq, ``[..., muscle, coordinate]`` (m): zero
         except for the pairs where OpenSim's path maps force otherwise than its length changes
         (:mod:`~.fitting.arm_convention`). Same domain handling as :meth:`mtu_length`."""
         self._check_convention("opensim")
         qm = self._stack(q)
-        qm, _ = self._check_domain(q, qm, strict=False)
+        qm, _ = self._check_domain(q, qm, strict=False, out_of_domain=out_of_domain)
         return _corrections_batched(self, qm)
 
     def mtu_length_and_moment_arm(
-        self, q: Mapping[str, jax.Array], *, strict: bool = False, convention: str = "length"
+        self,
+        q: Mapping[str, jax.Array],
+        *,
+        strict: bool = False,
+        convention: str = "length",
+        out_of_domain: str = "warn",
+        return_mask: bool = False,
     ):
         """``(mtu_length(q), moment_arm(q))`` from one evaluation of the polynomial basis
-        (faster than the two calls); same domain handling as :meth:`mtu_length`, moment-arm
-        ``convention`` as :meth:`moment_arm`."""
+        (faster than the two calls); same domain handling as :meth:`mtu_length` (with
+        ``return_mask`` the in-domain mask comes third), moment-arm ``convention`` as
+        :meth:`moment_arm`."""
         self._check_convention(convention)
         qm = self._stack(q)
-        qm, _ = self._check_domain(q, qm, strict=strict)
+        qm, mask = self._check_domain(q, qm, strict=strict, out_of_domain=out_of_domain)
         lengths, arms = _both_batched(self, qm)
         if convention == "opensim" and self._has_arm_difference:
             arms = arms + _corrections_batched(self, qm)
-        return lengths, arms
+        return (lengths, arms, mask) if return_mask else (lengths, arms)
 
     def mtu_length(
-        self, q: Mapping[str, jax.Array], *, strict: bool = False, return_mask: bool = False
+        self,
+        q: Mapping[str, jax.Array],
+        *,
+        strict: bool = False,
+        return_mask: bool = False,
+        out_of_domain: str = "warn",
     ):
         """Musculotendon lengths L_MTU (m), shape ``[..., muscle]``.
 
         Args:
             q: coordinate name -> array of angles (rad), all of one broadcastable shape ``...``.
                 Extra names (pelvis, arms, coupled ``*_beta``) are ignored.
-            strict: raise :class:`OutOfDomainError` when any pose leaves a muscle's fitted
-                domain (inside ``jax.jit`` the check is an ``equinox.error_if``).
-            return_mask: also return the ``[..., muscle]`` in-domain mask.
+            strict: the same as ``out_of_domain="refuse"``.
+            return_mask: also return the ``[..., muscle]`` in-domain mask (False: the pose
+                is out of that muscle's domain).
+            out_of_domain: :data:`OUT_OF_DOMAIN_POLICIES`: ``"warn"`` (default), ``"clamp"``
+                or ``"refuse"`` (:class:`OutOfDomainError` naming the frames, coordinates and
+                ranges; inside ``jax.jit`` an ``equinox.error_if``).
 
-        Outside the domain the polynomial is extrapolated and a :class:`GeometryDomainWarning`
-        names the coordinate, its value and the range; never silently.
+        Outside the fitted box no polynomial is extrapolated: the pose is clamped onto the box
+        and the length continued to first order from there (:meth:`_Block.lengths_and_gradient`),
+        which stays bounded; with ``"warn"`` a :class:`GeometryDomainWarning` names the
+        coordinate, its value, the range and the frames. Exact paths are OpenSim's geometry
+        and hold anywhere; they are flagged outside the range they were checked on.
         """
         qm = self._stack(q)
-        qm, mask = self._check_domain(q, qm, strict=strict)
+        qm, mask = self._check_domain(q, qm, strict=strict, out_of_domain=out_of_domain)
         lengths = _lengths_batched(self, qm)
         return (lengths, mask) if return_mask else lengths
 
@@ -528,6 +599,7 @@ class GeometryModel(eqx.Module):
         strict: bool = False,
         return_mask: bool = False,
         convention: str = "length",
+        out_of_domain: str = "warn",
     ):
         """Moment arms (m per rad), shape ``[..., muscle, coordinate]`` with the coordinates
         of :attr:`coordinates`; zero for a coordinate a muscle does not cross.
@@ -537,10 +609,11 @@ class GeometryModel(eqx.Module):
         Static Optimization and simulations apply), -dL/dq plus the fitted
         :meth:`moment_arm_correction`; the two differ where a wrapped path's force directions
         do not match its length (the sprinter's lateral gastrocnemius below ~52 deg of knee
-        flexion, by up to 16 mm)."""
+        flexion, by up to 16 mm). Domain handling as :meth:`mtu_length` (outside the fitted
+        box: the moment arm at the pose clamped onto it)."""
         self._check_convention(convention)
         qm = self._stack(q)
-        qm, mask = self._check_domain(q, qm, strict=strict)
+        qm, mask = self._check_domain(q, qm, strict=strict, out_of_domain=out_of_domain)
         arms = _moment_arms_batched(self, qm)
         if convention == "opensim" and self._has_arm_difference:
             arms = arms + _corrections_batched(self, qm)
@@ -562,33 +635,55 @@ class GeometryModel(eqx.Module):
         )
 
 
+#: Poses evaluated together inside one step of the batched evaluation on a CPU. A batch of
+#: 4096 poses at once makes every intermediate (an 80-muscle model's Chebyshev features alone
+#: are 4096 x 1365 values) spill out of the cache, and each of the ~170 fused loops of an
+#: exact path then streams it from memory; steps of this size keep them in cache (lengths and
+#: moment arms of sprinter_ja1, 2 shared cores: 2-3x the poses/s of one 4096-pose step,
+#: ``experiments/benchmark_geometry.py``). Accelerators take the batch whole.
+CPU_CHUNK = 128
+
+
+def _map_poses(f, qm: jax.Array):
+    """``vmap(f)`` over the poses ``qm`` ``[..., coordinate]``, in steps of :data:`CPU_CHUNK`
+    poses on a CPU (the last step padded with copies of the first pose, then dropped)."""
+    flat = qm.reshape(-1, qm.shape[-1])
+    n = flat.shape[0]
+    if jax.default_backend() != "cpu" or n <= CPU_CHUNK:
+        return jax.vmap(f)(flat)
+    steps = -(-n // CPU_CHUNK)
+    pad = steps * CPU_CHUNK - n
+    if pad:
+        flat = jnp.concatenate([flat, jnp.broadcast_to(flat[:1], (pad, flat.shape[1]))])
+    out = jax.lax.map(jax.vmap(f), flat.reshape(steps, CPU_CHUNK, flat.shape[1]))
+    return jax.tree_util.tree_map(lambda x: x.reshape((steps * CPU_CHUNK,) + x.shape[2:])[:n], out)
+
+
 @jax.jit
 def _lengths_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
     """Lengths ``[..., muscle]`` at poses ``qm`` ``[..., coordinate]``; compiled once per model
     structure and shape (inlined when called under an outer ``jit``)."""
-    flat = qm.reshape(-1, qm.shape[-1])
-    out = jax.vmap(model._lengths_flat)(flat)
+    out = _map_poses(model._lengths_flat, qm)
     return out.reshape(qm.shape[:-1] + (len(model.muscles),))
 
 
 @jax.jit
 def _moment_arms_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
-    flat = qm.reshape(-1, qm.shape[-1])
-    out = jax.vmap(model._moment_arm_flat)(flat)
+    weights = model._weights()
+    out = _map_poses(lambda qv: model._moment_arm_flat(qv, weights), qm)
     return out.reshape(qm.shape[:-1] + (len(model.muscles), len(model.coordinates)))
 
 
 @jax.jit
 def _corrections_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
-    flat = qm.reshape(-1, qm.shape[-1])
-    out = jax.vmap(model._correction_flat)(flat)
+    out = _map_poses(model._correction_flat, qm)
     return out.reshape(qm.shape[:-1] + (len(model.muscles), len(model.coordinates)))
 
 
 @jax.jit
 def _both_batched(model: GeometryModel, qm: jax.Array) -> tuple[jax.Array, jax.Array]:
-    flat = qm.reshape(-1, qm.shape[-1])
-    lengths, arms = jax.vmap(model._both_flat)(flat)
+    weights = model._weights()
+    lengths, arms = _map_poses(lambda qv: model._both_flat(qv, weights), qm)
     batch = qm.shape[:-1]
     return (
         lengths.reshape(batch + (len(model.muscles),)),
@@ -625,6 +720,14 @@ def _warn_traced(bad, qmin, qmax, lo, hi, name, coordinates, muscles):
     )
 
 
+def _frames(index: np.ndarray, shown: int = 4) -> str:
+    """``"frames 3-17, 40, 52-60 ..."``: runs of consecutive flattened pose indices (the
+    frames of a motion), the first ``shown`` of them."""
+    runs = np.split(index, np.flatnonzero(np.diff(index) != 1) + 1)
+    parts = [f"{r[0]}" if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs[:shown]]
+    return "frames " + ", ".join(parts) + (" ..." if len(runs) > shown else "")
+
+
 def _report_lines(
     model, qm: np.ndarray, lo: np.ndarray, hi: np.ndarray, q, mask: np.ndarray | None = None
 ) -> list[str]:
@@ -645,7 +748,8 @@ def _report_lines(
         extreme = worst[np.argmax(np.abs(worst - 0.5 * (finite_lo.max() + finite_hi.min())))]
         lines.append(
             f"{c} = {extreme:.4f} rad ({math.degrees(extreme):.1f} deg) at "
-            f"{int(bad.any(axis=1).sum())} pose(s) is outside {rng} for "
+            f"{int(bad.any(axis=1).sum())} pose(s) ({_frames(np.flatnonzero(bad.any(axis=1)))})"
+            f" is outside {rng} for "
             f"{', '.join(muscles[:6])}{' ...' if len(muscles) > 6 else ''}"
         )
     if mask is not None:
@@ -653,7 +757,8 @@ def _report_lines(
         if region.any():
             names = [model.muscles[i] for i in np.flatnonzero(region.any(axis=0))]
             lines.append(
-                f"{int(region.any(axis=1).sum())} pose(s) fall in regions excluded where "
+                f"{int(region.any(axis=1).sum())} pose(s) "
+                f"({_frames(np.flatnonzero(region.any(axis=1)))}) fall in regions excluded where "
                 f"OpenSim's path is erratic for {', '.join(names[:6])}"
                 f"{' ...' if len(names) > 6 else ''} (see domain_cuts in the model file)"
             )
