@@ -20,8 +20,9 @@ PYPROJECT = REPO / "pyproject.toml"
 
 #: Imported inside functions on purpose: OpenSim is an optional extra (the main job runs
 #: without it), matplotlib only draws figures and costs about a second to import, ezc3d only
-#: reads .c3d files and is a compiled extension not every platform has.
-OPTIONAL = frozenset({"opensim", "matplotlib", "ezc3d"})
+#: reads .c3d files and is a compiled extension not every platform has, dask only sends table
+#: builds to a cluster and its import (tornado, its scheduler machinery) would slow every command.
+OPTIONAL = frozenset({"opensim", "matplotlib", "ezc3d", "dask"})
 
 #: Any other import inside a function: (module file relative to the repository, imported module)
 #: -> the reason it cannot sit at module top. Empty while every such import is at module top.
