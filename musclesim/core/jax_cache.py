@@ -33,8 +33,9 @@ OFF_VALUES = ("off", "0", "no", "false", "none")
 #: the compilation time that a threshold of 0 saves: 82 s against 50 s on 2 cores).
 MIN_COMPILE_TIME_S = 0.0
 #: Size cap of the folder (bytes), least recently used entries evicted first, so it cannot
-#: grow without bound across JAX upgrades. A model's whole ranking and table build write a few
-#: tens of MB (experiments/benchmark_rank.py prints the size), so 1 GiB holds many models.
+#: grow without bound across JAX upgrades. The example athlete's ranking writes 2.6 MB
+#: (experiments/benchmark_rank.py prints the size) and the 21 x 10 x 50 table build 1.9 MB, so
+#: 1 GiB holds the programs of hundreds of models and shapes.
 #: JAX's eviction needs the ``filelock`` package (a dependency of musclesim).
 MAX_SIZE_BYTES = 1 << 30
 
