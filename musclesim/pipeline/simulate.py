@@ -789,27 +789,31 @@ def _add_phases_and_cycles(ds: xr.Dataset, names, phases, events, eccentric_inde
         activation_threshold=ds.attrs["activation_threshold"],
         lengthening_threshold=ds.attrs["lengthening_threshold"],
     )
+    mtu_strain, tendon_force = ds["mtu_strain"].values, ds["tendon_force"].values
+    fiber_strain = ds["fiber_strain"].values
     for i, name in enumerate(names):
         side = _side(name)
         if side not in events:
             continue
+        strain_i, force_i = mtu_strain[i], tendon_force[i]
+        fiber_i, ecc_i = fiber_strain[i], ecc[i]
         for c, (start, _, end) in enumerate(events[side].strides()):
-            window = (time >= start) & (time <= end)
-            if not window.any():
+            # samples start <= t <= end, found by bisection: a long record has thousands of
+            # strides, and a mask over the whole record per stride would cost strides x samples
+            a, b = np.searchsorted(time, start, "left"), np.searchsorted(time, end, "right")
+            if b <= a:
                 continue
             per_cycle["cycle_start"][c, i] = start
-            strain = ds["mtu_strain"].values[i, window]
+            strain = strain_i[a:b]
             per_cycle["cycle_peak_mtu_strain"][c, i] = strain.max()
-            peak_time = time[window][int(np.argmax(strain))]
+            peak_time = time[a + int(np.argmax(strain))]
             per_cycle["cycle_peak_mtu_strain_phase"][c, i] = (
                 100 * (peak_time - start) / (end - start)
             )
-            per_cycle["cycle_peak_force"][c, i] = ds["tendon_force"].values[i, window].max()
-            mask = window & ecc[i]
+            per_cycle["cycle_peak_force"][c, i] = force_i[a:b].max()
+            mask = ecc_i[a:b]
             if mask.any():
-                per_cycle["cycle_peak_eccentric_fiber_strain"][c, i] = (
-                    ds["fiber_strain"].values[i, mask].max()
-                )
+                per_cycle["cycle_peak_eccentric_fiber_strain"][c, i] = fiber_i[a:b][mask].max()
     ds.coords["cycle"] = ("cycle", np.arange(n_cycles))
     labels = {
         "cycle_peak_mtu_strain": ("1", "peak MTU strain within each gait cycle"),
