@@ -3,9 +3,11 @@
 The shapes are the cycle-averaged EMG envelopes of the running trial of Rajagopal et al. 2016
 (:func:`running_template`); sprinting keeps the shapes at full excitation
 (:func:`sprinting_template`), and :func:`template_for_speed` ramps each muscle's peak between the
-two with running speed. The numbers (shapes, peaks, toe-off phase, the trial's speed) are data,
-shipped beside this module in ``rajagopal2016_running_template.toml`` with the source files'
-sha256 and how they were derived, and read once on import.
+two with running speed; at speed their swing comes from static optimisation along measured
+sprints instead (:mod:`musclesim.excitation.sprint_swing`). The numbers (shapes, peaks, toe-off
+phase, the trial's speed) are data, shipped beside this module in
+``rajagopal2016_running_template.toml`` with the source files' sha256 and how they were
+derived, and read once on import.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from .sources import TEMPLATE_PHASE, GaitPhaseTemplate
+from .sprint_swing import SPRINT_SWING_REFERENCES, with_sprint_swing
 
 #: The running template's numbers (provenance in the file's header comment).
 RAJAGOPAL_RUN_FILE = Path(__file__).with_name("rajagopal2016_running_template.toml")
@@ -123,11 +126,31 @@ def running_template(*, peak: Mapping[str, float] | None = None) -> GaitPhaseTem
     )
 
 
+def _joined(peaks: Mapping[str, float], relative_speed: float):
+    """Phases, shapes and peaks of the EMG template with its swing from static optimisation
+    along the sprint trials at ``relative_speed`` (fraction of maximal speed),
+    :func:`musclesim.excitation.sprint_swing.with_sprint_swing`."""
+    return with_sprint_swing(
+        TEMPLATE_PHASE,
+        _shapes(),
+        peaks,
+        reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
+        relative_speed=relative_speed,
+        fade_from=RUNNING_MIN_SPEED,
+    )
+
+
 def sprinting_template(*, peak: float | Mapping[str, float] = 1.0) -> GaitPhaseTemplate:
-    """Maximal-sprint activation template: the running shapes at full excitation.
+    """Maximal-sprint activation template: the running EMG stance at full excitation, and the
+    swing that static optimisation finds along the fastest sprint trial.
 
     How the pattern changes from running to sprinting, and the source of each part:
 
+    - Swing: the excitation of static optimisation along the fastest Dorn et al. 2012 trial
+      (9.5 m/s; :mod:`musclesim.excitation.sprint_swing`, which states its limits), joined to
+      the EMG stance by cross-fades at toe-off and foot strike: the running EMG's hamstring
+      burst at foot strike would otherwise put the sprint's peak hamstring load in stance,
+      where Schache et al. 2012 and Chumanov et al. 2011 find it in terminal swing.
     - Timing: stance shortens with speed; the template's stance is stretched onto each
       stride's own detected stance (:func:`_remap_phase`), so the shape follows the trial.
     - Amplitude: averaged EMG of biceps femoris and gastrocnemius rises with running speed,
@@ -135,7 +158,7 @@ def sprinting_template(*, peak: float | Mapping[str, float] = 1.0) -> GaitPhaseT
       (Kyröläinen et al. 2005, doi:10.1080/02640410400021575); hamstring activation in late
       swing rises significantly from 85 % to 95 % of maximal speed (Higashihara et al. 2010,
       doi:10.1080/02640414.2010.494308). Hence every muscle's peak is 1 (full excitation)
-      by default; the shape itself is the measured running shape.
+      by default in stance, whose shape is the measured running shape.
     - Not represented (limitation): semitendinosus is more active than biceps femoris in mid
       swing at ≥75 % of maximal speed (Higashihara et al. 2010), and activity bursts differ in
       timing between the two at 95 % (same paper); the single medial-hamstring channel of the
@@ -147,13 +170,20 @@ def sprinting_template(*, peak: float | Mapping[str, float] = 1.0) -> GaitPhaseT
         if not isinstance(peak, Mapping)
         else {**dict.fromkeys(_SHAPE_SOURCE, 1.0), **peak}
     )
+    phase, shapes, peaks = _joined(peaks, 1.0)
     return GaitPhaseTemplate(
-        "sprinting (running shapes, full excitation)",
-        TEMPLATE_PHASE,
-        _shapes(),
+        "sprinting (running EMG stance at full excitation, static-optimisation swing)",
+        phase,
+        shapes,
         peaks,
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
-        references=("rajagopal2016", "kyrolainen2005", "higashihara2010", "howard2018"),
+        references=(
+            "rajagopal2016",
+            "kyrolainen2005",
+            "higashihara2010",
+            "howard2018",
+            *SPRINT_SWING_REFERENCES,
+        ),
     )
 
 
@@ -164,7 +194,10 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
 
     The linear form is our assumption; the published evidence is that EMG amplitude rises
     monotonically with speed (Kyröläinen et al. 2005) and steeply near maximal speed
-    (Higashihara et al. 2010), which a linear ramp only approximates.
+    (Higashihara et al. 2010), which a linear ramp only approximates. The swing is that of
+    static optimisation along the sprint trials at the same fraction of maximal speed
+    (:func:`musclesim.excitation.sprint_swing.with_sprint_swing`), fading to the EMG swing
+    towards :data:`RUNNING_MIN_SPEED` below the slowest trial.
     """
     if not (max_speed > RAJAGOPAL_RUN_SPEED):
         raise InputError(
@@ -175,13 +208,14 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
     w = float(np.clip((speed - RAJAGOPAL_RUN_SPEED) / (max_speed - RAJAGOPAL_RUN_SPEED), 0.0, 1.0))
     base = running_template()
     peaks = {k: (1 - w) * v + w * 1.0 for k, v in base.peak.items()}
+    phase, shapes, peaks = _joined(peaks, min(speed / max_speed, 1.0))
     return GaitPhaseTemplate(
         f"running at {speed:g} m/s of max {max_speed:g} m/s",
-        TEMPLATE_PHASE,
-        _shapes(),
+        phase,
+        shapes,
         peaks,
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
-        references=("rajagopal2016", "kyrolainen2005", "higashihara2010"),
+        references=("rajagopal2016", "kyrolainen2005", "higashihara2010", *SPRINT_SWING_REFERENCES),
     )
 
 
