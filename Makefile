@@ -51,6 +51,7 @@ validate: $(STAMP)
 	$(PY) -m validation.static_optimization --out results/validation
 	$(PY) -m validation.load_sharing_sprint --out results/validation
 	$(PY) -m validation.load_sharing_emg --out results/validation
+	$(PY) -m validation.clinical_scenarios --out results/validation
 
 bench: $(STAMP)
 	$(PY) -m experiments.benchmark_fiber

@@ -59,6 +59,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_validation_parity.py": ("slow", "opensim"),
     "test_validation_rajagopal.py": ("slow", "opensim"),
     "test_validation_sprint.py": ("slow", "opensim"),
+    # Ranks every drill for three example athletes over the first weeks (minutes).
+    "test_validation_clinical.py": ("heavy",),
     # Compare with OpenSim's own tools and models throughout.
     "test_geometry_opensim.py": ("opensim",),
     "test_pipeline.py": ("opensim",),
