@@ -109,7 +109,7 @@ def test_sprint_takes_the_optimisation_swing_and_the_emg_stance():
     sprint, run = sprinting_template(), running_template()
     h = BLEND_HALF_WIDTH
     for key in ("bflh", "semimem", "soleus"):
-        swing = swing_curve(key, 1.0)
+        swing = swing_curve(key, TOP)
         p = np.array([TOE + h + 1.0, 70.0, 90.0, 100.0 - h - 0.5])
         frac = 100.0 * (p - TOE) / (100.0 - TOE)
         np.testing.assert_allclose(
@@ -132,7 +132,7 @@ def test_joined_template_has_no_jump_at_toe_off_or_foot_strike():
     for key in sprint.shapes:
         joined = sprint.at_phase(key, p)
         emg = run.at_phase(key, p) / run.peak[key]
-        swing = np.interp(frac, SPRINT_SWING.swing_phase, swing_curve(key, 1.0))
+        swing = np.interp(frac, SPRINT_SWING.swing_phase, swing_curve(key, TOP))
         # steps inside each sample interval, the wrap from 100 % to 0 % left out (same value)
         bound = np.abs(np.diff(emg)) + np.abs(np.diff(swing)) + ds_max
         bound[np.abs(np.diff(frac)) > 50] = (

@@ -12,17 +12,17 @@ trials have no force plates, so their stance moments miss the ground load.
 How the two are joined (:func:`with_sprint_swing`), at template phase p (0 = foot strike,
 ``reference_toe_off`` = toe-off):
 
-- Speed: the static-optimisation swing curves are interpolated linearly in the fraction of
-  maximal speed, each trial placed at its speed divided by the fastest trial's (taken as the
-  subject's maximal sprint: an assumption, the trials do not state a maximal-speed test);
-  above the fastest trial its curve is kept. Below the slowest trial the swing fades linearly
-  towards the EMG swing, which it reaches at the given ``fade_from`` speed (m/s, in the
-  trials' units).
+- Speed: the static-optimisation swing curves are interpolated linearly in running speed
+  (m/s) between the trials; above the fastest trial its curve is kept. The running drills'
+  kinematics are these same trials interpolated at the same speed
+  (:mod:`musclesim.training.drills.running`), so the swing activations belong to the motion
+  they drive. Below the slowest trial the swing fades linearly towards the EMG swing, which it
+  reaches at the given ``fade_from`` speed.
 - Phase: a swing weight s(p) is 1 in swing and 0 in stance, with raised-cosine cross-fades of
   half-width :data:`BLEND_HALF_WIDTH` centred on toe-off and on foot strike; inside a
   cross-fade the swing curve is held at its boundary value on the stance side. Excitation =
-  (1 - s·w)·EMG + s·w·swing, with w the speed weight: continuous with a continuous slope
-  wherever both curves are.
+  (1 - s·w)·EMG + s·w·swing, with w the speed weight: continuous wherever both curves are
+  (tests/test_sprint_swing.py bounds its change per phase step).
 - Amplitude: the swing values are the optimisation's own activations (absolute, 0-1); the
   stance keeps the EMG shape times the template's peak. Each muscle's shape is the joined
   curve divided by its maximum, which becomes the muscle's peak.
@@ -81,11 +81,6 @@ class SprintSwing:
     files: tuple[str, ...]
     sha256: tuple[str, ...]
     settings: dict
-
-    @property
-    def relative_speeds(self) -> np.ndarray:
-        """Each trial's speed as a fraction of the fastest trial's."""
-        return self.speeds / self.speeds[-1]
 
 
 def read_sprint_swing(path: str | Path = SPRINT_SWING_FILE) -> SprintSwing:
@@ -149,17 +144,17 @@ def sprint_swing_data() -> SprintSwing:
 SPRINT_SWING_REFERENCES = ("dorn2012", "crowninshield1981", "degroote2016")
 
 
-def speed_weight(relative_speed: float, *, fade_from: float, data: SprintSwing | None = None):
-    """Weight (0-1) of the swing curves at ``relative_speed`` (fraction of maximal speed): 1 from
-    the slowest trial up, falling linearly to 0 at ``fade_from`` (m/s in the trials' units)."""
+def speed_weight(speed: float, *, fade_from: float, data: SprintSwing | None = None) -> float:
+    """Weight (0-1) of the swing curves at running ``speed`` (m/s): 1 from the slowest trial up,
+    falling linearly to 0 at ``fade_from`` (m/s)."""
     data = data or sprint_swing_data()
-    v = float(relative_speed) * data.speeds[-1]
+    v = float(speed)
     return float(np.clip((v - fade_from) / (data.speeds[0] - fade_from), 0.0, 1.0))
 
 
-def swing_curve(key: str, relative_speed: float, *, data: SprintSwing | None = None):
-    """Swing excitation of muscle ``key`` at ``relative_speed`` (fraction of maximal speed),
-    sampled at ``data.swing_phase``: linear between the trials, each trial's curve outside."""
+def swing_curve(key: str, speed: float, *, data: SprintSwing | None = None) -> np.ndarray:
+    """Swing activation of muscle ``key`` at running ``speed`` (m/s), sampled at
+    ``data.swing_phase``: linear between the trials, each trial's curve outside them."""
     data = data or sprint_swing_data()
     if key not in data.curves:
         raise InputError(
@@ -167,9 +162,8 @@ def swing_curve(key: str, relative_speed: float, *, data: SprintSwing | None = N
             field="muscles",
             expected="one of " + ", ".join(data.curves),
         )
-    rel = data.relative_speeds
     table = data.curves[key]
-    return np.array([np.interp(relative_speed, rel, table[:, i]) for i in range(table.shape[1])])
+    return np.array([np.interp(speed, data.speeds, column) for column in table.T])
 
 
 def swing_weight(phase, reference_toe_off: float, half_width: float = BLEND_HALF_WIDTH):
@@ -195,23 +189,19 @@ def with_sprint_swing(
     peaks: Mapping[str, float],
     *,
     reference_toe_off: float,
-    relative_speed: float,
+    speed: float,
     fade_from: float,
-    shape_source: Mapping[str, str] | None = None,
     data: SprintSwing | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
     """A template's shapes and peaks with its swing taken from the static-optimisation curves.
 
     ``shapes`` (normalised to 1, tabulated at ``phase`` %) times ``peaks`` give the EMG
     template; its stance ends at ``reference_toe_off`` (%). Returns ``(JOINED_PHASE, shapes,
-    peaks)`` of the joined template (module docstring: speed interpolation, cross-fades,
-    amplitude). ``shape_source`` maps a template key to the swing curve it takes (default the
-    same key)."""
+    peaks)`` of the joined template at running ``speed`` (m/s; module docstring: speed
+    interpolation, cross-fades, amplitude)."""
     data = data or sprint_swing_data()
     p = JOINED_PHASE
-    s = swing_weight(p, reference_toe_off) * speed_weight(
-        relative_speed, fade_from=fade_from, data=data
-    )
+    s = swing_weight(p, reference_toe_off) * speed_weight(speed, fade_from=fade_from, data=data)
     # swing fraction (%) of each phase, held at the boundary values on the stance side
     frac = np.where(
         p >= reference_toe_off,
@@ -221,8 +211,7 @@ def with_sprint_swing(
     out_shapes, out_peaks = {}, {}
     for key, shape in shapes.items():
         emg = float(peaks[key]) * np.interp(p, phase, shape, period=100.0)
-        source = (shape_source or {}).get(key, key)
-        swing = np.interp(frac, data.swing_phase, swing_curve(source, relative_speed, data=data))
+        swing = np.interp(frac, data.swing_phase, swing_curve(key, speed, data=data))
         joined = (1.0 - s) * emg + s * swing
         top = float(joined.max())
         out_peaks[key] = top

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from .sources import TEMPLATE_PHASE, GaitPhaseTemplate
-from .sprint_swing import SPRINT_SWING_REFERENCES, with_sprint_swing
+from .sprint_swing import SPRINT_SWING_REFERENCES, sprint_swing_data, with_sprint_swing
 
 #: The running template's numbers (provenance in the file's header comment).
 RAJAGOPAL_RUN_FILE = Path(__file__).with_name("rajagopal2016_running_template.toml")
@@ -126,16 +126,16 @@ def running_template(*, peak: Mapping[str, float] | None = None) -> GaitPhaseTem
     )
 
 
-def _joined(peaks: Mapping[str, float], relative_speed: float):
+def _joined(peaks: Mapping[str, float], speed: float):
     """Phases, shapes and peaks of the EMG template with its swing from static optimisation
-    along the sprint trials at ``relative_speed`` (fraction of maximal speed),
+    along the sprint trials at running ``speed`` (m/s),
     :func:`musclesim.excitation.sprint_swing.with_sprint_swing`."""
     return with_sprint_swing(
         TEMPLATE_PHASE,
         _shapes(),
         peaks,
         reference_toe_off=_RAJAGOPAL_RUN_TOE_OFF,
-        relative_speed=relative_speed,
+        speed=speed,
         fade_from=RUNNING_MIN_SPEED,
     )
 
@@ -170,7 +170,7 @@ def sprinting_template(*, peak: float | Mapping[str, float] = 1.0) -> GaitPhaseT
         if not isinstance(peak, Mapping)
         else {**dict.fromkeys(_SHAPE_SOURCE, 1.0), **peak}
     )
-    phase, shapes, peaks = _joined(peaks, 1.0)
+    phase, shapes, peaks = _joined(peaks, float(sprint_swing_data().speeds[-1]))
     return GaitPhaseTemplate(
         "sprinting (running EMG stance at full excitation, static-optimisation swing)",
         phase,
@@ -195,7 +195,7 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
     The linear form is our assumption; the published evidence is that EMG amplitude rises
     monotonically with speed (Kyröläinen et al. 2005) and steeply near maximal speed
     (Higashihara et al. 2010), which a linear ramp only approximates. The swing is that of
-    static optimisation along the sprint trials at the same fraction of maximal speed
+    static optimisation along the sprint trials at the same speed
     (:func:`musclesim.excitation.sprint_swing.with_sprint_swing`), fading to the EMG swing
     towards :data:`RUNNING_MIN_SPEED` below the slowest trial.
     """
@@ -208,7 +208,7 @@ def template_for_speed(speed: float, *, max_speed: float) -> GaitPhaseTemplate:
     w = float(np.clip((speed - RAJAGOPAL_RUN_SPEED) / (max_speed - RAJAGOPAL_RUN_SPEED), 0.0, 1.0))
     base = running_template()
     peaks = {k: (1 - w) * v + w * 1.0 for k, v in base.peak.items()}
-    phase, shapes, peaks = _joined(peaks, min(speed / max_speed, 1.0))
+    phase, shapes, peaks = _joined(peaks, speed)
     return GaitPhaseTemplate(
         f"running at {speed:g} m/s of max {max_speed:g} m/s",
         phase,

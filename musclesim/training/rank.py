@@ -585,9 +585,10 @@ def sprint_reference_note(reference: Mapping[str, float]) -> str:
     ):
         note += (
             " The model disagrees where a reference falls outside terminal swing: the running "
-            "excitation template takes its timing from a 3.7 m/s run (its hamstring burst peaks "
-            "around foot strike) and only its amplitude is scaled to maximal speed, so the "
-            "references are kept as simulated and this disagreement is reported, not tuned."
+            "excitation's swing comes from static optimisation along measured sprints, but its "
+            "stance is the EMG shape of a 3.7 m/s run at full excitation (its hamstring burst "
+            "peaks just after foot strike), so the references are kept as simulated and this "
+            "disagreement is reported, not tuned."
         )
     return note
 

@@ -209,7 +209,7 @@ class RunningExcitation(ExcitationSource):
 
     Amplitude and shape: :func:`musclesim.template_for_speed` (each muscle's peak linear in
     speed from the running template's value at 3.7 m/s to full excitation at ``max_speed``;
-    the swing from static optimisation along sprints at the same fraction of maximal speed);
+    the swing from static optimisation along sprints at the same speed);
     for an acceleration both follow the instantaneous speed (templates tabulated every
     :data:`ACCELERATION_SPEED_STEPS`-th of ``max_speed``, linear between). Timing: the
     stride phase of the drill's own motion (right foot strike at phase 0, t = 0; stride
