@@ -32,7 +32,14 @@ squared activations with rigid tendons at each instant, so it finds no co-contra
 what the joint moments require and no pre-activation ahead of a moment; its moments come from
 low-pass filtered kinematics (inverse dynamics without ground forces is exact in swing); one
 subject, one scaled model; the hamstrings' split between semitendinosus, semimembranosus and
-the biceps heads follows the model's strengths and moment arms, not measured EMG.
+the biceps heads follows the model's strengths and moment arms, not measured EMG (at 9.5 m/s
+it puts biceps femoris long head above semitendinosus in terminal swing, where Higashihara et
+al. 2010 measured semitendinosus the more active in mid swing). What the shipped curves show:
+the trials hold few complete right strides (two at 3.5 m/s, one each at 5.2, 7.0 and 9.5 m/s),
+so the curves are hardly averaged; at 7.0 m/s every muscle reaches near-full activation at one
+sample a third into swing (a spike of the moments, kept as derived); at 9.5 m/s biceps
+femoris long head is at full activation over the last quarter of swing and semimembranosus
+over its last tenth, so the optimisation's muscles are at their limit there.
 """
 
 from __future__ import annotations
@@ -141,7 +148,7 @@ def sprint_swing_data() -> SprintSwing:
 
 #: References of a template whose swing comes from these curves: the trials, and the
 #: optimisation's cost and activation dynamics.
-SPRINT_SWING_REFERENCES = ("dorn2012", "crowninshield1981", "degroote2016")
+SPRINT_SWING_REFERENCES = ("dorn2012", "crowninshield1981", "degroote2016", "higashihara2010")
 
 
 def speed_weight(speed: float, *, fade_from: float, data: SprintSwing | None = None) -> float:
