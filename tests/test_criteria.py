@@ -57,6 +57,26 @@ def test_criteria_of_a_hand_computed_trajectory():
     assert float(m.end_range_length) == float(m.peak_mtu_strain)
 
 
+def test_counted_samples_restrict_the_criteria_and_peak_force_only():
+    # leave out samples 0-2: the loaded samples left are 4 (shortening), so no active stretch
+    # beyond its own strain, no lengthening while active and no active negative work
+    counted = jnp.asarray([False, False, False, True, True])
+    m = _metrics.fiber_metrics(_Solution(), jnp.asarray(0.5), counted=counted)
+    assert bool(m.loads_muscle) and int(m.active_stretch_index) == 4
+    assert float(m.active_stretch) == pytest.approx(0.05, abs=1e-12)
+    assert float(m.active_lengthening_velocity) == 0.0
+    # the power of uncounted samples is 0: of samples 0..4 only sample 3 (10 N x 0.1 m/s)
+    # remains, over the two trapezoid intervals it touches
+    power = [0.0, 0.0, 0.0, 1.0, 0.0]
+    trapz = sum(0.5 * (power[i] + power[i + 1]) * 0.1 for i in range(4))
+    assert float(m.active_negative_work) == pytest.approx(trapz, rel=1e-6)
+    assert float(m.end_range_length) == pytest.approx(0.2, rel=1e-12)
+    assert float(m.peak_force) == pytest.approx(float(_Solution.tendon_force[4]), rel=1e-12)
+    # the other fields still read every sample
+    full = _metrics.fiber_metrics(_Solution(), jnp.asarray(0.5))
+    assert float(m.peak_fiber_strain) == float(full.peak_fiber_strain)
+
+
 def test_an_unloaded_muscle_has_zero_criteria_and_says_so():
     sol = _Solution()
     sol.activation = jnp.full(5, 0.02)  # at most 0.02 x 1.25 = 0.025 F_max: never loaded

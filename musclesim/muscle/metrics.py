@@ -191,15 +191,21 @@ def fiber_metrics(
     *,
     activation_threshold=DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold=DEFAULT_LENGTHENING_THRESHOLD,
+    counted=None,
 ) -> MuscleMetrics:
     """The :class:`MuscleMetrics` of ``solution``, a
     :class:`~musclesim.muscle.fiber.FiberSolution`.
 
     ``upright_length`` (m) is the MTU length at the upright pose, broadcasting against the
     solution's batch shape; the thresholds are those of ``peak_eccentric_fiber_strain``.
+    ``counted`` (optional, boolean, broadcasting against ``batch + (time,)``) restricts the
+    tissue-load criteria and the peak force to those samples, e.g. the cycles after the
+    first of a cyclic motion, whose start from a static equilibrium is a transient of the
+    simulation, not of the movement; the other fields use every sample.
     Pure JAX: differentiable through every peak (the gradient flows through the selected
     sample).
     """
+    counted = True if counted is None else jnp.asarray(counted, dtype=bool)
     peak_ecc, ecc_index = peak_eccentric_fiber_strain(
         solution.fiber_strain,
         solution.norm_fiber_velocity,
@@ -207,7 +213,7 @@ def fiber_metrics(
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
     )
-    mask = active_mask(
+    mask = counted & active_mask(
         normalised_active_force(
             solution.activation,
             solution.active_force_length_multiplier,
@@ -218,16 +224,23 @@ def fiber_metrics(
     stretch, stretch_index, descending = active_stretch(
         solution.fiber_strain, solution.norm_fiber_length, mask
     )
-    work = active_negative_work(solution.time, solution.active_fiber_force, solution.fiber_velocity)
-    end_range = peak_mtu_strain(solution.mtu_length, upright_length)
+    work = active_negative_work(
+        solution.time,
+        jnp.where(counted, solution.active_fiber_force, 0.0),
+        solution.fiber_velocity,
+    )
+    all_samples = peak_mtu_strain(solution.mtu_length, upright_length)
+    strain = mtu_strain(solution.mtu_length, upright_length)
+    end_range = jnp.max(jnp.where(counted, strain, -jnp.inf), axis=-1)
+    force = jnp.max(jnp.where(counted, solution.tendon_force, -jnp.inf), axis=-1)
     return MuscleMetrics(
-        peak_mtu_strain=end_range,
+        peak_mtu_strain=all_samples,
         peak_fiber_strain=peak_fiber_strain(solution.fiber_strain),
         peak_eccentric_fiber_strain=peak_ecc,
         peak_eccentric_index=ecc_index,
         peak_lengthening_velocity=peak_lengthening_velocity(solution.fiber_velocity),
         negative_work=negative_work(solution.time, solution.fiber_force, solution.fiber_velocity),
-        peak_force=peak_force(solution.tendon_force),
+        peak_force=force,
         active_stretch=stretch,
         active_stretch_index=stretch_index,
         active_stretch_descending=descending,

@@ -59,7 +59,7 @@ import xarray as xr
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, write_text_atomic
 from ..geometry.io import load_model
-from ..muscle.metrics import ACTIVE_FORCE_FRACTION
+from ..muscle.metrics import ACTIVE_FORCE_FRACTION, fiber_metrics
 from ..pipeline.evaluate import evaluate, resample_motions
 from .athlete import scale_parameters
 from .criteria import CRITERIA, CRITERION_NAMES, utilisation
@@ -259,6 +259,20 @@ def _repetitions(drill, motion) -> float:
     return 1.0
 
 
+def _settling_repetitions(drill, motion, repetitions: float) -> int:
+    """Repetitions left out of the criteria at the start of the motion: the first stride of a
+    run or walk at constant speed, which the simulation starts from a static equilibrium in
+    the middle of the gait cycle (at foot strike, with the swing's activation), so its first
+    samples are a transient of the simulation rather than of the movement. Other drills
+    start from rest, as the movement does: none left out."""
+    steady = drill.kind in ("running_template", "walking_template") or "cycle_period_s" in (
+        motion.attrs
+    )
+    if drill.motion.get("speed_profile") == "acceleration" or not steady:
+        return 0
+    return 1 if repetitions >= 2 else 0
+
+
 def _exposures_per_dose(drill, motion) -> float:
     """Loading cycles per dose unit: 1 per repetition; strides per metre for a run or walk at
     constant speed (its stride frequency over its speed); one per set distance for an
@@ -309,12 +323,18 @@ def evaluate_cases(
     if not cases:
         return {k: np.zeros(0) for k in (*CRITERION_NAMES, *EXTRA_FIELDS)}
     max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
-    motions, reps, expo = [], [], []
+    motions, reps, expo, settle = [], [], [], []
     for c in cases:
         m = _motion(am, c.drill, c.intensity, dict(c.settings), drills)
         motions.append(m)
         reps.append(_repetitions(c.drill, m))
         expo.append(_exposures_per_dose(c.drill, m))
+        settle.append(_settling_repetitions(c.drill, m, reps[-1]))
+    reps_arr, settle_arr = np.asarray(reps, dtype=float), np.asarray(settle, dtype=float)
+    # first counted sample of each case: after its settling repetitions
+    first = np.ceil(settle_arr / reps_arr * (SAMPLES - 1)).astype(int)
+    counted = np.arange(SAMPLES)[None, None, :] >= first[:, None, None]
+    upright = am.geometry.upright_length * am.length_scale
     time, q = resample_motions(motions, SAMPLES, am.geometry.coordinates)
     drive = np.stack(
         [
@@ -346,17 +366,21 @@ def evaluate_cases(
             **solver_options,
         )
         keep = min(BATCH, n - start)
-        for k in fields:
-            parts[k].append(np.asarray(getattr(result.metrics, k))[:keep, 0])
         sol = result.solution
-        force = np.asarray(sol.tendon_force)[:keep, 0]
+        metrics = fiber_metrics(sol, upright, counted=counted[idx])
+        for k in fields:
+            parts[k].append(np.asarray(getattr(metrics, k))[:keep, 0])
+        window = counted[idx][:keep, 0]
+        force = np.where(window, np.asarray(sol.tendon_force)[:keep, 0], -np.inf)
         velocity = np.asarray(sol.fiber_velocity)[:keep, 0]
-        power = np.where(velocity > 0, np.asarray(sol.active_fiber_force)[:keep, 0] * velocity, 0)
+        power = np.where(
+            window & (velocity > 0), np.asarray(sol.active_fiber_force)[:keep, 0] * velocity, 0
+        )
         parts["peak_force_index"].append(np.argmax(force, axis=-1))
         parts["active_negative_power_index"].append(np.argmax(power, axis=-1))
     out = {k: np.concatenate(v) for k, v in parts.items()}
-    out["repetitions"] = np.asarray(reps, dtype=float)
-    out["active_negative_work"] = out["active_negative_work"] / out["repetitions"]
+    out["repetitions"] = reps_arr
+    out["active_negative_work"] = out["active_negative_work"] / (reps_arr - settle_arr)
     out["exposures_per_dose"] = np.asarray(expo, dtype=float)
     out["loads_muscle"] = out["loads_muscle"].astype(bool)
     out["active_stretch_descending"] = out["active_stretch_descending"].astype(bool)
