@@ -15,7 +15,7 @@ from musclesim.training.criteria import CRITERION_NAMES
 ATHLETE = "models/athletes/example_grade2_bflh.toml"
 #: Drills of the shared ranking below: a calf exercise, walking, running and a hamstring
 #: strength drill (four categories, the hamstring injury loads three of them).
-RANKED = ["calf_raise_double", "walking", "running", "nordic_hamstring"]
+RANKED = ["calf_raise_double", "walking", "running", "nordic_hamstring", "askling_diver"]
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +61,23 @@ def test_batched_and_one_by_one_evaluations_are_identical(model):
             np.testing.assert_allclose(values[k], one[key][0], rtol=1e-9)
 
 
-def test_reference_is_the_injured_muscle_at_max_sprint(model):
-    from musclesim.training.rank import drill_peaks, reference_peaks
+def test_reference_is_the_injured_muscles_running_envelope(model):
+    from musclesim.training.rank import GRID_POINTS, drill_peaks, reference_peaks
 
     ref = reference_peaks(model)
     assert ref["speed"] == 9.5  # athlete's 9.6 m/s clipped to the measured range
-    injured = drill_peaks(model, "running", [9.5])
-    uninjured = drill_peaks(model, "running", [9.5], injured=False)
+    speeds = np.linspace(3.5, 9.5, GRID_POINTS)
+    injured = drill_peaks(model, "running", speeds)
+    uninjured = drill_peaks(model, "running", speeds, injured=False)
     for c in CRITERION_NAMES:
-        assert ref[c] == pytest.approx(injured[c][0], rel=1e-12)
+        # the largest value over the running speeds up to maximal (float32 batches differ by
+        # about 1e-5 relative with their composition)
+        assert ref[c] == pytest.approx(injured[c].max(), rel=1e-4)
+        assert ref[c] >= injured[c][-1] * (1 - 1e-4)
         assert ref[c] > 0
     # the example's shorter fascicles strain more for the same stretch: the references are
     # the injured muscle's, not the uninjured one's
-    assert ref["active_stretch"] > uninjured["active_stretch"][0]
+    assert ref["active_stretch"] > uninjured["active_stretch"].max()
 
 
 def test_calf_raise_does_not_load_the_hamstring(ranked):
@@ -172,8 +176,8 @@ def test_regression_names_the_dimension_and_its_bound(ranked):
         words = [labels.get(d.name, d.name.replace("_", " ")) for d in library[name].dimensions]
         for part in str(r["regression"].values).split(" or "):
             assert part.split()[0] in words and part.split()[1] in ("≤", "≥"), part
-    # a week after a grade-2 injury the full-range Nordic is over today's limits, and
-    # shortening its range brings it within them
+    # a week after a grade-2 injury the full-range Diver stretches the healing fibres beyond
+    # today's limits, and a shorter dive brings it within them
     assert checked >= 1
 
 
@@ -198,12 +202,13 @@ def test_athlete_metrics_feed_the_planner(athlete, model):
     assert table.attrs["muscle"] == "bflh_r"
     ref = reference_peaks(model)
     for c in CRITERION_NAMES:
-        assert table.attrs[f"reference_{c}"] == pytest.approx(ref[c], rel=1e-9)
+        # one program for both, batches of different composition: float32 rounding apart
+        assert table.attrs[f"reference_{c}"] == pytest.approx(ref[c], rel=1e-4)
         assert np.isfinite(table[c].values).all()
     running = table.sel(drill="running")
     assert running["active_stretch"].values[1] > running["active_stretch"].values[0]
-    # full speed reproduces the reference: today's limits at full recovery clear it
-    assert running["active_stretch"].values[1] == pytest.approx(ref["active_stretch"], rel=1e-9)
+    # full speed is within the reference envelope: today's limits at full recovery clear it
+    assert running["active_stretch"].values[1] <= ref["active_stretch"] * (1 + 1e-4)
     assert str(running["dose_unit"].values) == "m"
     strides_per_m = running["exposures_per_dose"].values
     assert np.all((strides_per_m > 0.1) & (strides_per_m < 1.0))  # strides 1-10 m long
