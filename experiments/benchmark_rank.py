@@ -57,7 +57,7 @@ for _ in range(2):
     times.append(time.perf_counter() - start)
     cpu.append(time.process_time() - clock)
 print(json.dumps({"import_s": imported, "calls_s": times, "cpu_s": cpu, "cache": str(folder),
-                  "safe": [bool(x) for x in ranking["safe"].values]}))
+                  "status": [str(x) for x in ranking["status"].values]}))
 """
 
 
@@ -124,7 +124,7 @@ def run(inputs: dict) -> dict:
             "import_cold_s": cold["import_s"],
             "import_warm_s": warm["import_s"],
             "cache_mb": size,
-            "same_verdicts": cold["safe"] == warm["safe"],
+            "same_verdicts": cold["status"] == warm["status"],
         }
         if inputs["cli"]:
             folder = Path(tmp) / "cli"

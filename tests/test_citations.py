@@ -41,8 +41,9 @@ REGISTRY = Path(citations.__file__).with_name(citations.REGISTRY_FILE)
 EXAMPLE_ATHLETE = MODELS_DIR / "athletes" / "example_grade2_bflh.toml"
 TODAY = datetime.date(2026, 11, 25)
 
-#: ``doi:`` followed by a DOI (10.<registrant>/<suffix>), as outputs print them.
-_PRINTED_DOI = re.compile(r"doi:\s*(10\.\d{4,9}/\S+)", re.IGNORECASE)
+#: ``doi:`` followed by a DOI (10.<registrant>/<suffix>), as outputs print them; an HTML tag
+#: ends it (a DOI has no ``<``).
+_PRINTED_DOI = re.compile(r"doi:\s*(10\.\d{4,9}/[^\s<]+)", re.IGNORECASE)
 
 
 def printed_dois(text: str) -> set[str]:

@@ -40,10 +40,12 @@ def test_pieces_join_into_the_whole_solve(whole_and_pieces):
     whole, pieces = whole_and_pieces
     # 0.2 s of warm-up is enough for the activation (deactivation time constant 60 ms) and the
     # fibre to forget the piece's start: the joined series equal one solve within the solver's
-    # own error (forces in N, strains dimensionless)
+    # own error (strains dimensionless; forces 1e-3 of the peak, above the fixed-step solver's
+    # measured 8e-4 of peak along the sprints, experiments/solver_accuracy.py)
     np.testing.assert_allclose(pieces.solution.mtu_length, whole["mtu_length"].values, atol=1e-12)
     np.testing.assert_array_equal(pieces.in_fit_domain, whole["in_fit_domain"].values)
-    for var, atol in (("tendon_force", 0.5), ("fiber_strain", 1e-4), ("activation", 1e-4)):
+    peak = float(np.max(whole["tendon_force"].values))
+    for var, atol in (("tendon_force", 1e-3 * peak), ("fiber_strain", 1e-4), ("activation", 1e-4)):
         np.testing.assert_allclose(
             getattr(pieces.solution, var), whole[var].values, atol=atol, err_msg=var
         )
