@@ -302,3 +302,13 @@ def test_shipped_example_policy_is_stricter_on_assessments():
         strict = todays_limits(a, day, refs, policy=p)
         default = todays_limits(a, day, refs)
         assert strict.fractions["active_stretch"] < default.fractions["active_stretch"], kw
+
+
+def test_negative_recovery_days_are_refused_not_read_as_no_return_time(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text("[recovery_days.hamstring]\n2b = -5\n")
+    with pytest.raises(InputError) as err:
+        TolerancePolicy.load(path)
+    text = str(err.value)
+    assert "policy.toml" in text and "recovery_days.hamstring.2b" in text
+    assert "-5 is not a positive number of days" in text and '"none"' in text

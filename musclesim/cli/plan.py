@@ -105,9 +105,9 @@ def run(args) -> int:
     )
     athlete = load_athlete(args.athlete, today=today)
     policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
-    if args.metrics is None:
+    computed = args.metrics is None
+    if computed:
         metrics = athlete_metrics(athlete, model=args.model, n_levels=PLAN_LEVELS)
-        args.metrics = write_netcdf_atomic(metrics, Path(args.out) / "metrics.nc")
     else:
         metrics = load_metrics(args.metrics)
     expected_muscle = athlete.model_muscle_name(
@@ -120,7 +120,7 @@ def run(args) -> int:
         raise InputError(
             f"the metrics are for {table_muscle!r}, the athlete's injured muscle is "
             f"{expected_muscle!r}",
-            path=args.metrics,
+            path=args.metrics or "the computed metrics table",
             field="attrs.muscle",
             expected=f"a table computed for {expected_muscle}",
         )
@@ -158,6 +158,8 @@ def run(args) -> int:
             **geometry,
         )
     out = Path(args.out)
+    if computed:  # written only with the plan, so a plan that fails leaves no file behind
+        write_netcdf_atomic(metrics, out / "metrics.nc")
     write_plan_csv(plan, out / "plan.csv")
     write_plan_netcdf(plan, out / "plan.nc")
     plot_plan_calendar(plan, out / "plan_calendar.png")

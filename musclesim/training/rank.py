@@ -964,10 +964,21 @@ def athlete_metrics(
         base = tuple(sorted(d.check_settings(None).items()))
         cases += [Case(d, float(x), base) for x in grid[i]]
     values = evaluate_cases(am, cases, drills=library)
-    envelope = running_envelope({k: v[:m] for k, v in values.items()}, am)
+    shape = grid.shape
+    # the table's own running levels up to maximal speed join the envelope, so that no level
+    # between the reference speeds is above the references (which the full limits equal);
+    # the reference cases stay last, maximal speed at the end (the timing fields)
+    running_levels = [
+        m + i * shape[1] + k
+        for i, name in enumerate(selected)
+        if name == RUNNING_DRILL
+        for k in range(shape[1])
+        if grid[i, k] <= reference_speed(am) + 1e-9
+    ]
+    order = np.asarray([*running_levels, *range(m)], dtype=int)
+    envelope = running_envelope({k: np.asarray(v)[order] for k, v in values.items()}, am)
     reference = {c: envelope[c] for c in CRITERION_NAMES}
     values = {k: v[m:] for k, v in values.items()}
-    shape = grid.shape
     crit = {c: values[c].reshape(shape) for c in CRITERION_NAMES}
     units, dose_unit, dose_min, dose_max, dose_step, specificity, category = ([] for _ in range(7))
     for i, name in enumerate(selected):

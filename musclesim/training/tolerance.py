@@ -354,8 +354,8 @@ class TolerancePolicy:
     def from_dict(cls, overrides: Mapping[str, Any], *, source: str = "default") -> TolerancePolicy:
         """Defaults with ``overrides`` merged in (nested tables merge key by key).
 
-        In ``recovery_days`` a grade set to a negative number, or the string ``"none"``,
-        removes that grade's default (TOML has no null).
+        In ``recovery_days`` a grade set to the string ``"none"`` removes that grade's default
+        (TOML has no null); a number must be positive (days).
         """
         merged = default_policy_dict()
         src = None if source == "default" else source
@@ -381,11 +381,15 @@ class TolerancePolicy:
                         )
                     target = merged[key].setdefault(group, {})
                     for grade, days in table.items():
-                        target[grade] = (
-                            None
-                            if (days == "none" or (isinstance(days, int | float) and days < 0))
-                            else days
-                        )
+                        if isinstance(days, int | float) and not isinstance(days, bool):
+                            if not days > 0:
+                                raise InputError(
+                                    f"{days} is not a positive number of days",
+                                    path=src,
+                                    field=f"{key}.{group}.{grade}",
+                                    expected='a number > 0 (days), or "none"',
+                                )
+                        target[grade] = None if days == "none" else days
             elif key == "assessment":
                 merged[key] = _merge_assessment(merged[key], value, src)
             elif key in ("pain", "soreness"):
