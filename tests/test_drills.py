@@ -291,6 +291,8 @@ levels = { hamstrings = { at_min = 0.1, at_max = 0.5 } }
         ('type = "keyframes"', 'type = "spline"', "motion.type"),
         ("dur_s = 2.0", 'dur_s = "slow"', "motion.keyframes[1].dur_s"),
         ("reps = 8", "", "dose.reps"),
+        # a joint angle beyond a full turn is a typing error, named as degrees
+        ("hip_flexion_deg = 80.0", "hip_flexion_deg = 400.0", "motion.keyframes[1].hip_flexion"),
     ],
 )
 def test_malformed_drill_file_names_file_and_field(tmp_path, old, new, field):

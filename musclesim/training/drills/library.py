@@ -436,8 +436,31 @@ def _pose(table: Mapping, *, path: Path, field: str, extra: Iterable[str] = ()) 
                 + (", or " + ", ".join(extra) if extra else ""),
             )
         spec = _number_spec(value, path=path, field=f"{field}.{key}")
+        _check_joint_degrees(spec, path=path, field=f"{field}.{key}")
         pose[parsed] = _scale(spec, math.pi / 180.0)
     return pose
+
+
+#: Largest joint angle a drill file may give (degrees): a full turn either way is beyond any
+#: joint, so a larger value is a typing error, not a pose.
+MAX_JOINT_DEGREES = 180.0
+
+
+def _check_joint_degrees(spec, *, path: Path, field: str) -> None:
+    """A ``_deg`` value (or each end of an ``{at_min, at_max}`` table) within +-180 deg."""
+    values = (
+        {f"{field}.{k}": spec[k] for k in ("at_min", "at_max")}
+        if isinstance(spec, Mapping)
+        else {field: spec}
+    )
+    for name, value in values.items():
+        if isinstance(value, float) and abs(value) > MAX_JOINT_DEGREES:
+            raise InputError(
+                f"{value:g} deg is not a joint angle",
+                path=path,
+                field=name,
+                expected=f"a joint angle in degrees within +-{MAX_JOINT_DEGREES:g}",
+            )
 
 
 def _scale(spec, factor: float):
