@@ -111,18 +111,8 @@ def _tendon_residual(unknowns, inputs, *, params, constants, damping):
     base, h_gamma, mtu_length, mtu_velocity, activation = inputs
     c = constants
     kt = _curves.tendon_stiffness_parameter(params.tendon_strain_at_one_norm_force, constants=c)
-    tendon_length = params.tendon_slack_length * _curves.tendon_force_length_inverse(
-        force, strain_at_one_norm_force=params.tendon_strain_at_one_norm_force, constants=c
-    )
-    _, fiber_length, cos_pen, _ = _muscle.fiber_geometry(params, mtu_length, tendon_length)
-    norm_length = fiber_length / params.optimal_fiber_length
-    fl = _curves.active_force_length(
-        norm_length, width_scale=params.active_force_width_scale, constants=c
-    )
-    fpe = _curves.passive_force_length(
-        norm_length,
-        strain_at_one_norm_force=params.passive_fiber_strain_at_one_norm_force,
-        constants=c,
+    _, _, cos_pen, _, fl, fpe = _muscle.fiber_at_tendon_force(
+        params, force, mtu_length, constants=c
     )
     norm_velocity = (jnp.sinh(w) - c.d3) / c.d2
     equilibrium = (
@@ -182,20 +172,8 @@ def _newton(residual, guess, inputs, *, iterations):
 def velocity_variable(params, norm_tendon_force, mtu_length, activation, *, constants, damping):
     """w = asinh(d2 v~M + d3) of the fibre velocity in equilibrium with the tendon force."""
     c = constants
-    tendon_length = params.tendon_slack_length * _curves.tendon_force_length_inverse(
-        norm_tendon_force,
-        strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
-        constants=c,
-    )
-    _, fiber_length, cos_pen, _ = _muscle.fiber_geometry(params, mtu_length, tendon_length)
-    norm_length = fiber_length / params.optimal_fiber_length
-    fl = _curves.active_force_length(
-        norm_length, width_scale=params.active_force_width_scale, constants=c
-    )
-    fpe = _curves.passive_force_length(
-        norm_length,
-        strain_at_one_norm_force=params.passive_fiber_strain_at_one_norm_force,
-        constants=c,
+    _, _, cos_pen, _, fl, fpe = _muscle.fiber_at_tendon_force(
+        params, norm_tendon_force, mtu_length, constants=c
     )
     v = _muscle.norm_fiber_velocity_from_force(
         activation * fl, damping, norm_tendon_force / cos_pen - fpe, constants=c

@@ -242,11 +242,10 @@ def rigid_tendon_state(
     )
 
 
-def _compliant_kinematics(
-    params, norm_tendon_force, mtu_length, activation, *, constants, minimum_fiber_damping
-):
-    """Tendon length, fibre length, cos(pennation), pennation, damping and fibre velocity of
-    the compliant tendon: the part of :func:`compliant_tendon_state` the ODE needs."""
+def fiber_at_tendon_force(params, norm_tendon_force, mtu_length, *, constants):
+    """Tendon length, fibre length, cos(pennation), pennation and the active (f_L) and passive
+    (f_PE) force-length multipliers of the fibre when the tendon carries ``norm_tendon_force``
+    along ``mtu_length``: the step every compliant-tendon solve starts from."""
     tendon_length = params.tendon_slack_length * _curves.tendon_force_length_inverse(
         norm_tendon_force,
         strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
@@ -261,6 +260,17 @@ def _compliant_kinematics(
         norm_length,
         strain_at_one_norm_force=params.passive_fiber_strain_at_one_norm_force,
         constants=constants,
+    )
+    return tendon_length, fiber_length, cos_pen, pen, fl, fpe
+
+
+def _compliant_kinematics(
+    params, norm_tendon_force, mtu_length, activation, *, constants, minimum_fiber_damping
+):
+    """Tendon length, fibre length, cos(pennation), pennation, damping and fibre velocity of
+    the compliant tendon: the part of :func:`compliant_tendon_state` the ODE needs."""
+    tendon_length, fiber_length, cos_pen, pen, fl, fpe = fiber_at_tendon_force(
+        params, norm_tendon_force, mtu_length, constants=constants
     )
     damping = effective_damping(params, minimum_fiber_damping)
     norm_velocity = norm_fiber_velocity_from_force(

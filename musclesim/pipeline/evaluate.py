@@ -95,6 +95,7 @@ def evaluate(
     activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
     strict_domain: bool = False,
+    counted=None,
     **solver_options,
 ) -> Evaluation:
     """Fibre states and per-muscle metrics of ``geometry``'s muscles along a motion.
@@ -116,6 +117,9 @@ def evaluate(
         activation_threshold, lengthening_threshold: thresholds of
             ``peak_eccentric_fiber_strain``.
         strict_domain: raise instead of warning when a pose leaves the fit domain.
+        counted: samples the tissue-load criteria and peak force read
+            (:func:`~musclesim.muscle.metrics.fiber_metrics`), broadcasting against
+            ``batch + (muscle, time)``; every sample by default.
         **solver_options: passed to :func:`~musclesim.solve_fiber` (``rtol``, ``solver``...).
 
     Returns:
@@ -139,6 +143,7 @@ def evaluate(
             tendon=tendon,
             activation_threshold=activation_threshold,
             lengthening_threshold=lengthening_threshold,
+            counted=counted,
             **solver_options,
         )
     except InputError as error:  # name the muscle of an impossible length (last batch axis)
@@ -164,6 +169,7 @@ def evaluate_lengths(
     tendon: str = "compliant",
     activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
+    counted=None,
     **solver_options,
 ) -> Evaluation:
     """Stages 2-3 of :func:`evaluate`: fibre states and metrics along given MTU lengths.
@@ -175,7 +181,7 @@ def evaluate_lengths(
         upright_length: MTU length at the upright pose (m), scaled like ``mtu_length``,
             broadcasting against ``batch + (muscle,)``.
         excitation, activation, tendon, activation_threshold, lengthening_threshold,
-            **solver_options: as in :func:`evaluate`.
+            counted, **solver_options: as in :func:`evaluate`.
 
     Returns:
         :class:`Evaluation` without ``in_fit_domain``.
@@ -201,6 +207,7 @@ def evaluate_lengths(
         upright_length,
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
+        counted=counted,
     )
     return Evaluation(solution, upright_length, metrics)
 

@@ -59,7 +59,7 @@ import xarray as xr
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, write_text_atomic
 from ..geometry.io import load_model
-from ..muscle.metrics import ACTIVE_FORCE_FRACTION, fiber_metrics
+from ..muscle.metrics import ACTIVE_FORCE_FRACTION
 from ..pipeline.evaluate import evaluate, resample_motions
 from .athlete import scale_parameters
 from .criteria import CRITERIA, CRITERION_NAMES, utilisation
@@ -341,7 +341,6 @@ def evaluate_cases(
     # first counted sample of each case: after its settling repetitions
     first = np.ceil(settle_arr / reps_arr * (SAMPLES - 1)).astype(int)
     counted = np.arange(SAMPLES)[None, None, :] >= first[:, None, None]
-    upright = am.geometry.upright_length * am.length_scale
     time, q = resample_motions(motions, SAMPLES, am.geometry.coordinates)
     drive = np.stack(
         [
@@ -370,13 +369,13 @@ def evaluate_cases(
             {c: v[idx] for c, v in q.items()},
             length_scale=am.length_scale,
             excitation=drive[idx][:, None, :],
+            counted=counted[idx],
             **solver_options,
         )
         keep = min(BATCH, n - start)
         sol = result.solution
-        metrics = fiber_metrics(sol, upright, counted=counted[idx])
         for k in fields:
-            parts[k].append(np.asarray(getattr(metrics, k))[:keep, 0])
+            parts[k].append(np.asarray(getattr(result.metrics, k))[:keep, 0])
         window = counted[idx][:keep, 0]
         force = np.where(window, np.asarray(sol.tendon_force)[:keep, 0], -np.inf)
         velocity = np.asarray(sol.fiber_velocity)[:keep, 0]
