@@ -313,22 +313,35 @@ def _toe_off_fraction(speed: float) -> float:
     return float(np.interp(speed, tpl.speeds, tpl.toe_off_phase)) / 100.0
 
 
-def evaluate_cases(
-    am: AthleteModel, cases: Sequence[Case], *, injured: bool = True, drills=None, **solver_options
-) -> dict[str, np.ndarray]:
-    """Every criterion (per repetition) of the athlete's muscle in each case, arrays ``[N]``.
+@dataclasses.dataclass(frozen=True)
+class CaseInputs:
+    """What :func:`~musclesim.pipeline.evaluate.evaluate` reads for a stack of ``N`` cases
+    (:func:`case_inputs`): each case resampled to ``SAMPLES`` samples on its own time grid.
 
-    All cases are resampled to ``SAMPLES`` samples and evaluated in batches of ``BATCH``
-    (the last padded by repeating a case), so one compiled program serves every call. Also
-    returns ``loads_muscle``, ``active_stretch_descending``, ``repetitions``,
-    ``exposures_per_dose`` and the timing of three peaks as a fraction of one repetition
-    (of the stride, foot strike at 0, for running): ``active_stretch_phase``,
-    ``peak_force_phase`` (tendon force) and ``active_negative_power_phase`` (active fibre
-    force x lengthening velocity).
+    Attributes:
+        time: sample times (s), ``[N, SAMPLES]``.
+        coordinates: coordinate name -> angles (rad), ``[N, SAMPLES]``.
+        excitation: the injured muscle's excitation in [0, 1], ``[N, SAMPLES]``.
+        counted: samples the criteria read (after the settling repetitions),
+            ``[N, 1, SAMPLES]`` (a muscle axis of one).
+        repetitions: repetitions (strides) each motion holds, ``[N]``.
+        settling: repetitions left out of the criteria at the start, ``[N]``.
+        exposures_per_dose: loading cycles per dose unit, ``[N]``.
     """
-    cases = list(cases)
-    if not cases:
-        return {k: np.zeros(0) for k in (*CRITERION_NAMES, *EXTRA_FIELDS)}
+
+    time: np.ndarray
+    coordinates: dict[str, np.ndarray]
+    excitation: np.ndarray
+    counted: np.ndarray
+    repetitions: np.ndarray
+    settling: np.ndarray
+    exposures_per_dose: np.ndarray
+
+
+def case_inputs(am: AthleteModel, cases: Sequence[Case], *, drills=None) -> CaseInputs:
+    """The resampled motions, excitations and counted samples of ``cases`` (non-empty), the
+    inputs :func:`evaluate_cases` evaluates (and any other evaluation of the same cases, e.g.
+    with sampled parameters or a perturbed motion)."""
     max_speed = min(am.max_speed, RUNNING_SPEED_RANGE[1])
     motions, reps, expo, settle = [], [], [], []
     for c in cases:
@@ -356,6 +369,28 @@ def evaluate_cases(
             for c, t in zip(cases, time, strict=True)
         ]
     )
+    return CaseInputs(time, q, drive, counted, reps_arr, settle_arr, np.asarray(expo, dtype=float))
+
+
+def evaluate_cases(
+    am: AthleteModel, cases: Sequence[Case], *, injured: bool = True, drills=None, **solver_options
+) -> dict[str, np.ndarray]:
+    """Every criterion (per repetition) of the athlete's muscle in each case, arrays ``[N]``.
+
+    All cases are resampled to ``SAMPLES`` samples and evaluated in batches of ``BATCH``
+    (the last padded by repeating a case), so one compiled program serves every call. Also
+    returns ``loads_muscle``, ``active_stretch_descending``, ``repetitions``,
+    ``exposures_per_dose`` and the timing of three peaks as a fraction of one repetition
+    (of the stride, foot strike at 0, for running): ``active_stretch_phase``,
+    ``peak_force_phase`` (tendon force) and ``active_negative_power_phase`` (active fibre
+    force x lengthening velocity).
+    """
+    cases = list(cases)
+    if not cases:
+        return {k: np.zeros(0) for k in (*CRITERION_NAMES, *EXTRA_FIELDS)}
+    inputs = case_inputs(am, cases, drills=drills)
+    time, q, drive, counted = inputs.time, inputs.coordinates, inputs.excitation, inputs.counted
+    reps_arr, settle_arr = inputs.repetitions, inputs.settling
     params = am.injured if injured else am.uninjured
     fields = (*CRITERION_NAMES, "loads_muscle", "active_stretch_descending", "active_stretch_index")
     parts = {k: [] for k in (*fields, "peak_force_index", "active_negative_power_index")}
@@ -387,7 +422,7 @@ def evaluate_cases(
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["repetitions"] = reps_arr
     out["active_negative_work"] = out["active_negative_work"] / (reps_arr - settle_arr)
-    out["exposures_per_dose"] = np.asarray(expo, dtype=float)
+    out["exposures_per_dose"] = inputs.exposures_per_dose
     out["loads_muscle"] = out["loads_muscle"].astype(bool)
     out["active_stretch_descending"] = out["active_stretch_descending"].astype(bool)
     for name, k in (
