@@ -86,6 +86,9 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # Two batched fibre-solver evaluations (drills, held poses, regressions): 110 s on 2 shared
     # cores with an empty compilation cache.
     "test_drills_kinematics_check.py": ("slow",),
+    # One batched fibre-solver evaluation of three drills and 30 held poses (about a minute
+    # on 2 shared cores with an empty compilation cache).
+    "test_bflh_parameter_check.py": ("slow",),
 }
 
 #: Single tests of otherwise fast files (``file::test``, every parameter case), left out of the
