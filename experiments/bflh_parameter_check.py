@@ -1,5 +1,5 @@
 """The sprinter model's biceps femoris long head (BFLH) against published architecture,
-in-vivo fascicle lengths and the joint moments of two strength drills.
+in-vivo fascicle lengths and the joint moments of the strength drills.
 
 The clinical scenarios (``validation/clinical_scenarios.py``) ask for the Askling Extender to
 be admissible from day 5 and for the Nordic to give the highest peak hamstring force of the
@@ -17,10 +17,12 @@ to a parameter, a pose, an excitation level or the criterion itself. Nothing is 
    Extender's own excitation and maximally excited: fibre, tendon and MTU strain, passive and
    active fibre force. The split of a passive stretch between fibre and tendon is the fibre's
    share of the MTU length change from upright to hip 90 deg / knee 0 deg.
-3. **Drill demand**: at the sample of peak BFLH force of the Nordic and the 45-deg hip
-   extension, the knee and hip moments of the four hamstrings (force x moment arm from the
-   geometry) beside the moment the body's weight demands at that pose (Winter 2009's
-   segment parameters; one leg of a bilateral exercise) and a measured Nordic torque.
+3. **Drill demand**: at the sample of peak BFLH force of the Nordic, the 45-deg hip
+   extension and the two hip hinges (Romanian and single-leg deadlift), the knee and hip
+   moments of the four hamstrings (force x moment arm from the geometry) beside the moment the
+   body's weight and the load demand at that pose (Winter 2009's segment parameters; per leg)
+   and a measured Nordic torque. The drills' excitations are the drill files' own levels, so
+   a hamstring moment above the whole demand shows an excitation the drill does not need.
 
 Run: ``python -m experiments.bflh_parameter_check [--samples 128]``.
 """
@@ -99,7 +101,14 @@ EXTENDER = "askling_extender"
 NORDIC = "nordic_hamstring"
 HIP_EXTENSION = "hip_extension_45"
 #: (drill, intensity or None for the file's default).
-DRILLS = ((NORDIC, 1.0), (HIP_EXTENSION, None), (EXTENDER, None))
+#: The hip hinges, both legs loaded or the right leg alone (number of legs sharing the moment).
+HINGES = {"romanian_deadlift": 2, "single_leg_rdl": 1}
+DRILLS = (
+    (NORDIC, 1.0),
+    (HIP_EXTENSION, None),
+    (EXTENDER, None),
+    *((name, None) for name in HINGES),
+)
 
 
 @dataclasses.dataclass
@@ -246,6 +255,10 @@ def run(setup: Setup) -> dict:
     drills[NORDIC]["hip_demand_nm"] = nordic_hip_moment(
         setup, drills[NORDIC]["knee_deg"], drills[NORDIC]["hip_deg"]
     )
+    for name, legs in HINGES.items():
+        drills[name]["demand_nm"] = hinge_hip_moment(
+            setup, drills[name]["hip_deg"], _intensity(setup, name, None), legs
+        )
     load = _intensity(setup, HIP_EXTENSION, None)
     drills[HIP_EXTENSION]["demand_nm"] = bench_hip_moment(
         setup, drills[HIP_EXTENSION]["hip_deg"], load
@@ -268,6 +281,7 @@ def run(setup: Setup) -> dict:
         "held": held_states,
         "drills": drills,
         "hip_extension_load_bm": load,
+        "intensities": {n: _intensity(setup, n, x) for n, x in DRILLS},
     }
 
 
@@ -298,6 +312,17 @@ def nordic_hip_moment(setup: Setup, knee_deg: float, hip_deg: float) -> float:
     return HAT_MASS * setup.mass_kg * GRAVITY * arm / 2.0
 
 
+def hinge_hip_moment(setup: Setup, hip_deg: float, load_bm: float, legs: int) -> float:
+    """Hip-extensor moment (N m, one leg) that holds the HAT (Winter 2009) and a weight of
+    ``load_bm`` body masses hanging from the hands (below the glenohumeral joint) in a standing
+    hip hinge at ``hip_deg``, the thigh taken vertical, shared by ``legs`` legs; a single-leg
+    hinge's free leg, which counterbalances in part, is left out (an upper bound)."""
+    _, hat = _segment_lengths(setup.height_m)
+    lean = math.sin(math.radians(hip_deg))
+    moment = (HAT_MASS * HAT_COM_FROM_HIP + load_bm) * hat * lean
+    return moment * setup.mass_kg * GRAVITY / legs
+
+
 def bench_hip_moment(setup: Setup, hip_deg: float, load_bm: float) -> float:
     """Hip-extensor moment (N m, one leg) that holds the HAT and a plate of ``load_bm`` body
     masses (held at the chest, taken at the HAT's centre of mass) at ``hip_deg`` of hip flexion
@@ -321,6 +346,10 @@ class Row:
     @property
     def ratio(self) -> float | None:
         return None if self.published in (None, 0.0) else self.model / self.published
+
+
+def _intensity_of(outcome: dict, name: str) -> float:
+    return outcome["intensities"][name]
 
 
 def _cite(key: str) -> str:
@@ -560,6 +589,19 @@ def rows(outcome: dict) -> list[Row]:
             nordic["hip_demand_nm"],
             "HAT on the thighs, one leg (Winter 2009 segments); the excess must be met by the "
             "hip flexors",
+        ),
+        *(
+            Row(
+                f"{name} hamstrings hip moment at BFLH peak (hip {drills[name]['hip_deg']:.0f} "
+                "deg, N m)",
+                drills[name]["hamstrings_hip_extension_nm"],
+                "N m",
+                drills[name]["demand_nm"],
+                f"HAT + {_intensity_of(outcome, name):g} BM in the hands, "
+                f"{'one leg of two' if legs == 2 else 'the stance leg alone'} (Winter 2009 "
+                "segments)",
+            )
+            for name, legs in HINGES.items()
         ),
         Row(
             "45-deg hip ext. BFLH passive share of fibre force at peak",

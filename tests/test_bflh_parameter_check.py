@@ -33,6 +33,10 @@ def test_body_moments_pass_through_their_key_points(setup):
     hips = np.linspace(0.0, 90.0, 91)
     moments = [check.bench_hip_moment(setup, h, 0.0) for h in hips]
     assert hips[int(np.argmax(moments))] == pytest.approx(check.BENCH_INCLINATION_DEG)
+    # a standing hinge needs nothing upright, and one leg carries what two share
+    assert check.hinge_hip_moment(setup, 0.0, 0.5, 2) == pytest.approx(0.0, abs=1e-9)
+    one, two = (check.hinge_hip_moment(setup, 60.0, 0.2, legs) for legs in (1, 2))
+    assert one == pytest.approx(2 * two)
     # a plate adds its share of the HAT's moment
     ratio = check.bench_hip_moment(setup, 30.0, 0.2) / check.bench_hip_moment(setup, 30.0, 0.0)
     assert ratio == pytest.approx((check.HAT_MASS + 0.2) / check.HAT_MASS)
