@@ -45,6 +45,9 @@ PARAMETER_NAMES: tuple[str, ...] = (
     "tendon_strain_at_one_norm_force",
 )
 
+#: The kinds of uncertainty a model holds (:meth:`UncertaintyModel.only`).
+KINDS: tuple[str, ...] = ("parameters", "kinematics", "excitation")
+
 #: The shipped model, with a source for every number.
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 
@@ -137,6 +140,53 @@ class UncertaintyModel:
         keys += [k for g in self.kinematics for k in g.references]
         keys += [*self.kinematics_references, *self.excitation_references]
         return tuple(dict.fromkeys(keys))
+
+    def scaled(self, factor: float) -> UncertaintyModel:
+        """The same model with every spread (log-SDs, joint-angle amplitudes, excitation
+        log-SD) multiplied by ``factor``; correlations and sources unchanged. ``factor`` 0
+        makes every input certain."""
+        return dataclasses.replace(
+            self,
+            parameters=tuple(
+                dataclasses.replace(p, log_sigma=p.log_sigma * factor) for p in self.parameters
+            ),
+            kinematics=tuple(
+                dataclasses.replace(g, offset=g.offset * factor, smooth=g.smooth * factor)
+                for g in self.kinematics
+            ),
+            excitation_log_sigma=self.excitation_log_sigma * factor,
+            source=f"{self.source}, spreads x{factor:g}",
+        )
+
+    def only(self, *kinds: str) -> UncertaintyModel:
+        """The model with only the named kinds of uncertainty (``"parameters"``,
+        ``"kinematics"``, ``"excitation"``) kept; the others are made certain."""
+        unknown = set(kinds) - set(KINDS)
+        if unknown:
+            raise InputError(
+                f"unknown kind(s) {sorted(unknown)}", field="kinds", expected=f"among {KINDS}"
+            )
+        out = self
+        if "parameters" not in kinds:
+            out = dataclasses.replace(
+                out,
+                parameters=tuple(dataclasses.replace(p, log_sigma=0.0) for p in out.parameters),
+            )
+        if "kinematics" not in kinds:
+            out = dataclasses.replace(
+                out,
+                kinematics=tuple(
+                    dataclasses.replace(g, offset=0.0, smooth=0.0) for g in out.kinematics
+                ),
+            )
+        if "excitation" not in kinds:
+            out = dataclasses.replace(out, excitation_log_sigma=0.0)
+        return dataclasses.replace(out, source=f"{self.source}, only {'+'.join(kinds)}")
+
+    def mean_factors(self) -> dict[str, float]:
+        """``E[factor]`` of each parameter, ``exp(sigma^2 / 2)`` (the log-normal mean; the
+        clipping at ``truncation_sd`` moves it by less than 1e-3 relative for sigma < 0.5)."""
+        return {p.name: math.exp(0.5 * p.log_sigma**2) for p in self.parameters}
 
     def summary(self) -> str:
         """One line per entry, for reports and result attributes."""
@@ -412,7 +462,7 @@ def apply_factors(params, factors: Mapping[str, jax.Array]):
     changes = {}
     for name, factor in factors.items():
         leaf = jnp.asarray(getattr(params, name))
-        f = jnp.asarray(factor)
+        f = jnp.asarray(factor, dtype=leaf.dtype)
         changes[name] = leaf * f.reshape(f.shape + (1,) * leaf.ndim)
     out = params
     for name, value in changes.items():
