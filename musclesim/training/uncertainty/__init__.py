@@ -4,6 +4,7 @@ the probability that each criterion exceeds today's limit (:mod:`.montecarlo`) a
 (:mod:`.plot`)."""
 
 from .model import (
+    KINDS as KINDS,
     PARAMETER_NAMES as PARAMETER_NAMES,
     UncertaintyModel as UncertaintyModel,
     apply_factors as apply_factors,
@@ -12,3 +13,15 @@ from .model import (
     sample_excitation_scale as sample_excitation_scale,
     sample_factors as sample_factors,
 )
+from .montecarlo import (
+    UNCERTAIN_STATUSES as UNCERTAIN_STATUSES,
+    MonteCarloResult as MonteCarloResult,
+    exceedance_probability as exceedance_probability,
+    monte_carlo as monte_carlo,
+    rank_uncertainty as rank_uncertainty,
+    sample_limits as sample_limits,
+    sample_utilisation as sample_utilisation,
+    uncertainty_table as uncertainty_table,
+    write_uncertainty_csv as write_uncertainty_csv,
+)
+from .plot import plot_uncertainty as plot_uncertainty
