@@ -10,7 +10,7 @@ on a miss):
   10.1249/MSS.0b013e31823a1c6c) and Chumanov et al. 2011 (DOI 10.1249/MSS.0b013e3181f23fe8)
   found for the biceps femoris long head; the stride fraction of each is stated;
 * among the strength drills the Nordic hamstring exercise gives the highest peak hamstring
-  force (Van Hooren et al. 2022, DOI 10.1111/sms.14195), and maximal sprinting the highest
+  force (Van Hooren et al. 2022, DOI 10.1111/sms.14158), and maximal sprinting the highest
   active lengthening velocity of every drill;
 * with a pain-free assessment log, the Askling Extender and Diver are admissible (after
   regression if needed) from day 5 (Askling et al. 2013, DOI 10.1136/bjsports-2013-092165:
