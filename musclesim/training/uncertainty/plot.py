@@ -59,7 +59,9 @@ def plot_uncertainty(ds: xr.Dataset, out: str | Path) -> Path:
     for y, (_, b, shown, r) in zip(positions, rows, strict=True):
         colour = STATUS_COLOURS[UNCERTAIN_STATUSES.index(str(r["status"].values))]
         if np.ptp(shown) > 0:
-            parts = ax.violinplot(shown, positions=[y], vert=False, widths=0.8, showextrema=False)
+            parts = ax.violinplot(
+                shown, positions=[y], orientation="horizontal", widths=0.8, showextrema=False
+            )
             for body in parts["bodies"]:
                 body.set_facecolor(colour)
                 body.set_alpha(0.55)
