@@ -33,6 +33,7 @@ from . import (
     refine_domain,
     simulate,
     tables,
+    whatif,
 )
 
 #: Registration order is the order of ``musclesim --help``.
@@ -46,6 +47,7 @@ _COMMANDS = (
     simulate,
     plan,
     rank,
+    whatif,
     tables,
 )
 
