@@ -131,6 +131,18 @@ TEST_MARKS: dict[str, tuple[str, ...]] = {
         "test_simulate.py::test_result_follows_the_strain_definitions",
         "test_simulate.py::test_sprint_peak_mtu_strain_matches_sources",
         "test_static_opt.py::test_kkt_conditions_on_sprint",
+        # Sensitivities and what-ifs through a drill simulation and its reverse-mode gradient
+        # (minutes of compilation on 2 shared cores); the estimator and input checks stay fast.
+        "test_sensitivity.py::test_scenario_criteria_loads_the_muscle",
+        "test_sensitivity.py::test_parameter_gradients_match_central_differences",
+        "test_sensitivity.py::test_trajectory_gradient_matches_a_directional_difference",
+        "test_sensitivity.py::test_elasticity_is_the_gradient_times_parameter_over_value",
+        "test_sensitivity.py::test_tendon_slack_length_is_the_most_sensitive_parameter_of_active_stretch",
+        "test_sensitivity.py::test_sobol_indices_through_the_chain_are_seeded",
+        "test_whatif.py::test_unknown_coordinate_is_refused_with_the_known_ones",
+        "test_whatif.py::test_prediction_matches_resimulation",
+        "test_whatif.py::test_smallest_change_reaches_the_limit_from_below",
+        "test_whatif.py::test_smallest_change_says_when_the_limit_is_out_of_reach",
     )
 }
 
