@@ -2,7 +2,8 @@
 tiny size (a few samples of one drill): the same seed gives identical numbers whatever the
 chunk size, a model without spread reproduces the ranking's deterministic evaluation of the
 drill and of its references, limits far above and far below every sample give exceedance
-probabilities 0 and 1, and the ranking's uncertainty table, CSV and figure hold no NaN."""
+probabilities 0 and 1, the ranking's uncertainty table, CSV and figure hold no NaN, and the
+benchmark runs at its tiny size."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from musclesim.training.athlete import load_athlete
 from musclesim.training.criteria import CRITERION_NAMES
 from musclesim.training.drills import load_drills
 from musclesim.training.rank import (
+    GRID_POINTS,
     Case,
     athlete_model,
     evaluate_cases,
@@ -127,3 +129,12 @@ def test_rank_uncertainty_outputs(setting, tmp_path):
 
     meta = Image.open(png).text
     assert "samples" in meta["Source"] and "musclesim" in meta["Software"]
+
+
+def test_benchmark_tiny_size():
+    from experiments.benchmark_uncertainty import build, run
+
+    out = run(build(samples=4, drills=1, chunk=4))
+    assert out["finite"]
+    assert out["evaluations"] == (1 + GRID_POINTS) * 4
+    assert out["wall_s"] > 0 and out["extrapolated_full_wall_s"] > out["wall_s"]

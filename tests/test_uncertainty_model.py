@@ -189,3 +189,24 @@ def test_bad_entries_name_file_and_field(tmp_path, text, field):
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(InputError, match="nowhere.toml"):
         load_uncertainty(tmp_path / "nowhere.toml")
+
+
+def test_rank_options_and_a_bad_model_file_refused_before_ranking(tmp_path):
+    import argparse
+
+    from musclesim.cli import uncertainty as cli
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", type=str)
+    parser.add_argument("--athlete", type=str)
+    cli.add_arguments(parser)
+    args = parser.parse_args([])
+    assert args.uncertainty == 0 and args.seed == 0 and 0 < args.max_exceedance < 1
+    cli.check_outputs(args)  # off: nothing to check
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[excitation]\nlog_sigma = -1\n")
+    args = parser.parse_args(["--uncertainty", "8", "--uncertainty-model", str(bad)])
+    with pytest.raises(InputError, match="excitation.log_sigma"):
+        cli.check_outputs(args)
+    csv, png = cli.output_paths(tmp_path / "rank.csv")
+    assert csv.name == "rank_uncertainty.csv" and png.name == "rank_uncertainty.png"
