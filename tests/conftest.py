@@ -89,6 +89,7 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # One batched fibre-solver evaluation of three drills and 30 held poses (about a minute
     # on 2 shared cores with an empty compilation cache).
     "test_bflh_parameter_check.py": ("slow",),
+    "test_derive_drill_excitation.py": ("slow",),
     # Monte Carlo of one drill and its references at three chunk sizes, and a ranking with its
     # uncertainty: each chunk size compiles the solver anew (about 4 min on 2 loaded cores).
     "test_montecarlo.py": ("slow",),
