@@ -10,7 +10,7 @@ from pathlib import Path
 from ..core.errors import InputError
 from ..core.groups import expand_muscles
 from ..core.io import check_output
-from ..geometry.fitting.fit import fit_geometry, merge_geometry
+from ..geometry.fitting.fit import SAMPLING_BOXES, fit_geometry, merge_geometry
 from ..geometry.io import load_geometry_dataset, resolve_model_path, write_geometry
 from ..geometry.path_io import specs_from_dataset
 from ..geometry.records import HELDOUT_MAX_TOL, HELDOUT_RMS_TOL
@@ -60,6 +60,15 @@ def register_cli(subparsers) -> None:
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--box",
+        choices=SAMPLING_BOXES,
+        default="model",
+        help="sampling box: 'model' (default), the .osim's coordinate ranges within the "
+        "physiological cap; 'physiological', the cap itself (knee flexion -10..160, hip "
+        "flexion -40..120 deg, ...), for generic models whose ranges end short of measured "
+        "sprinting. Recorded in the file's fit_settings",
+    )
+    p.add_argument(
         "--merge-into",
         type=Path,
         default=None,
@@ -96,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         n_heldout=args.heldout,
         max_terms=args.max_terms,
         seed=args.seed,
+        box=args.box,
         progress=not args.no_progress and sys.stderr.isatty(),  # bars only on a terminal
     )
     refit = ds

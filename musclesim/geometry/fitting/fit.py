@@ -14,7 +14,9 @@ The fit, stage by stage (:func:`fit_geometry`):
 4. **Sampling box** (:func:`sampling_box`): the model's own coordinate range, intersected with
    :data:`PHYSIOLOGICAL_CAP_DEG` (gait2392/Hamner models allow +-120 deg of hip adduction and
    rotation, where wrapping-free straight-line paths pass through bone and no measured motion
-   goes). Locked coordinates are held at their default value.
+   goes); with ``box="physiological"`` the cap alone, for generic models whose advisory range
+   ends short of measured motion (:data:`SAMPLING_BOXES`). Locked coordinates are held at
+   their default value.
 5. **Poses**: a scrambled Sobol sequence over the box, half mapped uniformly and half with the
    Chebyshev (arcsine) density that suits polynomial least squares; an independent uniform
    random set is the held-out test.
@@ -300,11 +302,33 @@ def knee_flexion_sign(record: CoordinateRecord) -> int:
     return 1 if abs(record.upper) >= abs(record.lower) else -1
 
 
+#: The sampling boxes :func:`sampling_box` knows: ``"model"`` is the ``.osim``'s own coordinate
+#: range intersected with :data:`PHYSIOLOGICAL_CAP_DEG`; ``"physiological"`` is that cap alone,
+#: whatever the model's range. A model's range is advisory (OpenSim evaluates any pose), and a
+#: generic model's can end short of measured sprinting: ``Rajagopal2016.osim`` stops at 120 deg
+#: of knee flexion and -30 deg of hip flexion, where the four Dorn 2012 sprints of
+#: ../shared/data (SOURCES.md 2.2) reach 152 deg and -38 deg. The cap covers every shared
+#: measured trial: knee 0.9..152.0 deg, hip flexion -38.3..82.6, adduction -15.2..18.2,
+#: rotation -30.9..9.3, ankle -36.9..30.6, subtalar -33.3..10.6, mtp -56.7..37.3 deg over the
+#: four sprints, both legs (``read_motion`` of run0350/0500/0700/0900cms.mot).
+SAMPLING_BOXES = ("model", "physiological")
+
+
 def sampling_box(
-    coordinates: dict[str, CoordinateRecord], names: Sequence[str]
+    coordinates: dict[str, CoordinateRecord],
+    names: Sequence[str],
+    *,
+    box: str = "model",
 ) -> dict[str, tuple[float, float]]:
-    """Model range intersected with :data:`PHYSIOLOGICAL_CAP_DEG` (radians)."""
-    box = {}
+    """The range each coordinate is sampled over (radians): with ``box="model"`` the model's
+    range intersected with :data:`PHYSIOLOGICAL_CAP_DEG`, with ``box="physiological"`` the cap
+    itself (see :data:`SAMPLING_BOXES`). The knee cap is in flexion, its sign read from the
+    model (:func:`knee_flexion_sign`)."""
+    if box not in SAMPLING_BOXES:
+        raise InputError(
+            f"unknown sampling box {box!r}", field="--box", expected=f"one of {SAMPLING_BOXES}"
+        )
+    out = {}
     for name in names:
         rec = coordinates[name]
         base = coordinate_base(name)
@@ -314,16 +338,17 @@ def sampling_box(
                 lo_deg, hi_deg = -hi_deg, -lo_deg
         else:
             lo_deg, hi_deg = PHYSIOLOGICAL_CAP_DEG.get(base, DEFAULT_CAP_DEG)
-        lo = max(rec.lower, math.radians(lo_deg))
-        hi = min(rec.upper, math.radians(hi_deg))
+        lo, hi = math.radians(lo_deg), math.radians(hi_deg)
+        if box == "model":
+            lo, hi = max(rec.lower, lo), min(rec.upper, hi)
         if not hi > lo:
             raise InputError(
                 f"empty sampling range [{lo}, {hi}] rad",
                 field=name,
                 expected="a coordinate range overlapping the physiological cap",
             )
-        box[name] = (lo, hi)
-    return box
+        out[name] = (lo, hi)
+    return out
 
 
 def detect_dependencies(
@@ -531,6 +556,7 @@ def fit_geometry(
     n_heldout: int = 4000,
     max_terms: int = 800,
     seed: int = 0,
+    box: str = "model",
     progress: bool = True,
     log: Callable[[str], None] | None = print,
 ):
@@ -544,6 +570,10 @@ def fit_geometry(
             ankle, subtalar or mtp coordinate.
         n_samples: training + validation poses (Sobol); ``n_heldout`` uniform random test poses.
         seed: seed of both pose sets.
+        box: the sampling box (:data:`SAMPLING_BOXES`): ``"model"``, the model's range within
+            the physiological cap, or ``"physiological"``, the cap whatever the model's range
+            (for generic models whose advisory range ends short of measured motion). Recorded
+            in ``fit_settings`` with its ranges in degrees.
         max_terms: largest number of terms of a muscle's base polynomial (800: degree 9 in
             four coordinates, 14 in three); the degree is still chosen on validation data and
             needs six training poses per unknown.
@@ -556,7 +586,7 @@ def fit_geometry(
     candidates = [
         n for n, r in coords.items() if r.rotational and not r.dependent and not r.on_ground_joint
     ]
-    box_all = sampling_box(coords, candidates)
+    box_all = sampling_box(coords, candidates, box=box)
     for n in candidates:  # locked coordinates sit at their default while sampling
         if coords[n].locked:
             box_all[n] = (coords[n].default, coords[n].default)
@@ -568,7 +598,7 @@ def fit_geometry(
     dep_box = dict(box_all)
     for n in candidates:
         if coords[n].locked:
-            dep_box[n] = sampling_box(coords, [n])[n]
+            dep_box[n] = sampling_box(coords, [n], box=box)[n]
     wanted = list(sampler.muscles if muscles is None else muscles)
     unknown = [m for m in wanted if m not in sampler.muscles]
     if unknown:
@@ -714,6 +744,8 @@ def fit_geometry(
             n_heldout=n_heldout,
             seed=seed,
             max_terms=max_terms,
+            box=box,
+            box_deg={c: [round(math.degrees(v), 6) for v in box_all[c]] for c in used},
             fit_seconds=round(time.perf_counter() - t_start, 1),
         ),
     )
@@ -1126,7 +1158,9 @@ def merge_geometry(base, update, *, note: str = ""):
     every coordinate of ``update`` must be sampled over the same range in ``base`` (the box
     depends only on the model, so a fit of a few muscles with ``--muscles`` matches the full
     fit). The other muscles are copied unchanged, in their order; muscles new to ``base`` are
-    appended. ``fit_settings`` keeps the base fit's settings and lists each merged refit under
+    appended. A refit over another sampling box (``fit_geometry(box=...)``) is merged too: the
+    file's ``sampled_lower/upper`` become the union of both boxes. ``fit_settings`` keeps the
+    base fit's settings and lists each merged refit under
     ``"refits"`` (muscles, settings, ``note``); the fitted OpenSim moment-arm convention
     (``arm_correction_*``) is carried over, and so are the exact paths
     (:mod:`musclesim.geometry.path`) of the muscles not refitted. Returns the merged
@@ -1147,13 +1181,22 @@ def merge_geometry(base, update, *, note: str = ""):
             field="coordinate",
             expected=f"coordinates among {old['coordinates']}",
         )
+    # A refit over the same kind of box must have sampled the same ranges (the box depends
+    # only on the model and the fitter); a refit over another kind (``box``) widens the file's
+    # sampled range to the union, each muscle keeping its own scaling and domain.
+    box_kind = old["settings"].get("box", "model")
+    other_box = new["settings"].get("box", "model") != box_kind
     for c in new["coordinates"]:
-        if not np.allclose(old["box"][c], new["box"][c], rtol=0.0, atol=1e-12):
+        if not other_box and not np.allclose(old["box"][c], new["box"][c], rtol=0.0, atol=1e-12):
             raise InputError(
                 f"{c} sampled over {new['box'][c]} rad, base over {old['box'][c]} rad",
                 field=c,
                 expected="the same sampling box (same fitter version and model)",
             )
+    sampled = {
+        c: ((min(v[0], new["box"][c][0]), max(v[1], new["box"][c][1])) if c in new["box"] else v)
+        for c, v in old["box"].items()
+    }
     muscles = list(old["muscles"]) + [m for m in new["muscles"] if m not in old["muscles"]]
     source = {m: (new if m in new["muscles"] else old) for m in muscles}
 
@@ -1180,7 +1223,7 @@ def merge_geometry(base, update, *, note: str = ""):
         fits={m: source[m]["fits"][m] for m in muscles},
         coordinates=old["coordinates"],
         coordinate_records=old["coordinate_records"],
-        box=old["box"],
+        box=sampled,
         locked={m: source[m]["locked"][m] for m in muscles},
         upright_length=np.array([row(source[m], m) for m in muscles]),
         parameters=parameters,
