@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 
 from musclesim.cli import main
 from musclesim.core.errors import InputError
@@ -389,6 +390,81 @@ def test_running_speed_from_an_overground_pelvis(data_dir):
     speed = overground_speed(read_motion(data_dir / SPRINT))
     assert 8.5 < speed < 10.0
     assert overground_speed(read_motion(data_dir / TREADMILL)) < 0.1
+
+
+# --- poses outside the fitted geometry ------------------------------------------------------
+
+#: The knee flexion (deg) where the narrowed model's bflh_r domain ends: the sprint's swing and
+#: every running speed pass it (the 9 m/s sprint's first 40 frames reach 120 deg).
+NARROW_KNEE_DEG = 60.0
+
+
+@pytest.fixture(scope="module")
+def narrow_model(tmp_path_factory):
+    """sprinter_ja1 with bflh_r's stated knee domain cut to 0-60 deg flexion (its polynomial
+    unchanged), standing in for a model fitted over too small a box."""
+    ds = xr.load_dataset(MODELS_DIR / "sprinter_ja1.nc")
+    where = {"muscle": "bflh_r", "coordinate": "knee_angle_r"}
+    ds["domain_upper"].loc[where] = np.radians(NARROW_KNEE_DEG)
+    path = tmp_path_factory.mktemp("model") / "narrow.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+def _narrow_simulate(motion, model, *extra):
+    argv = _simulate(motion, *extra)
+    argv[argv.index("sprinter_ja1")] = model
+    return argv
+
+
+def test_simulate_outside_the_geometry_is_refused_naming_frames(work, narrow_model, capsys):
+    folder, motion = work
+    err = refused(_narrow_simulate(motion, narrow_model, "--out", folder / "r.nc"), capsys,
+                  folder=folder, inputs=[motion, narrow_model],
+                  needle="outside the fitted domain")  # fmt: skip
+    knee = np.degrees(read_motion(motion)["q"].sel(coordinate="knee_angle_r").values)
+    n = int((knee > NARROW_KNEE_DEG).sum())
+    assert "knee_angle_r = " in err and f"at {n} pose(s) (frames " in err
+    assert f"outside [0.0000, {np.radians(NARROW_KNEE_DEG):.4f}] rad for bflh_r" in err
+    assert "--out-of-domain clamp" in err
+
+
+def test_simulate_clamp_flags_each_sample_and_says_how_many(work, narrow_model, capsys):
+    folder, motion = work
+    out = folder / "r.nc"
+    argv = _narrow_simulate(motion, narrow_model, "--out-of-domain", "clamp", "--out", out)
+    argv[argv.index("sprinting")] = "0.5"  # 40 frames hold no stride for the template
+    assert main([str(a) for a in argv]) == 0
+    printed = capsys.readouterr().out
+    knee = np.degrees(read_motion(motion)["q"].sel(coordinate="knee_angle_r").values)
+    expected = knee > NARROW_KNEE_DEG
+    ds = xr.load_dataset(out)
+    flag = ds["out_of_domain"].sel(muscle="bflh_r").values
+    assert 0 < expected.sum() < expected.size
+    np.testing.assert_array_equal(flag, expected)
+    assert ds.attrs["out_of_domain_policy"] == "clamp"
+    assert ds.attrs["out_of_domain_samples"] == expected.sum()
+    assert f"out-of-domain samples: {expected.sum()} muscle-samples at {expected.sum()} " in printed
+    assert np.all(np.isfinite(ds["mtu_length"].values))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["rank", "--date", "2026-11-23", "--out", "{folder}/r.csv"],
+        ["plan", "--weeks", "2", "--out", "{folder}/plan"],
+        ["table", "build", "--intensities", "2", "--profiles", "1", "--out", "{folder}/t.nc"],
+    ],
+    ids=["rank", "plan", "table build"],
+)
+def test_drills_outside_the_geometry_are_refused_before_solving(
+    tmp_path, narrow_model, capsys, command
+):
+    argv = [a.format(folder=tmp_path) for a in command]
+    argv += ["--athlete", ATHLETE, "--model", narrow_model]
+    err = refused(argv, capsys, folder=tmp_path, inputs=[ATHLETE, narrow_model],
+                  needle="outside the fitted domain")  # fmt: skip
+    assert "motions (" in err and "knee_angle_r = " in err and "for bflh_r" in err
 
 
 # --- already refused: kept that way ---------------------------------------------------------

@@ -33,6 +33,7 @@ from ..training.plan import (
 )
 from ..training.rank import athlete_metrics, athlete_model
 from ..training.tolerance import TolerancePolicy
+from .simulate import add_out_of_domain_argument
 
 #: Intensity levels per drill in the table computed for the plan: 9 levels put running
 #: (3.5 to 9.5 m/s) 0.75 m/s apart, 8 % of a 9.6 m/s maximal speed, so the running stages
@@ -58,6 +59,7 @@ def register_cli(subparsers) -> None:
         "now for this athlete on --model (a minute or two)",
     )
     p.add_argument("--model", default="sprinter_ja1", help="shipped model for the metrics")
+    add_out_of_domain_argument(p)
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument(
         "--date",
@@ -107,7 +109,9 @@ def run(args) -> int:
     policy = TolerancePolicy.default() if args.policy is None else TolerancePolicy.load(args.policy)
     computed = args.metrics is None
     if computed:
-        metrics = athlete_metrics(athlete, model=args.model, n_levels=PLAN_LEVELS)
+        metrics = athlete_metrics(
+            athlete, model=args.model, n_levels=PLAN_LEVELS, out_of_domain=args.out_of_domain
+        )
     else:
         metrics = load_metrics(args.metrics)
     expected_muscle = athlete.model_muscle_name(
@@ -164,6 +168,8 @@ def run(args) -> int:
     write_plan_netcdf(plan, out / "plan.nc")
     plot_plan_calendar(plan, out / "plan_calendar.png")
     text = plan.summary()
+    if "out_of_domain" in metrics.attrs:  # a table given with --metrics need not carry it
+        text += f"\nGeometry of the drill metrics: {metrics.attrs['out_of_domain']}"
     write_text_atomic(out / "plan_summary.txt", text + "\n")
     print(text)
     print(

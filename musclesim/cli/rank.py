@@ -13,6 +13,7 @@ from ..core.io import atomic_path, check_output
 from ..training.athlete import load_athlete
 from ..training.criteria import CRITERION_NAMES
 from ..training.rank import STATUSES, rank_drills, ranking_table, write_ranking_csv
+from .simulate import add_out_of_domain_argument
 
 #: Bar colour per status (rank.STATUSES order).
 STATUS_COLOURS = ("tab:green", "tab:olive", "tab:red", "tab:grey")
@@ -77,8 +78,10 @@ def run_rank(args) -> int:
         model=args.model,
         names=args.drills,
         with_max_safe=not args.no_max_safe,
+        out_of_domain=args.out_of_domain,
     )
     print(ranking_table(ds))
+    print(f"geometry: {ds.attrs['out_of_domain']}")
     print()
     print(ds.attrs["policy"])
     if args.out:
@@ -101,5 +104,6 @@ def register_cli(subparsers) -> None:
         action="store_true",
         help="skip the maximal-safe-intensity root finding (faster)",
     )
+    add_out_of_domain_argument(parser)
     parser.add_argument("--out", type=Path, help="CSV path (a PNG chart is written beside it)")
     parser.set_defaults(func=run_rank)

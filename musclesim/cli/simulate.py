@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from tqdm import tqdm
 
 from ..core.errors import InputError
 from ..core.io import check_output, existing_input, write_netcdf_atomic
@@ -59,8 +60,41 @@ def _excitation_lines(ds) -> str:
     return "\n".join(lines)
 
 
-def _progress(done: int, total: int) -> None:
-    print(f"musclesim simulate: solved {done} of {total} samples", file=sys.stderr, flush=True)
+class _Progress:
+    """A bar of samples solved, fed by :func:`~musclesim.simulate`'s ``progress`` callback
+    (called after each piece of a long motion); drawn only on a terminal."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = tqdm(
+                total=total,
+                desc="musclesim simulate",
+                unit="sample",
+                unit_scale=True,
+                disable=not sys.stderr.isatty(),
+            )
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def domain_line(ds) -> str:
+    """One line on the poses the geometry could not follow (``--out-of-domain``), for the
+    printed summary and every text output's header."""
+    n = int(ds.attrs.get("out_of_domain_samples", 0))
+    policy = ds.attrs.get("out_of_domain_policy", "refuse")
+    if not n:
+        return f"out-of-domain samples: 0 (every pose inside the fitted geometry; {policy})"
+    return (
+        f"out-of-domain samples: {n} muscle-samples at {ds.attrs['out_of_domain_frames']} "
+        f"frames clamped onto the fitted geometry box and continued to first order "
+        f"(--out-of-domain {policy}; flagged in the variable out_of_domain)"
+    )
 
 
 def _simulate(args) -> int:
@@ -74,27 +108,33 @@ def _simulate(args) -> int:
     if args.grf is not None:  # refused now rather than after the kinematics are processed
         read_external_loads(args.grf, data_file=args.grf_data)
     muscles = args.muscles or ["hamstrings", "calf"]
-    ds = simulate(
-        args.model,
-        args.motion,
-        excitation=args.excitation,
-        speed=args.speed,
-        max_speed=args.max_speed,
-        progress=_progress,
-        muscles=muscles,
-        tendon=args.tendon,
-        osim=args.osim,
-        grf=args.grf,
-        grf_data=args.grf_data,
-        cutoff_hz=None if args.cutoff == 0 else args.cutoff,
-        moment_arm_convention=args.moment_arms,
-    )
+    progress = _Progress()
+    try:
+        ds = simulate(
+            args.model,
+            args.motion,
+            excitation=args.excitation,
+            speed=args.speed,
+            max_speed=args.max_speed,
+            progress=progress,
+            muscles=muscles,
+            tendon=args.tendon,
+            osim=args.osim,
+            grf=args.grf,
+            grf_data=args.grf_data,
+            cutoff_hz=None if args.cutoff == 0 else args.cutoff,
+            moment_arm_convention=args.moment_arms,
+            out_of_domain=args.out_of_domain,
+        )
+    finally:
+        progress.close()
     print(_summary_table(ds))
     print(
         f"thresholds: activation > {ds.attrs['activation_threshold']}, normalised "
         f"lengthening velocity > {ds.attrs['lengthening_threshold']}"
     )
     print(_excitation_lines(ds))
+    print(domain_line(ds))
     if args.out:
         write_netcdf_atomic(ds, args.out)
         print(f"wrote {args.out}")
@@ -114,6 +154,19 @@ def _plot(args) -> int:
         ) from exc
     print(plot_result(ds, args.out, muscles=args.muscles))
     return 0
+
+
+def add_out_of_domain_argument(parser) -> None:
+    """``--out-of-domain {refuse,clamp}``, shared by the commands that evaluate the geometry."""
+    parser.add_argument(
+        "--out-of-domain",
+        choices=("refuse", "clamp"),
+        default="refuse",
+        help="poses outside a muscle's fitted geometry domain: 'refuse' (default; the frames, "
+        "coordinates and fitted ranges named before the computation) or 'clamp' (the length "
+        "continued to first order from the fitted box, flagged in the result and counted in "
+        "every output's header)",
+    )
 
 
 def register_cli(subparsers) -> None:
@@ -171,6 +224,7 @@ def register_cli(subparsers) -> None:
     )
     sim.add_argument("--muscles", nargs="*", help="muscle names or groups (hamstrings, calf)")
     sim.add_argument("--tendon", choices=("compliant", "rigid"), default="compliant")
+    add_out_of_domain_argument(sim)
     sim.add_argument("--out", type=Path, help="result netCDF file")
     sim.set_defaults(func=_simulate)
 

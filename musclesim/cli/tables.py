@@ -14,6 +14,7 @@ from ..core.errors import InputError
 from ..core.io import check_output, write_netcdf_atomic
 from ..training.athlete import load_athlete
 from ..training.tables import build_table, export_html, lookup
+from .simulate import add_out_of_domain_argument
 
 
 def _load(path: Path):
@@ -40,6 +41,7 @@ def _build(args) -> int:
         seed=args.seed,
         progress=sys.stderr.isatty(),
         scheduler=args.scheduler,
+        out_of_domain=args.out_of_domain,
     )
     seconds = timer.perf_counter() - start
     table.attrs["build_seconds"] = seconds
@@ -49,6 +51,7 @@ def _build(args) -> int:
         f"wrote {args.out}: {table.sizes['drill']} drills x {table.sizes['intensity']} "
         f"intensities x {table.sizes['profile']} profiles = {n} entries in {seconds:.1f} s"
     )
+    print(f"geometry: {table.attrs['out_of_domain']}")
     return 0
 
 
@@ -94,6 +97,7 @@ def register_cli(subparsers) -> None:
     build.add_argument("--intensities", type=int, default=10)
     build.add_argument("--profiles", type=int, default=50)
     build.add_argument("--seed", type=int, default=0)
+    add_out_of_domain_argument(build)
     build.add_argument("--out", required=True, type=Path)
     build.add_argument(
         "--scheduler",

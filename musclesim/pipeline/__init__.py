@@ -10,6 +10,7 @@ The two entry points share their modules' names, so they are imported from those
 
 from .evaluate import (
     Evaluation as Evaluation,
+    check_domain as check_domain,
     evaluate_lengths as evaluate_lengths,
     mtu_lengths as mtu_lengths,
     resample_motions as resample_motions,

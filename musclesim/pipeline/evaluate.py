@@ -3,7 +3,9 @@
 :func:`evaluate` reads as its stages:
 
 1. MTU lengths of the selected muscles from the geometry surrogate at the given coordinates,
-   scaled by ``length_scale`` (:func:`mtu_lengths`; poses outside the fit domain are flagged);
+   scaled by ``length_scale`` (:func:`mtu_lengths`; poses outside the fit domain are flagged,
+   and warned about, continued to first order or refused by the ``out_of_domain`` policy;
+   :func:`check_domain` refuses them before any solving);
 2. fibre and tendon states (:func:`~musclesim.solve_fiber`);
 3. per-muscle metrics (:func:`~musclesim.muscle.metrics.fiber_metrics`), strain taken against
    the upright-pose length scaled alike.
@@ -26,8 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
-from ..core.errors import InputError
-from ..geometry.model import GeometryModel
+from ..core.errors import InputError, OutOfDomainError
+from ..geometry.model import OUT_OF_DOMAIN_POLICIES, GeometryModel
 from ..motion.processing import resample_motion
 from ..muscle import metrics as _metrics
 from ..muscle.fiber import FiberSolution, solve_fiber
@@ -82,6 +84,50 @@ def mtu_lengths(
     return jnp.swapaxes(lengths, -1, -2) * scale, jnp.swapaxes(inside, -1, -2)
 
 
+def check_domain(
+    geometry: GeometryModel,
+    coordinates: Mapping[str, np.ndarray],
+    *,
+    out_of_domain: str = "refuse",
+    labels: Sequence[str] | None = None,
+    path=None,
+) -> np.ndarray:
+    """The in-domain mask ``batch + (muscle, time)`` of the poses ``batch + (time,)`` (rad),
+    without solving anything, so that a command refuses before its long computation.
+
+    Under ``out_of_domain="refuse"`` a pose outside a muscle's fitted domain raises an
+    :class:`~musclesim.OutOfDomainError` in one line naming the frames (the first few and
+    their count), the coordinates, their extreme values and the fitted ranges, and, for a
+    batch of motions (``coordinates`` with a leading axis), the first few motions by
+    ``labels`` and the frames of the first. ``path`` names the input file in the message.
+    """
+    if out_of_domain not in OUT_OF_DOMAIN_POLICIES:
+        raise InputError(
+            f"out_of_domain={out_of_domain!r}",
+            field="out_of_domain",
+            expected=" or ".join(repr(p) for p in OUT_OF_DOMAIN_POLICIES),
+        )
+    q = {c: np.asarray(coordinates[c]) for c in geometry.coordinates}
+    inside = np.swapaxes(np.asarray(geometry.in_domain(q)), -1, -2)
+    if out_of_domain != "refuse" or inside.all():
+        return inside
+    where = ""
+    if inside.ndim > 2:  # a batch of motions: name them, and report the first one's frames
+        flat = inside.reshape(-1, *inside.shape[-2:])
+        bad = np.flatnonzero(~flat.all(axis=(-1, -2)))
+        names = [labels[k] if labels is not None else f"motion {k}" for k in bad]
+        where = f"{len(bad)} of {len(flat)} motions ({', '.join(names[:3])}"
+        where += " ...); in the first, " if len(bad) > 3 else "); in the first, "
+        q = {c: v.reshape(-1, v.shape[-1])[bad[0]] for c, v in q.items()}
+    raise OutOfDomainError(
+        f"{where}pose(s) outside the fitted domain of model {geometry.name!r}: "
+        + "; ".join(geometry.domain_report(q)),
+        path=path,
+        expected="poses inside the fitted domain, or --out-of-domain clamp "
+        "(out_of_domain='clamp') for the bounded extension, flagged per sample",
+    )
+
+
 def evaluate(
     geometry: GeometryModel,
     parameters,
@@ -95,6 +141,7 @@ def evaluate(
     activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
     strict_domain: bool = False,
+    out_of_domain: str = "warn",
     counted=None,
     **solver_options,
 ) -> Evaluation:
@@ -117,6 +164,10 @@ def evaluate(
         activation_threshold, lengthening_threshold: thresholds of
             ``peak_eccentric_fiber_strain``.
         strict_domain: raise instead of warning when a pose leaves the fit domain.
+        out_of_domain: the policy for poses outside the fit domain
+            (:data:`~musclesim.geometry.model.OUT_OF_DOMAIN_POLICIES`): ``"warn"`` the bounded
+            extension with a warning, ``"clamp"`` without one (``in_fit_domain`` of the result
+            is the per-sample flag), ``"refuse"`` an :class:`~musclesim.OutOfDomainError`.
         counted: samples the tissue-load criteria and peak force read
             (:func:`~musclesim.muscle.metrics.fiber_metrics`), broadcasting against
             ``batch + (muscle, time)``; every sample by default.
@@ -128,7 +179,11 @@ def evaluate(
     """
     # 1. MTU lengths
     lengths, inside = mtu_lengths(
-        geometry, coordinates, length_scale=length_scale, strict=strict_domain
+        geometry,
+        coordinates,
+        length_scale=length_scale,
+        strict=strict_domain,
+        out_of_domain=out_of_domain,
     )
     upright = geometry.upright_length * jnp.asarray(length_scale)[..., None]
     # 2-3. fibre states and metrics

@@ -7,7 +7,8 @@ The function reads as its list of stages:
 3. gait events of each foot from the kinematics (or given), for phases and cycles;
 4. excitation from the chosen source (constant, EMG file, gait-phase template, or static
    optimisation of each leg from inverse-dynamics joint moments);
-5. MTU lengths from the geometry surrogate (poses outside the fit domain are flagged), fibre
+5. MTU lengths from the geometry surrogate (poses outside the fit domain refused up front, or
+   continued to first order from the fitted box and flagged: ``out_of_domain``), fibre
    and tendon states (compliant tendon by default) and the whole-record metrics, in one
    :func:`~musclesim.pipeline.evaluate.evaluate`;
 6. metrics per gait cycle, with the phase of each peak;
@@ -40,7 +41,7 @@ from ..motion.processing import filter_motion, match_coordinates, motion_derivat
 from ..motion.read import read_motion
 from ..muscle import metrics as _metrics
 from ..muscle.curves import OPENSIM
-from .evaluate import Evaluation, evaluate
+from .evaluate import Evaluation, check_domain, evaluate
 
 DEFAULT_MUSCLES = ("hamstrings", "calf")
 
@@ -242,6 +243,7 @@ def simulate(
     activation_threshold: float = _metrics.DEFAULT_ACTIVATION_THRESHOLD,
     lengthening_threshold: float = _metrics.DEFAULT_LENGTHENING_THRESHOLD,
     strict_domain: bool = False,
+    out_of_domain: str = "warn",
     osim=None,
     grf=None,
     grf_data=None,
@@ -271,7 +273,15 @@ def simulate(
             kinematics otherwise.
         activation_threshold, lengthening_threshold: thresholds of
             ``peak_eccentric_fiber_strain`` (recorded in the attributes).
-        strict_domain: raise instead of warning when a pose leaves the fit domain.
+        strict_domain: raise instead of warning when a pose leaves the fit domain (the same
+            as ``out_of_domain="refuse"``).
+        out_of_domain: poses outside a muscle's fitted geometry domain
+            (:data:`~musclesim.geometry.model.OUT_OF_DOMAIN_POLICIES`): ``"warn"`` (default)
+            the bounded extension with a warning, ``"clamp"`` without one, ``"refuse"`` an
+            :class:`~musclesim.OutOfDomainError` naming the frames, coordinates and ranges,
+            raised before the excitation and the solver. The result's ``out_of_domain``
+            variable flags each muscle x sample the extension was used for, and its
+            ``out_of_domain_samples`` attribute counts them.
         osim, grf, grf_data, cutoff_hz: for ``excitation="static_optimization"`` only: the
             ``.osim`` for inverse dynamics (default: the model the geometry was fitted from,
             from the shared data), an OpenSim ExternalLoads ``.xml`` with the ground reaction
@@ -302,6 +312,10 @@ def simulate(
     q_ds = match_coordinates(motion, needed)
     time = np.asarray(motion["time"].values, dtype=float)
     q = {name: q_ds["q"].sel(coordinate=name).values for name in needed}
+    policy = "refuse" if strict_domain else out_of_domain
+    check_domain(
+        selected, q, out_of_domain=policy, path=None if source_name == "motion" else source_name
+    )
 
     # the speed-matched excitation is settled before any longer work, since it may refuse
     auto = isinstance(excitation, str) and excitation == "auto"
@@ -360,7 +374,7 @@ def simulate(
         tendon=tendon,
         activation_threshold=activation_threshold,
         lengthening_threshold=lengthening_threshold,
-        strict_domain=strict_domain,
+        out_of_domain=policy,
         **solver_options,
     )
 
@@ -380,12 +394,20 @@ def simulate(
     )
     if hasattr(source, "datasets"):
         _add_load_sharing(ds, names, source)
+    outside = ~ds["in_fit_domain"]
+    ds["out_of_domain"] = outside.assign_attrs(
+        long_name="pose outside the muscle's fitted geometry domain: MTU length continued to "
+        "first order from the fitted box (policy in the out_of_domain_policy attribute)"
+    )
 
     # 7. provenance
     ds.attrs.update(
         model_name=geometry.name,
         model_source=geometry.source_file,
         model_source_sha256=geometry.source_sha256,
+        out_of_domain_policy=policy,
+        out_of_domain_samples=int(outside.sum()),
+        out_of_domain_frames=int(outside.any("muscle").sum()),
         motion_source=str(motion.attrs.get("source_path", "")),
         motion_sha256=str(motion.attrs.get("source_sha256", "")),
         references=",".join(

@@ -60,7 +60,7 @@ from ..core.errors import InputError
 from ..core.io import MODELS_DIR, write_text_atomic
 from ..geometry.io import load_model
 from ..muscle.metrics import ACTIVE_FORCE_FRACTION
-from ..pipeline.evaluate import evaluate, resample_motions
+from ..pipeline.evaluate import check_domain, evaluate, resample_motions
 from .athlete import scale_parameters
 from .criteria import CRITERIA, CRITERION_NAMES, utilisation
 from .drills import (
@@ -127,6 +127,9 @@ class AthleteModel:
     length_scale: float = 1.0
     #: the whole model's geometry (every knee flexor: strength tests and pain-free poses)
     full_geometry: object = None
+    #: poses outside the geometry's fitted domain (``OUT_OF_DOMAIN_POLICIES`` of
+    #: :mod:`musclesim.geometry.model`): refused, or continued from the fitted box and counted
+    out_of_domain: str = "warn"
 
 
 def reference_size(model_name: str) -> tuple[float, float]:
@@ -143,8 +146,12 @@ def reference_size(model_name: str) -> tuple[float, float]:
         ) from exc
 
 
-def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
-    """Geometry of the athlete's injured muscle and its parameters, scaled to the athlete."""
+def athlete_model(
+    athlete, model_name: str = "sprinter_ja1", *, out_of_domain: str = "warn"
+) -> AthleteModel:
+    """Geometry of the athlete's injured muscle and its parameters, scaled to the athlete;
+    ``out_of_domain`` is the policy every evaluation of its cases follows
+    (:func:`evaluate_cases`)."""
 
     geometry = load_model(model_name)
     family = "gait2392" if any(m.startswith("bifemlh") for m in geometry.muscles) else "rajagopal"
@@ -168,6 +175,7 @@ def athlete_model(athlete, model_name: str = "sprinter_ja1") -> AthleteModel:
         float(athlete.max_sprint_speed),
         float(athlete.height / height),
         geometry,
+        out_of_domain,
     )
 
 
@@ -303,6 +311,7 @@ EXTRA_FIELDS = (
     "active_negative_power_phase",
     "repetitions",
     "exposures_per_dose",
+    "out_of_domain",
 )
 
 
@@ -380,7 +389,9 @@ def evaluate_cases(
     All cases are resampled to ``SAMPLES`` samples and evaluated in batches of ``BATCH``
     (the last padded by repeating a case), so one compiled program serves every call. Also
     returns ``loads_muscle``, ``active_stretch_descending``, ``repetitions``,
-    ``exposures_per_dose`` and the timing of three peaks as a fraction of one repetition
+    ``exposures_per_dose``, ``out_of_domain`` (samples outside the fitted geometry, continued
+    from its box; refused by name before any solving when ``am.out_of_domain`` is
+    ``"refuse"``) and the timing of three peaks as a fraction of one repetition
     (of the stride, foot strike at 0, for running): ``active_stretch_phase``,
     ``peak_force_phase`` (tendon force) and ``active_negative_power_phase`` (active fibre
     force x lengthening velocity).
@@ -390,6 +401,7 @@ def evaluate_cases(
         return {k: np.zeros(0) for k in (*CRITERION_NAMES, *EXTRA_FIELDS)}
     inputs = case_inputs(am, cases, drills=drills)
     time, q, drive, counted = inputs.time, inputs.coordinates, inputs.excitation, inputs.counted
+    outside = _outside(am, cases, q)
     reps_arr, settle_arr = inputs.repetitions, inputs.settling
     params = am.injured if injured else am.uninjured
     fields = (*CRITERION_NAMES, "loads_muscle", "active_stretch_descending", "active_stretch_index")
@@ -405,6 +417,7 @@ def evaluate_cases(
             length_scale=am.length_scale,
             excitation=drive[idx][:, None, :],
             counted=counted[idx],
+            out_of_domain=am.out_of_domain,
             **solver_options,
         )
         keep = min(BATCH, n - start)
@@ -423,6 +436,7 @@ def evaluate_cases(
     out["repetitions"] = reps_arr
     out["active_negative_work"] = out["active_negative_work"] / (reps_arr - settle_arr)
     out["exposures_per_dose"] = inputs.exposures_per_dose
+    out["out_of_domain"] = outside
     out["loads_muscle"] = out["loads_muscle"].astype(bool)
     out["active_stretch_descending"] = out["active_stretch_descending"].astype(bool)
     for name, k in (
@@ -434,6 +448,38 @@ def evaluate_cases(
     for k in CRITERION_NAMES:
         out[k] = np.asarray(out[k], dtype=float)
     return out
+
+
+def _label(case: Case) -> str:
+    settings = "".join(f", {k} {v:g}" for k, v in case.settings)
+    return f"{case.drill.name} at {case.intensity:g}{settings}"
+
+
+def _outside(am: AthleteModel, cases: Sequence[Case], q) -> np.ndarray:
+    """Samples of each case (``[N]``) outside the geometry's fitted domain, refused by name
+    under ``am.out_of_domain == "refuse"`` (:func:`~musclesim.pipeline.evaluate.check_domain`)."""
+    labels = [_label(c) for c in cases]
+    inside = check_domain(am.geometry, q, out_of_domain=am.out_of_domain, labels=labels)
+    return (~inside).sum(axis=(-2, -1))
+
+
+def check_cases(am: AthleteModel, cases: Sequence[Case], *, drills=None) -> np.ndarray:
+    """:func:`evaluate_cases`' domain check alone (no solving), so that a ranking or a table
+    refuses a case outside the fitted geometry before its long computation; returns the
+    samples of each case outside the domain."""
+    cases = list(cases)
+    return _outside(am, cases, case_inputs(am, cases, drills=drills).coordinates)
+
+
+def out_of_domain_words(policy: str, samples: int, cases: int) -> str:
+    """The line every output of a ranking, plan or table carries about the geometry's domain."""
+    if not samples:
+        return f"0 samples outside the fitted geometry (--out-of-domain {policy})"
+    return (
+        f"{samples} samples in {cases} evaluated cases outside the fitted geometry, clamped "
+        f"onto its box and continued to first order (--out-of-domain {policy}; per-drill "
+        "counts in the variable out_of_domain)"
+    )
 
 
 def drill_peaks(
@@ -691,6 +737,7 @@ def rank_drills(
     names: Sequence[str] | None = None,
     policy=None,
     with_max_safe: bool = True,
+    out_of_domain: str = "warn",
 ) -> xr.Dataset:
     """Every drill's tissue-load criteria on the injured muscle today, against today's limits.
 
@@ -726,9 +773,14 @@ def rank_drills(
         )
     # the injured muscle as the assessment log describes it on the day (fascicle length and
     # strength change between assessments); its own maximal-sprint values are the references
-    am = athlete_model(athlete.state_on(day), model)
+    am = athlete_model(athlete.state_on(day), model, out_of_domain=out_of_domain)
     cache: dict = {}
     ref_cases = reference_cases(am, library)
+    if out_of_domain == "refuse":  # the references and every default, before any solving
+        default_cases = [
+            _case(library[n], None, 0.0, library[n].check_settings(None)) for n in selected
+        ]
+        check_cases(am, ref_cases + default_cases, drills=library)
     values = evaluate_cases(am, ref_cases, drills=library)
     for i, case in enumerate(ref_cases):
         cache[case] = {k: v[i] for k, v in values.items()}
@@ -826,6 +878,11 @@ def rank_drills(
             {"units": "1", "long_name": "binding utilisation at the recommended setting"},
         ),
         "sprint_specificity": ("drill", np.asarray([r["specificity"] for r in rows])),
+        "out_of_domain": (
+            "drill",
+            np.asarray([int(r["values"]["out_of_domain"]) for r in rows]),
+            {"long_name": "samples outside the fitted geometry at the default settings"},
+        ),
     }
     for j, c in enumerate(CRITERIA):
         data[c.name] = (
@@ -862,6 +919,12 @@ def rank_drills(
         "active_force_fraction": ACTIVE_FORCE_FRACTION,
         "criteria": ",".join(CRITERION_NAMES),
         "policy": policy_summary(policy, athlete),
+        "out_of_domain_policy": out_of_domain,
+        "out_of_domain": out_of_domain_words(
+            out_of_domain,
+            int(sum(v["out_of_domain"] for v in cache.values())),
+            len(cache),
+        ),
     }
     for c in CRITERION_NAMES:
         attrs[f"reference_{c}"] = float(reference[c])
@@ -928,6 +991,7 @@ CSV_COLUMNS = (
     "regression",
     "recommended_utilisation",
     "sprint_specificity",
+    "out_of_domain",
 )
 
 
@@ -970,6 +1034,7 @@ def athlete_metrics(
     drills: Mapping | None = None,
     names: Sequence[str] | None = None,
     n_levels: int = 5,
+    out_of_domain: str = "warn",
 ) -> xr.Dataset:
     """The drill metrics table the planner reads (:mod:`musclesim.training.plan.metrics`),
     computed for this athlete: every drill at ``n_levels`` primary intensities across its
@@ -989,7 +1054,7 @@ def athlete_metrics(
         raise InputError(
             f"unknown drill(s) {unknown}", field="drills", expected=f"names among {sorted(library)}"
         )
-    am = athlete_model(athlete, model)
+    am = athlete_model(athlete, model, out_of_domain=out_of_domain)
     grid = np.stack([intensity_grid(library[n], n_levels) for n in selected])
     cases = reference_cases(am, library)
     m = len(cases)
@@ -998,6 +1063,7 @@ def athlete_metrics(
         base = tuple(sorted(d.check_settings(None).items()))
         cases += [Case(d, float(x), base) for x in grid[i]]
     values = evaluate_cases(am, cases, drills=library)
+    outside = np.asarray(values["out_of_domain"])
     shape = grid.shape
     # the table's own running levels up to maximal speed join the envelope, so that no level
     # between the reference speeds is above the references (which the full limits equal);
@@ -1028,7 +1094,7 @@ def athlete_metrics(
         dose_max.append(MAX_DOSE_MULTIPLE * default)
         specificity.append(sprint_specificity(d, grid[i, -1], am.max_speed))
         category.append(d.category)
-    return metrics_table(
+    table = metrics_table(
         selected,
         grid,
         crit,
@@ -1051,3 +1117,13 @@ def athlete_metrics(
             "active_force_fraction": ACTIVE_FORCE_FRACTION,
         },
     )
+    table["out_of_domain"] = (
+        ("drill", "intensity"),
+        outside[m:].reshape(shape),
+        {"long_name": "samples outside the fitted geometry (clamped onto its box)"},
+    )
+    table.attrs["out_of_domain_policy"] = out_of_domain
+    table.attrs["out_of_domain"] = out_of_domain_words(
+        out_of_domain, int(outside.sum()), len(cases)
+    )
+    return table

@@ -41,7 +41,7 @@ from ..core.io import write_text_atomic
 from ..core.version import __version__
 from ..muscle import metrics as _metrics
 from ..muscle.parameters import FIELDS as PARAMETER_FIELDS, MuscleParameters
-from ..pipeline.evaluate import evaluate_lengths, mtu_lengths
+from ..pipeline.evaluate import check_domain, evaluate_lengths, mtu_lengths
 from .athlete import Athlete, scale_parameters
 from .criteria import CRITERIA
 from .drills import get_drill, load_drills
@@ -52,6 +52,7 @@ from .rank import (
     drill_coordinates,
     drill_drive,
     intensity_grid,
+    out_of_domain_words,
     reference_size,
 )
 from .tolerance import policy_summary, tolerance_limit
@@ -153,6 +154,7 @@ def build_table(
     seed: int = 0,
     progress: bool = True,
     scheduler=None,
+    out_of_domain: str = "warn",
 ) -> xr.Dataset:
     """Peak metrics and tissue-load criteria of ``athlete``'s injured muscle over drill x
     intensity x profile.
@@ -161,7 +163,10 @@ def build_table(
     its body-size fields are replaced by each profile's. ``scheduler`` runs the tasks on a
     ``dask.distributed`` cluster: a scheduler address (``"tcp://host:8786"``) or a
     ``distributed.Client``; the table is the one this process computes alone, bit for bit.
-    ``progress`` shows a progress bar over the tasks (on stderr).
+    ``progress`` shows a progress bar over the tasks (on stderr). ``out_of_domain``: poses
+    outside the geometry's fitted domain are refused (``"refuse"``, naming the drill and
+    intensity, before any task runs) or continued from the fitted box (``"warn"``,
+    ``"clamp"``) and counted per drill and intensity in the variable ``out_of_domain``.
     """
     library = load_drills() if drills is None else drills
     selected = list(names or library)
@@ -200,17 +205,32 @@ def build_table(
     relative = np.array([p.height for p in profiles]) / height / am.length_scale  # [profile]
     upright = float(am.geometry.upright_length[0] * am.length_scale) * relative  # [profile]
 
-    # 1. motions, lengths and excitations, once per drill and intensity
+    # 1. motions, lengths and excitations, once per drill and intensity (the domain of every
+    # motion checked first, so that a refusal comes before any solving)
     n_drills, n_k = len(selected), n_intensities
     intensity = np.empty((n_drills, n_k))
-    units, times, lengths, drives = [], [], [], []
+    outside = np.zeros((n_drills, n_k), dtype=int)
+    motions = []
     for i, name in enumerate(selected):
         d = get_drill(name, library)
-        grid = intensity_grid(d, n_k)
-        intensity[i] = grid
+        intensity[i] = intensity_grid(d, n_k)
+        t, q = drill_coordinates(am, d, intensity[i], drills=library)  # [K, T]
+        labels = [f"{name} at {x:g} {d.intensity.unit}" for x in intensity[i]]
+        inside = check_domain(am.geometry, q, out_of_domain=out_of_domain, labels=labels)
+        outside[i] = (~inside).sum(axis=(-2, -1))
+        motions.append((d, t, q))
+    t_ref, q_ref = drill_coordinates(am, RUNNING_DRILL, speeds, drills=library)  # [P, T]
+    labels = [f"reference running at {v:g} m/s" for v in speeds]
+    n_ref_outside = int(
+        (~check_domain(am.geometry, q_ref, out_of_domain=out_of_domain, labels=labels)).sum()
+    )
+    units, times, lengths, drives = [], [], [], []
+    for i, (d, t, q) in enumerate(motions):
+        grid = intensity[i]
         units.append(d.intensity.unit)
-        t, q = drill_coordinates(am, d, grid, drills=library)  # [K, T]
-        length, _ = mtu_lengths(am.geometry, q, length_scale=am.length_scale)  # [K, 1, T]
+        length, _ = mtu_lengths(
+            am.geometry, q, length_scale=am.length_scale, out_of_domain=out_of_domain
+        )  # [K, 1, T]
         times.append(t)
         lengths.append(np.asarray(length)[:, 0])
         # a running template's amplitude depends on each profile's maximal speed
@@ -227,8 +247,11 @@ def build_table(
     time_d = np.stack(times)  # [D, K, T]
     length_d = np.stack(lengths)  # [D, K, T]
     drive_d = np.stack(drives)  # [D, K, P, T]
-    t_ref, q_ref = drill_coordinates(am, RUNNING_DRILL, speeds, drills=library)  # [P, T]
-    length_ref = np.asarray(mtu_lengths(am.geometry, q_ref, length_scale=am.length_scale)[0])
+    length_ref = np.asarray(
+        mtu_lengths(am.geometry, q_ref, length_scale=am.length_scale, out_of_domain=out_of_domain)[
+            0
+        ]
+    )
     drive_ref = np.stack(
         [
             drill_drive(am, RUNNING_DRILL, s, t_ref[j], max_speed=float(s), drills=library)
@@ -282,7 +305,7 @@ def build_table(
             for m, p in enumerate(members):
                 cells[k][:, :, p] = block[m, :-1].reshape(n_drills, n_k)
                 reference[k][p] = block[m, -1]
-    return _to_dataset(
+    table = _to_dataset(
         cells,
         reference,
         selected=selected,
@@ -303,8 +326,18 @@ def build_table(
             "active_force_fraction": _metrics.ACTIVE_FORCE_FRACTION,
             "samples_per_evaluation": int(n_samples),
             "profiles_per_task": PROFILES_PER_TASK,
+            "out_of_domain_policy": out_of_domain,
+            "out_of_domain": out_of_domain_words(
+                out_of_domain, int(outside.sum()) + n_ref_outside, outside.size + len(speeds)
+            ),
         },
     )
+    table["out_of_domain"] = (
+        ("drill", "intensity"),
+        outside,
+        {"long_name": "samples of the motion outside the fitted geometry (clamped onto its box)"},
+    )
+    return table
 
 
 def _run_tasks(rows: list[dict], *, x64: bool, scheduler, progress: bool) -> list[dict]:
@@ -608,6 +641,8 @@ def export_html(
         f"Model {html.escape(table.attrs['model'])}; musclesim "
         f"{html.escape(table.attrs['musclesim_version'])}.</p>",
     ]
+    if "out_of_domain" in table.attrs:  # a table built elsewhere need not carry it
+        parts.append(f"<p>Geometry: {html.escape(str(table.attrs['out_of_domain']))}.</p>")
     shares = safe_shares(table, grade=grade, days=days, policy=policy)
     for drill in table["drill"].values:
         unit = html.escape(str(table["intensity_unit"].sel(drill=drill).values))
