@@ -6,6 +6,7 @@ random poses inside the stated domain; moment arms of the hamstrings and calf RM
 ``validation/geometry.py``.
 """
 
+import math
 import warnings
 
 import jax.numpy as jnp
@@ -84,3 +85,68 @@ def test_fit_geometry_command_on_one_muscle(data_dir, tmp_path):
     assert float(model.heldout_max[0]) < 0.5e-3
     zero = model.mtu_length(model.zero_pose())
     np.testing.assert_allclose(zero, model.upright_length, atol=1e-4)
+
+
+#: The four Dorn 2012 sprints (../shared/data/SOURCES.md 2.2): knee flexion to 152 deg, hip
+#: flexion to -38 deg, beyond the advisory range of the generic Rajagopal model.
+DORN_SPRINTS = ("run0350cms", "run0500cms", "run0700cms", "run0900cms")
+
+
+def sprint_lengths(model, sampler, data_dir, trial, out_of_domain="refuse"):
+    """(OpenSim, surrogate) lengths ``[frame, muscle]`` of ``model``'s muscles along a Dorn
+    sprint mapped onto the model: its coordinates by name, each free coordinate of the model
+    set from the trial, locked and coupled ones as the model defines them; by default the
+    surrogate refuses a frame outside its fitted domain."""
+    from musclesim.motion.read import read_motion
+
+    path = data_dir / "kinematics/nimblephysics_dorn2012_sprinter" / f"{trial}.mot"
+    motion = read_motion(path, model=sampler.path)
+    names = [str(c) for c in motion["coordinate"].values]
+    q = motion["q"].values
+    free = [
+        c
+        for c in names
+        if c in sampler.coordinates
+        and not sampler.coordinates[c].dependent
+        and not sampler.coordinates[c].locked
+    ]
+    ref = sampler.lengths({c: q[:, names.index(c)] for c in free}, list(model.muscles))
+    qj = {c: jnp.asarray(q[:, names.index(c)]) for c in model.coordinates}
+    return ref, np.asarray(model.mtu_length(qj, out_of_domain=out_of_domain))
+
+
+@pytest.mark.slow
+def test_rajagopal_follows_opensim_along_the_dorn_sprints(data_dir):
+    """Hamstrings and calf of both legs of the generic model, fitted over the physiological
+    box, against OpenSim on every frame of the four sprints: RMS <= 0.1 mm, max <= 0.5 mm
+    (the trial tolerance of validation/geometry.py)."""
+    model = load_model("rajagopal2016")
+    focus = muscle_group("hamstrings", model.muscles) + muscle_group("calf", model.muscles)
+    model = model.select(focus)
+    sampler = _sampler(model, data_dir)
+    err = np.concatenate(
+        [np.subtract(*sprint_lengths(model, sampler, data_dir, t)[::-1]) for t in DORN_SPRINTS]
+    )
+    rms = np.sqrt(np.mean(err**2, axis=0))
+    worst = np.max(np.abs(err), axis=0)
+    assert len(focus) == 14
+    assert np.all(rms <= 0.1e-3), dict(zip(model.muscles, rms, strict=True))
+    assert np.all(worst <= 0.5e-3), dict(zip(model.muscles, worst, strict=True))
+
+
+def test_sweeps_beyond_the_model_range_cover_the_physiological_box(data_dir):
+    """experiments.path_flips --osim: OpenSim's hamstring paths of the generic model stay
+    continuous where the physiological box extends the knee range past 120 deg (no step over
+    1 mm between 0.5 deg neighbours), and the sweep reaches the box's 160 deg."""
+    from experiments.path_flips import opensim_sweeps, sweep_report
+
+    sweeps = opensim_sweeps(
+        data_dir / "models/Rajagopal2016.osim", ["bflh_r", "semiten_r"], n_poses=2, step_deg=0.5
+    )
+    knee = [s for s in sweeps if s.coordinate == "knee_angle_r"]
+    assert {round(math.degrees(s.values[-1])) for s in knee} >= {160}
+    assert all((~s.inside).any() and s.inside.any() for s in knee)
+    report = sweep_report(sweeps)
+    for m in ("bflh_r", "semiten_r"):
+        assert report[(m, "knee_angle_r")]["jumps"] == 0
+        assert report[(m, "knee_angle_r")]["step_out"] < 1e-3
