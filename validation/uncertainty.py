@@ -4,21 +4,26 @@ Sections (each a :class:`Section`; :func:`write_report` writes any list of them,
 built in other modules are appended by importing :class:`Section` and :func:`write_report`):
 
 1. **Monte Carlo mean against a deterministic run at the mean inputs**, where the model is near
-   linear: the Romanian deadlift (a slow drill: 3 s repetitions, no inertial swing, the fibre
-   on the plateau of its force-length curve) with the default model's spreads scaled to a tenth
-   (parameters and joint angles; the excitation factor is left certain, since its mean is not a
-   parameter the deterministic run can take). Then the criteria are close to linear in the
-   inputs and the Monte Carlo mean of each criterion, and of each reference, must lie within 3
-   of its own standard errors (plus 1e-4 relative for float32 batches) of the run at the mean
-   parameters (each factor at its log-normal mean ``exp(sigma^2 / 2)``, joint angles
-   unperturbed).
+   linear: the Romanian deadlift (a slow drill: 3 s repetitions, no inertial swing) with the
+   default model's spreads scaled to a tenth, the muscle parameters and the constant joint-angle
+   offsets. The smooth time-varying joint-angle error is left out because it is not linear in
+   effect: every criterion is a peak over time, and the peak of a curve plus zero-mean noise is
+   larger on average than the peak of the curve (measured: with it, the mean peak MTU strain
+   sat 2.9 SE above the deterministic run at 32 samples, a bias that grows relative to the SE
+   with the sample count). The excitation factor is left certain too, since its mean is not an
+   input the deterministic run can take. The Monte Carlo mean of each criterion, and of each
+   reference, must lie within 3 of its own standard errors (plus 1e-4 relative for float32
+   batches) of the run at the mean inputs (each factor at its log-normal mean
+   ``exp(sigma^2 / 2)``, joint angles unperturbed).
 2. **Spread of peak BFLH strain in maximal sprinting** (the uninjured muscle of the example
    athlete's model, the full default uncertainty model) against published values:
 
    - peak MTU strain (``end_range_length``, which only the joint angles move) against
      Thelen et al. 2005 (14 athletes, treadmill sprinting at 80-100 % of maximal speed: the
-     biceps femoris long head's peak length 9.5 % above upright): clear disagreement when 9.5 %
-     lies outside the Monte Carlo's central 98 %;
+     biceps femoris long head's peak length 9.5 % above upright). The Monte Carlo spreads the
+     kinematics of one athlete (the measured sprinter), while 9.5 % is the mean of other
+     athletes, so a difference of one or two of the Monte Carlo's SDs is what differences
+     between athletes give; clear disagreement is a published mean more than 4 SDs away;
    - peak fibre strain while active (``active_stretch``) against Fiorentino et al. 2014 (peak
      *local* fibre strain 0.72 at maximal speed in finite-element models built from 14
      athletes' MR images: the largest strain anywhere in the muscle, at the proximal
@@ -59,6 +64,8 @@ LINEAR_SCALE = 0.1
 LINEAR_DRILL = "romanian_deadlift"
 #: Thelen 2005: BFLH peak MTU length in sprinting, % above upright (14 athletes, 80-100 %).
 THELEN_2005_BF_PEAK = 0.095
+#: SDs of the Monte Carlo's peak MTU strain beyond which Thelen 2005's mean disagrees.
+MTU_SD_TOLERANCE = 4.0
 #: Fiorentino 2014: peak local BFLH fibre strain at 100 % of maximal speed (FE models).
 FIORENTINO_2014_LOCAL_PEAK = 0.72
 ATHLETE = "example_grade2_bflh.toml"
@@ -120,7 +127,11 @@ def check_linear(out: Path, *, samples: int, seed: int = 0) -> Section:
 
     _, library, am = _setting()
     case = _case(library, LINEAR_DRILL)
-    model = load_uncertainty().only("parameters", "kinematics").scaled(LINEAR_SCALE)
+    base = load_uncertainty().only("parameters", "kinematics").scaled(LINEAR_SCALE)
+    # constant offsets only: the smooth error biases every peak upward (module docstring)
+    model = dataclasses.replace(
+        base, kinematics=tuple(dataclasses.replace(g, smooth=0.0) for g in base.kinematics)
+    )
     t0 = timer.perf_counter()
     mc = monte_carlo(am, [case], samples, model=model, seed=seed, drills=library, chunk=samples)
     wall = timer.perf_counter() - t0
@@ -132,7 +143,8 @@ def check_linear(out: Path, *, samples: int, seed: int = 0) -> Section:
     rows, ok = [], True
     lines = [
         f"{LINEAR_DRILL} at its default settings, {samples} samples (seed {seed}, {wall:.0f} s), "
-        f"spreads x{LINEAR_SCALE:g} of the default model (parameters and joint angles). "
+        f"spreads x{LINEAR_SCALE:g} of the default model (parameters and constant joint-angle "
+        "offsets). "
         f"Pass: |MC mean - deterministic| <= {SE_TOLERANCE:g} SE + {FLOAT_TOLERANCE:g} x "
         "|deterministic|.",
         "",
@@ -199,14 +211,16 @@ def check_sprint_spread(out: Path, *, samples: int, seed: int = 0) -> Section:
     full = results["all (default model)"]
     mtu = full.values["end_range_length"][0]
     fibre = full.values["active_stretch"][0]
-    lo1, hi99 = np.quantile(mtu, [0.01, 0.99])
-    ok_mtu = bool(lo1 <= THELEN_2005_BF_PEAK <= hi99)
+    z = (THELEN_2005_BF_PEAK - np.mean(mtu)) / max(float(np.std(mtu, ddof=1)), 1e-12)
+    ok_mtu = bool(abs(z) <= MTU_SD_TOLERANCE)
     q05, q95 = np.quantile(fibre, [0.05, 0.95])
     ok_fibre = bool(q05 <= FIORENTINO_2014_LOCAL_PEAK and q95 > 0.0)
     lines += [
         "",
         f"- Peak MTU strain: Thelen 2005 (thelen2005) reported {THELEN_2005_BF_PEAK:.1%} for the "
-        f"biceps femoris long head; the Monte Carlo's central 98 % is {lo1:.1%} to {hi99:.1%}: "
+        f"biceps femoris long head (mean of 14 athletes); the Monte Carlo of this athlete gives "
+        f"{np.mean(mtu):.2%} +- {np.std(mtu, ddof=1):.2%} (SD), so the published mean is "
+        f"{z:+.1f} SD away (gate: {MTU_SD_TOLERANCE:g} SD): "
         f"{'consistent' if ok_mtu else '**clear disagreement**'}.",
         f"- Peak fibre strain while active: Fiorentino 2014 (fiorentino2014) reported a peak "
         f"local strain of {FIORENTINO_2014_LOCAL_PEAK:.2f} at maximal speed (the largest anywhere "
