@@ -411,6 +411,19 @@ def narrow_model(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def no_hip_extension_model(tmp_path_factory):
+    """sprinter_ja1 with bflh_r's stated hip-flexion domain starting at -10 deg: running's
+    hip extension (to -33 deg) leaves it, the assessments' test poses (hip 0 to 90 deg) do
+    not."""
+    ds = xr.load_dataset(MODELS_DIR / "sprinter_ja1.nc")
+    where = {"muscle": "bflh_r", "coordinate": "hip_flexion_r"}
+    ds["domain_lower"].loc[where] = np.radians(-10.0)
+    path = tmp_path_factory.mktemp("model") / "no_hip_extension.nc"
+    ds.to_netcdf(path)
+    return path
+
+
 def _narrow_simulate(motion, model, *extra):
     argv = _simulate(motion, *extra)
     argv[argv.index("sprinter_ja1")] = model
@@ -465,6 +478,36 @@ def test_drills_outside_the_geometry_are_refused_before_solving(
     err = refused(argv, capsys, folder=tmp_path, inputs=[ATHLETE, narrow_model],
                   needle="outside the fitted domain")  # fmt: skip
     assert "motions (" in err and "knee_angle_r = " in err and "for bflh_r" in err
+
+
+@pytest.mark.slow
+def test_rank_and_table_clamp_count_the_samples_in_their_headers(
+    tmp_path, no_hip_extension_model, capsys
+):
+    """With --out-of-domain clamp the ranking CSV's header, its out_of_domain column, the
+    table's variable and its HTML page say how many samples left the fitted geometry."""
+    model = no_hip_extension_model
+    common = ["--athlete", ATHLETE, "--model", model, "--out-of-domain", "clamp"]
+    csv = tmp_path / "r.csv"
+    argv = ["rank", "--date", "2026-11-23", "--drills", "running", "--no-max-safe", "--out", csv]
+    assert main([str(a) for a in argv + common]) == 0
+    lines = csv.read_text().splitlines()
+    header = next(x for x in lines if x.startswith("# out_of_domain: "))
+    counted = int(header.split()[2])
+    assert counted > 0 and "clamped onto its box" in header and "--out-of-domain clamp" in header
+    columns = next(x for x in lines if not x.startswith("#")).split(",")
+    row = next(x for x in lines if x.startswith("1,")).split(",")
+    assert 0 < int(row[columns.index("out_of_domain")]) <= counted
+    table = tmp_path / "t.nc"
+    argv = ["table", "build", "--drills", "running", "--intensities", "2", "--profiles", "1"]
+    assert main([str(a) for a in argv + common + ["--out", table]]) == 0
+    printed = capsys.readouterr().out
+    ds = xr.load_dataset(table)
+    assert ds["out_of_domain"].dims == ("drill", "intensity")
+    assert int(ds["out_of_domain"].sum()) > 0 and "clamped onto its box" in printed
+    page = tmp_path / "t.html"
+    assert main(["table", "export", str(table), "--html", str(page)]) == 0
+    assert f"Geometry: {ds.attrs['out_of_domain']}" in page.read_text()
 
 
 # --- already refused: kept that way ---------------------------------------------------------
