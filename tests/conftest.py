@@ -71,6 +71,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     # A table built here and on a 2-worker LocalCluster whose worker processes compile the
     # solver anew (minutes on 2 shared cores).
     "test_tables_distributed.py": ("slow",),
+    # Two `simulate` processes (float64 and float32) along the 9 m/s sprint (about a minute).
+    "test_float32.py": ("slow",),
     # One sprint solved whole and in pieces through the compliant fibre solver (minutes).
     "test_simulate_long.py": ("slow",),
     # Each check starts Python processes that import the package and compile (about 10 s each).

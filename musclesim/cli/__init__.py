@@ -3,8 +3,9 @@
 One module of this package per command (or family of commands): each defines
 ``register_cli(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
 parsed arguments and returning an exit code. The CLI is the top layer: it may import any part of
-the library, and no library module imports it. JAX runs in 64-bit here (the CLI is an
-edge of the program, so it may set global JAX options; the library never does).
+the library, and no library module imports it. JAX runs in 64-bit here unless ``--precision
+float32`` is given (the CLI is an edge of the program, so it may set global JAX options; the
+library never does).
 
 Errors a user can cause end in one line on stderr (exit status 2); a traceback only with
 ``musclesim --debug``. SIGTERM ends a command like Ctrl-C does, through ``finally`` blocks, so
@@ -51,6 +52,9 @@ _COMMANDS = (
     tables,
 )
 
+#: What ``--precision`` accepts: JAX's 64-bit mode on or off for the whole command.
+PRECISIONS = ("float64", "float32")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -59,6 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--debug", action="store_true", help="show the full traceback of an error (bug reports)"
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float64",
+        help="floating-point precision of every computation (default float64; float32 is what "
+        "GPUs run fastest; its difference from float64 is measured by "
+        "`python -m experiments.float32_simulate`)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for command in _COMMANDS:
@@ -71,10 +83,11 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    jax.config.update("jax_enable_x64", True)
-    enable_compilation_cache()  # a command's second run reads its compiled programs from disk
     parser = build_parser()
     args = parser.parse_args(argv)
+    # before the first array is made: JAX fixes an array's precision when it creates it
+    jax.config.update("jax_enable_x64", args.precision == "float64")
+    enable_compilation_cache()  # a command's second run reads its compiled programs from disk
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
     prefix = f"musclesim {args.command}"
