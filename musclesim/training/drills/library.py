@@ -27,7 +27,9 @@ Intensity. Every drill has one primary intensity variable (name, unit, min, max,
 drill file may be given as ``{at_min = a, at_max = b}``: it is then linear in intensity from
 ``a`` at the drill's minimum to ``b`` at its maximum (an assumption stated per drill). Durations
 may also be ``"intensity"`` (the intensity is that duration, e.g. an eccentric tempo in s) and
-``"freefall"`` (√(2h/g) with h = intensity in m, the drop jump's fall).
+``"freefall"`` (√(2h/g) with h = intensity in m, the drop jump's fall). An excitation level may
+also be piecewise linear in the intensity, ``{at = [x0, x1, ...], value = [v0, v1, ...]}`` (held
+at the end values beyond the first and last x), for levels derived at several intensities.
 
 Further intensity dimensions. A drill may declare ``[[dimensions]]`` that regress it besides the
 primary intensity (:class:`Dimension`; :attr:`Drill.dimensions` lists the primary first). Their
@@ -402,6 +404,28 @@ def _number_spec(value, *, path: Path, field: str, allow: Sequence[str] = ()):
 
 
 _LINEAR_IN_DIMENSION = {"at_min", "at_max", "dimension"}
+_PIECEWISE = {"at", "value"}
+
+
+def _piecewise_spec(value: Mapping, *, path: Path, field: str) -> dict:
+    """Validate a level piecewise linear in the primary intensity, ``{at = [x0, x1, ...],
+    value = [v0, v1, ...]}`` (x strictly increasing; held at the end values beyond them), the
+    form of levels derived at several intensities where one line does not fit them."""
+    at, val = value["at"], value["value"]
+    if not (isinstance(at, list) and isinstance(val, list) and len(at) == len(val) >= 2):
+        raise InputError(
+            f"{dict(value)!r}",
+            path=path,
+            field=field,
+            expected="{at = [x0, x1, ...], value = [v0, v1, ...]}: lists of equal length >= 2",
+        )
+    xs = [_number_spec(x, path=path, field=f"{field}.at[{i}]") for i, x in enumerate(at)]
+    vs = [_number_spec(v, path=path, field=f"{field}.value[{i}]") for i, v in enumerate(val)]
+    if any(b <= a for a, b in zip(xs, xs[1:], strict=False)):
+        raise InputError(
+            f"at = {at!r}", path=path, field=f"{field}.at", expected="strictly increasing values"
+        )
+    return {"at": tuple(xs), "value": tuple(vs)}
 
 
 def _joint_key(key: str) -> tuple[str, str | None] | None:
@@ -491,8 +515,12 @@ def _levels(table, *, path: Path, field: str) -> dict:
                 expected="a group or muscle of musclesim.core.groups.GROUPS (optionally _r/_l), "
                 "or default",
             )
-        spec = _number_spec(value, path=path, field=f"{field}.{key}")
-        values = [spec["at_min"], spec["at_max"]] if isinstance(spec, Mapping) else [spec]
+        if isinstance(value, Mapping) and set(value) == _PIECEWISE:
+            spec = _piecewise_spec(value, path=path, field=f"{field}.{key}")
+            values = list(spec["value"])
+        else:
+            spec = _number_spec(value, path=path, field=f"{field}.{key}")
+            values = [spec["at_min"], spec["at_max"]] if isinstance(spec, Mapping) else [spec]
         if any(not (0.0 <= v <= 1.0) for v in values):
             raise InputError(
                 f"level {value!r}", path=path, field=f"{field}.{key}", expected="levels in [0, 1]"
@@ -1081,8 +1109,15 @@ def _eval(
 ) -> float:
     """A spec's value at ``intensity`` and ``settings`` (checked values of the further
     dimensions, :meth:`Drill.check_settings`; defaults when None): a number, linear
-    ``{at_min, at_max}`` in the intensity or in the ``dimension`` it names, ``"intensity"``,
+    ``{at_min, at_max}`` in the intensity or in the ``dimension`` it names, piecewise linear
+    ``{at, value}`` in the intensity (an excitation level), ``"intensity"``,
     ``"freefall"`` (√(2h/g), h = intensity in m) or a dimension's name (its value)."""
+    if isinstance(spec, Mapping) and "at" in spec:
+        xs, vs = spec["at"], spec["value"]
+        x = min(max(float(intensity), xs[0]), xs[-1])
+        k = next(i for i in range(1, len(xs)) if x <= xs[i])
+        w = (x - xs[k - 1]) / (xs[k] - xs[k - 1])
+        return (1.0 - w) * vs[k - 1] + w * vs[k]
     if isinstance(spec, Mapping):
         if "dimension" in spec:
             dim = next(d for d in drill.extra_dimensions if d.name == spec["dimension"])
