@@ -26,7 +26,9 @@ derivative on the piece the nominal point lies on; a finite difference checks it
 step that stays on that piece.
 
 Sobol indices assume independent factors: the AB_i matrices mix columns of two independent
-samples, which breaks any correlation between the factors the sampler draws.
+samples, which would break a correlation between factors. Correlated parameters are therefore
+analysed as one group, swapped together (:func:`correlated_groups`), and each group's index is
+that of the group.
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ from ...motion.gait import detect_events, time_to_phase
 from ...motion.processing import match_coordinates
 from ...motion.read import read_motion
 from ...muscle.implicit import substeps_for
+from ...muscle.metrics import MuscleMetrics
 from ...muscle.parameters import FIELDS, MuscleParameters
-from ...pipeline.evaluate import evaluate
+from ...pipeline.evaluate import Evaluation, evaluate
 from ...pipeline.simulate import coordinate_types
 from ..criteria import CRITERIA, CRITERION_NAMES
 from ..rank import AthleteModel, Case, case_inputs
@@ -223,6 +226,41 @@ def motion_scenario(
     )
 
 
+def scenario_evaluation(
+    scenario: Scenario,
+    parameters: MuscleParameters | None = None,
+    coordinates: Mapping[str, jax.Array] | None = None,
+    **solver_options,
+) -> Evaluation:
+    """The :class:`~musclesim.pipeline.evaluate.Evaluation` of ``scenario`` (the arguments of
+    :func:`scenario_criteria`), arrays ``batch + (1, T)`` (one muscle)."""
+    params = scenario.parameters if parameters is None else parameters
+    q = scenario.coordinates if coordinates is None else coordinates
+    shape = jnp.broadcast_shapes(params.shape, *(jnp.shape(v)[:-1] for v in q.values()))
+    params = jax.tree.map(lambda x: jnp.broadcast_to(x, shape)[..., None], params)
+    q = {c: jnp.broadcast_to(jnp.asarray(v), (*shape, scenario.time.size)) for c, v in q.items()}
+    solver_options = {"substeps": scenario.substeps, **solver_options}
+    return evaluate(
+        scenario.geometry,
+        params,
+        scenario.time,
+        q,
+        length_scale=scenario.length_scale,
+        excitation=jnp.asarray(scenario.excitation)[None, :],
+        counted=jnp.asarray(scenario.counted)[None, :],
+        **solver_options,
+    )
+
+
+def criteria_of(scenario: Scenario, metrics: MuscleMetrics) -> jax.Array:
+    """The criteria of ``scenario`` from its metrics, ``batch + (criterion,)``:
+    ``active_negative_work`` divided by the repetitions the counted samples hold."""
+    values = [getattr(metrics, c)[..., 0] for c in CRITERION_NAMES]
+    k = CRITERION_NAMES.index("active_negative_work")
+    values[k] = values[k] / scenario.repetitions
+    return jnp.stack(values, axis=-1)
+
+
 def scenario_criteria(
     scenario: Scenario,
     parameters: MuscleParameters | None = None,
@@ -236,26 +274,8 @@ def scenario_criteria(
     ``coordinates`` (default: the scenario's) ``batch + (T,)``. Pure JAX: differentiable with
     respect to both.
     """
-    params = scenario.parameters if parameters is None else parameters
-    q = scenario.coordinates if coordinates is None else coordinates
-    shape = jnp.broadcast_shapes(params.shape, *(jnp.shape(v)[:-1] for v in q.values()))
-    params = jax.tree.map(lambda x: jnp.broadcast_to(x, shape)[..., None], params)
-    q = {c: jnp.broadcast_to(jnp.asarray(v), (*shape, scenario.time.size)) for c, v in q.items()}
-    solver_options = {"substeps": scenario.substeps, **solver_options}
-    result = evaluate(
-        scenario.geometry,
-        params,
-        scenario.time,
-        q,
-        length_scale=scenario.length_scale,
-        excitation=jnp.asarray(scenario.excitation)[None, :],
-        counted=jnp.asarray(scenario.counted)[None, :],
-        **solver_options,
-    )
-    values = [getattr(result.metrics, c)[..., 0] for c in CRITERION_NAMES]
-    k = CRITERION_NAMES.index("active_negative_work")
-    values[k] = values[k] / scenario.repetitions
-    return jnp.stack(values, axis=-1)
+    result = scenario_evaluation(scenario, parameters, coordinates, **solver_options)
+    return criteria_of(scenario, result.metrics)
 
 
 def _attrs(scenario: Scenario, **more) -> dict:
@@ -358,14 +378,38 @@ def _evaluate_batched(
     return np.concatenate(out)
 
 
-def independent_sampler(model: UncertaintyModel | None = None):
-    """``sampler(key, n) -> {parameter: factor [n]}`` drawing each parameter of the uncertainty
-    model (default: :func:`~musclesim.training.uncertainty.model.load_uncertainty`'s) from its
-    own spread, independently: the factors :func:`sobol_indices` needs, since its design
-    breaks correlations (the model's coupling of l_opt and l_ts is left out)."""
+def model_sampler(model: UncertaintyModel | None = None):
+    """``sampler(key, n) -> {parameter: factor [n]}`` of the uncertainty model (default:
+    :func:`~musclesim.training.uncertainty.model.load_uncertainty`'s), correlations included
+    (:func:`~musclesim.training.uncertainty.model.sample_factors`)."""
     model = load_uncertainty() if model is None else model
-    marginal = dataclasses.replace(model, correlations=())
-    return lambda key, n: sample_factors(marginal, key, n)
+    return lambda key, n: sample_factors(model, key, n)
+
+
+def correlated_groups(model: UncertaintyModel | None = None) -> tuple[tuple[str, ...], ...]:
+    """The uncertainty model's parameters in groups independent of each other: each group a
+    connected set of nonzero correlations (the default model couples l_opt and l_ts, whose sum
+    the geometry fixes), the others alone. :func:`sobol_indices` swaps a group as a whole, so
+    the sampled joint distribution is kept: drawn apart, a short fibre with a short tendon can
+    ask the fibre to stretch beyond the force-length curves' range."""
+    model = load_uncertainty() if model is None else model
+    names = list(model.parameter_names)
+    c = model.correlation_matrix()
+    group = list(range(len(names)))
+
+    def root(i):
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            if c[i, j] != 0:
+                group[root(j)] = root(i)
+    out: dict[int, list[str]] = {}
+    for i, name in enumerate(names):
+        out.setdefault(root(i), []).append(name)
+    return tuple(tuple(g) for g in out.values())
 
 
 def sobol_estimates(
@@ -414,7 +458,7 @@ def sobol_indices(
     *,
     key: jax.Array,
     apply: Callable = apply_factors,
-    names: Sequence[str] | None = None,
+    groups: Sequence[Sequence[str]] | None = None,
     bootstrap: int = 500,
     confidence: float = 0.9,
     batch: int = 64,
@@ -432,7 +476,10 @@ def sobol_indices(
         apply: ``apply(parameters, factors) -> MuscleParameters`` with a leading ``[m]``
             axis on the sampled leaves (default
             :func:`~musclesim.training.uncertainty.model.apply_factors`: multiplicative).
-        names: the factors analysed (default: every one the sampler draws).
+        groups: the factors analysed, as groups of parameters swapped together between the
+            two samples (:func:`correlated_groups` for a sampler with correlations); default:
+            every parameter the sampler draws, alone. A group's label joins its names by
+            ``+``.
         bootstrap: resamples of the ``n`` rows for the intervals.
         confidence: central probability of the intervals.
         batch: parameter sets per evaluation.
@@ -450,13 +497,14 @@ def sobol_indices(
     key_a, key_b, key_boot = jax.random.split(key, 3)
     a = {k: np.asarray(v, dtype=float) for k, v in sampler(key_a, n).items()}
     b = {k: np.asarray(v, dtype=float) for k, v in sampler(key_b, n).items()}
-    names = list(names or a)
-    missing = [k for k in names if k not in a]
+    groups = [tuple(g) for g in (groups or [(k,) for k in a])]
+    missing = [k for g in groups for k in g if k not in a]
     if missing:
         raise InputError(
-            f"the sampler draws no {missing}", field="names", expected=f"names among {list(a)}"
+            f"the sampler draws no {missing}", field="groups", expected=f"names among {list(a)}"
         )
-    designs = [a, b] + [{**a, name: b[name]} for name in names]
+    names = ["+".join(g) for g in groups]
+    designs = [a, b] + [{**a, **{k: b[k] for k in g}} for g in groups]
     factors = {k: np.concatenate([d[k] for d in designs]) for k in a}
     values = _evaluate_batched(
         scenario, apply(scenario.parameters, factors), batch, **solver_options

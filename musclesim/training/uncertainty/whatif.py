@@ -11,10 +11,16 @@ A technique change is a smooth bump added to one joint-angle trajectory of a
 every cycle. ``A`` (rad) is the technique variable, in the coordinate's own sign convention
 (the model's: hip flexion +; the knee's sign depends on the model family, DESIGN.md).
 
-:func:`technique_whatif` predicts each criterion's change from its gradient (the directional
-derivative A dc/dA at A = 0, one reverse pass through the whole chain) and confirms it by
-simulating the changed motion. :func:`smallest_change` finds the smallest |A| that brings one
-criterion to a limit by a safeguarded Newton iteration on A (every iterate re-simulated, its
+:func:`technique_whatif` predicts each criterion's change from derivatives and confirms it by
+simulating the changed motion. One forward-mode pass through the whole chain gives the
+derivative with respect to A of every time series of the fibre solution; the prediction is the
+criteria of the linearised time series (each sample moved by A times its derivative, then the
+criteria's own maxima, masks and integrals). It differs from the criterion's own directional
+derivative A dc/dA (also reported) where the change moves a maximum to another sample: the
+directional derivative holds only while the same sample attains it (a change that lowers the
+peak hamstring length inside the window lowers the criterion only until the peak moves to a
+sample the window barely changes). :func:`smallest_change` finds the smallest |A| that brings
+one criterion to a limit by a safeguarded Newton iteration on A (every iterate re-simulated, its
 derivative from the gradient), or says that no change within the search bound does.
 """
 
@@ -30,10 +36,18 @@ import numpy as np
 import xarray as xr
 
 from ...core.errors import InputError
+from ...muscle.metrics import fiber_metrics
 from ...pipeline.evaluate import mtu_lengths
 from ..criteria import CRITERIA, CRITERION_NAMES
 from ..rank import AthleteModel, reference_peaks, today_limits
-from .sensitivity import DEG, Scenario, _attrs, scenario_criteria
+from .sensitivity import (
+    DEG,
+    Scenario,
+    _attrs,
+    criteria_of,
+    scenario_criteria,
+    scenario_evaluation,
+)
 
 #: Largest technique change (rad) a what-if takes: a quarter turn of a joint is a different
 #: movement, not a technique cue, and a larger number is most likely degrees given as radians.
@@ -41,8 +55,10 @@ MAX_CHANGE_RAD = math.pi / 2
 #: Default search bound of :func:`smallest_change` (rad): a search bound, not a measurement;
 #: a change beyond it is reported as not reachable within it (change it with ``max_change``).
 DEFAULT_MAX_CHANGE_RAD = 10 * DEG
-#: Relative tolerance of :func:`smallest_change` below the limit: the change found brings the
-#: criterion to within this fraction under the limit (never over it).
+#: Tolerance of :func:`smallest_change`, as a fraction of the reduction needed (criterion at no
+#: change minus the limit): the change found brings the criterion under the limit by at most
+#: this fraction of that reduction (never over it), so that a criterion that changes slowly
+#: with the technique is not overshot by a large change.
 LIMIT_RTOL = 1e-3
 
 
@@ -143,6 +159,29 @@ def _criteria_and_slope(scenario, coordinate, bump, amplitude, **solver_options)
     return np.asarray(f(amplitude)), np.asarray(jax.jacrev(f)(amplitude))
 
 
+def _linearised(scenario, coordinate, bump, change, **solver_options):
+    """(criteria [C], their derivative dc/dA [C], the criteria of the time series linearised
+    to ``change`` [C]) at A = 0, from one forward-mode pass."""
+
+    def evaluation(a):
+        q = _changed(scenario, coordinate, bump, a)
+        return scenario_evaluation(scenario, None, q, **solver_options)
+
+    zero, one = jnp.asarray(0.0), jnp.asarray(1.0)
+    ev, tangent = jax.jvp(evaluation, (zero,), (one,))
+    moved = jax.tree.map(
+        lambda x, dx: x + change * dx if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x,
+        ev.solution,
+        tangent.solution,
+    )
+    metrics = fiber_metrics(moved, ev.upright_length, counted=jnp.asarray(scenario.counted)[None])
+    return (
+        np.asarray(criteria_of(scenario, ev.metrics)),
+        np.asarray(criteria_of(scenario, tangent.metrics)),
+        np.asarray(criteria_of(scenario, metrics)),
+    )
+
+
 def technique_whatif(
     scenario: Scenario, coordinate: str, change: float, window, **solver_options
 ) -> xr.Dataset:
@@ -150,7 +189,8 @@ def technique_whatif(
     phase ``window`` (a, b) of each cycle (module docstring).
 
     Returns a Dataset over ``criterion``: ``base`` (the criterion of the scenario),
-    ``predicted_change`` (change x dc/dA at A = 0, from the gradient), ``resimulated_change``
+    ``predicted_change`` (the criteria of the linearised time series minus ``base``, module
+    docstring), ``derivative_change`` (change x dc/dA at A = 0), ``resimulated_change``
     (the changed motion simulated), ``prediction_error`` (predicted - resimulated) and
     ``relative_error`` (|error| / |resimulated change|; 0 where both are 0, ``inf`` where
     only the prediction is not). Attributes record the coordinate, change (rad and deg),
@@ -167,13 +207,13 @@ def technique_whatif(
             expected="a window of the cycle that the counted samples pass through",
         )
     _check_domain(scenario, coordinate, bump, change)
-    base, slope = _criteria_and_slope(scenario, coordinate, bump, 0.0, **solver_options)
+    base, derivative, linearised = _linearised(scenario, coordinate, bump, change, **solver_options)
     changed = np.asarray(
         scenario_criteria(
             scenario, None, _changed(scenario, coordinate, bump, change), **solver_options
         )
     )
-    predicted = change * slope
+    predicted = linearised - base
     resimulated = changed - base
     error = predicted - resimulated
     relative = np.where(
@@ -181,15 +221,16 @@ def technique_whatif(
         np.abs(error) / np.where(resimulated != 0, np.abs(resimulated), 1.0),
         np.where(error == 0, 0.0, np.inf),
     )
-    units = {"units": None}
-    data = {}
-    for name, values, long in (
-        ("base", base, "criterion of the motion as given"),
-        ("predicted_change", predicted, "change predicted from the gradient"),
-        ("resimulated_change", resimulated, "change of the re-simulated changed motion"),
-        ("prediction_error", error, "predicted minus re-simulated change"),
-    ):
-        data[name] = ("criterion", values, {"long_name": long, **units})
+    data = {
+        name: ("criterion", values, {"long_name": f"{long} (unit: criterion_unit)"})
+        for name, values, long in (
+            ("base", base, "criterion of the motion as given"),
+            ("predicted_change", predicted, "criteria of the linearised time series - base"),
+            ("derivative_change", change * derivative, "change x the directional derivative"),
+            ("resimulated_change", resimulated, "change of the re-simulated changed motion"),
+            ("prediction_error", error, "predicted minus re-simulated change"),
+        )
+    }
     data["relative_error"] = (
         "criterion",
         relative,
@@ -197,9 +238,6 @@ def technique_whatif(
     )
     data["criterion_unit"] = ("criterion", np.asarray([c.unit for c in CRITERIA], dtype=object))
     data["bump"] = ("time", bump, {"units": "1", "long_name": "change per unit amplitude"})
-    for v in data.values():
-        if isinstance(v[2], dict) and v[2].get("units") is None:
-            v[2].pop("units")
     return xr.Dataset(
         data,
         coords={
@@ -212,8 +250,9 @@ def technique_whatif(
             change_rad=change,
             change_deg=change / DEG,
             phase_window=f"{window[0]:g}:{window[1]:g}",
-            method="raised-cosine bump over the phase window; prediction = directional "
-            "derivative by reverse-mode gradient; confirmed by simulating the changed motion",
+            method="raised-cosine bump over the phase window; prediction = the criteria of "
+            "the time series linearised by one forward-mode pass; confirmed by simulating the "
+            "changed motion",
         ),
     )
 
@@ -264,8 +303,9 @@ def smallest_change(
     other side when that side's bound is not enough but the other's is): a Newton iteration
     on A whose every iterate is re-simulated and whose slope is the gradient there,
     safeguarded by the bracket [last A over the limit, first A within it] (a step leaving the
-    bracket bisects it). It stops at an A whose criterion lies within ``LIMIT_RTOL`` below the
-    limit, or returns the bracket's admissible end after ``max_iterations``.
+    bracket bisects it). It stops at an A whose criterion lies under the limit by at most
+    ``LIMIT_RTOL`` of the reduction needed, or returns the bracket's admissible end after
+    ``max_iterations``.
     """
     _check_coordinate(scenario, coordinate)
     if criterion not in CRITERION_NAMES:
@@ -327,7 +367,8 @@ def smallest_change(
     lo = 0.0
     hi, c_hi = max_change, c_end
     a, c, g = (0.0, c0, g0 * side) if side == sides[0] else (hi, c_hi, g_end * side)
-    target = limit * (1.0 - 0.5 * LIMIT_RTOL)
+    tolerance = LIMIT_RTOL * (c0 - limit)
+    target = limit - 0.5 * tolerance
     for _ in range(max_iterations):
         step = a - (c - target) / g if g != 0 else -1.0
         a = step if lo < step < hi else 0.5 * (lo + hi)
@@ -335,7 +376,7 @@ def smallest_change(
         g *= side
         if c <= limit:
             hi, c_hi = a, c
-            if c >= limit * (1.0 - LIMIT_RTOL):
+            if c >= limit - tolerance:
                 break
         else:
             lo = a
@@ -375,7 +416,7 @@ def whatif_table(ds: xr.Dataset) -> str:
         f"{ds.attrs['scenario']}: {ds.attrs['coordinate']} {float(ds.attrs['change_deg']):+.3g} "
         f"deg over phase {ds.attrs['phase_window']}",
         f"{'criterion':30s} {'unit':>4s} {'base':>11s} {'predicted':>11s} {'re-simulated':>13s} "
-        f"{'rel. error':>10s}",
+        f"{'rel. error':>10s} {'A dc/dA':>11s}",
     ]
     for c in CRITERIA:
         r = ds.sel(criterion=c.name)
@@ -383,7 +424,8 @@ def whatif_table(ds: xr.Dataset) -> str:
         lines.append(
             f"{c.name:30s} {c.unit:>4s} {float(r['base']):11.4g} "
             f"{float(r['predicted_change']):+11.4g} {float(r['resimulated_change']):+13.4g} "
-            f"{'-' if not math.isfinite(rel) else f'{100 * rel:.2f} %':>10s}"
+            f"{'-' if not math.isfinite(rel) else f'{100 * rel:.2f} %':>10s} "
+            f"{float(r['derivative_change']):+11.4g}"
         )
     return "\n".join(lines)
 
@@ -394,12 +436,15 @@ def whatif_csv(ds: xr.Dataset, result: SmallestChange | None = None) -> str:
     header = [f"# {k}: {v}" for k, v in ds.attrs.items()]
     if result is not None:
         header += [f"# smallest change: {result.words}"]
-    rows = ["criterion,unit,base,predicted_change,resimulated_change,relative_error"]
+    rows = [
+        "criterion,unit,base,predicted_change,resimulated_change,relative_error,derivative_change"
+    ]
     for c in CRITERIA:
         r = ds.sel(criterion=c.name)
         rows.append(
             f"{c.name},{c.unit},{float(r['base']):.8g},{float(r['predicted_change']):.8g},"
-            f"{float(r['resimulated_change']):.8g},{float(r['relative_error']):.6g}"
+            f"{float(r['resimulated_change']):.8g},{float(r['relative_error']):.6g},"
+            f"{float(r['derivative_change']):.8g}"
         )
     return "\n".join(header + rows) + "\n"
 
