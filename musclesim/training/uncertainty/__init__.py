@@ -1,7 +1,8 @@
 """How sure a verdict is: the uncertainty model (:mod:`.model`: muscle parameters, joint angles
 and excitation, every spread with its source), the Monte Carlo through the evaluation chain with
 the probability that each criterion exceeds today's limit (:mod:`.montecarlo`) and its figure
-(:mod:`.plot`)."""
+(:mod:`.plot`); the criteria's sensitivities to the parameters and the joint angles
+(:mod:`.sensitivity`) and technique what-ifs (:mod:`.whatif`)."""
 
 from .model import (
     KINDS as KINDS,
@@ -25,3 +26,22 @@ from .montecarlo import (
     write_uncertainty_csv as write_uncertainty_csv,
 )
 from .plot import plot_uncertainty as plot_uncertainty
+from .sensitivity import (
+    Scenario as Scenario,
+    correlated_groups as correlated_groups,
+    drill_scenario as drill_scenario,
+    local_sensitivities as local_sensitivities,
+    model_sampler as model_sampler,
+    motion_scenario as motion_scenario,
+    parameter_ranking as parameter_ranking,
+    scenario_criteria as scenario_criteria,
+    sobol_estimates as sobol_estimates,
+    sobol_indices as sobol_indices,
+)
+from .whatif import (
+    SmallestChange as SmallestChange,
+    phase_bump as phase_bump,
+    smallest_change as smallest_change,
+    technique_whatif as technique_whatif,
+    todays_limit as todays_limit,
+)
