@@ -20,8 +20,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from musclesim import load_model
 from musclesim.cli import main
-from musclesim.core.errors import InputError
+from musclesim.core.errors import InputError, OutOfDomainError
 from musclesim.core.io import MODELS_DIR, atomic_path, check_output, sha256_file
 from musclesim.motion.read import read_motion
 from musclesim.motion.storage import (
@@ -31,6 +32,7 @@ from musclesim.motion.storage import (
     last_row_ratio,
     write_storage,
 )
+from musclesim.training.capacity import force_from_knee_flexor_torque, range_test_strain
 
 SPRINT = "kinematics/nimblephysics_dorn2012_sprinter/run0900cms.mot"
 TREADMILL = "kinematics/nimblephysics_hamner2013_running/run300_ik.mot"
@@ -534,3 +536,23 @@ def test_unknown_motion_extension_stays_refused(tmp_path, capsys):
     motion.write_text("time\n")
     refused(_simulate(motion), capsys, folder=tmp_path, inputs=[motion],
             needle="unknown motion file extension")  # fmt: skip
+
+
+def test_assessment_pose_outside_the_geometry_follows_the_policy():
+    """A pain-free range or strength test at an angle beyond the model's fitted geometry is
+    refused under the commands' default, naming the test; clamp takes the bounded extension."""
+    geometry = load_model("sprinter_ja1")  # bflh_r fitted to 120 deg of hip flexion
+    with pytest.raises(OutOfDomainError, match=r"range test slr at 150 deg.*hip_flexion_r"):
+        range_test_strain(geometry, "bflh_r", "slr", 150.0, out_of_domain="refuse")
+    inside = range_test_strain(geometry, "bflh_r", "slr", 110.0, out_of_domain="refuse")
+    beyond = range_test_strain(geometry, "bflh_r", "slr", 150.0, out_of_domain="clamp")
+    assert 0 < inside < beyond < 1  # bounded, longer than at the edge of the fit
+    with pytest.raises(OutOfDomainError, match=r"knee-flexor strength test at hip 150 deg"):
+        force_from_knee_flexor_torque(
+            geometry,
+            "bflh_r",
+            100.0,
+            hip_flexion_deg=150.0,
+            knee_flexion_deg=30.0,
+            out_of_domain="refuse",
+        )

@@ -129,7 +129,11 @@ def run(args) -> int:
             expected=f"a table computed for {expected_muscle}",
         )
     am = athlete_model(athlete, args.model)
-    geometry = {"geometry": load_model(args.model), "length_scale": am.length_scale}
+    geometry = {
+        "geometry": load_model(args.model),
+        "length_scale": am.length_scale,
+        "out_of_domain": args.out_of_domain,
+    }
     if args.previous is not None:
         previous = read_plan(args.previous, athlete, metrics, policy=policy)
         if args.weeks != previous.weeks:

@@ -46,8 +46,9 @@ import math
 import jax.numpy as jnp
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, OutOfDomainError
 from ..muscle.state import initial_norm_tendon_force
+from ..pipeline.evaluate import check_domain
 
 #: The pose of each pain-free range test: test -> (hip flexion deg or None for "the measured
 #: angle", knee flexion deg or None for "the measured angle").
@@ -140,17 +141,41 @@ def pose(
     return q
 
 
+def _domain_policy(model, q, out_of_domain: str, what: str) -> str:
+    """The policy to evaluate a single assessment pose ``q`` with: under ``"refuse"`` a pose
+    outside the fitted geometry raises here, naming the assessment (``what``), the coordinates
+    and the fitted ranges; ``"clamp"`` evaluates the bounded extension without a warning, as
+    the commands' ``--out-of-domain clamp`` does for the drills."""
+    if out_of_domain == "refuse":
+        try:
+            check_domain(model, {c: np.asarray(v)[None] for c, v in q.items()})
+        except OutOfDomainError as error:
+            raise OutOfDomainError(
+                f"{what}: {error.problem}", field=error.field, expected=error.expected
+            ) from None
+        return "warn"
+    return out_of_domain
+
+
 def pose_mtu_strain(
-    geometry, muscle: str, *, hip_flexion_deg: float, knee_flexion_deg: float
+    geometry,
+    muscle: str,
+    *,
+    hip_flexion_deg: float,
+    knee_flexion_deg: float,
+    out_of_domain: str = "warn",
 ) -> float:
-    """``mtu_strain`` of ``muscle`` at a hip/knee pose (every other coordinate upright)."""
+    """``mtu_strain`` of ``muscle`` at a hip/knee pose (every other coordinate upright); a pose
+    outside the fitted geometry follows ``out_of_domain`` (:func:`_domain_policy`)."""
 
     def compute():
         model = _knee_model(geometry, muscle)
         q = pose(model, muscle, hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg)
-        return float(model.mtu_strain(q)[model.muscle_index(muscle)])
+        what = f"pose hip {hip_flexion_deg:g} deg, knee {knee_flexion_deg:g} deg"
+        policy = _domain_policy(model, q, out_of_domain, what)
+        return float(model.mtu_strain(q, out_of_domain=policy)[model.muscle_index(muscle)])
 
-    key = ("strain", muscle, float(hip_flexion_deg), float(knee_flexion_deg))
+    key = ("strain", muscle, float(hip_flexion_deg), float(knee_flexion_deg), out_of_domain)
     return _cached(geometry, key, compute)
 
 
@@ -167,12 +192,27 @@ def range_test_pose(test: str, angle_deg: float) -> tuple[float, float]:
     return (angle_deg if hip is None else hip, angle_deg if knee is None else knee)
 
 
-def range_test_strain(geometry, muscle: str, test: str, angle_deg: float) -> float:
+def range_test_strain(
+    geometry, muscle: str, test: str, angle_deg: float, *, out_of_domain: str = "warn"
+) -> float:
     """MTU strain of ``muscle`` at the end of a pain-free range test (see the module
     docstring): ``ake`` at hip 90 deg and knee ``angle_deg``; ``slr``/``h_test`` at hip
-    ``angle_deg`` and knee straight."""
+    ``angle_deg`` and knee straight. ``out_of_domain`` as :func:`pose_mtu_strain`."""
     hip, knee = range_test_pose(test, angle_deg)
-    return pose_mtu_strain(geometry, muscle, hip_flexion_deg=hip, knee_flexion_deg=knee)
+    try:
+        return pose_mtu_strain(
+            geometry,
+            muscle,
+            hip_flexion_deg=hip,
+            knee_flexion_deg=knee,
+            out_of_domain=out_of_domain,
+        )
+    except OutOfDomainError as error:
+        raise OutOfDomainError(
+            f"range test {test} at {angle_deg:g} deg, {error.problem}",
+            field=f"assessments.range.{test}",
+            expected=error.expected,
+        ) from None
 
 
 def knee_flexor_share(
@@ -183,6 +223,7 @@ def knee_flexor_share(
     knee_flexion_deg: float,
     ankle_deg: float = 0.0,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> tuple[float, float, float]:
     """``(share, moment_arm, flexor_torque_per_unit)`` of ``muscle`` in a maximal isometric
     knee-flexor contraction at the pose (module docstring).
@@ -197,16 +238,17 @@ def knee_flexor_share(
         raise InputError(
             f"length scale {length_scale!r}", field="length_scale", expected="a positive ratio"
         )
-    key = ("share", muscle, float(hip_flexion_deg), float(knee_flexion_deg), float(ankle_deg))
+    angles = (float(hip_flexion_deg), float(knee_flexion_deg), float(ankle_deg))
+    key = ("share", muscle, *angles, out_of_domain)
     share, arm, per_unit = _cached(
         geometry,
         key,
-        lambda: _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg),
+        lambda: _share(geometry, muscle, *angles, out_of_domain),
     )
     return share, arm * length_scale, per_unit * length_scale
 
 
-def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg):
+def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg, out_of_domain):
     """:func:`knee_flexor_share` at ``length_scale`` 1 (on the knee-crossing muscles)."""
     _, knee, _, sign = _side_coordinates(geometry, muscle)
     geometry = _knee_model(geometry, muscle)
@@ -217,7 +259,11 @@ def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg):
         knee_flexion_deg=knee_flexion_deg,
         ankle_deg=ankle_deg,
     )
-    lengths, arms = geometry.mtu_length_and_moment_arm(q)
+    what = (
+        f"knee-flexor strength test at hip {hip_flexion_deg:g} deg, knee {knee_flexion_deg:g} deg"
+    )
+    policy = _domain_policy(geometry, q, out_of_domain, what)
+    lengths, arms = geometry.mtu_length_and_moment_arm(q, out_of_domain=policy)
     arm = np.asarray(arms[:, geometry.coordinates.index(knee)], dtype=float) * sign
     flexors = arm > _MIN_FLEXOR_ARM_M
     index = geometry.muscle_index(muscle)
@@ -245,9 +291,11 @@ def force_from_knee_flexor_torque(
     knee_flexion_deg: float,
     ankle_deg: float = 0.0,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> float:
     """Force (N) of ``muscle`` when the knee flexors together produce ``torque_nm`` (N m) in
-    an isometric test at the pose: ``torque x share / moment arm`` (module docstring)."""
+    an isometric test at the pose: ``torque x share / moment arm`` (module docstring); a pose
+    outside the fitted geometry follows ``out_of_domain`` (:func:`pose_mtu_strain`)."""
     if not torque_nm > 0:
         raise InputError(
             f"torque {torque_nm!r}", field="torque_nm", expected="a positive torque (N m)"
@@ -259,6 +307,7 @@ def force_from_knee_flexor_torque(
         knee_flexion_deg=knee_flexion_deg,
         ankle_deg=ankle_deg,
         length_scale=length_scale,
+        out_of_domain=out_of_domain,
     )
     return float(torque_nm / per_unit)
 
@@ -271,6 +320,7 @@ def force_from_nordic(
     lever_m: float,
     knee_flexion_deg: float,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> float:
     """Force (N) of ``muscle`` from a Nordic peak force ``force_n`` (N, at the ankle strap,
     one leg): knee torque ``force_n x lever_m`` shared as in
@@ -288,4 +338,5 @@ def force_from_nordic(
         hip_flexion_deg=0.0,
         knee_flexion_deg=knee_flexion_deg,
         length_scale=length_scale,
+        out_of_domain=out_of_domain,
     )

@@ -555,6 +555,7 @@ def today_limits(
         geometry=am.full_geometry,
         muscle=am.muscle,
         length_scale=am.length_scale,
+        out_of_domain=am.out_of_domain,
     )
 
 

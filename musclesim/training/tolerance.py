@@ -864,6 +864,7 @@ def todays_limits(
     geometry=None,
     muscle: str | None = None,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> CriterionLimits:
     """Today's limit of each tissue-load criterion, from the athlete's assessment log.
 
@@ -910,6 +911,10 @@ def todays_limits(
         muscle: the injured muscle's model name (default: from the athlete and the model
             family of ``geometry``).
         length_scale: athlete height / model height (moment arms scale with it).
+        out_of_domain: what an assessment pose outside the fitted geometry gets (a range-test
+            or strength-test angle beyond the model's fit): ``"refuse"`` names the assessment
+            and the ranges, ``"clamp"`` takes the bounded extension, ``"warn"`` (the library
+            default) warns.
     """
     policy = TolerancePolicy.default() if policy is None else policy
     refs = _check_references(references)
@@ -984,7 +989,11 @@ def todays_limits(
                 if t.test == "h_test":
                     sources.append("askling2010")
                 if geometry is not None:
-                    strains.append(range_test_strain(geometry, muscle, t.test, t.injured_deg))
+                    strains.append(
+                        range_test_strain(
+                            geometry, muscle, t.test, t.injured_deg, out_of_domain=out_of_domain
+                        )
+                    )
             f_range = min(factors)
             cells = ", ".join(
                 f"{t.test} {t.injured_deg:g} vs {t.uninjured_deg:g} deg (deficit "
@@ -1006,7 +1015,7 @@ def todays_limits(
             if hamstring:
                 strength_ratio, how = strong.strength_ratio()
                 force_capacity = _force_capacity(
-                    strong, athlete, geometry, muscle, length_scale, sources
+                    strong, athlete, geometry, muscle, length_scale, sources, out_of_domain
                 )
             else:
                 strength_ratio, how = strong.strength_ratio_given, "strength ratio as written"
@@ -1091,7 +1100,9 @@ def todays_limits(
     )
 
 
-def _force_capacity(assessment, athlete, geometry, muscle, length_scale, sources):
+def _force_capacity(
+    assessment, athlete, geometry, muscle, length_scale, sources, out_of_domain="warn"
+):
     """The injured muscle's isometric force (N) from the assessment's strength test through
     the model (None without geometry or without an absolute measurement)."""
     if geometry is None:
@@ -1106,6 +1117,7 @@ def _force_capacity(assessment, athlete, geometry, muscle, length_scale, sources
                 hip_flexion_deg=kf.hip_flexion_deg,
                 knee_flexion_deg=angle,
                 length_scale=length_scale,
+                out_of_domain=out_of_domain,
             )
             for angle, torque in zip(kf.knee_angles_deg, kf.injured_nm, strict=True)
         ]
@@ -1119,5 +1131,6 @@ def _force_capacity(assessment, athlete, geometry, muscle, length_scale, sources
             lever_m=LEG_LENGTH_FRACTION_OF_HEIGHT * athlete.height,
             knee_flexion_deg=assessment.nordic_knee_flexion_deg,
             length_scale=length_scale,
+            out_of_domain=out_of_domain,
         )
     return None

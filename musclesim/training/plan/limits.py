@@ -34,7 +34,15 @@ def table_references(metrics: xr.Dataset) -> dict[str, float]:
 
 
 def session_limits(
-    athlete, policy, metrics, day, readings, *, geometry=None, length_scale: float = 1.0
+    athlete,
+    policy,
+    metrics,
+    day,
+    readings,
+    *,
+    geometry=None,
+    length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> CriterionLimits:
     """The per-criterion limits of a session ``day``: a
     :class:`~musclesim.training.tolerance.CriterionLimits`.
@@ -57,6 +65,8 @@ def session_limits(
             end-range limit at the pain-free pose and the strength capacity (see
             :func:`~musclesim.training.tolerance.todays_limits`); without them the end-range
             limit scales the table's reference.
+        out_of_domain: what an assessment pose outside the fitted geometry gets (see
+            :func:`~musclesim.training.tolerance.todays_limits`).
     """
     pain, soreness = _reading_for(day, readings, policy.autoregulation_horizon_days)
     return todays_limits(
@@ -68,6 +78,7 @@ def session_limits(
         soreness=soreness,
         geometry=geometry,
         length_scale=length_scale,
+        out_of_domain=out_of_domain,
     )
 
 

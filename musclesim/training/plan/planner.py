@@ -21,13 +21,29 @@ from .types import DayLimits, Plan
 
 
 def day_limits(
-    athlete, policy, metrics, day, readings, *, geometry=None, length_scale=1.0
+    athlete,
+    policy,
+    metrics,
+    day,
+    readings,
+    *,
+    geometry=None,
+    length_scale=1.0,
+    out_of_domain: str = "warn",
 ) -> DayLimits:
     """A day's per-criterion limits (:func:`~.limits.session_limits`: the latest assessment
     on or before ``day``, else the grade's prior, under that day's pain reading; with the
-    athlete's ``geometry`` and ``length_scale``, the end-range limit at the pain-free pose)."""
+    athlete's ``geometry`` and ``length_scale``, the end-range limit at the pain-free pose,
+    whose pose outside the fitted geometry follows ``out_of_domain``)."""
     limits = session_limits(
-        athlete, policy, metrics, day, readings, geometry=geometry, length_scale=length_scale
+        athlete,
+        policy,
+        metrics,
+        day,
+        readings,
+        geometry=geometry,
+        length_scale=length_scale,
+        out_of_domain=out_of_domain,
     )
     basis = "; ".join(line.strip() for line in str(limits.basis).splitlines() if line.strip())
     return DayLimits(values={k: float(v) for k, v in limits.values.items()}, basis=basis)
@@ -47,6 +63,7 @@ def plan_progression(
     limits: Callable[[datetime.date], DayLimits] | None = None,
     geometry=None,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
     _history: FixedBefore | None = None,
     _readings: Sequence[tuple[datetime.date, float, float]] = (),
 ) -> Plan:
@@ -67,6 +84,8 @@ def plan_progression(
             assessments and the policy).
         geometry, length_scale: the athlete's geometry model and height scale for
             :func:`day_limits` (the end-range limit at the pain-free pose).
+        out_of_domain: what an assessment pose outside the fitted geometry gets
+            (:func:`~musclesim.training.tolerance.todays_limits`).
 
     Raises:
         PlanInfeasibleError: naming the rule that makes the programme infeasible.
@@ -96,6 +115,7 @@ def plan_progression(
                 readings,
                 geometry=geometry,
                 length_scale=length_scale,
+                out_of_domain=out_of_domain,
             )
 
     t0 = time.perf_counter()
@@ -126,6 +146,7 @@ def replan(
     limits: Callable[[datetime.date], DayLimits] | None = None,
     geometry=None,
     length_scale: float = 1.0,
+    out_of_domain: str = "warn",
 ) -> Plan:
     """Re-plan from ``from_date`` with a new assessment (``athlete``: the athlete re-read with
     its updated assessment log) or new pain/soreness scores.
@@ -156,6 +177,7 @@ def replan(
         limits=limits,
         geometry=geometry,
         length_scale=length_scale,
+        out_of_domain=out_of_domain,
         _history=FixedBefore(previous, from_date),
         _readings=readings,
     )
