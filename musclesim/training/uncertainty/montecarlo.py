@@ -17,7 +17,8 @@ Stages of :func:`monte_carlo` (for ``N`` samples and ``K`` cases):
    speed), drawn independently of the drills' (a drill's template and the running template
    are different motions with their own errors);
 3. every (case, sample) pair through :func:`~musclesim.pipeline.evaluate.evaluate` in chunks
-   of ``chunk`` members (a progress bar counts them);
+   of ``chunk`` members, case after case (a chunk may span two cases, so only the last chunk
+   is padded; a progress bar counts the evaluations);
 4. per sample, the reference of each criterion: its largest value over the reference runs
    with the same parameters (:func:`~musclesim.training.rank.running_envelope`'s rule).
 
@@ -209,33 +210,53 @@ def monte_carlo(
         drive = np.clip(inputs.excitation[m][None, :] * scale[:, None], 0.0, 1.0)
         return q, drive, scale, clipped
 
+    # a refusal guards the templates' poses (the ranking checks them before solving); the
+    # perturbed poses are held within the fitted box above, and an excluded region inside the
+    # box is continued as under "clamp"
+    policy = getattr(am, "out_of_domain", "warn")
+    out_of_domain = "clamp" if policy == "refuse" else policy
     fields = (*CRITERION_NAMES, "loads_muscle")
     out = {f: np.zeros((k, n)) for f in fields}
     scales = np.zeros((k, n))
     clipped_total = 0
-    bar = tqdm(total=k * n, desc="Monte Carlo", unit="eval", disable=not progress)
+    # every (case, sample) pair is one job, case-major; a chunk may span cases, so only the
+    # very last chunk is padded. A case's perturbations are drawn (for all its samples) when
+    # its first job comes up and dropped once its last job is done.
+    held: dict[int, tuple] = {}
+    total = k * n
+    bar = tqdm(total=total, desc="Monte Carlo", unit="eval", disable=not progress)
     try:
-        for m in range(k):
-            q, drive, scales[m], clipped = perturbed(m)
-            clipped_total += clipped
-            for start in range(0, n, chunk):
-                members = np.minimum(np.arange(start, start + chunk), n - 1)
-                keep = min(chunk, n - start)
-                result = evaluate(
-                    am.geometry,
-                    _batched_parameters(am.injured, factors, members),
-                    np.broadcast_to(inputs.time[m], (chunk, inputs.time.shape[1])),
-                    {c: v[members] for c, v in q.items()},
-                    length_scale=am.length_scale,
-                    excitation=drive[members][:, None, :],
-                    counted=np.broadcast_to(inputs.counted[m], (chunk, *inputs.counted.shape[1:])),
-                    **solver_options,
-                )
-                for f in fields:
-                    out[f][m, start : start + keep] = np.asarray(getattr(result.metrics, f))[
-                        :keep, 0
-                    ]
-                bar.update(keep)
+        for start in range(0, total, chunk):
+            jobs = np.minimum(np.arange(start, start + chunk), total - 1)
+            keep = min(chunk, total - start)
+            case_of, sample_of = jobs // n, jobs % n
+            for m in np.unique(case_of):
+                if m not in held:
+                    held[m] = perturbed(int(m))
+                    scales[m] = held[m][2]
+                    clipped_total += held[m][3]
+            q = {
+                c: np.stack([held[m][0][c][s] for m, s in zip(case_of, sample_of, strict=True)])
+                for c in coords
+            }
+            drive = np.stack([held[m][1][s] for m, s in zip(case_of, sample_of, strict=True)])
+            result = evaluate(
+                am.geometry,
+                _batched_parameters(am.injured, factors, sample_of),
+                inputs.time[case_of],
+                q,
+                length_scale=am.length_scale,
+                excitation=drive[:, None, :],
+                counted=inputs.counted[case_of],
+                out_of_domain=out_of_domain,
+                **solver_options,
+            )
+            for f in fields:
+                values = np.asarray(getattr(result.metrics, f))[:keep, 0]
+                out[f][case_of[:keep], sample_of[:keep]] = values
+            for m in [m for m in held if m < case_of[-1]]:
+                del held[m]
+            bar.update(keep)
     finally:
         bar.close()
     # negative work per counted repetition, as the ranking reports it
