@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from musclesim.core.errors import InputError
 from musclesim.geometry.io import load_model
+from musclesim.motion.processing import resample_motion
 from musclesim.muscle import metrics as _metrics
 from musclesim.pipeline.evaluate import evaluate, evaluate_lengths, mtu_lengths, resample_motions
 
@@ -129,3 +131,22 @@ def test_resampled_motions_stay_inside_their_own_range():
     assert time.shape == q["knee_angle_r"].shape == (2, 64)
     np.testing.assert_allclose(time[:, -1], [0.5, 0.8])
     assert q["knee_angle_r"].min() == 0.0 and q["knee_angle_r"].max() <= 1.0
+
+
+def test_resampled_motions_are_resample_motion_on_the_asked_coordinates():
+    """The batched resampling is the spline of resample_motion, column by column, on the
+    coordinates asked for (in their order), whatever other coordinates the motion holds; a
+    missing coordinate is refused by name."""
+    t = np.linspace(0.0, 0.9, 37)
+    names = ["hip_flexion_r", "knee_angle_r", "ankle_angle_r"]
+    values = np.stack([np.sin(3 * t), 1.2 * np.cos(5 * t) ** 2, 0.1 * t**2], axis=1)
+    motion = xr.Dataset(
+        {"q": (("time", "coordinate"), values)}, coords={"time": t, "coordinate": names}
+    )
+    time, q = resample_motions([motion], 50, ["knee_angle_r", "hip_flexion_r"])
+    expected = resample_motion(motion, times=time[0])["q"]
+    expected = expected.clip(motion["q"].min("time"), motion["q"].max("time"))
+    for c in ("knee_angle_r", "hip_flexion_r"):
+        np.testing.assert_allclose(q[c][0], expected.sel(coordinate=c).values, rtol=0, atol=1e-15)
+    with pytest.raises(InputError, match="lumbar_extension"):
+        resample_motions([motion], 50, ["knee_angle_r", "lumbar_extension"])

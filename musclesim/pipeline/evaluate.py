@@ -27,10 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from scipy.interpolate import CubicSpline
 
 from ..core.errors import InputError, OutOfDomainError
 from ..geometry.model import OUT_OF_DOMAIN_POLICIES, GeometryModel
-from ..motion.processing import resample_motion
 from ..muscle import metrics as _metrics
 from ..muscle.fiber import FiberSolution, solve_fiber
 
@@ -272,7 +272,8 @@ def resample_motions(
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Motions of different durations on one batched grid for :func:`evaluate`.
 
-    Each motion is resampled (:func:`~musclesim.resample_motion`, cubic spline) to
+    Each motion is resampled (the not-a-knot cubic spline of
+    :func:`~musclesim.resample_motion`) to
     ``samples`` uniform samples over its own duration, so one compiled solver serves them all.
     The spline may overshoot its samples near a kink (a clamped knee): every coordinate is
     kept within the range the motion's own samples span, which keeps a pose on the edge of the
@@ -283,9 +284,29 @@ def resample_motions(
     times, poses = [], []
     for motion in motions:
         t = motion["time"].values
+        if t.size < 2:
+            raise InputError(
+                "fewer than two samples",
+                path=motion.attrs.get("source_path"),
+                expected=">= 2 samples",
+            )
+        q = motion["q"].transpose("time", "coordinate")
+        names = [str(c) for c in q["coordinate"].values]
+        missing = [c for c in coordinates if c not in names]
+        if missing:
+            raise InputError(
+                f"coordinates {missing} are missing",
+                path=motion.attrs.get("source_path"),
+                field="q",
+                expected=f"the model's coordinates {list(coordinates)}",
+            )
+        # the spline of resample_motion on the model's coordinates alone, without building a
+        # Dataset per motion (a ranking resamples hundreds of drill motions)
+        values = q.values[:, [names.index(c) for c in coordinates]]
         grid = np.linspace(t[0], t[-1], samples)
-        lo, hi = motion["q"].min("time"), motion["q"].max("time")
-        q = resample_motion(motion, times=grid)["q"].clip(lo, hi)
+        resampled = CubicSpline(t, values, axis=0)(grid)
+        resampled = np.clip(resampled, values.min(axis=0), values.max(axis=0))
         times.append(grid)
-        poses.append({c: q.sel(coordinate=c).values for c in coordinates})
-    return np.stack(times), {c: np.stack([p[c] for p in poses]) for c in coordinates}
+        poses.append(resampled)
+    stacked = np.stack(poses)  # [motion, samples, coordinate]
+    return np.stack(times), {c: stacked[..., k] for k, c in enumerate(coordinates)}
