@@ -27,6 +27,10 @@ from ..training.uncertainty.whatif import (
 )
 
 
+def _day(args) -> datetime.date:
+    return datetime.date.fromisoformat(args.date) if args.date else datetime.date.today()
+
+
 def _scenario(args):
     if (args.drill is None) == (args.motion is None):
         raise InputError(
@@ -42,7 +46,8 @@ def _scenario(args):
                 expected="an athlete TOML file",
             )
         athlete = load_athlete(args.athlete)
-        am = athlete_model(athlete, args.model)
+        # the muscle as the assessment log describes it on the day, as the ranking does
+        am = athlete_model(athlete.state_on(_day(args)), args.model)
         drill = get_drill(args.drill)
         intensity = drill.intensity.default if args.intensity is None else float(args.intensity)
         settings = tuple(sorted(drill.check_settings(None).items()))
@@ -58,7 +63,7 @@ def _scenario(args):
         args.model, args.motion, args.muscle, speed=args.speed, max_speed=args.max_speed
     )
     athlete = load_athlete(args.athlete) if args.athlete else None
-    am = athlete_model(athlete, args.model) if athlete else None
+    am = athlete_model(athlete.state_on(_day(args)), args.model) if athlete else None
     return scenario, athlete, am
 
 
@@ -95,7 +100,7 @@ def run_whatif(args) -> int:
         if args.limit is not None:
             limit, basis = float(args.limit), "given (--limit)"
         elif athlete is not None:
-            day = datetime.date.fromisoformat(args.date) if args.date else datetime.date.today()
+            day = _day(args)
             limit = todays_limit(am, athlete, day, args.criterion)
             basis = f"today's limit for {athlete.name or args.athlete} on {day.isoformat()}"
         else:

@@ -321,7 +321,7 @@ def smallest_change(
     window = check_window(window)
     bump = phase_bump(scenario.phase, window)
     j = CRITERION_NAMES.index(criterion)
-    unit = CRITERIA[j].unit
+    unit = "" if CRITERIA[j].unit == "1" else f" {CRITERIA[j].unit}"  # dimensionless: no unit
     runs = 0
 
     def at(a):
@@ -340,8 +340,7 @@ def smallest_change(
             c0,
             c0,
             runs,
-            f"{criterion} is {c0:.4g} {unit}, within the limit {limit:.4g} {unit}: "
-            "no change needed",
+            f"{criterion} is {c0:.4g}{unit}, within the limit {limit:.4g}{unit}: no change needed",
         )
     sides = [-1.0, 1.0] if g0 > 0 else [1.0, -1.0]
     for side in sides:
@@ -359,9 +358,9 @@ def smallest_change(
             c_end,
             c0,
             runs,
-            f"{criterion} cannot be brought under {limit:.4g} {unit} by changing {coordinate} "
+            f"{criterion} cannot be brought under {limit:.4g}{unit} by changing {coordinate} "
             f"within +-{max_change / DEG:.3g} deg over phase {window[0]:g}:{window[1]:g} "
-            f"(at most {min(c_end, c0):.4g} {unit} reached)",
+            f"(at most {min(c_end, c0):.4g}{unit} reached)",
         )
     # bracket in |A| along `side`: lo over the limit, hi within it
     lo = 0.0
@@ -389,8 +388,8 @@ def smallest_change(
         c0,
         runs,
         f"changing {coordinate} by {side * hi / DEG:+.3g} deg over phase "
-        f"{window[0]:g}:{window[1]:g} brings {criterion} from {c0:.4g} to {c_hi:.4g} {unit} "
-        f"(limit {limit:.4g} {unit}; re-simulated)",
+        f"{window[0]:g}:{window[1]:g} brings {criterion} from {c0:.4g} to {c_hi:.4g}{unit} "
+        f"(limit {limit:.4g}{unit}; re-simulated)",
     )
 
 
