@@ -281,7 +281,13 @@ def monte_carlo(
 def sample_limits(result: MonteCarloResult, limits) -> dict[str, np.ndarray]:
     """Each sample's limit of each criterion, ``[N]``: today's fraction (``limits.fractions``,
     from the assessment log and pain) times the sample's own reference; an end-range limit
-    set by a measured pain-free pose (``limits.pain_free_strain``) stays at its value."""
+    set by a measured pain-free pose (``limits.pain_free_strain``) stays at its value.
+
+    A sample whose reference is <= 0 (with wide parameter spreads: an active fibre that never
+    passes its optimal length in maximal sprinting) gets a limit <= 0 for that criterion, so
+    any positive value of a drill counts as over it (utilisation ``inf``): the drill loads the
+    muscle in a way the athlete's own sprinting does not. :func:`rank_uncertainty` reports the
+    share of such samples per criterion."""
     out = {}
     for c in CRITERION_NAMES:
         if c == "end_range_length" and getattr(limits, "pain_free_strain", None) is not None:
@@ -474,6 +480,10 @@ def rank_uncertainty(
             "uncertainty_model": model.summary(),
             "references": ",".join(model.references),
             "clipped_fraction": float(result.clipped_fraction),
+            **{
+                f"nonpositive_reference_fraction_{c}": float(np.mean(result.reference[c] <= 0))
+                for c in CRITERION_NAMES
+            },
         },
     )
     return ds

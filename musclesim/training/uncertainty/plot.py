@@ -81,6 +81,7 @@ def plot_uncertainty(ds: xr.Dataset, out: str | Path) -> Path:
     ax.set_yticks(positions, [r[0] for r in rows], fontsize=8)
     ax.set_xlim(0, SHOWN_MAX * 100 + 150)
     ax.axvline(SHOWN_MAX * 100, color="0.6", lw=0.8)
+    ax.set_xticks(np.arange(0, SHOWN_MAX * 100 + 1, 50))
     ax.set_xlabel(
         "binding criterion's utilisation of today's limit (%), each sample against the limit "
         "from its own reference\n"
