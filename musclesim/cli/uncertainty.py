@@ -81,7 +81,9 @@ def run_uncertainty(args, athlete, ranking, day) -> None:
         pain=args.pain,
         soreness=args.soreness,
         model_name=args.model,
+        names=getattr(args, "drills", None),
         progress=True,
+        out_of_domain=getattr(args, "out_of_domain", "warn"),
     )
     print()
     print(uncertainty_table(ds))

@@ -338,6 +338,7 @@ def rank_uncertainty(
     names: Sequence[str] | None = None,
     chunk: int = BATCH,
     progress: bool = False,
+    out_of_domain: str = "warn",
 ) -> xr.Dataset:
     """How sure each drill's verdict is: the Monte Carlo (:func:`monte_carlo`) of every drill
     of a ranking at its default settings, against today's limits scaled per sample
@@ -353,7 +354,8 @@ def rank_uncertainty(
     ``binding_criterion`` (the largest P(exceed), ties by median utilisation), ``status``
     (:data:`UNCERTAIN_STATUSES`: admissible only if P(any exceed) <= ``max_exceedance``) and
     the deterministic ``ranking_status``. No variable holds NaN; an interval end over a limit
-    of 0 is ``inf``.
+    of 0 is ``inf``. ``out_of_domain`` is the ranking's policy for template poses outside the
+    fitted geometry (:func:`~musclesim.training.rank.athlete_model`).
     """
     if not 0.0 <= float(max_exceedance) < 1.0:
         raise InputError(
@@ -373,10 +375,11 @@ def rank_uncertainty(
             names=names,
             policy=policy,
             with_max_safe=False,
+            out_of_domain=out_of_domain,
         )
     model = load_uncertainty() if model is None else model
     selected = [str(d) for d in ranking["drill"].values]
-    am = athlete_model(athlete.state_on(day), model_name)
+    am = athlete_model(athlete.state_on(day), model_name, out_of_domain=out_of_domain)
     reference = reference_peaks(am, drills=library)
     limits = today_limits(am, athlete, day, reference, policy=policy, pain=pain, soreness=soreness)
     cases = []
