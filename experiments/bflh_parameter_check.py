@@ -247,6 +247,8 @@ def run(setup: Setup) -> dict:
             "active_stretch_force_length": float(sol.active_force_length_multiplier[k, b, j]),
             "active_stretch_force_velocity": float(sol.force_velocity_multiplier[k, b, j]),
             "active_stretch_force": float(sol.active_fiber_force[k, b, j] / f_max),
+            "loads_muscle": bool(metrics.loads_muscle[k, b]),
+            "peak_active_force": float(sol.active_fiber_force[k, b].max() / f_max),
             "peak_mtu_strain": float(sol.mtu_length[k, b].max() / upright - 1.0),
         }
     drills[NORDIC]["demand_nm"] = nordic_knee_moment(
@@ -492,11 +494,13 @@ def rows(outcome: dict) -> list[Row]:
             f"f_V {ext['active_stretch_force_velocity']:.2f}",
         ),
         Row(
-            "Extender active force at that sample (F_max)",
-            ext["active_stretch_force"],
+            "Extender active force at that sample (F_max)"
+            if ext["loads_muscle"]
+            else "Extender largest active force (F_max): no sample counts as active",
+            ext["active_stretch_force"] if ext["loads_muscle"] else ext["peak_active_force"],
             "1",
             ACTIVE_FORCE_FRACTION,
-            "the criteria's 'active' threshold: counted as active only by this margin",
+            "the criteria's 'active' threshold (muscle.metrics.ACTIVE_FORCE_FRACTION)",
         ),
     ]
     # What a different, published split of fibre and tendon would change: with the tendon
