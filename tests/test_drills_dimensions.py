@@ -107,7 +107,12 @@ def test_tempo_sets_the_duration_of_the_lengthening_phase(drills, name):
     t = slow["time"].values
     u = src(t, ["bflh_r"])[:, 0]
     assert np.isclose(t[-1], slow.attrs["cycle_period_s"], atol=0.01)
-    assert np.ptp(u) > 0
+    levels = {
+        repr(f["excitation"].get("bflh_r", f["excitation"].get("bflh")))
+        for f in d.motion["keyframes"]
+    }
+    if len(levels) > 1:  # the key postures set different levels: the schedule shows in them
+        assert np.ptp(u) > 0
 
 
 def test_load_bm_moves_the_levels_the_file_makes_linear_in_it():
