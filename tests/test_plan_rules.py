@@ -32,9 +32,12 @@ CRITERIA = (
     "active_lengthening_velocity",
     "end_range_length",
 )
-#: A value equal to its limit is within it: the pipeline's float32 values of one motion
-#: differ by up to 1.5e-6 between batches (running at maximal speed against its reference).
-LIMIT_TOL = 1e-5
+#: A value equal to its limit is within it, to the ranking's and the planner's own tolerance
+#: (musclesim.training.rank.LIMIT_TOLERANCE): the pipeline's float32 values of one motion
+#: differ by up to 1.5e-6 between batches (running at maximal speed against its reference),
+#: and an end-range limit computed at the assessed pose sits 1.8e-5 from the same pose reached
+#: by a drill (the Romanian deadlift's full range against a full pain-free range).
+LIMIT_TOL = 1e-4
 #: The injured muscle's own values at maximal sprint speed (the references the limits scale).
 REFERENCE = {
     "active_stretch": 0.12,
@@ -272,9 +275,12 @@ def check_plan_file(
                     problems.append(f"{day}: limit_{c} {r[f'limit_{c}']} is not {lim[c]}")
                 if value > lim[c] * (1 + LIMIT_TOL) + 1e-12:
                     problems.append(f"{day} {r['drill']} level {k}: {c} over its limit")
-            if metrics["loads_muscle"].values[j].max() == 0 and cat[r["drill"]] not in (
-                "walking",
-                "running",
+            # the L-protocol is prescribed for its lengthening whether or not the muscle works
+            # actively in it (the Extender's hamstrings do not: their EMG is negligible)
+            if (
+                metrics["loads_muscle"].values[j].max() == 0
+                and cat[r["drill"]] not in ("walking", "running")
+                and r["drill"] not in RULES["askling"]
             ):
                 problems.append(f"{day}: {r['drill']} does not load the muscle but is planned")
     # field/gym sessions: weekdays, drills per session, one level per drill
