@@ -13,6 +13,7 @@ import types
 import numpy as np
 import pytest
 
+from musclesim.cli import main
 from musclesim.core.io import MODELS_DIR
 from musclesim.training.athlete import load_athlete
 from musclesim.training.criteria import CRITERION_NAMES
@@ -138,3 +139,22 @@ def test_benchmark_tiny_size():
     assert out["finite"]
     assert out["evaluations"] == (1 + GRID_POINTS) * 4
     assert out["wall_s"] > 0 and out["extrapolated_full_wall_s"] > out["wall_s"]
+
+
+def test_rank_command_with_uncertainty(tmp_path, capsys):
+    """``musclesim rank --uncertainty N`` prints the exceedance table and writes its CSV and
+    figure beside the ranking; a second run with the same seed writes the same CSV."""
+    athlete = MODELS_DIR / "athletes" / "example_grade2_bflh.toml"
+    args = ["rank", "--athlete", str(athlete), "--date", "2026-11-22", "--drills", DRILL]
+    args += ["--no-max-safe", "--uncertainty", "3", "--seed", "5"]
+    texts = []
+    for k in range(2):
+        out = tmp_path / f"r{k}.csv"
+        assert main([*args, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "P(any>lim)" in printed and DRILL in printed
+        csv = tmp_path / f"r{k}_uncertainty.csv"
+        assert csv.is_file() and (tmp_path / f"r{k}_uncertainty.png").is_file()
+        texts.append(csv.read_text())
+    assert texts[0] == texts[1]
+    assert "nan" not in texts[0].lower()

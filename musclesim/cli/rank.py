@@ -13,6 +13,7 @@ from ..core.io import atomic_path, check_output
 from ..training.athlete import load_athlete
 from ..training.criteria import CRITERION_NAMES
 from ..training.rank import STATUSES, rank_drills, ranking_table, write_ranking_csv
+from . import uncertainty as uncertainty_cli
 from .simulate import add_out_of_domain_argument
 
 #: Bar colour per status (rank.STATUSES order).
@@ -67,6 +68,7 @@ def run_rank(args) -> int:
     if args.out:
         for out in (Path(args.out), Path(args.out).with_suffix(".png")):
             check_output(out, inputs=[args.athlete, args.model])
+    uncertainty_cli.check_outputs(args)
     # read as of the calendar day: an assessment after the ranking day is allowed (today's
     # limits take the latest one on or before it)
     athlete = load_athlete(args.athlete)
@@ -88,6 +90,7 @@ def run_rank(args) -> int:
         csv = write_ranking_csv(ds, args.out)
         png = plot_ranking(ds, Path(args.out).with_suffix(".png"))
         print(f"wrote {csv} and {png}")
+    uncertainty_cli.run_uncertainty(args, athlete, ds, day)
     return 0
 
 
@@ -106,4 +109,5 @@ def register_cli(subparsers) -> None:
     )
     add_out_of_domain_argument(parser)
     parser.add_argument("--out", type=Path, help="CSV path (a PNG chart is written beside it)")
+    uncertainty_cli.add_arguments(parser)
     parser.set_defaults(func=run_rank)
