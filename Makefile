@@ -52,6 +52,7 @@ validate: $(STAMP)
 	$(PY) -m validation.load_sharing_sprint --out results/validation
 	$(PY) -m validation.load_sharing_emg --out results/validation
 	$(PY) -m validation.clinical_scenarios --out results/validation
+	$(PY) -m validation.uncertainty --out results/validation
 
 bench: $(STAMP)
 	$(PY) -m experiments.benchmark_fiber

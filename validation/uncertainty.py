@@ -34,6 +34,9 @@ built in other modules are appended by importing :class:`Section` and :func:`wri
      No published inter-subject SD of a lumped BFLH fibre strain in sprinting was found in the
      sources checked, so the spread itself is reported, not gated.
 
+3. **Sensitivities** and 4. **the technique what-if** on the 9 m/s sprint, from
+   :mod:`validation.uncertainty_sensitivity` (its docstring states their checks).
+
 The exit status is 1 when a check misses.
 
 Run: ``python -m validation.uncertainty --out results/validation`` (``--samples`` sets the
@@ -51,7 +54,11 @@ import time as timer
 from collections.abc import Sequence
 from pathlib import Path
 
+import jax
 import numpy as np
+
+from musclesim.core.io import shared_data_dir
+from validation import uncertainty_sensitivity as sensitivity_checks
 
 #: Standard errors within which the Monte Carlo mean must lie of the deterministic run.
 SE_TOLERANCE = 3.0
@@ -303,9 +310,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("results/validation"))
     parser.add_argument("--samples", type=int, default=200, help="Monte Carlo samples")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sobol-samples", type=int, default=None, help="Sobol base samples")
     args = parser.parse_args(argv)
+    jax.config.update("jax_enable_x64", True)  # this program's choice, as in the CLI
     args.out.mkdir(parents=True, exist_ok=True)
     sections = [check(args.out, samples=args.samples, seed=args.seed) for check in SECTIONS]
+    # the sensitivities and the technique what-if share one build of the 9 m/s sprint
+    scenario = sensitivity_checks.sprint_scenario(shared_data_dir())
+    sobol = {} if args.sobol_samples is None else {"samples": args.sobol_samples}
+    for title, check in (
+        (
+            "Sensitivities of the criteria to the muscle parameters",
+            sensitivity_checks.sensitivity_section,
+        ),
+        ("Technique what-if on the 9 m/s sprint", sensitivity_checks.whatif_section),
+    ):
+        options = sobol if check is sensitivity_checks.sensitivity_section else {}
+        text, passed, figures = check(args.out, scenario=scenario, **options)
+        sections.append(
+            Section(
+                title,
+                text.splitlines(),
+                passed,
+                [str(Path(f).relative_to(args.out)) for f in figures],
+            )
+        )
     report = write_report(sections, args.out)
     for s in sections:
         print(f"{'pass' if s.passed else 'MISS'}: {s.title}")
