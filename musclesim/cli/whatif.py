@@ -1,6 +1,8 @@
 """``musclesim whatif``: the effect of a technique change (one joint angle, over a phase of the
-cycle) on every tissue-load criterion, predicted from gradients and confirmed by re-simulation;
-and the smallest such change that brings a criterion under a limit."""
+cycle) on every tissue-load criterion, predicted from the second-order series of the fibre
+solution in the change (first-order prediction and directional derivative beside it) and
+confirmed by re-simulation; and the smallest such change that brings a criterion under a
+limit."""
 
 from __future__ import annotations
 

@@ -12,16 +12,26 @@ every cycle. ``A`` (rad) is the technique variable, in the coordinate's own sign
 (the model's: hip flexion +; the knee's sign depends on the model family, DESIGN.md).
 
 :func:`technique_whatif` predicts each criterion's change from derivatives and confirms it by
-simulating the changed motion. One forward-mode pass through the whole chain gives the
-derivative with respect to A of every time series of the fibre solution; the prediction is the
-criteria of the linearised time series (each sample moved by A times its derivative, then the
-criteria's own maxima, masks and integrals). It differs from the criterion's own directional
-derivative A dc/dA (also reported) where the change moves a maximum to another sample: the
-directional derivative holds only while the same sample attains it (a change that lowers the
-peak hamstring length inside the window lowers the criterion only until the peak moves to a
-sample the window barely changes). :func:`smallest_change` finds the smallest |A| that brings
-one criterion to a limit by a safeguarded Newton iteration on A (every iterate re-simulated, its
-derivative from the gradient), or says that no change within the search bound does.
+simulating the changed motion. The prediction moves every time series x of the fibre solution
+along its second-order series in A, x(A) ~ x + A x' + A^2/2 x'', and re-applies the criteria's
+own maxima, masks and integrals to the moved series. x' is the forward-mode (``jax.jvp``)
+derivative through the whole chain. x'' is the central difference of x' over
++-``SECOND_DERIVATIVE_STEP``, all three forward-mode passes run as one batch: nesting
+``jax.jvp`` gives a wrong x'' here, because the fibre solver's stages take their derivatives
+from one Newton step on the converged root with the iterate and the Jacobian held constant,
+which is exact to first order (the implicit-function derivative) but drops the curvature
+terms R_xx x' x' + 2 R_xp x' of the second (measured: the nested x'' of the tendon force
+differs from the second difference of the simulated one by more than its own size). The
+first-order prediction (x + A x') and the criterion's own directional derivative A dc/dA are
+reported beside it. Both series differ from A dc/dA where the change moves a maximum to
+another sample: the directional derivative holds only while the same sample attains it. No
+series crosses a change of the sample that attains a maximum, or of the samples a mask or an
+integrand's sign selects, that happens between A = 0 and the change; there the prediction
+keeps an error that does not shrink with the order.
+
+:func:`smallest_change` finds the smallest |A| that brings one criterion to a limit by a
+safeguarded Newton-type iteration on A whose model is the same second-order series about the
+last iterate (every iterate re-simulated), or says that no change within the search bound does.
 """
 
 from __future__ import annotations
@@ -45,10 +55,21 @@ from .sensitivity import (
     Scenario,
     _attrs,
     criteria_of,
-    scenario_criteria,
     scenario_evaluation,
 )
 
+#: Step (rad) of the central difference of forward-mode derivatives that gives the second
+#: derivatives of the time series. Its truncation error is of order step^2 x^(4)/6 and the
+#: forward-mode derivatives are exact to the Newton residual, so a small step is safe: at this
+#: step the second derivative of the tendon force of BFLH in running at 9 m/s (every fourth
+#: sample, tests/test_whatif.py's scenario) matches the second difference of simulated tendon
+#: forces over the same step to 1.1e-5 of its largest value (measured by evaluating both);
+#: tests/test_whatif.py checks that the prediction's error is of third order.
+SECOND_DERIVATIVE_STEP = 0.1 * DEG
+#: Bisections of the model's root in each step of :func:`smallest_change`: they narrow the
+#: bracket by 2^-40, far below the search's tolerance (criterion evaluations only, no
+#: simulation).
+MODEL_BISECTIONS = 40
 #: Largest technique change (rad) a what-if takes: a quarter turn of a joint is a different
 #: movement, not a technique cue, and a larger number is most likely degrees given as radians.
 MAX_CHANGE_RAD = math.pi / 2
@@ -147,38 +168,62 @@ def _check_domain(scenario: Scenario, coordinate: str, bump, amplitude: float) -
         )
 
 
-def _criteria_and_slope(scenario, coordinate, bump, amplitude, **solver_options):
-    """(criteria [C], d criteria / dA [C]) along the motion changed by ``amplitude``."""
+def _series(scenario, coordinate, bump, at, **solver_options):
+    """The second-order series of the fibre solution in A about A = ``at``, from one batched
+    forward-mode pass (module docstring).
 
-    def f(a):
-        return scenario_criteria(
-            scenario, None, _changed(scenario, coordinate, bump, a), **solver_options
-        )
-
-    amplitude = jnp.asarray(float(amplitude))
-    return np.asarray(f(amplitude)), np.asarray(jax.jacrev(f)(amplitude))
-
-
-def _linearised(scenario, coordinate, bump, change, **solver_options):
-    """(criteria [C], their derivative dc/dA [C], the criteria of the time series linearised
-    to ``change`` [C]) at A = 0, from one forward-mode pass."""
+    Returns ``(evaluation, d1, d2)``: the :class:`~musclesim.pipeline.evaluate.Evaluation`
+    at ``at`` and the first and second derivatives of its solution with respect to A (pytrees
+    like ``evaluation.solution``; None for the leaves that are not floating point, which do
+    not move), and the criteria's own derivative dc/dA [C].
+    """
+    h = SECOND_DERIVATIVE_STEP
+    amplitudes = float(at) + jnp.asarray([-h, 0.0, h])
 
     def evaluation(a):
-        q = _changed(scenario, coordinate, bump, a)
+        q = {c: jnp.asarray(v) for c, v in scenario.coordinates.items()}
+        q[coordinate] = q[coordinate] + a[:, None] * jnp.asarray(bump)
         return scenario_evaluation(scenario, None, q, **solver_options)
 
-    zero, one = jnp.asarray(0.0), jnp.asarray(1.0)
-    ev, tangent = jax.jvp(evaluation, (zero,), (one,))
-    moved = jax.tree.map(
-        lambda x, dx: x + change * dx if jnp.issubdtype(jnp.result_type(x), jnp.floating) else x,
-        ev.solution,
-        tangent.solution,
+    ev, tangent = jax.jvp(evaluation, (amplitudes,), (jnp.ones_like(amplitudes),))
+
+    # leaves that depend on A carry the batch of three amplitudes in front of (muscle, ...);
+    # the others (the sample times) are the scenario's own and do not move
+    def moves(x):
+        return jnp.ndim(x) >= 2 and jnp.issubdtype(jnp.result_type(x), jnp.floating)
+
+    centre = jax.tree.map(lambda x: x[1] if jnp.ndim(x) >= 2 else x, ev)
+    d1 = jax.tree.map(lambda dx: dx[1] if moves(dx) else None, tangent.solution)
+    d2 = jax.tree.map(
+        lambda dx: (dx[2] - dx[0]) / (2.0 * h) if moves(dx) else None, tangent.solution
     )
-    metrics = fiber_metrics(moved, ev.upright_length, counted=jnp.asarray(scenario.counted)[None])
-    return (
-        np.asarray(criteria_of(scenario, ev.metrics)),
-        np.asarray(criteria_of(scenario, tangent.metrics)),
-        np.asarray(criteria_of(scenario, metrics)),
+    slope = np.asarray(criteria_of(scenario, tangent.metrics))[1]
+    return centre, d1, d2, slope
+
+
+def _moved(scenario, centre, d1, d2, change, *, order):
+    """The criteria [C] of the solution moved by ``change`` along its series of ``order``
+    (1 or 2): x + A x' (+ A^2/2 x'') at every sample, then the criteria's own maxima, masks
+    and integrals."""
+
+    def move(x, dx, ddx):
+        if dx is None:
+            return x
+        return x + change * dx + (0.5 * change**2 * ddx if order == 2 else 0.0)
+
+    moved = jax.tree.map(move, centre.solution, d1, d2, is_leaf=lambda x: x is None)
+    metrics = fiber_metrics(
+        moved, centre.upright_length, counted=jnp.asarray(scenario.counted)[None]
+    )
+    return np.asarray(criteria_of(scenario, metrics))
+
+
+def _relative(error, change):
+    """|error| / |change|: 0 where both are 0, ``inf`` where only the error is not."""
+    return np.where(
+        change != 0,
+        np.abs(error) / np.where(change != 0, np.abs(change), 1.0),
+        np.where(error == 0, 0.0, np.inf),
     )
 
 
@@ -189,12 +234,14 @@ def technique_whatif(
     phase ``window`` (a, b) of each cycle (module docstring).
 
     Returns a Dataset over ``criterion``: ``base`` (the criterion of the scenario),
-    ``predicted_change`` (the criteria of the linearised time series minus ``base``, module
-    docstring), ``derivative_change`` (change x dc/dA at A = 0), ``resimulated_change``
-    (the changed motion simulated), ``prediction_error`` (predicted - resimulated) and
-    ``relative_error`` (|error| / |resimulated change|; 0 where both are 0, ``inf`` where
-    only the prediction is not). Attributes record the coordinate, change (rad and deg),
-    window and scenario.
+    ``predicted_change`` (the criteria of the time series moved along their second-order
+    series, minus ``base``; module docstring), ``first_order_change`` (the same along the
+    first-order series), ``derivative_change`` (change x dc/dA at A = 0),
+    ``resimulated_change`` (the changed motion simulated), ``prediction_error`` and
+    ``first_order_error`` (each prediction - resimulated), ``relative_error`` and
+    ``first_order_relative_error`` (|error| / |resimulated change|; 0 where both are 0,
+    ``inf`` where only the prediction is not). Attributes record the coordinate, change (rad
+    and deg), window and scenario.
     """
     _check_coordinate(scenario, coordinate)
     change = check_change(change)
@@ -207,35 +254,42 @@ def technique_whatif(
             expected="a window of the cycle that the counted samples pass through",
         )
     _check_domain(scenario, coordinate, bump, change)
-    base, derivative, linearised = _linearised(scenario, coordinate, bump, change, **solver_options)
-    changed = np.asarray(
-        scenario_criteria(
-            scenario, None, _changed(scenario, coordinate, bump, change), **solver_options
-        )
+    centre, d1, d2, derivative = _series(scenario, coordinate, bump, 0.0, **solver_options)
+    base = np.asarray(criteria_of(scenario, centre.metrics))
+    second = _moved(scenario, centre, d1, d2, change, order=2)
+    first = _moved(scenario, centre, d1, d2, change, order=1)
+    changed_ev = scenario_evaluation(
+        scenario, None, _changed(scenario, coordinate, bump, change), **solver_options
     )
-    predicted = linearised - base
+    changed = np.asarray(criteria_of(scenario, changed_ev.metrics))
     resimulated = changed - base
-    error = predicted - resimulated
-    relative = np.where(
-        resimulated != 0,
-        np.abs(error) / np.where(resimulated != 0, np.abs(resimulated), 1.0),
-        np.where(error == 0, 0.0, np.inf),
-    )
+    predicted, first_order = second - base, first - base
+    error, first_error = predicted - resimulated, first_order - resimulated
     data = {
         name: ("criterion", values, {"long_name": f"{long} (unit: criterion_unit)"})
         for name, values, long in (
             ("base", base, "criterion of the motion as given"),
-            ("predicted_change", predicted, "criteria of the linearised time series - base"),
+            ("predicted_change", predicted, "criteria of the second-order series - base"),
+            ("first_order_change", first_order, "criteria of the first-order series - base"),
             ("derivative_change", change * derivative, "change x the directional derivative"),
             ("resimulated_change", resimulated, "change of the re-simulated changed motion"),
             ("prediction_error", error, "predicted minus re-simulated change"),
+            ("first_order_error", first_error, "first-order minus re-simulated change"),
         )
     }
-    data["relative_error"] = (
-        "criterion",
-        relative,
-        {"units": "1", "long_name": "|prediction error| / |re-simulated change|"},
-    )
+    for name, err, long in (
+        ("relative_error", error, "|prediction error| / |re-simulated change|"),
+        ("first_order_relative_error", first_error, "|first-order error| / |re-simulated change|"),
+    ):
+        data[name] = ("criterion", _relative(err, resimulated), {"units": "1", "long_name": long})
+    # where the largest active fibre strain is reached, before and after the change: a
+    # series in the change cannot follow the maximum from one sample to another
+    for name, ev, long in (
+        ("active_stretch_time", centre, "time of the active stretch"),
+        ("resimulated_active_stretch_time", changed_ev, "time of the re-simulated active stretch"),
+    ):
+        index = int(np.asarray(ev.metrics.active_stretch_index).reshape(-1)[0])
+        data[name] = ((), float(scenario.time[index]), {"units": "s", "long_name": long})
     data["criterion_unit"] = ("criterion", np.asarray([c.unit for c in CRITERIA], dtype=object))
     data["bump"] = ("time", bump, {"units": "1", "long_name": "change per unit amplitude"})
     return xr.Dataset(
@@ -251,10 +305,30 @@ def technique_whatif(
             change_deg=change / DEG,
             phase_window=f"{window[0]:g}:{window[1]:g}",
             method="raised-cosine bump over the phase window; prediction = the criteria of "
-            "the time series linearised by one forward-mode pass; confirmed by simulating the "
-            "changed motion",
+            "the time series moved along their second-order series in the change (first "
+            "derivatives by forward mode, second derivatives by a central difference of them, "
+            f"step {SECOND_DERIVATIVE_STEP / DEG:g} deg); confirmed by simulating the changed "
+            "motion",
         ),
     )
+
+
+def _model_root(f, lo: float, hi: float) -> float:
+    """Where ``f`` (a model of the criterion minus its target along |A|) crosses 0 in
+    (lo, hi), by bisection (the model is piecewise smooth, its pieces joined where a maximum
+    moves to another sample, so it is bracketed rather than differentiated); the middle of
+    (lo, hi) when the model does not change sign there (it is accurate near the point it
+    was expanded about, not necessarily at the bracket's far end)."""
+    f_lo, f_hi = f(lo), f(hi)
+    if not (f_lo > 0.0 >= f_hi):
+        return 0.5 * (lo + hi)
+    for _ in range(MODEL_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        if f(mid) > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return hi
 
 
 @dataclasses.dataclass(frozen=True)
@@ -299,13 +373,14 @@ def smallest_change(
     """The smallest change |A| (rad) of ``coordinate`` over the phase ``window`` that brings
     ``criterion`` to at most ``limit`` (criterion unit), within ``max_change``.
 
-    The search runs towards the side where the gradient at A = 0 lowers the criterion (the
-    other side when that side's bound is not enough but the other's is): a Newton iteration
-    on A whose every iterate is re-simulated and whose slope is the gradient there,
-    safeguarded by the bracket [last A over the limit, first A within it] (a step leaving the
-    bracket bisects it). It stops at an A whose criterion lies under the limit by at most
-    ``LIMIT_RTOL`` of the reduction needed, or returns the bracket's admissible end after
-    ``max_iterations``.
+    The search runs towards the side where the directional derivative at A = 0 lowers the
+    criterion (the other side when that side's bound is not enough but the other's is): a
+    Newton-type iteration on A whose every iterate is re-simulated, each step to where the
+    what-if's second-order model about the last iterate (module docstring) reaches the
+    limit, safeguarded by the bracket [last A over the limit, first A within it] (a model
+    that does not cross the limit inside the bracket bisects it). It stops at an A whose
+    criterion lies under the limit by at most ``LIMIT_RTOL`` of the reduction needed, or
+    returns the bracket's admissible end after ``max_iterations``.
     """
     _check_coordinate(scenario, coordinate)
     if criterion not in CRITERION_NAMES:
@@ -325,12 +400,19 @@ def smallest_change(
     runs = 0
 
     def at(a):
+        """The criterion re-simulated at A = ``a``, its slope there and its model: the
+        criterion of the solution moved along its second-order series about ``a``."""
         nonlocal runs
         runs += 1
-        values, slope = _criteria_and_slope(scenario, coordinate, bump, a, **solver_options)
-        return float(values[j]), float(slope[j])
+        centre, d1, d2, slope = _series(scenario, coordinate, bump, a, **solver_options)
+        value = float(np.asarray(criteria_of(scenario, centre.metrics))[j])
 
-    c0, g0 = at(0.0)
+        def model(b):
+            return float(_moved(scenario, centre, d1, d2, b - a, order=2)[j])
+
+        return value, float(slope[j]), model
+
+    c0, g0, m0 = at(0.0)
     if c0 <= limit:
         return SmallestChange(
             criterion,
@@ -346,7 +428,7 @@ def smallest_change(
     for side in sides:
         end = side * max_change
         _check_domain(scenario, coordinate, bump, end)
-        c_end, g_end = at(end)
+        c_end, _, m_end = at(end)
         if c_end <= limit:
             break
     else:
@@ -365,14 +447,12 @@ def smallest_change(
     # bracket in |A| along `side`: lo over the limit, hi within it
     lo = 0.0
     hi, c_hi = max_change, c_end
-    a, c, g = (0.0, c0, g0 * side) if side == sides[0] else (hi, c_hi, g_end * side)
+    a, model = (0.0, m0) if side == sides[0] else (hi, m_end)
     tolerance = LIMIT_RTOL * (c0 - limit)
     target = limit - 0.5 * tolerance
     for _ in range(max_iterations):
-        step = a - (c - target) / g if g != 0 else -1.0
-        a = step if lo < step < hi else 0.5 * (lo + hi)
-        c, g = at(side * a)
-        g *= side
+        a = _model_root(lambda s, m=model: m(side * s) - target, lo, hi)
+        c, _, model = at(side * a)
         if c <= limit:
             hi, c_hi = a, c
             if c >= limit - tolerance:
@@ -410,20 +490,27 @@ def todays_limit(
 
 
 def whatif_table(ds: xr.Dataset) -> str:
-    """A printable table of :func:`technique_whatif`'s result."""
+    """A printable table of :func:`technique_whatif`'s result: the second-order prediction,
+    the re-simulated change and their relative difference, then the first-order prediction
+    and the directional derivative for comparison."""
     lines = [
         f"{ds.attrs['scenario']}: {ds.attrs['coordinate']} {float(ds.attrs['change_deg']):+.3g} "
         f"deg over phase {ds.attrs['phase_window']}",
         f"{'criterion':30s} {'unit':>4s} {'base':>11s} {'predicted':>11s} {'re-simulated':>13s} "
-        f"{'rel. error':>10s} {'A dc/dA':>11s}",
+        f"{'rel. error':>10s} {'1st order':>11s} {'rel. error':>10s} {'A dc/dA':>11s}",
     ]
+
+    def percent(value):
+        return "-" if not math.isfinite(value) else f"{100 * value:.2f} %"
+
     for c in CRITERIA:
         r = ds.sel(criterion=c.name)
-        rel = float(r["relative_error"])
         lines.append(
             f"{c.name:30s} {c.unit:>4s} {float(r['base']):11.4g} "
             f"{float(r['predicted_change']):+11.4g} {float(r['resimulated_change']):+13.4g} "
-            f"{'-' if not math.isfinite(rel) else f'{100 * rel:.2f} %':>10s} "
+            f"{percent(float(r['relative_error'])):>10s} "
+            f"{float(r['first_order_change']):+11.4g} "
+            f"{percent(float(r['first_order_relative_error'])):>10s} "
             f"{float(r['derivative_change']):+11.4g}"
         )
     return "\n".join(lines)
@@ -435,15 +522,20 @@ def whatif_csv(ds: xr.Dataset, result: SmallestChange | None = None) -> str:
     header = [f"# {k}: {v}" for k, v in ds.attrs.items()]
     if result is not None:
         header += [f"# smallest change: {result.words}"]
-    rows = [
-        "criterion,unit,base,predicted_change,resimulated_change,relative_error,derivative_change"
-    ]
+    columns = (
+        "predicted_change",
+        "resimulated_change",
+        "relative_error",
+        "first_order_change",
+        "first_order_relative_error",
+        "derivative_change",
+    )
+    rows = ["criterion,unit,base," + ",".join(columns)]
     for c in CRITERIA:
         r = ds.sel(criterion=c.name)
         rows.append(
-            f"{c.name},{c.unit},{float(r['base']):.8g},{float(r['predicted_change']):.8g},"
-            f"{float(r['resimulated_change']):.8g},{float(r['relative_error']):.6g},"
-            f"{float(r['derivative_change']):.8g}"
+            f"{c.name},{c.unit},{float(r['base']):.8g},"
+            + ",".join(f"{float(r[k]):.8g}" for k in columns)
         )
     return "\n".join(header + rows) + "\n"
 
