@@ -119,6 +119,7 @@ TEST_MARKS: dict[str, tuple[str, ...]] = {
         "test_fiber_implicit.py::test_float32_at_zero_activation_is_finite_and_within_bounds",
         "test_fiber_implicit.py::test_gradient_matches_finite_differences",
         "test_fiber_implicit.py::test_newton_iterations_reach_the_stage_solutions",
+        "test_fiber_implicit.py::test_batch_solved_in_chunks_equals_the_whole_batch",
         "test_geometry.py::test_benchmark_runs_at_tiny_size",
         "test_geometry.py::test_erratic_corner_of_three_coordinates_is_cut_out_and_the_rest_kept",
         "test_geometry.py::test_jit_vmap_grad",
