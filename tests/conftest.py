@@ -61,6 +61,8 @@ FILE_MARKS: dict[str, tuple[str, ...]] = {
     "test_validation_sprint.py": ("slow", "opensim"),
     # Ranks every drill for three example athletes over the first weeks (minutes).
     "test_validation_clinical.py": ("heavy",),
+    # The uncertainty validation: Monte Carlo, Sobol indices and the what-if (minutes).
+    "test_validation_uncertainty.py": ("heavy",),
     # Compare with OpenSim's own tools and models throughout.
     "test_geometry_opensim.py": ("opensim",),
     "test_pipeline.py": ("opensim",),

@@ -318,23 +318,15 @@ def main(argv: list[str] | None = None) -> int:
     # the sensitivities and the technique what-if share one build of the 9 m/s sprint
     scenario = sensitivity_checks.sprint_scenario(shared_data_dir())
     sobol = {} if args.sobol_samples is None else {"samples": args.sobol_samples}
-    for title, check in (
-        (
-            "Sensitivities of the criteria to the muscle parameters",
-            sensitivity_checks.sensitivity_section,
-        ),
-        ("Technique what-if on the 9 m/s sprint", sensitivity_checks.whatif_section),
+    for check, options in (
+        (sensitivity_checks.sensitivity_section, sobol),
+        (sensitivity_checks.whatif_section, {}),
     ):
-        options = sobol if check is sensitivity_checks.sensitivity_section else {}
         text, passed, figures = check(args.out, scenario=scenario, **options)
-        sections.append(
-            Section(
-                title,
-                text.splitlines(),
-                passed,
-                [str(Path(f).relative_to(args.out)) for f in figures],
-            )
-        )
+        heading, *lines = text.strip().splitlines()  # each section's markdown opens with "## "
+        figures = [str(Path(f).relative_to(args.out)) for f in figures]
+        figures = [f for f in figures if f"({f})" not in text]  # not drawn twice
+        sections.append(Section(heading.removeprefix("## "), lines, passed, figures))
     report = write_report(sections, args.out)
     for s in sections:
         print(f"{'pass' if s.passed else 'MISS'}: {s.title}")
