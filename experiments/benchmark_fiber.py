@@ -14,7 +14,9 @@ come from is shared; compare ratios measured in one run.
 
 The ratio is musclesim throughput / OpenSim throughput. The two compliant answers differ in
 kind (musclesim integrates the tendon dynamics; the OpenSim loop re-equilibrates each sample),
-so both OpenSim baselines are printed. Timings are wall-clock on this machine; run
+so both OpenSim baselines are printed. Timings are wall-clock on this machine, with the
+CPU seconds of musclesim's calls beside them (all threads; steadier than wall-clock when other
+work shares the machine); run
 ``python -m experiments.benchmark_fiber`` (``--tiny`` for a seconds-long smoke run).
 """
 
@@ -73,11 +75,15 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
     }
 
 
-def _time_call(fn, repeats: int) -> float:
+def _time_call(fn, repeats: int, cpu: list | None = None) -> float:
+    """Wall seconds per call after a warm-up call; appends CPU seconds per call (all
+    threads) to ``cpu`` when given, the steadier figure on a shared machine."""
     fn()  # compile / warm up
-    start = timer.perf_counter()
+    start, start_cpu = timer.perf_counter(), timer.process_time()
     for _ in range(repeats):
         fn()
+    if cpu is not None:
+        cpu.append((timer.process_time() - start_cpu) / repeats)
     return (timer.perf_counter() - start) / repeats
 
 
@@ -108,7 +114,8 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
                 )
                 jax.block_until_ready(sol.fiber_length)
 
-            seconds = _time_call(call, repeats)
+            cpu = []
+            seconds = _time_call(call, repeats, cpu)
             rows.append(
                 {
                     "engine": engine,
@@ -116,6 +123,7 @@ def run(inputs: dict, *, repeats: int = 3) -> list[dict]:
                     "batch": label,
                     "muscle_samples": batch * len(time),
                     "seconds": seconds,
+                    "cpu_seconds": cpu[0],
                 }
             )
     try:
@@ -170,13 +178,14 @@ def report(rows: list[dict]) -> str:
     baseline = {r["tendon"]: rate(r) for r in rows if r["engine"] == "OpenSim loop"}
     lines = [
         f"{'engine':34s} {'tendon':10s} {'batch':>6s} {'muscle·samples/s':>18s} "
-        f"{'vs OpenSim loop':>16s}"
+        f"{'per CPU-second':>15s} {'vs OpenSim loop':>16s}"
     ]
     for r in rows:
         ratio = f"{rate(r) / baseline[r['tendon']]:.1f}x" if r["tendon"] in baseline else "n/a"
+        per_cpu = f"{r['muscle_samples'] / r['cpu_seconds']:15,.0f}" if "cpu_seconds" in r else ""
         lines.append(
             f"{r['engine']:34s} {r['tendon']:10s} {r['batch']:>6s} {rate(r):18,.0f} "
-            f"{ratio:>16s}  {r.get('note', '')}"
+            f"{per_cpu:>15s} {ratio:>16s}  {r.get('note', '')}"
         )
     by_key = {(r["engine"], r["batch"]): rate(r) for r in rows}
     for (engine, batch), new in by_key.items():
@@ -193,8 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--chunk",
+        type=int,
+        default=None,
+        help="members per time loop of the implicit solver on a CPU (0: the whole batch; "
+        "default: musclesim.muscle.fiber.CPU_CHUNK)",
+    )
     args = parser.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
+    if args.chunk is not None:
+        from musclesim.muscle import fiber
+
+        fiber.CPU_CHUNK = args.chunk
     rows = run(build(tiny=args.tiny, batch=args.batch), repeats=1 if args.tiny else args.repeats)
     print(f"JAX devices: {jax.devices()}")
     print(report(rows))

@@ -8,7 +8,8 @@ each solver, times (after compilation, both jitted) of
 * gradient: ``jax.grad`` of the sum of the peaks with respect to every muscle parameter and
   the whole MTU-length trajectory (reverse mode),
 
-and their ratio. The target for the default implicit solver is a ratio of at most 5.
+and their ratio (of wall-clock and of CPU seconds, the steadier one on a shared machine).
+The target for the default implicit solver is a ratio of at most 5.
 Wall-clock on a shared machine: compare ratios, measured in one run, rather than absolute
 times. Run ``python -m experiments.benchmark_gradient`` (``--tiny`` for a smoke run).
 """
@@ -27,12 +28,13 @@ from experiments.benchmark_fiber import build
 SOLVERS = ("implicit", "accurate")
 
 
-def _time_call(fn, repeats: int) -> float:
+def _time_call(fn, repeats: int) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads) per call, after a warm-up call."""
     jax.block_until_ready(fn())  # compile / warm up
-    start = timer.perf_counter()
+    start, start_cpu = timer.perf_counter(), timer.process_time()
     for _ in range(repeats):
         jax.block_until_ready(fn())
-    return (timer.perf_counter() - start) / repeats
+    return (timer.perf_counter() - start) / repeats, (timer.process_time() - start_cpu) / repeats
 
 
 def run(inputs: dict, *, repeats: int = 3, solvers=SOLVERS) -> list[dict]:
@@ -51,8 +53,8 @@ def run(inputs: dict, *, repeats: int = 3, solvers=SOLVERS) -> list[dict]:
 
         forward = jax.jit(peak)
         gradient = jax.jit(jax.grad(peak, argnums=(0, 1)))
-        f_seconds = _time_call(lambda: forward(params, lengths), repeats)  # noqa: B023
-        g_seconds = _time_call(lambda: gradient(params, lengths), repeats)  # noqa: B023
+        f_seconds, f_cpu = _time_call(lambda: forward(params, lengths), repeats)  # noqa: B023
+        g_seconds, g_cpu = _time_call(lambda: gradient(params, lengths), repeats)  # noqa: B023
         grads = gradient(params, lengths)
         finite = all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
         rows.append(
@@ -62,6 +64,7 @@ def run(inputs: dict, *, repeats: int = 3, solvers=SOLVERS) -> list[dict]:
                 "samples": len(time),
                 "forward_s": f_seconds,
                 "gradient_s": g_seconds,
+                "cpu_ratio": g_cpu / f_cpu,
                 "finite": finite,
             }
         )
@@ -71,12 +74,13 @@ def run(inputs: dict, *, repeats: int = 3, solvers=SOLVERS) -> list[dict]:
 def report(rows: list[dict]) -> str:
     lines = [
         f"{'solver':10s} {'batch':>6s} {'samples':>8s} {'forward s':>10s} {'gradient s':>11s} "
-        f"{'ratio':>7s}  finite"
+        f"{'ratio':>7s} {'CPU ratio':>9s}  finite"
     ]
     for r in rows:
         lines.append(
             f"{r['solver']:10s} {r['batch']:6d} {r['samples']:8d} {r['forward_s']:10.4f} "
-            f"{r['gradient_s']:11.4f} {r['gradient_s'] / r['forward_s']:6.2f}x  {r['finite']}"
+            f"{r['gradient_s']:11.4f} {r['gradient_s'] / r['forward_s']:6.2f}x "
+            f"{r['cpu_ratio']:8.2f}x  {r['finite']}"
         )
     return "\n".join(lines)
 

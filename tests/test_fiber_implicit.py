@@ -11,6 +11,8 @@ Named tolerances, with their reasons:
 * ``FLOAT32_BOUND``: the same bounds hold in float32 (rounding of 1e-7 relative is far below
   the discretisation error).
 * ``FD_RTOL``: central differences with a relative step of 1e-5 on a smooth peak, in float64.
+* ``NEWTON_SHARE``: the part of those bounds the unfinished Newton iterations may take (the
+  rest is left to the discretisation error).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ import pytest
 from test_fiber import ACTIVATION, BFLH, MTU_LENGTH, TIME, _fast_length
 
 from musclesim import InputError, MuscleParameters, solve_fiber
+from musclesim.muscle import implicit
 
 PEAK_STRAIN_BOUND = 2e-4
 TENDON_FORCE_BOUND = 1e-3
 REFERENCE = dict(solver="accurate", rtol=1e-9, atol=1e-11)
 FD_RTOL = 1e-4
+NEWTON_SHARE = 0.05
 
 #: An excitation that switches on and off as in a sprint's late swing (0.05 -> 0.9 -> 0.1
 #: with 40 ms ramps), for the activation dynamics.
@@ -79,6 +83,32 @@ def test_float32_at_zero_activation_is_finite_and_within_bounds():
     assert peak < PEAK_STRAIN_BOUND and force < TENDON_FORCE_BOUND, (peak, force)
 
 
+def test_newton_iterations_reach_the_stage_solutions(monkeypatch):
+    # The hardest starts met: activation jumping 0 -> 1 within one sample during a fast
+    # 2 m/s oscillation, and the excitation ramps with activation dynamics.
+    step = np.where(TIME > 0.1, 1.0, 0.0)
+    cases = [dict(activation=step), dict(excitation=EXCITATION)]
+
+    def solve_all():
+        jax.clear_caches()  # the iteration count is fixed when the solver is traced
+        return [solve_fiber(BFLH, TIME, LENGTHS[1], **case) for case in cases]
+
+    default = solve_all()
+    monkeypatch.setitem(implicit.integrate.__kwdefaults__, "iterations", 10)
+    converged = solve_all()
+    jax.clear_caches()
+    # The count did change: the default iterations stop short of the converged roots.
+    assert not np.array_equal(default[0].tendon_force, converged[0].tendon_force)
+    for sol, ref in zip(default, converged, strict=True):
+        strain = np.abs(np.asarray(sol.fiber_strain) - np.asarray(ref.fiber_strain)).max()
+        force = (
+            np.abs(np.asarray(sol.tendon_force - ref.tendon_force)).max()
+            / np.abs(np.asarray(ref.tendon_force)).max()
+        )
+        assert strain < NEWTON_SHARE * PEAK_STRAIN_BOUND, strain
+        assert force < NEWTON_SHARE * TENDON_FORCE_BOUND, force
+
+
 def test_gradient_matches_finite_differences():
     lengths = jnp.asarray(LENGTHS)
     activation = np.stack([ACTIVATION, np.ones_like(TIME)])
@@ -123,3 +153,67 @@ def test_impossible_lengths_raise_input_error_naming_member_and_sample(tendon):
     long = np.full(TIME.size, 0.3804 * 1.089 + 1.3 * 0.1116)
     with pytest.raises(InputError, match="passive fibre force"):
         solve_fiber(stiff, TIME, long, activation=0.5, tendon=tendon)
+
+
+@pytest.mark.parametrize("constants", ["opensim", "published"])
+def test_stage_system_is_the_curves_residual_with_its_exact_jacobian(constants):
+    from musclesim.muscle import curves, state
+
+    c = curves.get_constants(constants)
+    rng = np.random.default_rng(0)
+    n = 64
+    params = BFLH.replace(
+        active_force_width_scale=jnp.asarray(rng.uniform(1.0, 1.5, n)),
+        passive_fiber_strain_at_one_norm_force=jnp.asarray(rng.uniform(0.4, 0.7, n)),
+    )
+    damping = jnp.asarray(rng.uniform(1e-3, 0.1, n))
+    force = jnp.asarray(rng.uniform(-0.1, 1.5, n))
+    w = jnp.asarray(rng.uniform(-2.0, 2.0, n))
+    inputs = (
+        jnp.asarray(rng.uniform(0.0, 1.0, n)),  # base
+        jnp.asarray(rng.uniform(1e-4, 2e-3, n)),  # h gamma
+        jnp.asarray(rng.uniform(0.44, 0.52, n)),  # MTU length
+        jnp.asarray(rng.uniform(-1.0, 1.0, n)),  # MTU velocity
+        jnp.asarray(rng.uniform(0.0, 1.0, n)),  # activation
+        implicit._tendon_constants(params, c, damping),
+    )
+    (equilibrium, stage), jac = implicit._tendon_system((force, w), inputs, c)
+    # The same residuals from the curves module.
+    base, h_gamma, length, velocity, activation, _ = inputs
+    _, _, cos_pen, _, fl, fpe = state.fiber_at_tendon_force(params, force, length, constants=c)
+    v = (jnp.sinh(w) - c.d3) / c.d2
+    expected_eq = activation * fl * curves.force_velocity(v, constants=c) + fpe + damping * v
+    expected_eq = expected_eq - force / cos_pen
+    tendon_length = params.tendon_slack_length * curves.tendon_force_length_inverse(
+        force, strain_at_one_norm_force=params.tendon_strain_at_one_norm_force, constants=c
+    )
+    stiffness = curves.tendon_force_length_derivative(
+        tendon_length / params.tendon_slack_length,
+        strain_at_one_norm_force=params.tendon_strain_at_one_norm_force,
+        constants=c,
+    )
+    rate = stiffness * (velocity - v * params.max_fiber_velocity / cos_pen)
+    expected_stage = force - base - h_gamma * rate / params.tendon_slack_length
+    np.testing.assert_allclose(equilibrium, expected_eq, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stage, expected_stage, rtol=1e-10, atol=1e-12)
+    # The written-out Jacobian against forward-mode differentiation of the residuals.
+    for column, tangent in enumerate([(jnp.ones(n), jnp.zeros(n)), (jnp.zeros(n), jnp.ones(n))]):
+        _, derivative = jax.jvp(
+            lambda y: implicit._tendon_system(y, inputs, c)[0], ((force, w),), (tangent,)
+        )
+        for row in range(2):
+            np.testing.assert_allclose(jac[row][column], derivative[row], rtol=1e-9, atol=1e-12)
+
+
+def test_batch_solved_in_chunks_equals_the_whole_batch(monkeypatch):
+    from musclesim.muscle import fiber
+
+    rng = np.random.default_rng(1)
+    params = BFLH.replace(optimal_fiber_length=jnp.asarray(rng.uniform(0.1, 0.12, 5)))
+    lengths = np.stack([MTU_LENGTH] * 5) + rng.uniform(-0.005, 0.005, (5, 1))
+    monkeypatch.setattr(fiber, "CPU_CHUNK", 0)
+    whole = solve_fiber(params, TIME, lengths, activation=ACTIVATION)
+    monkeypatch.setattr(fiber, "CPU_CHUNK", 2)  # three chunks, the last one padded
+    chunked = solve_fiber(params, TIME, lengths, activation=ACTIVATION)
+    for name in ("tendon_force", "fiber_length", "fiber_velocity"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-12)

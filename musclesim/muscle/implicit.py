@@ -23,11 +23,14 @@ equilibrium and the stage equation of F,
 .. math:: a f_L (d_1 w + d_4) + f_{PE} + \beta \tilde v_M(w) - F/\cos\alpha = 0,\qquad
           F - F_{base} - \gamma h\, f_T'(\tilde l_T)\,(v_{MTU} - v_M(w)/\cos\alpha)/l_{ts} = 0,
 
-so no inner velocity solve is needed. A fixed number of Newton iterations with the 2 x 2
-Jacobian from forward-mode derivatives, started from the previous stage, solves them (the
+so no inner velocity solve is needed. A fixed number of Newton iterations solves them, with
+the residuals and their 2 x 2 Jacobian written out together (:func:`_tendon_system`: each
+exponential and logarithm evaluated once per iteration and shared by values and slopes),
+started from the previous stage moved on along the last step's rate of change (the
 activation stage is a scalar Newton solve of its own); there is no per-member control flow,
 so a batch of any leading shape costs one member's work per element, under one
-``jax.lax.scan`` over substeps.
+``jax.lax.scan`` over substeps. The velocity variable of the last stage is returned too, so
+the fibre velocity at the samples needs no further solve.
 
 Gradients: the Newton iterations run on inputs held constant (``stop_gradient``) and one last
 Newton step carries the gradient, which is then the implicit-function one
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -66,12 +70,13 @@ SDIRK_TABLEAUS = {
 }
 #: The method of ``solve_fiber(solver="implicit")``, chosen by experiments/solver_accuracy.py.
 DEFAULT_METHOD = "sdirk3"
-#: Newton iterations per stage (the last one carries the gradient). Started from the previous
-#: stage, 4 and 8 iterations gave the same tendon force to 1e-5 of its peak along the 0 -> 1
-#: excitation step of tests/test_fiber.py (the hardest start met: activation and velocity
-#: jump within one sample), so the residual left by 4 is far below the discretisation error
-#: that experiments/solver_accuracy.py measures.
-NEWTON_ITERATIONS = 4
+#: Newton iterations per stage (the last one carries the gradient). Each stage starts from
+#: the previous stage moved on along the last step's rate of change (the first step from
+#: rest). Chosen with experiments/solver_accuracy.py: along the 5 m/s sprint the worst
+#: member (gastrocnemius lateralis) had a tendon-force error of 1.01e-3 of peak with 2
+#: iterations (beyond the 0.1 % bound), 6.4e-4 with 3 and 6.2e-4 with 4, so 3 leave a
+#: Newton error well below the discretisation error.
+NEWTON_ITERATIONS = 3
 #: Longest step (s) of the default substep count: each sample interval is split into as
 #: many equal substeps as keep every step within it. Chosen with
 #: experiments/solver_accuracy.py (see that script's table): activation rises with a time
@@ -105,28 +110,116 @@ def substeps_for(time, max_step: float = MAX_STEP) -> int:
     return max(1, int(np.ceil(float(spacing.max()) / max_step - 1e-9)))
 
 
-def _tendon_residual(unknowns, inputs, *, params, constants, damping):
-    """Force equilibrium and stage equation of one compliant-tendon stage (both O(1))."""
-    force, w = unknowns
-    base, h_gamma, mtu_length, mtu_velocity, activation = inputs
+class _TendonConstants(NamedTuple):
+    """Per-muscle numbers of the stage system, computed once outside the time loop."""
+
+    slack: jax.Array  # l_ts (m)
+    stiffness: jax.Array  # k_T
+    optimal: jax.Array  # l_opt (m)
+    width_squared: jax.Array  # h^2 (m^2)
+    width_scale: jax.Array  # s of the active force-length curve
+    passive_rate: jax.Array  # k_PE / e_0
+    passive_offset: jax.Array  # exp(k_PE (l_0 - 1) / e_0)
+    passive_scale: jax.Array  # 1 / (exp(k_PE) - offset)
+    max_velocity: jax.Array  # v_max l_opt (m/s)
+    damping: jax.Array  # beta
+
+
+def _tendon_constants(params, constants, damping) -> _TendonConstants:
     c = constants
-    kt = _curves.tendon_stiffness_parameter(params.tendon_strain_at_one_norm_force, constants=c)
-    _, _, cos_pen, _, fl, fpe = _muscle.fiber_at_tendon_force(
-        params, force, mtu_length, constants=c
+    e0 = params.passive_fiber_strain_at_one_norm_force
+    offset = jnp.exp(c.kpe * (c.passive_zero_length - 1.0) / e0)
+    return _TendonConstants(
+        slack=params.tendon_slack_length,
+        stiffness=_curves.tendon_stiffness_parameter(
+            params.tendon_strain_at_one_norm_force, constants=c
+        ),
+        optimal=params.optimal_fiber_length,
+        width_squared=params.fiber_width**2,
+        width_scale=params.active_force_width_scale,
+        passive_rate=c.kpe / e0,
+        passive_offset=offset,
+        passive_scale=1.0 / (math.exp(c.kpe) - offset),
+        max_velocity=params.max_fiber_velocity,
+        damping=damping,
     )
-    norm_velocity = (jnp.sinh(w) - c.d3) / c.d2
-    equilibrium = (
-        activation * fl * (c.d1 * w + c.d4) + fpe + damping * norm_velocity - force / cos_pen
-    )
-    # f_T' = k_T (f_T + c3): the tendon stiffness from the force, without another exp.
-    stiffness = kt * jnp.maximum(force + c.c3, _curves.MIN_TENDON_FORCE_ABOVE_ASYMPTOTE)
-    tendon_velocity = mtu_velocity - norm_velocity * params.max_fiber_velocity / cos_pen
-    stage = force - base - h_gamma * stiffness * tendon_velocity / params.tendon_slack_length
-    return equilibrium, stage
 
 
-def _newton_2x2(residual, guess, inputs, *, iterations, constants):
-    """Root of ``residual((F, w), inputs)`` by ``iterations`` Newton steps from ``guess``.
+def _tendon_system(unknowns, inputs, c):
+    """Residuals of one compliant-tendon stage and their 2 x 2 Jacobian, analytically.
+
+    The residuals are the fibre-tendon force equilibrium and the stage equation of F (both
+    O(1)); the curves are those of :mod:`musclesim.muscle.curves` (the same formulas, written
+    out so that each exponential is evaluated once and shared by value and derivatives).
+    Returns ``((equilibrium, stage), ((d_eq/dF, d_eq/dw), (d_stage/dF, d_stage/dw)))``.
+    """
+    force, w = unknowns
+    base, h_gamma, mtu_length, mtu_velocity, activation, k = inputs
+    # Tendon length from the force (inverse tendon curve), floored above the asymptote.
+    shifted_raw = force + c.c3
+    floored = shifted_raw < _curves.MIN_TENDON_FORCE_ABOVE_ASYMPTOTE
+    shifted = jnp.where(floored, _curves.MIN_TENDON_FORCE_ABOVE_ASYMPTOTE, shifted_raw)
+    tendon_length = k.slack * (jnp.log(shifted / c.c1) / k.stiffness + c.c2)
+    d_tendon = jnp.where(floored, 0.0, k.slack / (k.stiffness * shifted))
+    # Constant-width pennation (state.fiber_geometry), with its floor on the fibre length.
+    along_raw = mtu_length - tendon_length
+    along_floor = _muscle.MIN_FIBER_LENGTH_ALONG_TENDON * k.optimal
+    clamped = along_raw < along_floor
+    along = jnp.where(clamped, along_floor, along_raw)
+    d_along = jnp.where(clamped, 0.0, -d_tendon)
+    fiber_length = jnp.sqrt(along * along + k.width_squared)
+    inv_fiber = 1.0 / fiber_length
+    cos_pen = along * inv_fiber
+    d_cos = k.width_squared * inv_fiber * inv_fiber * inv_fiber * d_along
+    inv_cos = fiber_length / along
+    norm_length = fiber_length / k.optimal
+    d_norm_length = cos_pen * d_along / k.optimal
+    # Active force-length curve (curves.active_force_length) and its slope.
+    x = (norm_length - 1.0) / k.width_scale + 1.0
+    fl = 0.0
+    dfl_dx = 0.0
+    for b1, b2, b3, b4 in c.b:
+        width = b3 + b4 * x
+        floor = width * width < _curves.MIN_GAUSSIAN_WIDTH_SQUARED
+        width_squared = jnp.where(floor, _curves.MIN_GAUSSIAN_WIDTH_SQUARED, width * width)
+        centred = x - b2
+        term = b1 * jnp.exp(-0.5 * centred * centred / width_squared)
+        exponent_slope = -centred / width_squared + jnp.where(
+            floor, 0.0, centred * centred * b4 / (width_squared * width)
+        )
+        fl = fl + term
+        dfl_dx = dfl_dx + term * exponent_slope
+    d_fl = dfl_dx * d_norm_length / k.width_scale
+    # Passive force-length curve (curves.passive_force_length) and its slope.
+    passive_exp = jnp.exp(k.passive_rate * (norm_length - 1.0))
+    fpe = (passive_exp - k.passive_offset) * k.passive_scale
+    d_fpe = k.passive_rate * passive_exp * k.passive_scale * d_norm_length
+    # Fibre velocity from w: v = (sinh w - d3)/d2, f_V = d1 w + d4 (one exponential).
+    ew = jnp.exp(w)
+    inv_ew = 1.0 / ew
+    sinh_w = 0.5 * (ew - inv_ew)
+    dv_dw = 0.5 * (ew + inv_ew) / c.d2
+    norm_velocity = (sinh_w - c.d3) / c.d2
+    fv = c.d1 * w + c.d4
+    equilibrium = activation * fl * fv + fpe + k.damping * norm_velocity - force * inv_cos
+    d_eq_force = activation * fv * d_fl + d_fpe - inv_cos + force * inv_cos * inv_cos * d_cos
+    d_eq_w = activation * fl * c.d1 + k.damping * dv_dw
+    # Stage equation: F - base - h gamma f_T' (v_MTU - v_M / cos) / l_ts with
+    # f_T' = k_T (F + c3), the tendon stiffness from the force.
+    rate_factor = h_gamma * k.stiffness / k.slack
+    fiber_speed = norm_velocity * k.max_velocity
+    tendon_velocity = mtu_velocity - fiber_speed * inv_cos
+    stage = force - base - rate_factor * shifted * tendon_velocity
+    d_stage_force = 1.0 - rate_factor * (
+        jnp.where(floored, 0.0, tendon_velocity) + shifted * fiber_speed * inv_cos * inv_cos * d_cos
+    )
+    d_stage_w = rate_factor * shifted * k.max_velocity * inv_cos * dv_dw
+    return (equilibrium, stage), ((d_eq_force, d_eq_w), (d_stage_force, d_stage_w))
+
+
+def _newton_2x2(system, guess, inputs, *, iterations, constants):
+    """Root of ``system((F, w), inputs)`` (residuals and Jacobian) by ``iterations`` Newton
+    steps from ``guess``.
 
     All but the last step run on ``stop_gradient(inputs)`` with safeguards (F above
     ``-MIN_TENDON_FORCE_FRACTION_OF_ASYMPTOTE c3``,
@@ -144,16 +237,13 @@ def _newton_2x2(residual, guess, inputs, *, iterations, constants):
         return (j22 * r[0] - j12 * r[1]) / det, (j11 * r[1] - j21 * r[0]) / det
 
     for k in range(iterations):
-        f = lambda y: residual(y, frozen)  # noqa: E731
-        one, zero = jnp.ones_like(force), jnp.zeros_like(force)
-        r, d_force = jax.jvp(f, ((force, w),), ((one, zero),))
-        _, d_w = jax.jvp(f, ((force, w),), ((zero, one),))
-        jac = ((d_force[0], d_w[0]), (d_force[1], d_w[1]))
+        r, jac = system((force, w), frozen)
         if k < iterations - 1:
             step_force, step_w = solve(jac, r)
             force = jnp.maximum(force - step_force, lowest)
             w = w - jnp.clip(step_w, -MAX_VELOCITY_VARIABLE_STEP, MAX_VELOCITY_VARIABLE_STEP)
-    step_force, step_w = solve(jac, residual((force, w), inputs))
+    jac = jax.lax.stop_gradient(jac)
+    step_force, step_w = solve(jac, system((force, w), inputs)[0])
     return force - step_force, w - step_w
 
 
@@ -167,6 +257,11 @@ def _newton(residual, guess, inputs, *, iterations):
         if k < iterations - 1:
             x = x - r / slope
     return x - residual(x, inputs) / slope
+
+
+def norm_velocity_of(w, constants):
+    """Normalised fibre velocity (sinh w - d3)/d2 of the velocity variable w."""
+    return (jnp.sinh(w) - constants.d3) / constants.d2
 
 
 def velocity_variable(params, norm_tendon_force, mtu_length, activation, *, constants, damping):
@@ -196,7 +291,9 @@ def integrate(
     iterations: int = NEWTON_ITERATIONS,
     method: str = DEFAULT_METHOD,
 ):
-    """States at the sample times of one muscle (leaves shaped ``(T,)``).
+    """States at the sample times of one muscle (leaves shaped ``(T,)``); with ``compliant``
+    also ``"velocity_variable"``, w of the fibre velocity in equilibrium with the force
+    (:func:`velocity_variable`).
 
     Args:
         params: scalar muscle parameters.
@@ -237,9 +334,10 @@ def integrate(
         velocity.reshape(n, stages),
         drive_at.reshape(n, stages),
     )
-    tendon_residual = functools.partial(
-        _tendon_residual, params=params, constants=constants, damping=damping
-    )
+    # Per-muscle numbers of the stage system, travelling with the stage inputs so that the
+    # Newton iterations see them held constant and the last step sees them live.
+    tendon_constants = _tendon_constants(params, constants, damping)
+    tendon_system = functools.partial(_tendon_system, c=constants)
 
     def activation_residual(a, args):
         base, h_gamma, excitation = args
@@ -260,9 +358,9 @@ def integrate(
             a = drive_i
         if compliant:
             force, w = _newton_2x2(
-                tendon_residual,
+                tendon_system,
                 (y["norm_tendon_force"], y["velocity_variable"]),
-                (base["norm_tendon_force"], h_gamma, length_i, velocity_i, a),
+                (base["norm_tendon_force"], h_gamma, length_i, velocity_i, a, tendon_constants),
                 iterations=iterations,
                 constants=constants,
             )
@@ -274,10 +372,13 @@ def integrate(
     # derivatives K_j = (Y_j - base_j) / (gamma h) recovered from the solved stages.
     weights = [[float(a) / gamma for a in row[:i]] for i, row in enumerate(SDIRK_TABLEAUS[method])]
 
-    def body(y, x):
+    stage_nodes = [float(sum(row)) for row in SDIRK_TABLEAUS[method]]
+
+    def body(carry, x):
+        y, rate = carry
         h, length_k, velocity_k, drive_k = x
         hg = gamma * h
-        solved, increments, guess = [], [], y
+        increments, stage_y, previous = [], y, 0.0
         for i in range(stages):
             pairs = list(zip(weights[i], increments, strict=True))
             base = {
@@ -285,11 +386,15 @@ def integrate(
                 for name in y
                 if name != "velocity_variable"
             }
+            # Newton starts from the previous stage moved on along the last step's rate.
+            advance = (stage_nodes[i] - previous) * h
+            guess = {name: stage_y[name] + advance * rate[name] for name in y}
             stage_y = stage(guess, base, hg, length_k[i], velocity_k[i], drive_k[i])
             increments.append({name: stage_y[name] - base[name] for name in base})
-            solved.append(stage_y)
-            guess = stage_y
-        return solved[-1], solved[-1]
+            previous = stage_nodes[i]
+        # The rate only steers the next starting guesses, which carry no gradient.
+        rate = jax.lax.stop_gradient({name: (stage_y[name] - y[name]) / h for name in y})
+        return (stage_y, rate), stage_y
 
     start = dict(initial_state)
     if compliant:
@@ -302,8 +407,11 @@ def integrate(
             constants=constants,
             damping=damping,
         )
-    _, ys = jax.lax.scan(body, start, xs)
+    zero_rate = {name: jnp.zeros_like(value) for name, value in start.items()}
+    _, ys = jax.lax.scan(body, (start, zero_rate), xs)
+    # The last stage of a stiffly accurate method is the state at the step's end, so the
+    # velocity variable solved with it is the fibre velocity at the sample.
     return {
-        name: jnp.concatenate([initial_state[name][None], ys[name][substeps - 1 :: substeps]])
-        for name in initial_state
+        name: jnp.concatenate([start[name][None], ys[name][substeps - 1 :: substeps]])
+        for name in start
     }

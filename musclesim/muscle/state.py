@@ -265,18 +265,27 @@ def fiber_at_tendon_force(params, norm_tendon_force, mtu_length, *, constants):
 
 
 def _compliant_kinematics(
-    params, norm_tendon_force, mtu_length, activation, *, constants, minimum_fiber_damping
+    params,
+    norm_tendon_force,
+    mtu_length,
+    activation,
+    *,
+    constants,
+    minimum_fiber_damping,
+    norm_fiber_velocity=None,
 ):
     """Tendon length, fibre length, cos(pennation), pennation, damping and fibre velocity of
-    the compliant tendon: the part of :func:`compliant_tendon_state` the ODE needs."""
+    the compliant tendon: the part of :func:`compliant_tendon_state` the ODE needs. A given
+    ``norm_fiber_velocity`` (already in equilibrium with the force) is used as is."""
     tendon_length, fiber_length, cos_pen, pen, fl, fpe = fiber_at_tendon_force(
         params, norm_tendon_force, mtu_length, constants=constants
     )
     damping = effective_damping(params, minimum_fiber_damping)
-    norm_velocity = norm_fiber_velocity_from_force(
-        activation * fl, damping, norm_tendon_force / cos_pen - fpe, constants=constants
-    )
-    fiber_velocity = norm_velocity * params.max_fiber_velocity
+    if norm_fiber_velocity is None:
+        norm_fiber_velocity = norm_fiber_velocity_from_force(
+            activation * fl, damping, norm_tendon_force / cos_pen - fpe, constants=constants
+        )
+    fiber_velocity = norm_fiber_velocity * params.max_fiber_velocity
     return tendon_length, fiber_length, cos_pen, pen, damping, fiber_velocity
 
 
@@ -312,12 +321,14 @@ def compliant_tendon_state(
     *,
     constants=_curves.OPENSIM,
     minimum_fiber_damping=0.0,
+    norm_fiber_velocity=None,
 ) -> MuscleState:
     r"""Compliant tendon, state = normalised tendon force F~T (OpenSim's explicit form).
 
     The tendon length follows from F~T through the inverse tendon curve; the fibre takes the
     rest of the MTU length; the fibre velocity is the one at which the fibre force along the
-    tendon equals the tendon force (:func:`norm_fiber_velocity_from_force`).
+    tendon equals the tendon force (:func:`norm_fiber_velocity_from_force`), unless a solver
+    that already solved for it passes it as ``norm_fiber_velocity``.
     """
     tendon_length, fiber_length, cos_pen, pen, damping, fiber_velocity = _compliant_kinematics(
         params,
@@ -326,6 +337,7 @@ def compliant_tendon_state(
         activation,
         constants=constants,
         minimum_fiber_damping=minimum_fiber_damping,
+        norm_fiber_velocity=norm_fiber_velocity,
     )
     return _state(
         params,
