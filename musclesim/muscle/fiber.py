@@ -53,11 +53,12 @@ DEFAULT_SOLVER = "implicit"
 DEFAULT_MINIMUM_FIBER_DAMPING = 1e-3
 #: Batch members the ``"implicit"`` solver advances together through one time loop on a CPU;
 #: larger batches are solved in chunks of this size, one after another, so that the
-#: intermediate arrays of a step stay in the core's cache. Measured with
-#: ``python -m experiments.benchmark_fiber --chunk N``: per CPU-second, 128-256 members per
-#: loop ran 1.3-1.4x faster than a whole batch of 1024 in float64 on the 2-core development
-#: machine. An accelerator gets the whole batch at once.
-CPU_CHUNK = 256
+#: intermediate arrays of a step stay small enough for the core's cache. Measured with
+#: ``python -m experiments.benchmark_fiber --repeats 2 --chunk N`` (batch 1024, float64, on
+#: the shared 2-core development machine): 1,022,511 muscle-samples per CPU-second with 128,
+#: 991,738 with 256 and 986,528 with the whole batch (``--chunk 0``): a small gain there. An
+#: accelerator gets the whole batch at once.
+CPU_CHUNK = 128
 #: Largest tendon force (multiples of F_max) a sample may demand: OpenSim's
 #: ``m_maxNormTendonForce``, the upper end of its initial-equilibrium search
 #: (``state.EQUILIBRIUM_FORCE_BRACKET``).
