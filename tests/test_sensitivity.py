@@ -4,8 +4,6 @@ through the evaluation chain at a tiny size."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,7 +11,6 @@ import pytest
 
 from musclesim.core.errors import InputError
 from musclesim.core.io import MODELS_DIR
-from musclesim.muscle.implicit import substeps_for
 from musclesim.training.athlete import load_athlete
 from musclesim.training.criteria import CRITERION_NAMES
 from musclesim.training.drills import get_drill
@@ -51,18 +48,7 @@ def scenario():
     """The injured BFLH in running at 9 m/s, every fourth sample of the ranking's grid (64
     samples, two strides and a half): the same chain at a quarter of the cost."""
     am = athlete_model(load_athlete(ATHLETE))
-    full = drill_scenario(am, Case(get_drill("running"), 9.0, ()))
-    keep = slice(None, None, 4)
-    time = full.time[keep]
-    return dataclasses.replace(
-        full,
-        time=time,
-        coordinates={c: v[keep] for c, v in full.coordinates.items()},
-        excitation=full.excitation[keep],
-        counted=full.counted[keep],
-        phase=full.phase[keep],
-        substeps=substeps_for(time),
-    )
+    return drill_scenario(am, Case(get_drill("running"), 9.0, ())).every(4)
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,21 @@ class Scenario:
     substeps: int = 1
     provenance: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
+    def every(self, step: int) -> Scenario:
+        """The same simulation on every ``step``-th sample (a coarser grid: the same chain at
+        a fraction of the cost, the solver's substeps set for the new spacing)."""
+        keep = slice(None, None, int(step))
+        time = self.time[keep]
+        return dataclasses.replace(
+            self,
+            time=time,
+            coordinates={c: v[keep] for c, v in self.coordinates.items()},
+            excitation=self.excitation[keep],
+            counted=self.counted[keep],
+            phase=self.phase[keep],
+            substeps=substeps_for(time),
+        )
+
     def with_coordinates(self, coordinates: Mapping[str, np.ndarray]) -> Scenario:
         """A copy along other joint-angle trajectories (same keys, same shape)."""
         return dataclasses.replace(
