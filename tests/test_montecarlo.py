@@ -158,3 +158,21 @@ def test_rank_command_with_uncertainty(tmp_path, capsys):
         texts.append(csv.read_text())
     assert texts[0] == texts[1]
     assert "nan" not in texts[0].lower()
+
+
+def test_a_muscle_the_model_cannot_represent_is_over_every_limit(setting):
+    """Wide spreads draw tail muscles whose fibre would pass the curves' range at the bottom of
+    a Romanian deadlift: they are found before solving (the batch goes on), and their drill
+    values are infinite, so they count as over every limit."""
+    _, _, library, am, _ = setting
+    d = library["romanian_deadlift"]
+    case = Case(d, float(d.intensity.default), tuple(sorted(d.check_settings(None).items())))
+    wide = load_uncertainty().scaled(1.6)
+    r = monte_carlo(am, [case], 96, seed=1, drills=library, chunk=96, model=wide)
+    assert r.impossible.any() and not r.impossible.all()
+    for c in CRITERION_NAMES:
+        assert np.array_equal(np.isinf(r.values[c]), r.impossible)
+    ones = {c: 1.0 for c in CRITERION_NAMES}
+    limits = types.SimpleNamespace(fractions=ones, values=ones, pain_free_strain=None)
+    u = sample_utilisation(r, limits)
+    assert all(np.all(np.isinf(u[c][r.impossible])) for c in CRITERION_NAMES)

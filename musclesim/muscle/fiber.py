@@ -294,25 +294,33 @@ def _check_inputs(params, time, mtu_length, drive, drive_name):
         )
 
 
-def _check_physical(params, time, mtu_length, *, tendon, constants):
-    """Refuse MTU lengths no fibre-tendon state can take (concrete arrays only).
+def impossible_samples(
+    params, mtu_length, *, tendon: str = "compliant", constants="opensim"
+) -> np.ndarray:
+    """Where no fibre-tendon state can take the MTU length, a bool array shaped like
+    ``mtu_length`` broadcast against the parameters (``batch + (T,)``; concrete arrays).
 
     A sample is impossible when the tendon would carry more than ``MAX_NORM_TENDON_FORCE``
     F_max or, with a compliant tendon, when the fibre would be longer than the curves are
     valid for (``constants.max_norm_fiber_length``, 1.8 l_opt as OpenSim's
-    ``DeGrooteFregly2016Muscle``) even with the tendon at that force. With a rigid tendon the
-    fibre length is fixed by the MTU length and the sample is refused when the fibre's
-    passive force alone (a lower bound on the tendon force) exceeds the largest force; a
-    rigid fibre slightly beyond 1.8 l_opt still has a plausible force and is accepted. With a
-    compliant tendon the fibre is shortest when the tendon carries the largest force, and the
-    sample is refused when even then the fibre is too long or its passive force alone
-    exceeds that force. (Fibres shorter than the curves' range are floored, see
-    ``state.MIN_FIBER_LENGTH_ALONG_TENDON``; a rigid tendon meets them in real motions.)
+    ``DeGrooteFregly2016Muscle``) even with the tendon at that force (:func:`solve_fiber`
+    refuses such a sample; a Monte Carlo over parameters uses this to find its samples).
     """
-    if any(isinstance(x, jax.core.Tracer) for x in (time, mtu_length)) or any(
-        isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)
-    ):
-        return
+    return _physical_problems(params, mtu_length, tendon=tendon, constants=constants)[0]
+
+
+def _physical_problems(params, mtu_length, *, tendon, constants):
+    """``(impossible, [(mask, describe), ...], length, shape)`` of :func:`impossible_samples`.
+
+    With a rigid tendon the fibre length is fixed by the MTU length and the sample is
+    impossible when the fibre's passive force alone (a lower bound on the tendon force)
+    exceeds the largest force; a rigid fibre slightly beyond 1.8 l_opt still has a plausible
+    force and is accepted. With a compliant tendon the fibre is shortest when the tendon
+    carries the largest force, and the sample is impossible when even then the fibre is too
+    long or its passive force alone exceeds that force. (Fibres shorter than the curves' range
+    are floored, see ``state.MIN_FIBER_LENGTH_ALONG_TENDON``; a rigid tendon meets them in
+    real motions.)"""
+    constants = _curves.get_constants(constants)
     length = np.asarray(mtu_length, dtype=float)
     p = {
         name: np.asarray(value, dtype=float)[..., None] for name, value in params.as_dict().items()
@@ -364,6 +372,23 @@ def _check_physical(params, time, mtu_length, *, tendon, constants):
                 ),
             ),
         )
+    impossible = np.zeros(shape, dtype=bool)
+    for bad, _ in problems:
+        impossible |= bad
+    return impossible, problems, length, shape
+
+
+def _check_physical(params, time, mtu_length, *, tendon, constants):
+    """Refuse MTU lengths no fibre-tendon state can take (:func:`impossible_samples`;
+    concrete arrays only), naming the member, the sample and why."""
+    if any(isinstance(x, jax.core.Tracer) for x in (time, mtu_length)) or any(
+        isinstance(x, jax.core.Tracer) for x in jax.tree.leaves(params)
+    ):
+        return
+    _, problems, length, shape = _physical_problems(
+        params, mtu_length, tendon=tendon, constants=constants
+    )
+    top, hi = MAX_NORM_TENDON_FORCE, _curves.get_constants(constants).max_norm_fiber_length
     for bad, describe in problems:
         if not np.any(bad):
             continue

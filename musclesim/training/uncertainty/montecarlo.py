@@ -59,7 +59,8 @@ from tqdm import tqdm
 from ...core.errors import InputError
 from ...core.io import write_text_atomic
 from ...core.version import __version__
-from ...pipeline.evaluate import evaluate
+from ...muscle.fiber import impossible_samples
+from ...pipeline.evaluate import evaluate, mtu_lengths
 from ..criteria import CRITERIA, CRITERION_NAMES, utilisation
 from ..drills import load_drills
 from ..rank import (
@@ -114,6 +115,13 @@ class MonteCarloResult:
         model: the :class:`~.model.UncertaintyModel` sampled; ``seed``, ``n``: the draw.
         clipped_fraction: share of perturbed joint-angle samples held at the geometry's
             fitted box (0 when no perturbation reached it).
+        impossible: ``[K, N]``, whether the sample's muscle cannot take the case's lengths
+            (:func:`~musclesim.muscle.fiber.impossible_samples`: its fibre beyond the curves'
+            range even with the tendon at its largest force, which tail parameter draws meet
+            at the long end of a drill); such a case is solved with the nominal parameters to
+            keep the batch going, and a drill whose own case or any of whose reference cases
+            is impossible for the sample counts as over every limit (``values`` = inf): a
+            muscle the model cannot represent there is not cleared.
     """
 
     cases: tuple
@@ -126,6 +134,7 @@ class MonteCarloResult:
     seed: int
     n: int
     clipped_fraction: float
+    impossible: np.ndarray | None = None
 
 
 def _case_salt(case: Case) -> int:
@@ -218,6 +227,7 @@ def monte_carlo(
     fields = (*CRITERION_NAMES, "loads_muscle")
     out = {f: np.zeros((k, n)) for f in fields}
     scales = np.zeros((k, n))
+    impossible = np.zeros((k, n), dtype=bool)
     clipped_total = 0
     # every (case, sample) pair is one job, case-major; a chunk may span cases, so only the
     # very last chunk is padded. A case's perturbations are drawn (for all its samples) when
@@ -240,9 +250,28 @@ def monte_carlo(
                 for c in coords
             }
             drive = np.stack([held[m][1][s] for m, s in zip(case_of, sample_of, strict=True)])
+            params = _batched_parameters(am.injured, factors, sample_of)
+            lengths, _ = mtu_lengths(
+                am.geometry, q, length_scale=am.length_scale, out_of_domain=out_of_domain
+            )
+            bad = impossible_samples(
+                params, lengths, tendon=solver_options.get("tendon", "compliant")
+            ).any(axis=(-1, -2))
+            if bad.any():  # solved with the nominal muscle, counted as over every limit below
+                nominal = jax.tree_util.tree_map(jnp.asarray, am.injured)
+                params = jax.tree_util.tree_map(
+                    lambda x, x0, bad=bad: (
+                        jnp.where(jnp.asarray(bad).reshape((-1,) + (1,) * (jnp.ndim(x) - 1)), x0, x)
+                        if jnp.ndim(x) >= 1
+                        else x
+                    ),
+                    params,
+                    nominal,
+                )
+                impossible[case_of[:keep], sample_of[:keep]] |= bad[:keep]
             result = evaluate(
                 am.geometry,
-                _batched_parameters(am.injured, factors, sample_of),
+                params,
                 inputs.time[case_of],
                 q,
                 length_scale=am.length_scale,
@@ -263,6 +292,9 @@ def monte_carlo(
     per_rep = inputs.repetitions - inputs.settling
     out["active_negative_work"] = out["active_negative_work"] / per_rep[:, None]
     reference = {c: out[c][:n_ref].max(axis=0) for c in CRITERION_NAMES}
+    over = impossible[n_ref:] | impossible[:n_ref].any(axis=0)[None, :]
+    for c in CRITERION_NAMES:
+        out[c][n_ref:][over] = np.inf
     coord_samples = max(1, k * n * inputs.time.shape[1] * len(coords))
     return MonteCarloResult(
         cases=tuple(cases),
@@ -275,6 +307,7 @@ def monte_carlo(
         seed=int(seed),
         n=n,
         clipped_fraction=clipped_total / coord_samples,
+        impossible=over,
     )
 
 
@@ -406,7 +439,7 @@ def rank_uncertainty(
     for i in range(len(selected)):
         if p_any[i] > max_exceedance:
             status.append(UNCERTAIN_STATUSES[1])
-        elif det_status[i] == STATUSES[3] or loaded[i] == 0.0:
+        elif det_status[i] == STATUSES[3]:  # the ranking's rule: active or passive load
             status.append(UNCERTAIN_STATUSES[2])
         else:
             status.append(UNCERTAIN_STATUSES[0])
@@ -483,6 +516,9 @@ def rank_uncertainty(
             "uncertainty_model": model.summary(),
             "references": ",".join(model.references),
             "clipped_fraction": float(result.clipped_fraction),
+            "impossible_fraction": float(np.mean(result.impossible))
+            if result.impossible is not None
+            else 0.0,
             **{
                 f"nonpositive_reference_fraction_{c}": float(np.mean(result.reference[c] <= 0))
                 for c in CRITERION_NAMES
