@@ -13,9 +13,16 @@ from musclesim import InputError
 from musclesim.training.criteria import CRITERION_NAMES
 
 ATHLETE = "models/athletes/example_grade2_bflh.toml"
-#: Drills of the shared ranking below: a calf exercise, walking, running and a hamstring
-#: strength drill (four categories, the hamstring injury loads three of them).
-RANKED = ["calf_raise_double", "walking", "running", "nordic_hamstring", "askling_diver"]
+#: Drills of the shared ranking below: a calf exercise, walking, running, a hamstring strength
+#: drill and two Askling lengthening drills (the hamstring injury loads all but the calf raise).
+RANKED = [
+    "calf_raise_double",
+    "walking",
+    "running",
+    "nordic_hamstring",
+    "askling_diver",
+    "askling_extender",
+]
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +85,20 @@ def test_reference_is_the_injured_muscles_running_envelope(model):
     # the example's shorter fascicles strain more for the same stretch: the references are
     # the injured muscle's, not the uninjured one's
     assert ref["active_stretch"] > uninjured["active_stretch"].max()
+
+
+def test_a_passively_stretched_drill_loads_the_muscle(ranked, model):
+    """The Askling Extender's hamstrings stay at rest in the body statics (no active sample),
+    yet its stretch makes the muscle carry more than the stated fraction of F_max: it loads
+    it."""
+    from musclesim.muscle.metrics import ACTIVE_FORCE_FRACTION
+
+    extender = ranked.sel(drill="askling_extender")
+    assert not bool(extender["loads_muscle"])
+    assert float(extender["peak_force"]) >= ACTIVE_FORCE_FRACTION * float(
+        model.injured.max_isometric_force
+    )
+    assert str(extender["status"].values) != "does not load the target muscle"
 
 
 def test_calf_raise_does_not_load_the_hamstring(ranked):

@@ -29,8 +29,10 @@ Stages of :func:`rank_drills`:
    easing one dimension: the hint names how in the drill library's words,
    :meth:`~musclesim.training.drills.Dimension.limit_words`, e.g. "range ≤ 70 %",
    "tempo ≥ 3 s", "load ≤ 0.2 BM", "speed ≤ 7.1 m/s"), ``not today`` (over at the easy end of every
-   dimension), ``does not load the target muscle`` (never actively loaded at the defaults,
-   and its passive end-range stretch within today's limit).
+   dimension), ``does not load the target muscle`` (within today's limits at the defaults,
+   never actively loaded there, and its force below the same ``ACTIVE_FORCE_FRACTION`` of
+   F_max throughout: a drill that stretches the muscle until it carries that much passively,
+   such as the Askling Extender, loads it).
 
 Ranking rule (:data:`RANK_RULE`): drills sort by status in the order above; within a status,
 by target stimulus against the binding limit, that is the binding utilisation at the setting
@@ -804,7 +806,12 @@ def rank_drills(
         u = _utilisations_of(at_default, limits)
         mine = [s for s in searches if s.drill == i]
         primary = next((s for s in mine if s.dimension.name == d.intensity.name), None)
-        loaded = bool(at_default["loads_muscle"])
+        # loaded actively, or stretched until it carries the same stated fraction of F_max
+        # passively (a lengthening drill such as the Askling Extender, whose hamstrings the
+        # body statics leave at rest: its stimulus is the stretch, bounded by the end range)
+        loaded = bool(at_default["loads_muscle"]) or float(
+            at_default["peak_force"]
+        ) >= ACTIVE_FORCE_FRACTION * float(am.injured.max_isometric_force)
         words, regression, recommended = [], [], float(u.max())
         for s in mine:
             if s.state == "none":
@@ -833,7 +840,6 @@ def rank_drills(
                 "u": u,
                 "values": at_default,
                 "binding": CRITERION_NAMES[int(np.argmax(u))],
-                "loaded": loaded,
                 "max_words": "; ".join(words) if words else "not computed",
                 "regression": " or ".join(regression),
                 "recommended": recommended,
@@ -855,7 +861,10 @@ def rank_drills(
         "rank": ("drill", np.arange(1, n + 1)),
         "status": ("drill", np.asarray([r["status"] for r in rows], dtype=object)),
         "binding_criterion": ("drill", np.asarray([r["binding"] for r in rows], dtype=object)),
-        "loads_muscle": ("drill", np.asarray([r["loaded"] for r in rows], dtype=bool)),
+        "loads_muscle": (
+            "drill",
+            np.asarray([bool(r["values"]["loads_muscle"]) for r in rows], dtype=bool),
+        ),
         "active_stretch_descending": (
             "drill",
             np.asarray([bool(r["values"]["active_stretch_descending"]) for r in rows]),
