@@ -50,8 +50,14 @@ def test_lengths_and_moment_arms_match_opensim(name, data_dir):
     up = sampler.lengths(dict(q, **{knee: q[knee] + h}), list(model.muscles))
     dn = sampler.lengths(dict(q, **{knee: q[knee] - h}), list(model.muscles))
     fd = -(up - dn) / (2 * h)
+    # OpenSim's path is not differentiable where a wrap or a conditional path point switches
+    # (the gait2392-family gastrocnemii near 45 deg of knee flexion): there the one-sided
+    # differences disagree by far more than the curvature allows (h |L''| ~ 1e-5 m/rad), and
+    # no moment arm is the reference. Such poses must stay rare (3 of 280 pairs of the sprinter).
+    smooth = np.abs((up - ref) - (ref - dn)) / h <= 1e-3
+    assert smooth.mean() >= 0.98
     arms = np.asarray(model.moment_arm(qj))[:, :, model.coordinates.index(knee)]
-    assert np.sqrt(np.mean((arms - fd) ** 2)) <= 1e-3
+    assert np.sqrt(np.mean((arms - fd)[smooth] ** 2)) <= 1e-3
 
 
 @pytest.mark.slow
