@@ -65,6 +65,11 @@ def test_the_command_line_on_a_cluster_writes_the_single_process_table(single, c
         assert main([*argv, "--scheduler", cluster.scheduler_address]) == 0
     written = xr.load_dataset(out)
     assert written.attrs.pop("build_seconds") > 0
+    # the command refuses poses outside the fitted geometry by default (none here), the API
+    # warns: the policy's own attributes differ, every number is the same
+    assert written.attrs["out_of_domain_policy"] == "refuse"
+    for name in ("out_of_domain", "out_of_domain_policy"):
+        written.attrs[name] = single.attrs[name]
     _assert_identical(single, written)
 
 
