@@ -265,9 +265,11 @@ class Case:
 def _repetitions(drill, motion) -> float:
     """Repetitions (strides for running and walking) the motion holds: criteria that add up
     over time (negative work) are divided by it to give one repetition's value. An
-    acceleration is one repetition over its whole distance."""
+    acceleration's repetition is a stride too (its mean over the strides it takes, from its
+    integrated stride phase), so that its negative work compares with one stride of the
+    sprint references rather than with a whole run."""
     if drill.kind == "running_template" and drill.motion.get("speed_profile") == "acceleration":
-        return 1.0
+        return max(1.0, float(motion.attrs.get("strides", 1.0)))
     duration = float(motion["time"].values[-1] - motion["time"].values[0])
     if "stride_frequency_hz" in motion.attrs:
         return max(1.0, round(duration * float(motion.attrs["stride_frequency_hz"])))
@@ -292,13 +294,13 @@ def _settling_repetitions(drill, motion, repetitions: float) -> int:
 
 def _exposures_per_dose(drill, motion) -> float:
     """Loading cycles per dose unit: 1 per repetition; strides per metre for a run or walk at
-    constant speed (its stride frequency over its speed); one per set distance for an
-    acceleration. A keyframe drill dosed in metres has no stride length in its file: one
-    exposure per metre."""
+    constant speed (its stride frequency over its speed); for an acceleration over its set
+    distance, its strides (:func:`_repetitions`) per metre of that distance. A keyframe drill
+    dosed in metres has no stride length in its file: one exposure per metre."""
     if drill.dose.distance_m is None:
         return 1.0
     if drill.kind == "running_template" and drill.motion.get("speed_profile") == "acceleration":
-        return 1.0 / float(drill.dose.distance_m)
+        return _repetitions(drill, motion) / float(drill.dose.distance_m)
     if "stride_frequency_hz" in motion.attrs and drill.intensity.unit == "m/s":
         return float(motion.attrs["stride_frequency_hz"]) / float(motion.attrs["intensity"])
     return 1.0

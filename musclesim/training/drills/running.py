@@ -338,6 +338,9 @@ def _acceleration_motion(
         values,
         {
             "speed_profile": f"v(t) = {vmax:g}*(1 - exp(-t/{tau:g} s)), floored at "
-            f"{RUNNING_SPEED_RANGE[0]:g} m/s, rounded to 0.01 m/s"
+            f"{RUNNING_SPEED_RANGE[0]:g} m/s, rounded to 0.01 m/s",
+            # strides taken along the acceleration (its integrated stride phase): a
+            # per-stride criterion of an acceleration compares with one stride of a run
+            "strides": float(phase[-1] - phase[0]) / 100.0,
         },
     )
