@@ -250,3 +250,20 @@ def test_resampled_drill_inputs_stay_inside_the_geometry_domain(model):
         warnings.simplefilter("error", GeometryDomainWarning)
         length, _ = mtu_lengths(model.geometry, q, length_scale=model.length_scale)
     assert np.all(np.isfinite(length))
+
+
+def test_an_acceleration_repetition_is_a_stride(model):
+    """An acceleration's negative work per repetition is per stride, like the sprint stride it
+    is compared with: its repetitions are the strides of its integrated phase, and its
+    exposures over the set distance are those strides (the session total is unchanged)."""
+    from musclesim.training.drills import load_drills
+    from musclesim.training.rank import _exposures_per_dose, _motion, _repetitions
+
+    library = load_drills()
+    d = library["accelerations"]
+    motion = _motion(model, d, 7.0, {}, library)
+    strides = _repetitions(d, motion)
+    duration = float(motion["time"].values[-1] - motion["time"].values[0])
+    # between the stride frequencies of running at 3.5 and at 9.5 m/s (about 1.3-2.4 Hz)
+    assert 1.2 * duration < strides < 2.5 * duration
+    assert _exposures_per_dose(d, motion) * d.dose.distance_m == pytest.approx(strides)
