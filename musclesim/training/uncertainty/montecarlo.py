@@ -16,7 +16,9 @@ Stages of :func:`monte_carlo` (for ``N`` samples and ``K`` cases):
    joint-angle error and one excitation factor (one running technique, evaluated at each
    speed), drawn independently of the drills' (a drill's template and the running template
    are different motions with their own errors);
-3. every (case, sample) pair through :func:`~musclesim.pipeline.evaluate.evaluate` in chunks
+3. every (case, sample) pair through the stages of :func:`~musclesim.pipeline.evaluate.evaluate`
+   (:func:`~musclesim.pipeline.evaluate.mtu_lengths`, then
+   :func:`~musclesim.pipeline.evaluate.evaluate_lengths`) in chunks
    of ``chunk`` members, case after case (a chunk may span two cases, so only the last chunk
    is padded; a progress bar counts the evaluations);
 4. per sample, the reference of each criterion: its largest value over the reference runs
@@ -60,7 +62,7 @@ from ...core.errors import InputError
 from ...core.io import write_text_atomic
 from ...core.version import __version__
 from ...muscle.fiber import impossible_samples
-from ...pipeline.evaluate import evaluate, mtu_lengths
+from ...pipeline.evaluate import evaluate_lengths, mtu_lengths
 from ..criteria import CRITERIA, CRITERION_NAMES, utilisation
 from ..drills import load_drills
 from ..rank import (
@@ -180,7 +182,7 @@ def monte_carlo(
         chunk: evaluations per batched call (memory: about ``chunk`` x 256 samples of
             states); every call is padded to it so one compiled program serves all.
         progress: show a progress bar over the evaluations.
-        **solver_options: passed to :func:`~musclesim.pipeline.evaluate.evaluate`.
+        **solver_options: passed to :func:`~musclesim.pipeline.evaluate.evaluate_lengths`.
     """
     if int(n) < 2:
         raise InputError(f"{n} samples", field="samples", expected="at least 2")
@@ -225,6 +227,7 @@ def monte_carlo(
     policy = getattr(am, "out_of_domain", "warn")
     out_of_domain = "clamp" if policy == "refuse" else policy
     fields = (*CRITERION_NAMES, "loads_muscle")
+    upright = am.geometry.upright_length * am.length_scale  # as evaluate scales it
     out = {f: np.zeros((k, n)) for f in fields}
     scales = np.zeros((k, n))
     impossible = np.zeros((k, n), dtype=bool)
@@ -269,15 +272,14 @@ def monte_carlo(
                     nominal,
                 )
                 impossible[case_of[:keep], sample_of[:keep]] |= bad[:keep]
-            result = evaluate(
-                am.geometry,
+            # the lengths the impossible-sample check read, not the geometry evaluated again
+            result = evaluate_lengths(
                 params,
                 inputs.time[case_of],
-                q,
-                length_scale=am.length_scale,
+                lengths,
+                upright,
                 excitation=drive[:, None, :],
                 counted=inputs.counted[case_of],
-                out_of_domain=out_of_domain,
                 **solver_options,
             )
             for f in fields:
