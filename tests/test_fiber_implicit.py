@@ -217,3 +217,29 @@ def test_batch_solved_in_chunks_equals_the_whole_batch(monkeypatch):
     chunked = solve_fiber(params, TIME, lengths, activation=ACTIVATION)
     for name in ("tendon_force", "fiber_length", "fiber_velocity"):
         np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-12)
+
+
+def test_per_member_substeps_solve_each_member_as_its_own_grid_needs():
+    """``substeps="per-member"``: a batch of members on grids of different spacing gives each
+    member the solution of a solve on its own grid with its own count (the count is run-time
+    data, one compiled program for any counts), and forward-mode derivatives flow through it."""
+    time = np.stack([TIME, 3.0 * TIME])  # the second grid needs three times the substeps
+    counts = implicit.substeps_for(time, per_member=True)
+    assert counts[1] > counts[0] and counts[0] == implicit.substeps_for(TIME)
+    batch = solve_fiber(BFLH, time, LENGTHS, excitation=EXCITATION, substeps="per-member")
+    for k in range(2):
+        alone = solve_fiber(BFLH, time[k], LENGTHS[k], excitation=EXCITATION)
+        np.testing.assert_array_equal(batch.fiber_length[k], alone.fiber_length)
+        np.testing.assert_array_equal(batch.tendon_force[k], alone.tendon_force)
+        assert int(batch.num_steps[k]) == int(alone.num_steps)
+
+    def peak(lengths):
+        sol = solve_fiber(BFLH, time, lengths, excitation=EXCITATION, substeps="per-member")
+        return sol.fiber_strain.max(axis=-1)
+
+    _, tangent = jax.jvp(peak, (jnp.asarray(LENGTHS),), (jnp.ones_like(LENGTHS) * 1e-3,))
+    step = 1e-7
+    central = (peak(LENGTHS + step) - peak(LENGTHS - step)) / (2 * step) * 1e-3
+    np.testing.assert_allclose(tangent, central, rtol=FD_RTOL)
+    with pytest.raises(InputError, match="per-member"):
+        solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, substeps="per member")

@@ -43,6 +43,8 @@ NEWTON_TOLERANCE_FACTOR = 1e-2
 #: Kvaerno5 at ``rtol``/``atol``; ``"tsit5"``: diffrax's explicit Tsit5.
 SOLVERS = ("implicit", "accurate", "kvaerno5", "tsit5")
 DEFAULT_SOLVER = "implicit"
+#: ``solve_fiber(substeps=PER_MEMBER)``: each batch member's substep count from its own grid.
+PER_MEMBER = "per-member"
 #: Default floor on fibre damping (normalised force per normalised velocity) for the
 #: compliant tendon. It is the remedy for OpenSim's failure at zero activation: with any
 #: damping > 0 the velocity equation a f_L f_V(v) + beta v = F has a unique finite root for
@@ -115,7 +117,7 @@ def solve_fiber(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     solver: str = DEFAULT_SOLVER,
-    substeps: int | None = None,
+    substeps: int | str | None = None,
     max_steps: int | None = None,
 ) -> FiberSolution:
     r"""Fibre, tendon and force states of muscles driven along prescribed MTU lengths.
@@ -152,7 +154,11 @@ def solve_fiber(
             dynamics stiff).
         substeps: equal steps per sample interval of the ``"implicit"`` solver; default: as
             many as keep every step within ``implicit.MAX_STEP`` on the given time grid
-            (``implicit.DEFAULT_SUBSTEPS`` when the grid is traced, as under ``jax.jit``).
+            (``implicit.DEFAULT_SUBSTEPS`` when the grid is traced, as under ``jax.jit``), a
+            compile-time constant. ``"per-member"``: each batch member as many as its own
+            grid needs, a run-time count, so one compiled program serves batches of any
+            sample spacing (a batch costs the largest count in it; forward-mode
+            differentiable only).
         max_steps: step limit of the diffrax solvers (default ``64 * T + 4096``).
 
     Returns:
@@ -185,10 +191,19 @@ def solve_fiber(
         )
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}", field="solver", expected=f"one of {SOLVERS}")
-    if substeps is not None and (
-        isinstance(substeps, bool) or not isinstance(substeps, int | np.integer) or substeps < 1
+    per_member = isinstance(substeps, str) and substeps == PER_MEMBER
+    if (
+        not per_member
+        and substeps is not None
+        and (
+            isinstance(substeps, bool) or not isinstance(substeps, int | np.integer) or substeps < 1
+        )
     ):
-        raise InputError(f"substeps is {substeps!r}", field="substeps", expected="an integer >= 1")
+        raise InputError(
+            f"substeps is {substeps!r}",
+            field="substeps",
+            expected=f"an integer >= 1 or {PER_MEMBER!r}",
+        )
     if (activation is None) == (excitation is None):
         raise InputError(
             "give exactly one of activation= and excitation=",
@@ -204,7 +219,7 @@ def solve_fiber(
     _check_physical(params, time, mtu_length, tendon=tendon, constants=constants)
 
     n_time = time.shape[-1]
-    if substeps is None:
+    if substeps is None and not per_member:
         substeps = _implicit.substeps_for(time)
     drive_batch = drive.shape[:-1] if drive.ndim >= 1 else ()
     batch = jnp.broadcast_shapes(params.shape, mtu_length.shape[:-1], drive_batch, time.shape[:-1])
@@ -214,6 +229,10 @@ def solve_fiber(
     length_flat = jnp.broadcast_to(mtu_length, batch + (n_time,)).reshape(flat, n_time)
     drive_full = drive if drive.ndim >= 1 else jnp.broadcast_to(drive, (n_time,))
     drive_flat = jnp.broadcast_to(drive_full, batch + (n_time,)).reshape(flat, n_time)
+    if per_member:
+        counts = _implicit.substeps_for(time_flat, per_member=True)
+    else:
+        counts = jnp.full(flat, substeps if solver == "implicit" else 0, dtype=jnp.int32)
     if initial_activation is None:
         a0_flat = drive_flat[:, 0]
     else:
@@ -226,7 +245,8 @@ def solve_fiber(
         spline=spline,
         initial_equilibrium=initial_equilibrium,
         solver="kvaerno5" if solver == "accurate" else solver,
-        substeps=int(substeps) if solver == "implicit" else 0,
+        substeps=int(substeps) if solver == "implicit" and not per_member else 0,
+        per_member=per_member and solver == "implicit",
         max_steps=int(max_steps or 64 * n_time + 4096),
         chunk=CPU_CHUNK if solver == "implicit" and jax.default_backend() == "cpu" else None,
     )
@@ -236,7 +256,7 @@ def solve_fiber(
         jnp.asarray(atol),
     )
     solution = _solve_flat(
-        params_flat, time_flat, length_flat, drive_flat, a0_flat, numbers, options=options
+        params_flat, time_flat, length_flat, drive_flat, a0_flat, counts, numbers, options=options
     )
     solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
     return eqx.tree_at(lambda s: s.time, solution, time)  # as given: (T,) or batch + (T,)
@@ -420,15 +440,16 @@ class _Options:
     substeps: int
     max_steps: int
     chunk: int | None = None
+    per_member: bool = False  # substeps of each member from ``counts`` (run-time)
 
 
 @functools.partial(jax.jit, static_argnames=("options",))
-def _solve_flat(params, time, mtu_length, drive, a0, numbers, *, options: _Options):
+def _solve_flat(params, time, mtu_length, drive, a0, counts, numbers, *, options: _Options):
     solve = jax.vmap(functools.partial(_solve_one, numbers=numbers, options=options))
     members = mtu_length.shape[0]
     chunk = options.chunk
     if not chunk or members <= chunk:
-        return solve(params, time, mtu_length, drive, a0)
+        return solve(params, time, mtu_length, drive, a0, counts)
     # Chunks of the batch, one after another, each through its own time loop; the last
     # chunk is padded with copies of the last member.
     pad = -members % chunk
@@ -438,12 +459,13 @@ def _solve_flat(params, time, mtu_length, drive, a0, numbers, *, options: _Optio
         return x.reshape((-1, chunk) + x.shape[1:])
 
     pieces = jax.lax.map(
-        lambda args: solve(*args), jax.tree.map(chunked, (params, time, mtu_length, drive, a0))
+        lambda args: solve(*args),
+        jax.tree.map(chunked, (params, time, mtu_length, drive, a0, counts)),
     )
     return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:members], pieces)
 
 
-def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Options):
+def _solve_one(params, time, mtu_length, drive, a0, count, *, numbers, options: _Options):
     """One muscle (scalar parameters), samples ``(T,)``."""
     minimum_fiber_damping, rtol, atol = numbers
     tendon, use_dynamics, constants = options.tendon, options.use_dynamics, options.constants
@@ -495,9 +517,10 @@ def _solve_one(params, time, mtu_length, drive, a0, *, numbers, options: _Option
             dynamics=use_dynamics,
             constants=constants,
             damping=_muscle.effective_damping(params, minimum_fiber_damping),
-            substeps=options.substeps,
+            substeps=count if options.per_member else options.substeps,
         )
-        num_steps = jnp.asarray(options.substeps * (time.shape[-1] - 1), dtype=jnp.int32)
+        num_steps = (count if options.per_member else options.substeps) * (time.shape[-1] - 1)
+        num_steps = jnp.asarray(num_steps, dtype=jnp.int32)
     else:
         ys, num_steps = _integrate_diffrax(
             vector_field, time, y0, rtol=rtol, atol=atol, options=options

@@ -99,12 +99,20 @@ MIN_TENDON_FORCE_FRACTION_OF_ASYMPTOTE = 0.95
 MAX_VELOCITY_VARIABLE_STEP = 1.0
 
 
-def substeps_for(time, max_step: float = MAX_STEP) -> int:
+def substeps_for(time, max_step: float = MAX_STEP, *, per_member: bool = False):
     """Substeps per sample interval that keep every step of the grid ``time`` (s) within
-    ``max_step``; ``DEFAULT_SUBSTEPS`` for a traced grid."""
+    ``max_step``: one count for the whole batch ``time`` ``batch + (T,)`` (a Python int;
+    ``DEFAULT_SUBSTEPS`` for a traced grid), or with ``per_member`` one per member, an int32
+    array shaped ``batch`` (``DEFAULT_SUBSTEPS`` each for a traced grid)."""
     if isinstance(time, jax.core.Tracer):
+        if per_member:
+            return jnp.full(time.shape[:-1], DEFAULT_SUBSTEPS, dtype=jnp.int32)
         return DEFAULT_SUBSTEPS
     spacing = np.diff(np.asarray(time), axis=-1)
+    if per_member:
+        widest = spacing.max(axis=-1) if spacing.shape[-1] else np.zeros(spacing.shape[:-1])
+        widest = np.where(np.isfinite(widest), widest, DEFAULT_SUBSTEPS * max_step)
+        return np.maximum(1, np.ceil(widest / max_step - 1e-9)).astype(np.int32)
     if spacing.size == 0 or not np.all(np.isfinite(spacing)):
         return DEFAULT_SUBSTEPS  # the input check names the problem
     return max(1, int(np.ceil(float(spacing.max()) / max_step - 1e-9)))
@@ -287,7 +295,7 @@ def integrate(
     dynamics: bool,
     constants,
     damping,
-    substeps: int = DEFAULT_SUBSTEPS,
+    substeps: int | jax.Array = DEFAULT_SUBSTEPS,
     iterations: int = NEWTON_ITERATIONS,
     method: str = DEFAULT_METHOD,
 ):
@@ -306,34 +314,31 @@ def integrate(
         compliant: integrate the normalised tendon force.
         dynamics: integrate activation from the excitation ``drive`` (De Groote 2016).
         constants, damping: curve constants and the fibre damping actually used.
-        substeps, iterations: substeps per sample interval and Newton iterations per stage.
+        substeps: substeps per sample interval: a Python int (a compile-time constant: one
+            scan over every substep), or an integer array (a run-time count: a loop of that
+            many substeps inside each sample interval, so one compiled program serves every
+            count; it is forward-mode differentiable only, as every loop whose length is
+            data).
+        iterations: Newton iterations per stage.
         method: a key of ``SDIRK_TABLEAUS``.
     """
     tableau = jnp.asarray(SDIRK_TABLEAUS[method], dtype=time.dtype)
     stages = tableau.shape[0]
     gamma = float(SDIRK_TABLEAUS[method][0][0])
     interval = jnp.diff(time)  # (T-1,)
-    # Stage times as fractions of the sample interval, (substeps, stages), in time order.
-    nodes = tableau.sum(axis=1)
-    fractions = (jnp.arange(substeps, dtype=time.dtype)[:, None] + nodes[None, :]) / substeps
-    offset = fractions[None] * interval[:, None, None]  # (T-1, substeps, stages)
+    nodes = tableau.sum(axis=1)  # stage times as fractions of a step
+    slope = jnp.diff(drive, append=drive[-1:])
+    coefficients = (mtu_path.y, mtu_path.b, mtu_path.c, mtu_path.d, drive, slope)
 
-    def on_interval(values):
-        return values[:-1, None, None]
+    def stage_inputs(fractions, width, coefficient):
+        """MTU length, velocity and drive at ``fractions`` of sample intervals of ``width``
+        (s), from the spline's and the linear drive's coefficients on those intervals."""
+        y, b, c2, d, drive_start, drive_slope = coefficient
+        offset = fractions * width
+        length = y + offset * (b + offset * (c2 + offset * d))
+        velocity = b + offset * (2.0 * c2 + 3.0 * offset * d)
+        return length, velocity, drive_start + fractions * drive_slope
 
-    y, b, c2, d = (on_interval(x) for x in (mtu_path.y, mtu_path.b, mtu_path.c, mtu_path.d))
-    length = y + offset * (b + offset * (c2 + offset * d))
-    velocity = b + offset * (2.0 * c2 + 3.0 * offset * d)
-    slope = on_interval(jnp.diff(drive, append=drive[-1:]))
-    drive_at = on_interval(drive) + fractions[None] * slope
-    step = jnp.broadcast_to((interval / substeps)[:, None], (interval.shape[0], substeps))
-    n = interval.shape[0] * substeps
-    xs = (
-        step.reshape(n),
-        length.reshape(n, stages),
-        velocity.reshape(n, stages),
-        drive_at.reshape(n, stages),
-    )
     # Per-muscle numbers of the stage system, travelling with the stage inputs so that the
     # Newton iterations see them held constant and the last step sees them live.
     tendon_constants = _tendon_constants(params, constants, damping)
@@ -408,10 +413,42 @@ def integrate(
             damping=damping,
         )
     zero_rate = {name: jnp.zeros_like(value) for name, value in start.items()}
-    _, ys = jax.lax.scan(body, (start, zero_rate), xs)
-    # The last stage of a stiffly accurate method is the state at the step's end, so the
-    # velocity variable solved with it is the fibre velocity at the sample.
-    return {
-        name: jnp.concatenate([start[name][None], ys[name][substeps - 1 :: substeps]])
-        for name in start
-    }
+    if isinstance(substeps, int | np.integer):
+        # Every substep's inputs up front, (T-1, substeps, stages), and one scan over them.
+        fractions = (jnp.arange(substeps, dtype=time.dtype)[:, None] + nodes[None, :]) / substeps
+        length, velocity, drive_at = stage_inputs(
+            fractions[None],
+            interval[:, None, None],
+            tuple(x[:-1, None, None] for x in coefficients),
+        )
+        step = jnp.broadcast_to((interval / substeps)[:, None], (interval.shape[0], substeps))
+        n = interval.shape[0] * substeps
+        xs = (
+            step.reshape(n),
+            length.reshape(n, stages),
+            velocity.reshape(n, stages),
+            drive_at.reshape(n, stages),
+        )
+        _, ys = jax.lax.scan(body, (start, zero_rate), xs)
+        # The last stage of a stiffly accurate method is the state at the step's end, so the
+        # velocity variable solved with it is the fibre velocity at the sample.
+        at_samples = {name: ys[name][substeps - 1 :: substeps] for name in start}
+    else:
+        count = jnp.asarray(substeps)
+        width_of_step = 1.0 / count.astype(time.dtype)
+
+        def on_interval(carry, x):
+            width, coefficient = x
+
+            def substep(i, carry):
+                fractions = (i.astype(time.dtype) + nodes) * width_of_step
+                inputs = stage_inputs(fractions, width, coefficient)
+                return body(carry, (width * width_of_step, *inputs))[0]
+
+            carry = jax.lax.fori_loop(0, count, substep, carry)
+            return carry, carry[0]
+
+        _, at_samples = jax.lax.scan(
+            on_interval, (start, zero_rate), (interval, tuple(x[:-1] for x in coefficients))
+        )
+    return {name: jnp.concatenate([start[name][None], at_samples[name]]) for name in start}
