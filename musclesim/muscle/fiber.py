@@ -329,6 +329,12 @@ def impossible_samples(
     return _physical_problems(params, mtu_length, tendon=tendon, constants=constants)[0]
 
 
+# The curves on concrete arrays as one compiled program each (run op by op, every operation on
+# a new shape would compile a program of its own).
+_tendon_inverse = jax.jit(_curves.tendon_force_length_inverse, static_argnames="constants")
+_passive_force = jax.jit(_curves.passive_force_length, static_argnames="constants")
+
+
 def _physical_problems(params, mtu_length, *, tendon, constants):
     """``(impossible, [(mask, describe), ...], length, shape)`` of :func:`impossible_samples`.
 
@@ -353,7 +359,7 @@ def _physical_problems(params, mtu_length, *, tendon, constants):
             tendon_length = l_ts
         else:
             tendon_length = l_ts * np.asarray(
-                _curves.tendon_force_length_inverse(
+                _tendon_inverse(
                     np.full(np.broadcast_shapes(l_ts.shape, length.shape), norm_tendon_force),
                     strain_at_one_norm_force=p["tendon_strain_at_one_norm_force"],
                     constants=constants,
@@ -366,7 +372,7 @@ def _physical_problems(params, mtu_length, *, tendon, constants):
     top = MAX_NORM_TENDON_FORCE
     longest, cos_long = fiber_at(None if tendon == "rigid" else top)
     passive = np.asarray(
-        _curves.passive_force_length(
+        _passive_force(
             longest,
             strain_at_one_norm_force=p["passive_fiber_strain_at_one_norm_force"],
             constants=constants,

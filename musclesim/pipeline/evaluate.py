@@ -213,6 +213,11 @@ def evaluate(
     return Evaluation(result.solution, result.upright_length, result.metrics, inside)
 
 
+#: The metrics as one compiled program (run op by op, every operation would compile a program
+#: of its own); inlined under an outer ``jax.jit``.
+_fiber_metrics = jax.jit(_metrics.fiber_metrics)
+
+
 def evaluate_lengths(
     parameters,
     time,
@@ -257,7 +262,7 @@ def evaluate_lengths(
 
     # 3. metrics
     upright_length = jnp.asarray(upright_length)
-    metrics = _metrics.fiber_metrics(
+    metrics = _fiber_metrics(
         solution,
         upright_length,
         activation_threshold=activation_threshold,

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -173,7 +174,11 @@ def pose_mtu_strain(
         q = pose(model, muscle, hip_flexion_deg=hip_flexion_deg, knee_flexion_deg=knee_flexion_deg)
         what = f"pose hip {hip_flexion_deg:g} deg, knee {knee_flexion_deg:g} deg"
         policy = _domain_policy(model, q, out_of_domain, what)
-        return float(model.mtu_strain(q, out_of_domain=policy)[model.muscle_index(muscle)])
+        # lengths from the program the strength tests' lengths and moment arms compile
+        # (knee_flexor_share), rather than compiling a lengths-only one for the same poses
+        lengths, _ = model.mtu_length_and_moment_arm(q, out_of_domain=policy)
+        index = model.muscle_index(muscle)
+        return float(lengths[index] / model.upright_length[index] - 1.0)
 
     key = ("strain", muscle, float(hip_flexion_deg), float(knee_flexion_deg), out_of_domain)
     return _cached(geometry, key, compute)
@@ -248,6 +253,11 @@ def knee_flexor_share(
     return share, arm * length_scale, per_unit * length_scale
 
 
+#: The fibre-tendon equilibrium as one compiled program (run op by op, every operation would
+#: compile a program of its own).
+_isometric_force = jax.jit(initial_norm_tendon_force)
+
+
 def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg, out_of_domain):
     """:func:`knee_flexor_share` at ``length_scale`` 1 (on the knee-crossing muscles)."""
     _, knee, _, sign = _side_coordinates(geometry, muscle)
@@ -275,7 +285,7 @@ def _share(geometry, muscle, hip_flexion_deg, knee_flexion_deg, ankle_deg, out_o
             expected="a muscle that flexes the knee (a hamstring or a gastrocnemius)",
         )
     params = geometry.parameters
-    norm_force = initial_norm_tendon_force(params, lengths, jnp.zeros_like(lengths), 1.0)
+    norm_force = _isometric_force(params, lengths, jnp.zeros_like(lengths), 1.0)
     force = np.asarray(norm_force * params.max_isometric_force, dtype=float)
     torque = np.where(flexors, force * arm, 0.0)
     total = float(torque.sum())
