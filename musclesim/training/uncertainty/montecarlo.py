@@ -61,7 +61,7 @@ from tqdm import tqdm
 from ...core.errors import InputError
 from ...core.io import write_text_atomic
 from ...core.version import __version__
-from ...muscle.fiber import impossible_samples
+from ...muscle.fiber import PER_MEMBER, impossible_samples
 from ...pipeline.evaluate import evaluate_lengths, mtu_lengths
 from ..criteria import CRITERIA, CRITERION_NAMES, utilisation
 from ..drills import load_drills
@@ -237,6 +237,9 @@ def monte_carlo(
     # its first job comes up and dropped once its last job is done.
     held: dict[int, tuple] = {}
     total = k * n
+    # each case with the substeps its own grid needs, as the ranking solves it, in one
+    # compiled solver for every chunk (a chunk holds one or two cases' grids)
+    solver_options.setdefault("substeps", PER_MEMBER)
     bar = tqdm(total=total, desc="Monte Carlo", unit="eval", disable=not progress)
     try:
         for start in range(0, total, chunk):
