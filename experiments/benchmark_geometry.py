@@ -3,9 +3,10 @@
 The surrogate evaluates ``mtu_length_and_moment_arm`` (lengths and moment arms of every muscle
 about every coordinate it crosses) for a batch of random poses inside the fitted domain,
 jit-compiled, timed after warm-up. OpenSim runs the loop of ../shared/data/SOURCES.md 3.2 in
-the same process: set every coordinate, ``realizePosition``, ``Muscle.getLength`` for every
-muscle (lengths only; OpenSim's moment arms would cost one ``computeMomentArm`` per muscle and
-coordinate on top).
+the same process, twice: set every coordinate, ``realizePosition``, ``Muscle.getLength`` for
+every muscle (lengths only: less than the surrogate computes), and the same outputs as the
+surrogate, lengths plus ``computeMomentArm`` of every muscle about every coordinate it crosses
+(on fewer poses, ``--opensim-arm-poses``: it is slow).
 
 It also evaluates both along the 9 m/s sprint (``run0900cms.mot`` of Dorn et al. 2012, the
 sprinter's own trial) in float64 and in float32 (JAX's default, what accelerators run fastest)
@@ -37,6 +38,7 @@ class Setup:
     poses: dict
     n_opensim: int
     sampler: object | None
+    n_opensim_arms: int = 0
 
 
 def build(
@@ -46,6 +48,7 @@ def build(
     *,
     opensim: bool = True,
     seed: int = 0,
+    n_opensim_arms: int = 100,
 ) -> Setup:
     """Load the model, draw random poses inside every muscle's domain, open OpenSim."""
     model = load_model(model_name)
@@ -67,7 +70,7 @@ def build(
         from musclesim.geometry.fitting.fit import OpenSimSampler  # needs the opensim extra
 
         sampler = OpenSimSampler(shared_data_dir() / "models" / model.source_file)
-    return Setup(model, poses, n_opensim, sampler)
+    return Setup(model, poses, n_opensim, sampler, n_opensim_arms)
 
 
 def run(setup: Setup, *, repeats: int = 5) -> dict:
@@ -84,7 +87,15 @@ def run(setup: Setup, *, repeats: int = 5) -> dict:
     sub = {c: np.asarray(v[:k]) for c, v in setup.poses.items()}
     # Interleaved rounds, the best of each (the machine is shared: a round of one that meets
     # a busy spell is not the one that counts); wall time, and CPU time of every thread.
-    best = {"surrogate": (np.inf, np.inf), "opensim": (np.inf, np.inf)}
+    best = {key: (np.inf, np.inf) for key in ("surrogate", "opensim", "opensim_arms")}
+    # the coordinates each muscle crosses: where its surrogate moment arm is not zero
+    arms = np.asarray(both(model, {c: v[:16] for c, v in setup.poses.items()})[1])
+    crossed = {
+        m: [c for k, c in enumerate(model.coordinates) if np.any(arms[:, i, k] != 0.0)]
+        for i, m in enumerate(model.muscles)
+    }
+    k_arms = min(setup.n_opensim_arms, n)
+    sub_arms = {c: np.asarray(v[:k_arms]) for c, v in setup.poses.items()}
     for _ in range(repeats):
         t0, c0 = time.perf_counter(), time.process_time()
         jax.block_until_ready(both(model, setup.poses))
@@ -95,6 +106,14 @@ def run(setup: Setup, *, repeats: int = 5) -> dict:
             setup.sampler.lengths(sub, list(model.muscles))
             t1, c1 = time.perf_counter() - t0, time.process_time() - c0
             best["opensim"] = (min(best["opensim"][0], t1 / k), min(best["opensim"][1], c1 / k))
+            if k_arms:
+                t0, c0 = time.perf_counter(), time.process_time()
+                setup.sampler.lengths_and_moment_arms(sub_arms, crossed)
+                t1, c1 = time.perf_counter() - t0, time.process_time() - c0
+                best["opensim_arms"] = (
+                    min(best["opensim_arms"][0], t1 / k_arms),
+                    min(best["opensim_arms"][1], c1 / k_arms),
+                )
     out = {
         "model": model.name,
         "muscles": len(model.muscles),
@@ -109,6 +128,10 @@ def run(setup: Setup, *, repeats: int = 5) -> dict:
         out["opensim_poses_per_cpu_s"] = 1.0 / best["opensim"][1]
         out["ratio"] = out["surrogate_poses_per_s"] / out["opensim_poses_per_s"]
         out["cpu_ratio"] = out["surrogate_poses_per_cpu_s"] / out["opensim_poses_per_cpu_s"]
+        if k_arms:
+            out["opensim_arms_poses_per_s"] = 1.0 / best["opensim_arms"][0]
+            out["arms_ratio"] = out["surrogate_poses_per_s"] / out["opensim_arms_poses_per_s"]
+            out["arm_pairs"] = sum(len(v) for v in crossed.values())
     return out
 
 
@@ -170,13 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="sprinter_ja1")
     parser.add_argument("--poses", type=int, default=4096)
     parser.add_argument("--opensim-poses", type=int, default=1000)
+    parser.add_argument("--opensim-arm-poses", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-opensim", action="store_true")
     parser.add_argument(
         "--no-precision", action="store_true", help="skip the float32 vs float64 comparison"
     )
     args = parser.parse_args(argv)
-    setup = build(args.model, args.poses, args.opensim_poses, opensim=not args.no_opensim)
+    setup = build(
+        args.model,
+        args.poses,
+        args.opensim_poses,
+        opensim=not args.no_opensim,
+        n_opensim_arms=args.opensim_arm_poses,
+    )
     r = run(setup, repeats=args.repeats)
     print(
         f"model {r['model']}: {r['muscles']} muscles, {r['coordinates']} coordinates, "
@@ -189,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['opensim_poses_per_s']:,.0f} poses/s"
         )
         print(f"ratio surrogate / OpenSim: {r['ratio']:.1f}x")
+        if "arms_ratio" in r:
+            print(
+                f"OpenSim, the same outputs (getLength + computeMomentArm, {r['arm_pairs']} "
+                f"muscle-coordinate pairs): {r['opensim_arms_poses_per_s']:,.0f} poses/s; "
+                f"ratio surrogate / OpenSim: {r['arms_ratio']:.1f}x"
+            )
         print(
             f"per CPU second (all threads): surrogate {r['surrogate_poses_per_cpu_s']:,.0f}, "
             f"OpenSim {r['opensim_poses_per_cpu_s']:,.0f} poses: {r['cpu_ratio']:.1f}x"

@@ -57,7 +57,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -274,6 +274,33 @@ class OpenSimSampler:
                     out[i, j, k] = m.computeMomentArm(s, self._coords[c])
         self.reset()
         return out
+
+    def lengths_and_moment_arms(
+        self, poses: dict[str, np.ndarray], crossed: Mapping[str, Sequence[str]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Lengths (m, ``[n, muscle]``) of the muscles ``crossed`` names and, per muscle,
+        ``computeMomentArm`` (m, ``[n, len(crossed[muscle])]``) about each coordinate it
+        crosses: what the surrogate's ``mtu_length_and_moment_arm`` gives, from one
+        ``realizePosition`` per pose."""
+        index = {m: i for i, m in enumerate(self.muscles)}
+        chosen = [
+            (self._muscles[index[m]], [self._coords[c] for c in cs]) for m, cs in crossed.items()
+        ]
+        names = list(poses)
+        cols = np.stack([np.asarray(poses[n], dtype=float) for n in names], axis=1)
+        self.reset()
+        lengths = np.empty((cols.shape[0], len(chosen)))
+        arms = [np.empty((cols.shape[0], len(cs))) for _, cs in chosen]
+        s = self.state
+        for i, row in enumerate(cols):
+            self._set_pose(dict(zip(names, row, strict=True)))
+            self.model.realizePosition(s)
+            for j, (m, coordinates) in enumerate(chosen):
+                lengths[i, j] = m.getLength(s)
+                for k, c in enumerate(coordinates):
+                    arms[j][i, k] = m.computeMomentArm(s, c)
+        self.reset()
+        return lengths, arms
 
 
 def sampler_for_fitted(osim_path, ds) -> OpenSimSampler:
