@@ -61,6 +61,19 @@ def test_lengths_and_moment_arms_match_opensim(name, data_dir):
 
 
 @pytest.mark.slow
+def test_sampler_lengths_and_moment_arms_in_one_pass_equal_its_separate_loops(data_dir):
+    """What the geometry benchmark times OpenSim on (the surrogate's outputs in one pass per
+    pose) is the same numbers as its lengths and moment-arm loops."""
+    model = load_model("sprinter_ja1")
+    sampler = _sampler(model, data_dir)
+    q = {"hip_flexion_r": np.array([0.2, 1.1]), "knee_angle_r": np.array([0.4, 1.6])}
+    crossed = {"bflh_r": ["hip_flexion_r", "knee_angle_r"], "soleus_r": ["ankle_angle_r"]}
+    lengths, arms = sampler.lengths_and_moment_arms(q, crossed)
+    np.testing.assert_array_equal(lengths, sampler.lengths(q, list(crossed)))
+    for j, (m, coordinates) in enumerate(crossed.items()):
+        np.testing.assert_array_equal(arms[j], sampler.moment_arms(q, [m], coordinates)[:, 0])
+
+
 def test_fit_geometry_command_on_one_muscle(data_dir, tmp_path):
     """The CLI end to end on a single one-coordinate muscle (a few seconds of sampling)."""
     from musclesim.cli import main
