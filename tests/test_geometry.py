@@ -410,3 +410,54 @@ def test_domain_mask_equals_the_file_regions(full):
         ref[:, i] = np.all((q[:, k] >= box[:, 0]) & (q[:, k] <= box[:, 1]), axis=-1)
     np.testing.assert_array_equal(mask, ref)
     assert len(full.excluded_owner) < int(ds["excluded_count"].values.sum())
+
+
+@pytest.mark.parametrize("name", ["hamner2013_subject01", "rajagopal2016"])
+def test_concrete_and_traced_domain_masks_agree(name):
+    """Concrete poses are masked in NumPy (no compiled program), traced ones in JAX: the same
+    mask, excluded regions (hamner2013_subject01) and locked coordinates (both) included."""
+    model = load_model(name)
+    rng = np.random.default_rng(3)
+    lo = np.where(np.isfinite(model.domain_lower), model.domain_lower, -1.0).min(axis=0)
+    hi = np.where(np.isfinite(model.domain_upper), model.domain_upper, 1.0).max(axis=0)
+    q = {
+        c: rng.uniform(max(lo[k] - 0.2, -6.0), min(hi[k] + 0.2, 6.0), size=(50,))
+        for k, c in enumerate(model.coordinates)
+    }
+    for c, v in model.locked_coordinates:
+        q[c] = np.where(np.arange(50) % 2 == 0, v, v + 0.1)
+    concrete = model.in_domain(q)
+    traced = jax.jit(lambda m, qq: m.in_domain(qq))(model, q)
+    assert isinstance(concrete, jax.Array) and concrete.dtype == traced.dtype
+    np.testing.assert_array_equal(np.asarray(concrete), np.asarray(traced))
+    assert not np.all(np.asarray(concrete)) and np.any(np.asarray(concrete))
+
+
+def test_concrete_pose_stacking_keeps_jax_type_promotion(sprinter):
+    """Python scalars stay weakly typed (float32 arrays are not promoted by them) and the
+    stacked pose is a JAX array of the promoted dtype, as with jnp.asarray."""
+    q = {c: 0.1 for c in sprinter.coordinates}
+    q[sprinter.coordinates[0]] = np.zeros(3, dtype=np.float32)
+    qm = sprinter._stack(q)
+    assert isinstance(qm, jax.Array) and qm.dtype == jnp.float32 and qm.shape == (3, len(q))
+    ref = jnp.stack(
+        [jnp.broadcast_to(jnp.asarray(q[c]), (3,)).astype(jnp.float32) for c in q], axis=-1
+    )
+    np.testing.assert_array_equal(np.asarray(qm), np.asarray(ref))
+
+
+def test_select_indexes_like_jax(full):
+    """select() indexes concrete arrays in NumPy; the leaves equal JAX's indexing."""
+    names = list(full.muscles[::5])
+    sub = full.select(names)
+    idx = full.muscle_index(names)
+    cols = np.array([full.coordinates.index(c) for c in sub.coordinates])
+    np.testing.assert_array_equal(sub.upright_length, full.upright_length[idx])
+    np.testing.assert_array_equal(sub.domain_lower, full.domain_lower[idx][:, cols])
+    for a, b in zip(
+        jax.tree_util.tree_leaves(sub.parameters),
+        jax.tree_util.tree_leaves(full.parameters[idx]),
+        strict=True,
+    ):
+        assert isinstance(a, jax.Array) and a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)

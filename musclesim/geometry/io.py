@@ -10,7 +10,6 @@ import json
 import math
 from pathlib import Path
 
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
@@ -27,7 +26,7 @@ from .model import (
     GeometryModel,
     _Block,
 )
-from .path import PathBlock
+from .path import PathBlock, to_device
 from .path_io import specs_from_dataset
 from .records import (
     HELDOUT_MAX_TOL,
@@ -63,10 +62,10 @@ def _corrections_from_dataset(ds, muscles, coordinates, cidx, center, half, skip
                 coordinate_index=tuple(k),
                 degree=degree,
                 threshold_slot=(tuple(int(slots[p]) for p in used),),
-                center=jnp.asarray(center[i, : len(k)]),
-                half_width=jnp.asarray(half[i, : len(k)]),
-                coefficient=jnp.asarray(coef[:, :, None]),
-                threshold_value=jnp.asarray(
+                center=to_device(center[i, : len(k)]),
+                half_width=to_device(half[i, : len(k)]),
+                coefficient=to_device(coef[:, :, None]),
+                threshold_value=to_device(
                     ds["arm_correction_threshold_value"].values[j][used][None, :]
                 ),
             )
@@ -171,10 +170,10 @@ def model_from_dataset(ds) -> GeometryModel:
                 coordinate_index=k,
                 degree=deg,
                 threshold_slot=tuple(slots),
-                center=jnp.asarray(center[members[0], : len(k)]),
-                half_width=jnp.asarray(half[members[0], : len(k)]),
-                coefficient=jnp.asarray(block_coef),
-                threshold_value=jnp.asarray(block_tval),
+                center=to_device(center[members[0], : len(k)]),
+                half_width=to_device(half[members[0], : len(k)]),
+                coefficient=to_device(block_coef),
+                threshold_value=to_device(block_tval),
                 piece_kind=tuple(kinds) if any(PIECE_MIN in r for r in kinds) else (),
             )
         )
@@ -233,14 +232,14 @@ def model_from_dataset(ds) -> GeometryModel:
         blocks=tuple(blocks),
         order=tuple(int(o) for o in order),
         parameters=params,
-        upright_length=jnp.asarray(ds["upright_length"].values),
-        domain_lower=jnp.asarray(lo),
-        domain_upper=jnp.asarray(hi),
-        excluded_lower=jnp.asarray(elo[owner, region].reshape(-1, len(coordinates))),
-        excluded_upper=jnp.asarray(ehi[owner, region].reshape(-1, len(coordinates))),
+        upright_length=to_device(ds["upright_length"].values),
+        domain_lower=to_device(lo),
+        domain_upper=to_device(hi),
+        excluded_lower=to_device(elo[owner, region].reshape(-1, len(coordinates))),
+        excluded_upper=to_device(ehi[owner, region].reshape(-1, len(coordinates))),
         excluded_owner=tuple(int(m) for m in owner),
-        heldout_rms=jnp.asarray(heldout_rms),
-        heldout_max=jnp.asarray(heldout_max),
+        heldout_rms=to_device(heldout_rms),
+        heldout_max=to_device(heldout_max),
         locked_coordinates=locked,
         locked_muscles=locked_muscles,
         knee_flexion_sign=tuple((str(c), int(s)) for c, s in signs.items()),

@@ -48,7 +48,7 @@ import numpy as np
 from ..core.errors import InputError, OutOfDomainError
 from ..core.groups import expand_muscles
 from ..muscle.parameters import MuscleParameters
-from .path import PathBlock
+from .path import PathBlock, index_array, to_device
 from .records import exponents
 
 #: Largest coordinate magnitude (rad) accepted before a value is taken for degrees by mistake:
@@ -83,6 +83,17 @@ PIECE_MIN = 1
 #: in-domain mask, ``return_mask=True``); ``"refuse"`` an :class:`OutOfDomainError` naming the
 #: frames, coordinates and ranges.
 OUT_OF_DOMAIN_POLICIES = ("warn", "clamp", "refuse")
+
+
+#: Values that carry a weak type into JAX's type promotion (a NumPy array never does).
+_WEAK = (bool, int, float, complex, jax.Array)
+
+
+def _host(x) -> np.ndarray:
+    """``jnp.asarray(x)`` as a NumPy array: the same (canonical) dtype, without a JAX
+    operation."""
+    a = np.asarray(x)
+    return a.astype(jnp.result_type(x if isinstance(x, _WEAK) else a), copy=False)
 
 
 class GeometryDomainWarning(UserWarning):
@@ -343,7 +354,12 @@ class GeometryModel(eqx.Module):
                 field=f"q for model {self.name!r}",
                 expected=f"every coordinate in {list(self.coordinates)} (radians)",
             )
-        arrays = [jnp.asarray(q[c]) for c in self.coordinates]
+        q_values = [q[c] for c in self.coordinates]
+        concrete = not any(isinstance(v, jax.core.Tracer) for v in q_values)
+        # Concrete angles are stacked in NumPy and transferred once: the same values, and no
+        # eager JAX operation (each compiles a program for every new shape).
+        convert = np.asarray if concrete else jnp.asarray
+        arrays = [convert(v) for v in q_values]
         shape = jnp.broadcast_shapes(*(a.shape for a in arrays)) if arrays else ()
         for c, a in zip(self.coordinates, arrays, strict=True):
             if isinstance(a, jax.core.Tracer):
@@ -355,12 +371,25 @@ class GeometryModel(eqx.Module):
                     field=c,
                     expected="angles in radians (convert with numpy.radians)",
                 )
-        dtype = jnp.result_type(*arrays) if arrays else jnp.float32
+        # Python scalars and JAX arrays keep their weak type in the promotion, as they do
+        # through jnp.asarray (a NumPy array has none).
+        typed = (
+            [v if isinstance(v, _WEAK) else a for v, a in zip(q_values, arrays, strict=True)]
+            if concrete
+            else arrays
+        )
+        dtype = jnp.result_type(*typed) if arrays else jnp.float32
         if not jnp.issubdtype(dtype, jnp.floating):
             dtype = self.upright_length.dtype
+        if concrete:
+            return to_device(
+                np.stack([np.broadcast_to(a, shape).astype(dtype) for a in arrays], axis=-1)
+            )
         return jnp.stack([jnp.broadcast_to(a, shape).astype(dtype) for a in arrays], axis=-1)
 
     def _locked_mask(self, q: Mapping[str, jax.Array], batch: tuple[int, ...]) -> jax.Array:
+        if not any(isinstance(q[c], jax.core.Tracer) for c, _ in self.locked_coordinates if c in q):
+            return to_device(self._locked_mask_host(q, batch))
         ok = jnp.ones(batch + (len(self.muscles),), dtype=bool)
         for i, (c, v) in enumerate(self.locked_coordinates):
             if c not in q:
@@ -370,7 +399,21 @@ class GeometryModel(eqx.Module):
             ok = ok & ~(jnp.broadcast_to(off, batch)[..., None] & crosses)
         return ok
 
+    def _locked_mask_host(self, q: Mapping[str, jax.Array], batch: tuple[int, ...]) -> np.ndarray:
+        """:meth:`_locked_mask` in NumPy, for concrete angles."""
+        ok = np.ones(batch + (len(self.muscles),), dtype=bool)
+        for i, (c, v) in enumerate(self.locked_coordinates):
+            if c not in q:
+                continue
+            crosses = np.array([row[i] for row in self.locked_muscles], dtype=bool)
+            off = np.abs(_host(q[c]) - v) > LOCKED_TOL_RAD
+            ok = ok & ~(np.broadcast_to(off, batch)[..., None] & crosses)
+        return ok
+
     def _mask(self, q, qm: jax.Array) -> jax.Array:
+        arrays = (qm, self.domain_lower, self.excluded_lower)
+        if not any(isinstance(a, jax.core.Tracer) for a in arrays):
+            return to_device(self._mask_host(q, np.asarray(qm)))
         x = qm[..., None, :]
         inside = jnp.all((x >= self.domain_lower) & (x <= self.domain_upper), axis=-1)
         if self.excluded_owner:
@@ -380,6 +423,20 @@ class GeometryModel(eqx.Module):
             hits = hit.astype(qm.dtype) @ jnp.asarray(owner, dtype=qm.dtype)  # [..., muscle]
             inside = inside & ~(hits > 0.0)
         return inside & self._locked_mask(q, qm.shape[:-1])
+
+    def _mask_host(self, q, qm: np.ndarray) -> np.ndarray:
+        """:meth:`_mask` in NumPy, for concrete angles and a concrete model (the same
+        comparisons, and no eager JAX operation, each compiling a program per shape)."""
+        x = qm[..., None, :]
+        lower, upper = np.asarray(self.domain_lower), np.asarray(self.domain_upper)
+        inside = np.all((x >= lower) & (x <= upper), axis=-1)
+        if self.excluded_owner:
+            lower, upper = np.asarray(self.excluded_lower), np.asarray(self.excluded_upper)
+            hit = np.all((x >= lower) & (x <= upper), axis=-1)  # [..., region]
+            owner = np.zeros((len(self.excluded_owner), len(self.muscles)))
+            owner[np.arange(len(self.excluded_owner)), self.excluded_owner] = 1.0
+            inside = inside & ~(hit.astype(np.float64) @ owner > 0.0)  # counts: exact
+        return inside & self._locked_mask_host(q, qm.shape[:-1])
 
     def in_domain(self, q: Mapping[str, jax.Array]) -> jax.Array:
         """Boolean ``[..., muscle]``: True where every coordinate the muscle crosses lies in its
@@ -812,8 +869,8 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
                 threshold_slot=tuple(b.threshold_slot[j] for j in keep),
                 center=b.center,
                 half_width=b.half_width,
-                coefficient=b.coefficient[:, :, kk],
-                threshold_value=b.threshold_value[kk],
+                coefficient=index_array(b.coefficient, (slice(None), slice(None), kk)),
+                threshold_value=index_array(b.threshold_value, kk),
                 piece_kind=tuple(b.piece_kind[j] for j in keep) if b.piece_kind else (),
             )
         )
@@ -827,13 +884,13 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
         coordinates=tuple(model.coordinates[c] for c in used),
         blocks=tuple(blocks),
         order=tuple(int(o) for o in order),
-        parameters=model.parameters[ia],
-        upright_length=model.upright_length[ia],
-        domain_lower=model.domain_lower[ia][:, ca],
-        domain_upper=model.domain_upper[ia][:, ca],
+        parameters=_take_parameters(model.parameters, ia),
+        upright_length=index_array(model.upright_length, ia),
+        domain_lower=index_array(model.domain_lower, np.ix_(ia, ca)),
+        domain_upper=index_array(model.domain_upper, np.ix_(ia, ca)),
         **_subset_regions(model, mmap, ca),
-        heldout_rms=model.heldout_rms[ia],
-        heldout_max=model.heldout_max[ia],
+        heldout_rms=index_array(model.heldout_rms, ia),
+        heldout_max=index_array(model.heldout_max, ia),
         locked_coordinates=model.locked_coordinates,
         locked_muscles=tuple(model.locked_muscles[i] for i in idx),
         knee_flexion_sign=model.knee_flexion_sign,
@@ -843,13 +900,23 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
     )
 
 
+def _take_parameters(parameters: MuscleParameters, index: np.ndarray) -> MuscleParameters:
+    """``parameters[index]``, leaf by leaf with :func:`~.path.index_array` (no compiled
+    program for concrete leaves) when every leaf already has the full shape, so that
+    :meth:`MuscleParameters.broadcast` would leave it as it is."""
+    shape = parameters.shape
+    if all(np.shape(x) == shape for x in jax.tree_util.tree_leaves(parameters)):
+        return jax.tree_util.tree_map(lambda x: index_array(x, index), parameters)
+    return parameters[index]
+
+
 def _subset_regions(model: GeometryModel, mmap: dict, columns: np.ndarray) -> dict:
     """The excluded regions of the kept muscles (``mmap``: old -> new muscle index), on the
     kept ``columns`` of the coordinates."""
     keep = np.array([k for k, m in enumerate(model.excluded_owner) if m in mmap], dtype=np.int64)
     return dict(
-        excluded_lower=model.excluded_lower[keep][:, columns],
-        excluded_upper=model.excluded_upper[keep][:, columns],
+        excluded_lower=index_array(model.excluded_lower, np.ix_(keep, columns)),
+        excluded_upper=index_array(model.excluded_upper, np.ix_(keep, columns)),
         excluded_owner=tuple(mmap[model.excluded_owner[k]] for k in keep),
     )
 

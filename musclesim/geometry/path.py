@@ -342,32 +342,59 @@ class PathGeometry(eqx.Module):
         def f(x):
             # float64 in numpy, then JAX's default float (float32 unless x64 is enabled):
             # asking JAX for float64 directly warns of truncation in float32 mode.
-            return jnp.asarray(np.asarray(x, np.float64))
+            return to_device(np.asarray(x, np.float64))
 
         return cls(
             location=f(np.asarray(spec.location, np.float64)[pad]),
-            moving=jnp.asarray(np.asarray(spec.point_moving, bool)[pad]),
-            candidate=jnp.asarray(candidate & (segment < n - 1)),
-            parent_is_base=jnp.asarray(bool(spec.parent_is_base)),
+            moving=to_device(np.asarray(spec.point_moving, bool)[pad]),
+            candidate=to_device(candidate & (segment < n - 1)),
+            parent_is_base=to_device(bool(spec.parent_is_base)),
             parent_rotation=f(spec.parent_rotation),
             parent_translation=f(spec.parent_translation),
             child_rotation=f(spec.child_rotation),
             child_translation=f(spec.child_translation),
             rotation_axis=f(spec.rotation_axis),
-            rotation_slot=jnp.asarray(np.asarray(spec.rotation_input, dtype=np.int64)),
+            rotation_slot=to_device(np.asarray(spec.rotation_input, dtype=np.int64)),
             rotation_slope=f(spec.rotation_slope),
             rotation_intercept=f(spec.rotation_intercept),
             translation_axis=f(spec.translation_axis),
-            translation_slot=jnp.asarray(np.asarray(spec.translation_input, dtype=np.int64)),
+            translation_slot=to_device(np.asarray(spec.translation_input, dtype=np.int64)),
             translation_slope=f(spec.translation_slope),
             translation_offset=f(spec.translation_offset),
             wrap_rotation=f(spec.wrap_rotation),
             wrap_translation=f(spec.wrap_translation),
             wrap_radius=f(spec.wrap_radius if has_wrap else 1.0),
             wrap_length=f(spec.wrap_length if has_wrap else 1.0),
-            wrap_axis=jnp.asarray(spec.wrap_axis),
-            wrap_sign=jnp.asarray(spec.wrap_sign),
+            wrap_axis=to_device(spec.wrap_axis),
+            wrap_sign=to_device(spec.wrap_sign),
         )
+
+
+def to_device(x) -> jax.Array:
+    """A NumPy array or scalar (or a Python scalar) as a JAX array, by a plain transfer: the
+    same dtype (canonicalised) and weak type as ``jnp.asarray(x)``, which in JAX 0.10 instead
+    runs a small XLA program compiled anew for each shape and dtype (10-40 ms each on an
+    empty compilation cache; loading and selecting a model made about a hundred of them)."""
+    if not isinstance(x, (np.ndarray, np.generic, bool, int, float)):
+        x = np.asarray(x)
+    return jax.device_put(x)
+
+
+def index_array(x: jax.Array, index) -> jax.Array:
+    """``x[index]``: in NumPy (then transferred, :func:`to_device`) for a concrete array, so
+    that no XLA program is compiled; in JAX for a traced array or a weakly typed one (NumPy
+    would drop the weak type). ``index`` is a NumPy index (no JAX array)."""
+    if isinstance(x, jax.core.Tracer) or getattr(x, "weak_type", False):
+        return x[index]
+    return to_device(np.asarray(x)[index])
+
+
+def _stack_leaves(*x: jax.Array) -> jax.Array:
+    """``jnp.stack(x)``, in NumPy for concrete arrays that are not weakly typed
+    (:func:`index_array`)."""
+    if any(isinstance(v, jax.core.Tracer) or getattr(v, "weak_type", False) for v in x):
+        return jnp.stack(x)
+    return to_device(np.stack([np.asarray(v) for v in x]))
 
 
 def _coordinate(qk: jax.Array, slot: jax.Array) -> jax.Array:
@@ -482,7 +509,7 @@ class PathBlock(eqx.Module):
             muscle_index=tuple(int(i) for i in muscle_index),
             coordinate_index=tuple(int(c) for c in coordinate_index),
             inputs=tuple(tuple(position[c] for c in s.inputs) for s in specs),
-            geometry=jax.tree_util.tree_map(lambda *x: jnp.stack(x), *parts),
+            geometry=jax.tree_util.tree_map(_stack_leaves, *parts),
         )
 
     def coordinates_for(self, members: Sequence[int]) -> tuple[int, ...]:
@@ -501,7 +528,7 @@ class PathBlock(eqx.Module):
             muscle_index=tuple(int(i) for i in muscle_index),
             coordinate_index=tuple(coordinate_map[self.coordinate_index[k]] for k in used),
             inputs=tuple(tuple(lookup[k] for k in self.inputs[j]) for j in members),
-            geometry=jax.tree_util.tree_map(lambda x: x[kk], self.geometry),
+            geometry=jax.tree_util.tree_map(lambda x: index_array(x, kk), self.geometry),
         )
 
     def _each(self, f, qk):
