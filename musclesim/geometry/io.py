@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..core.arrays import to_device
 from ..core.errors import InputError
 from ..core.io import MODELS_DIR, atomic_path
 from ..core.version import __version__
@@ -26,7 +27,7 @@ from .model import (
     GeometryModel,
     _Block,
 )
-from .path import PathBlock, to_device
+from .path import PathBlock
 from .path_io import specs_from_dataset
 from .records import (
     HELDOUT_MAX_TOL,

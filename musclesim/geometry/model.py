@@ -45,10 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.arrays import index_array, to_device
 from ..core.errors import InputError, OutOfDomainError
 from ..core.groups import expand_muscles
 from ..muscle.parameters import MuscleParameters
-from .path import PathBlock, index_array, to_device
+from .path import PathBlock
 from .records import exponents
 
 #: Largest coordinate magnitude (rad) accepted before a value is taken for degrees by mistake:
@@ -901,9 +902,9 @@ def _subset(model: GeometryModel, idx: list[int]) -> GeometryModel:
 
 
 def _take_parameters(parameters: MuscleParameters, index: np.ndarray) -> MuscleParameters:
-    """``parameters[index]``, leaf by leaf with :func:`~.path.index_array` (no compiled
-    program for concrete leaves) when every leaf already has the full shape, so that
-    :meth:`MuscleParameters.broadcast` would leave it as it is."""
+    """``parameters[index]``, leaf by leaf with :func:`~musclesim.core.arrays.index_array`
+    (no compiled program for concrete leaves) when every leaf already has the full shape, so
+    that :meth:`MuscleParameters.broadcast` would leave it as it is."""
     shape = parameters.shape
     if all(np.shape(x) == shape for x in jax.tree_util.tree_leaves(parameters)):
         return jax.tree_util.tree_map(lambda x: index_array(x, index), parameters)

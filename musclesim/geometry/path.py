@@ -71,6 +71,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..core.arrays import index_array, to_device
 from ..core.errors import InputError
 from ..osim.model import _rotation as _rodrigues
 from .records import PathSpec
@@ -370,28 +371,9 @@ class PathGeometry(eqx.Module):
         )
 
 
-def to_device(x) -> jax.Array:
-    """A NumPy array or scalar (or a Python scalar) as a JAX array, by a plain transfer: the
-    same dtype (canonicalised) and weak type as ``jnp.asarray(x)``, which in JAX 0.10 instead
-    runs a small XLA program compiled anew for each shape and dtype (10-40 ms each on an
-    empty compilation cache; loading and selecting a model made about a hundred of them)."""
-    if not isinstance(x, (np.ndarray, np.generic, bool, int, float)):
-        x = np.asarray(x)
-    return jax.device_put(x)
-
-
-def index_array(x: jax.Array, index) -> jax.Array:
-    """``x[index]``: in NumPy (then transferred, :func:`to_device`) for a concrete array, so
-    that no XLA program is compiled; in JAX for a traced array or a weakly typed one (NumPy
-    would drop the weak type). ``index`` is a NumPy index (no JAX array)."""
-    if isinstance(x, jax.core.Tracer) or getattr(x, "weak_type", False):
-        return x[index]
-    return to_device(np.asarray(x)[index])
-
-
 def _stack_leaves(*x: jax.Array) -> jax.Array:
     """``jnp.stack(x)``, in NumPy for concrete arrays that are not weakly typed
-    (:func:`index_array`)."""
+    (:func:`~musclesim.core.arrays.index_array`)."""
     if any(isinstance(v, jax.core.Tracer) or getattr(v, "weak_type", False) for v in x):
         return jnp.stack(x)
     return to_device(np.stack([np.asarray(v) for v in x]))
