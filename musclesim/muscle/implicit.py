@@ -31,8 +31,9 @@ activation stage is a scalar Newton solve of its own); there is no per-member co
 so a batch of any leading shape costs one member's work per element, under one
 ``jax.lax.scan`` over substeps. With a run-time substep count per member (``substeps`` an
 array), each sample interval runs a loop of that many substeps instead, so one compiled
-program serves grids of any spacing, and a batch costs its largest count. The velocity variable of the last stage is returned too, so
-the fibre velocity at the samples needs no further solve.
+program serves grids of any spacing, and a batch costs its largest count. The velocity
+variable of the last stage is returned too, so the fibre velocity at the samples needs no
+further solve.
 
 Gradients: the Newton iterations run on inputs held constant (``stop_gradient``) and one last
 Newton step carries the gradient, which is then the implicit-function one
