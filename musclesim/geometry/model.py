@@ -388,56 +388,39 @@ class GeometryModel(eqx.Module):
             )
         return jnp.stack([jnp.broadcast_to(a, shape).astype(dtype) for a in arrays], axis=-1)
 
-    def _locked_mask(self, q: Mapping[str, jax.Array], batch: tuple[int, ...]) -> jax.Array:
-        if not any(isinstance(q[c], jax.core.Tracer) for c, _ in self.locked_coordinates if c in q):
-            return to_device(self._locked_mask_host(q, batch))
-        ok = jnp.ones(batch + (len(self.muscles),), dtype=bool)
+    def _locked_mask(self, q: Mapping[str, jax.Array], batch: tuple[int, ...], xp=jnp):
+        """False where a locked coordinate given in ``q`` is off its locked value, for the
+        muscles crossing it; in ``xp`` (NumPy or jax.numpy, as :meth:`_mask` chooses)."""
+        as_array = _host if xp is np else jnp.asarray
+        ok = xp.ones(batch + (len(self.muscles),), dtype=bool)
         for i, (c, v) in enumerate(self.locked_coordinates):
             if c not in q:
                 continue
             crosses = np.array([row[i] for row in self.locked_muscles], dtype=bool)
-            off = jnp.abs(jnp.asarray(q[c]) - v) > LOCKED_TOL_RAD
-            ok = ok & ~(jnp.broadcast_to(off, batch)[..., None] & crosses)
-        return ok
-
-    def _locked_mask_host(self, q: Mapping[str, jax.Array], batch: tuple[int, ...]) -> np.ndarray:
-        """:meth:`_locked_mask` in NumPy, for concrete angles."""
-        ok = np.ones(batch + (len(self.muscles),), dtype=bool)
-        for i, (c, v) in enumerate(self.locked_coordinates):
-            if c not in q:
-                continue
-            crosses = np.array([row[i] for row in self.locked_muscles], dtype=bool)
-            off = np.abs(_host(q[c]) - v) > LOCKED_TOL_RAD
-            ok = ok & ~(np.broadcast_to(off, batch)[..., None] & crosses)
+            off = xp.abs(as_array(q[c]) - v) > LOCKED_TOL_RAD
+            ok = ok & ~(xp.broadcast_to(off, batch)[..., None] & crosses)
         return ok
 
     def _mask(self, q, qm: jax.Array) -> jax.Array:
-        arrays = (qm, self.domain_lower, self.excluded_lower)
-        if not any(isinstance(a, jax.core.Tracer) for a in arrays):
-            return to_device(self._mask_host(q, np.asarray(qm)))
-        x = qm[..., None, :]
-        inside = jnp.all((x >= self.domain_lower) & (x <= self.domain_upper), axis=-1)
+        """The in-domain mask ``[..., muscle]`` of the stacked poses ``qm``: in NumPy for
+        concrete angles and a concrete model, then transferred (the same comparisons, and no
+        eager JAX operation, each compiling a program per shape); in JAX when traced."""
+        locked = [q[c] for c, _ in self.locked_coordinates if c in q]
+        arrays = (qm, self.domain_lower, self.excluded_lower, *locked)
+        concrete = not any(isinstance(a, jax.core.Tracer) for a in arrays)
+        xp = np if concrete else jnp
+        x = xp.asarray(qm)[..., None, :]
+        lower, upper = xp.asarray(self.domain_lower), xp.asarray(self.domain_upper)
+        inside = xp.all((x >= lower) & (x <= upper), axis=-1)
         if self.excluded_owner:
-            hit = jnp.all((x >= self.excluded_lower) & (x <= self.excluded_upper), axis=-1)
+            lower, upper = xp.asarray(self.excluded_lower), xp.asarray(self.excluded_upper)
+            hit = xp.all((x >= lower) & (x <= upper), axis=-1)  # [..., region]
             owner = np.zeros((len(self.excluded_owner), len(self.muscles)))
             owner[np.arange(len(self.excluded_owner)), self.excluded_owner] = 1.0
-            hits = hit.astype(qm.dtype) @ jnp.asarray(owner, dtype=qm.dtype)  # [..., muscle]
+            hits = hit.astype(x.dtype) @ xp.asarray(owner, dtype=x.dtype)  # counts: exact
             inside = inside & ~(hits > 0.0)
-        return inside & self._locked_mask(q, qm.shape[:-1])
-
-    def _mask_host(self, q, qm: np.ndarray) -> np.ndarray:
-        """:meth:`_mask` in NumPy, for concrete angles and a concrete model (the same
-        comparisons, and no eager JAX operation, each compiling a program per shape)."""
-        x = qm[..., None, :]
-        lower, upper = np.asarray(self.domain_lower), np.asarray(self.domain_upper)
-        inside = np.all((x >= lower) & (x <= upper), axis=-1)
-        if self.excluded_owner:
-            lower, upper = np.asarray(self.excluded_lower), np.asarray(self.excluded_upper)
-            hit = np.all((x >= lower) & (x <= upper), axis=-1)  # [..., region]
-            owner = np.zeros((len(self.excluded_owner), len(self.muscles)))
-            owner[np.arange(len(self.excluded_owner)), self.excluded_owner] = 1.0
-            inside = inside & ~(hit.astype(np.float64) @ owner > 0.0)  # counts: exact
-        return inside & self._locked_mask_host(q, qm.shape[:-1])
+        mask = inside & self._locked_mask(q, qm.shape[:-1], xp)
+        return to_device(mask) if concrete else mask
 
     def in_domain(self, q: Mapping[str, jax.Array]) -> jax.Array:
         """Boolean ``[..., muscle]``: True where every coordinate the muscle crosses lies in its
