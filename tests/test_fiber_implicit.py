@@ -243,3 +243,16 @@ def test_per_member_substeps_solve_each_member_as_its_own_grid_needs():
     np.testing.assert_allclose(tangent, central, rtol=FD_RTOL)
     with pytest.raises(InputError, match="per-member"):
         solve_fiber(BFLH, TIME, MTU_LENGTH, activation=ACTIVATION, substeps="per member")
+
+
+def test_per_member_batch_in_chunks_is_reordered_by_count_and_put_back(monkeypatch):
+    """Solved in chunks, the members go in order of their substep count (a chunk costs its
+    largest) and come back in place: each equals its own solve."""
+    from musclesim.muscle import fiber
+
+    monkeypatch.setattr(fiber, "CPU_CHUNK", 1)
+    time = np.stack([3.0 * TIME, TIME])  # the first needs more substeps: reordered
+    batch = solve_fiber(BFLH, time, LENGTHS, excitation=EXCITATION, substeps="per-member")
+    for k in range(2):
+        alone = solve_fiber(BFLH, time[k], LENGTHS[k], excitation=EXCITATION)
+        np.testing.assert_array_equal(batch.tendon_force[k], alone.tendon_force)

@@ -232,7 +232,7 @@ def solve_fiber(
     if per_member:
         counts = _implicit.substeps_for(time_flat, per_member=True)
     else:
-        counts = jnp.full(flat, substeps if solver == "implicit" else 0, dtype=jnp.int32)
+        counts = np.full(flat, substeps if solver == "implicit" else 0, dtype=np.int32)
     if initial_activation is None:
         a0_flat = drive_flat[:, 0]
     else:
@@ -255,8 +255,22 @@ def solve_fiber(
         jnp.asarray(rtol),
         jnp.asarray(atol),
     )
+    order = None
+    if options.per_member and isinstance(counts, np.ndarray) and options.chunk:
+        # the batch is solved in chunks and a chunk costs its largest count: the members go
+        # in order of their count, and back in place after
+        forward = np.argsort(counts, kind="stable")
+        order = (forward, np.argsort(forward))
     solution = _solve_flat(
-        params_flat, time_flat, length_flat, drive_flat, a0_flat, counts, numbers, options=options
+        params_flat,
+        time_flat,
+        length_flat,
+        drive_flat,
+        a0_flat,
+        counts,
+        order,
+        numbers,
+        options=options,
     )
     solution = jax.tree.map(lambda x: x.reshape(batch + x.shape[1:]), solution)
     return eqx.tree_at(lambda s: s.time, solution, time)  # as given: (T,) or batch + (T,)
@@ -450,25 +464,33 @@ class _Options:
 
 
 @functools.partial(jax.jit, static_argnames=("options",))
-def _solve_flat(params, time, mtu_length, drive, a0, counts, numbers, *, options: _Options):
+def _solve_flat(params, time, mtu_length, drive, a0, counts, order, numbers, *, options: _Options):
+    """The flat batch's solution; ``order`` (None, or member indices and their inverse) is
+    the order the members are solved in."""
+    members = (params, time, mtu_length, drive, a0, counts)
+    if order is None:
+        return _solve_members(members, numbers, options)
+    forward, back = order
+    solution = _solve_members(jax.tree.map(lambda x: x[forward], members), numbers, options)
+    return jax.tree.map(lambda x: x[back], solution)
+
+
+def _solve_members(members, numbers, options: _Options):
     solve = jax.vmap(functools.partial(_solve_one, numbers=numbers, options=options))
-    members = mtu_length.shape[0]
+    n = members[2].shape[0]  # the MTU lengths, [member, T]
     chunk = options.chunk
-    if not chunk or members <= chunk:
-        return solve(params, time, mtu_length, drive, a0, counts)
+    if not chunk or n <= chunk:
+        return solve(*members)
     # Chunks of the batch, one after another, each through its own time loop; the last
     # chunk is padded with copies of the last member.
-    pad = -members % chunk
+    pad = -n % chunk
 
     def chunked(x):
         x = jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) if pad else x
         return x.reshape((-1, chunk) + x.shape[1:])
 
-    pieces = jax.lax.map(
-        lambda args: solve(*args),
-        jax.tree.map(chunked, (params, time, mtu_length, drive, a0, counts)),
-    )
-    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:members], pieces)
+    pieces = jax.lax.map(lambda args: solve(*args), jax.tree.map(chunked, members))
+    return jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:])[:n], pieces)
 
 
 def _solve_one(params, time, mtu_length, drive, a0, count, *, numbers, options: _Options):

@@ -41,7 +41,6 @@ from ..core.io import write_text_atomic
 from ..core.version import __version__
 from ..muscle import metrics as _metrics
 from ..muscle.fiber import PER_MEMBER
-from ..muscle.implicit import substeps_for
 from ..muscle.parameters import FIELDS as PARAMETER_FIELDS, MuscleParameters
 from ..pipeline.evaluate import check_domain, evaluate_lengths, mtu_lengths
 from .athlete import Athlete, scale_parameters
@@ -127,22 +126,19 @@ def evaluate_rows(rows: dict, *, x64: bool = True) -> dict[str, np.ndarray]:
     ``x64`` is the caller's JAX precision, applied here for the call only (a worker process
     starts in JAX's default 32 bits).
     """
-    # Each row with the substeps its own sample spacing needs (a run-time count), the rows in
-    # order of that count, since the solver takes the batch in chunks and a chunk costs its
-    # largest count (one count for the whole task made every row pay the slowest drill's).
-    order = np.argsort(substeps_for(rows["time"], per_member=True), kind="stable")
-    back = np.argsort(order)
+    # Each row with the substeps its own sample spacing needs (a run-time count; one count for
+    # the whole task made every row pay the slowest drill's).
     with jax.enable_x64(x64):
-        params = MuscleParameters(**{k: v[order, None] for k, v in rows["parameters"].items()})
+        params = MuscleParameters(**{k: v[:, None] for k, v in rows["parameters"].items()})
         result = evaluate_lengths(
             params,
-            rows["time"][order],
-            rows["mtu_length"][order, None, :],
-            rows["upright_length"][order, None],
-            excitation=rows["excitation"][order, None, :],
+            rows["time"],
+            rows["mtu_length"][:, None, :],
+            rows["upright_length"][:, None],
+            excitation=rows["excitation"][:, None, :],
             substeps=PER_MEMBER,
         )
-        return {k: np.asarray(getattr(result.metrics, k))[back, 0] for k in _FIELDS}
+        return {k: np.asarray(getattr(result.metrics, k))[:, 0] for k in _FIELDS}
 
 
 def _parameter_fields(params: MuscleParameters) -> dict[str, np.ndarray]:
