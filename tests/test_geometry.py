@@ -250,6 +250,7 @@ def test_benchmark_runs_at_tiny_size():
 
     result = run(build("hamner2010_subject02", n_poses=16, opensim=False), repeats=1)
     assert result["poses"] > 0 and result["surrogate_poses_per_s"] > 0
+    assert result["surrogate_lengths_poses_per_s"] > 0
 
 
 def test_fitted_file_round_trips_through_fit_records():
