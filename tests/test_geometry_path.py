@@ -20,6 +20,8 @@ from musclesim.geometry.path import (
     NO_WRAP,
     WRAPPED,
     PathBlock,
+    path_length,
+    path_lengths,
     wrap_cylinder_segment,
 )
 from musclesim.geometry.path_io import attach_paths, path_muscles, specs_from_dataset, strip_paths
@@ -188,6 +190,30 @@ def test_path_muscles_survive_select_jit_vmap_and_grad(jump, gluteus):
     # Reverse-mode gradients stay finite at every pose, flips and all.
     grad = jax.grad(lambda q: jnp.sum(gluteus.mtu_length(q)))(q)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in grad.values())
+
+
+def test_block_evaluation_equals_the_one_muscle_path_functions(jump):
+    """A PathBlock evaluates the segments of all its muscles on one axis and differentiates
+    with forward tangents; :func:`path_length` of each muscle alone, differentiated in reverse
+    mode, is the definition. Gradients agree to rounding, which poses next to a flip amplify
+    (up to 2e-11 m measured over 12000 poses of three models)."""
+    block = next(b for b in jump.blocks if isinstance(b, PathBlock))
+    rng = np.random.default_rng(4)
+    qk = jnp.asarray(rng.uniform(-2.0, 2.0, (64, len(block.coordinate_index))))  # and beyond
+    own = qk[:, np.asarray(block.inputs)]  # [pose, muscle, i]
+
+    def each(f):  # f(geometry, own coordinates) of every muscle at every pose
+        return jax.vmap(jax.vmap(f), in_axes=(None, 0))(block.geometry, own)
+
+    length, grad = each(jax.value_and_grad(path_length, argnums=1))
+    arm_difference = each(jax.jacfwd(path_lengths, argnums=1))  # [pose, muscle, 2, i]
+    got_length, got_grad = jax.vmap(block.lengths_and_gradient)(qk)
+    got_difference = jax.vmap(block.opensim_arm_difference)(qk)
+    np.testing.assert_allclose(got_length, length, atol=1e-14)
+    for j, row in enumerate(block.inputs):
+        np.testing.assert_allclose(got_grad[:, j][:, list(row)], grad[:, j], atol=1e-10)
+        expected = arm_difference[:, j, 0] - arm_difference[:, j, 1]
+        np.testing.assert_allclose(got_difference[:, j][:, list(row)], expected, atol=1e-10)
 
 
 def test_moment_arms_are_the_derivative_of_the_length_between_flips(gluteus):
