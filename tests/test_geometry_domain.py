@@ -73,6 +73,29 @@ def test_inside_the_box_the_extension_changes_nothing(calf):
     np.testing.assert_allclose(clamped[:, i], direct, rtol=0, atol=1e-15)
 
 
+def test_lengths_alone_equal_the_lengths_of_the_joint_evaluation_in_and_out_of_the_box(calf):
+    """mtu_length skips the derivative coefficients for a chunk of poses all inside the boxes
+    and extends to first order otherwise; the joint evaluation always carries the gradient.
+    One pose beyond the knee box sits in the second chunk of three, so one chunk takes the
+    extension and two do not; the values and the derivative agree either way."""
+    from musclesim.geometry.model import CPU_CHUNK
+
+    lo, hi = _box(calf, "gasmed_r", "knee_angle_r")
+    knee = np.degrees(np.linspace(lo + 0.05, hi - 0.05, 3 * CPU_CHUNK))
+    knee[CPU_CHUNK + 7] = np.degrees(hi + 0.3)
+    q = _knee_sweep(calf, knee)
+    alone = calf.mtu_length(q, out_of_domain="clamp")
+    joint, arms = calf.mtu_length_and_moment_arm(q, out_of_domain="clamp")
+    np.testing.assert_allclose(alone, joint, rtol=0, atol=1e-14)
+    k = calf.coordinates.index("knee_angle_r")
+
+    def total(knee_rad):
+        return calf.mtu_length({**q, "knee_angle_r": knee_rad}, out_of_domain="clamp").sum()
+
+    slope = jax.grad(total)(q["knee_angle_r"])
+    np.testing.assert_allclose(slope, -np.asarray(arms[:, :, k]).sum(axis=1), rtol=0, atol=1e-12)
+
+
 def test_refuse_names_frames_coordinates_and_ranges(calf):
     lo, hi = _box(calf, "gasmed_r", "knee_angle_r")
     q = _knee_sweep(calf, np.degrees([0.5, hi + 0.3, hi + 0.4, 0.6, hi + 0.2]))

@@ -190,6 +190,19 @@ class _Block(eqx.Module):
         extension of :meth:`lengths_and_gradient` outside the fitted box."""
         return self.lengths_and_gradient(qk, weights)[0]
 
+    def in_box(self, qk: jax.Array) -> jax.Array:
+        """Whether ``qk`` [k] is inside the fitted box, where :meth:`lengths` is the
+        polynomial itself (the clamp of :meth:`lengths_and_gradient` changes nothing)."""
+        lo, hi = self.center - self.half_width, self.center + self.half_width
+        return jnp.all((qk >= lo) & (qk <= hi))
+
+    def lengths_inside(self, qk: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+        """:meth:`lengths` at a pose inside the box (:meth:`in_box`), from the length
+        coefficients of ``weights`` alone."""
+        w = (self.weights() if weights is None else weights)[:, 0]  # [term, piece, m]
+        values = (self.features(qk) @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
+        return self._combine(qk, values, values)
+
     def lengths_and_gradient(
         self, qk: jax.Array, weights: jax.Array | None = None
     ) -> tuple[jax.Array, jax.Array]:
@@ -498,14 +511,26 @@ class GeometryModel(eqx.Module):
         return qm, mask
 
     # ---------------------------------------------------------------------------------------
-    def _lengths_with(self, qv: jax.Array, weights) -> jax.Array:
+    def _lengths_with(self, qv: jax.Array, weights, *, inside: bool = False) -> jax.Array:
         """Lengths [muscle] at one pose qv [coordinate], with the polynomial blocks' weights
-        computed once for a batch (:meth:`_weights`)."""
+        computed once for a batch (:meth:`_weights`); ``inside``: the pose is known to be
+        inside every polynomial's box (:meth:`_in_boxes`), so no extension is computed."""
         parts = []
         for b, w in zip(self.blocks, weights, strict=True):
             qk = qv[np.asarray(b.coordinate_index)]
-            parts.append(b.lengths(qk) if isinstance(b, PathBlock) else b.lengths(qk, w))
+            if isinstance(b, PathBlock):
+                parts.append(b.lengths(qk))
+            else:
+                parts.append(b.lengths_inside(qk, w) if inside else b.lengths(qk, w))
         return jnp.concatenate(parts)[np.asarray(self.order)]
+
+    def _in_boxes(self, qv: jax.Array) -> jax.Array:
+        """Whether the pose qv [coordinate] is inside every polynomial block's box."""
+        inside = jnp.asarray(True)
+        for b in self.blocks:
+            if not isinstance(b, PathBlock):
+                inside = inside & b.in_box(qv[np.asarray(b.coordinate_index)])
+        return inside
 
     def _weights(self) -> tuple[jax.Array | None, ...]:
         """Per block the coefficients of L and dL/dq (:meth:`_Block.weights`; None for a
@@ -690,16 +715,23 @@ CPU_CHUNK = 128
 
 def _map_poses(f, qm: jax.Array):
     """``vmap(f)`` over the poses ``qm`` ``[..., coordinate]``, in steps of :data:`CPU_CHUNK`
-    poses on a CPU (the last step padded with copies of the first pose, then dropped)."""
+    poses on a CPU (:func:`_map_chunks`)."""
+    return _map_chunks(jax.vmap(f), qm)
+
+
+def _map_chunks(f, qm: jax.Array):
+    """``f`` of the poses ``qm`` ``[..., coordinate]`` flattened to ``[pose, coordinate]``, in
+    steps of :data:`CPU_CHUNK` poses on a CPU (the last step padded with copies of the first
+    pose, then dropped); ``f`` maps ``[n, coordinate]`` to leaves with a leading ``n``."""
     flat = qm.reshape(-1, qm.shape[-1])
     n = flat.shape[0]
     if jax.default_backend() != "cpu" or n <= CPU_CHUNK:
-        return jax.vmap(f)(flat)
+        return f(flat)
     steps = -(-n // CPU_CHUNK)
     pad = steps * CPU_CHUNK - n
     if pad:
         flat = jnp.concatenate([flat, jnp.broadcast_to(flat[:1], (pad, flat.shape[1]))])
-    out = jax.lax.map(jax.vmap(f), flat.reshape(steps, CPU_CHUNK, flat.shape[1]))
+    out = jax.lax.map(f, flat.reshape(steps, CPU_CHUNK, flat.shape[1]))
     return jax.tree_util.tree_map(lambda x: x.reshape((steps * CPU_CHUNK,) + x.shape[2:])[:n], out)
 
 
@@ -708,7 +740,16 @@ def _lengths_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
     """Lengths ``[..., muscle]`` at poses ``qm`` ``[..., coordinate]``; compiled once per model
     structure and shape (inlined when called under an outer ``jit``)."""
     weights = model._weights()
-    out = _map_poses(lambda qv: model._lengths_with(qv, weights), qm)
+    extended = jax.vmap(lambda qv: model._lengths_with(qv, weights))
+    inside = jax.vmap(lambda qv: model._lengths_with(qv, weights, inside=True))
+
+    def lengths(q):
+        # Poses inside every polynomial's box (nearly always) need no first-order extension,
+        # so no derivative coefficients: a product with 1 column per piece and muscle
+        # instead of 1 + k.
+        return jax.lax.cond(jnp.all(jax.vmap(model._in_boxes)(q)), inside, extended, q)
+
+    out = _map_chunks(lengths, qm)
     return out.reshape(qm.shape[:-1] + (len(model.muscles),))
 
 
