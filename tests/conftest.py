@@ -122,6 +122,7 @@ TEST_MARKS: dict[str, tuple[str, ...]] = {
         "test_fiber_implicit.py::test_gradient_matches_finite_differences",
         "test_fiber_implicit.py::test_newton_iterations_reach_the_stage_solutions",
         "test_fiber_implicit.py::test_batch_solved_in_chunks_equals_the_whole_batch",
+        "test_fiber_implicit.py::test_parallel_in_time_form_converges_to_the_sequential_solution",
         "test_geometry.py::test_benchmark_runs_at_tiny_size",
         "test_geometry.py::test_erratic_corner_of_three_coordinates_is_cut_out_and_the_rest_kept",
         "test_geometry.py::test_jit_vmap_grad",

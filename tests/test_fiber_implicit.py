@@ -256,3 +256,19 @@ def test_per_member_batch_in_chunks_is_reordered_by_count_and_put_back(monkeypat
     for k in range(2):
         alone = solve_fiber(BFLH, time[k], LENGTHS[k], excitation=EXCITATION)
         np.testing.assert_array_equal(batch.tendon_force[k], alone.tendon_force)
+
+
+def test_parallel_in_time_form_converges_to_the_sequential_solution():
+    """The parallel-in-time form (experiments/parallel_in_time.py): Newton over the whole
+    trajectory, every interval's step at once and the correction by an associative scan,
+    reaches the sequential solver's tendon forces within a few iterations, converging
+    quadratically once close."""
+    from experiments.parallel_in_time import CONVERGED, run
+
+    result = run(batch=2, iterations=7, repeats=1)
+    gap = result["gap"]
+    assert result["converged"] is not None and result["converged"] <= 6
+    assert gap[0] > 1e-2  # the static-equilibrium start is far from the dynamic solution
+    k = result["converged"]
+    assert gap[k] < CONVERGED and gap[k - 1] > gap[k]
+    assert result["sequential_depth"] > 10 * k * result["parallel_depth_per_iteration"]
