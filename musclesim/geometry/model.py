@@ -190,18 +190,9 @@ class _Block(eqx.Module):
         extension of :meth:`lengths_and_gradient` outside the fitted box."""
         return self.lengths_and_gradient(qk, weights)[0]
 
-    def in_box(self, qk: jax.Array) -> jax.Array:
-        """Whether ``qk`` [k] is inside the fitted box, where :meth:`lengths` is the
-        polynomial itself (the clamp of :meth:`lengths_and_gradient` changes nothing)."""
-        lo, hi = self.center - self.half_width, self.center + self.half_width
-        return jnp.all((qk >= lo) & (qk <= hi))
-
-    def lengths_inside(self, qk: jax.Array, weights: jax.Array | None = None) -> jax.Array:
-        """:meth:`lengths` at a pose inside the box (:meth:`in_box`), from the length
-        coefficients of ``weights`` alone."""
-        w = (self.weights() if weights is None else weights)[:, 0]  # [term, piece, m]
-        values = (self.features(qk) @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
-        return self._combine(qk, values, values)
+    def clamp(self, qk: jax.Array) -> jax.Array:
+        """``qk`` [k] (rad) clamped onto the fitted box (:meth:`lengths_and_gradient`)."""
+        return jnp.clip(qk, self.center - self.half_width, self.center + self.half_width)
 
     def lengths_and_gradient(
         self, qk: jax.Array, weights: jax.Array | None = None
@@ -214,12 +205,28 @@ class _Block(eqx.Module):
         knee flexion, 32 deg past its box: 9e9 m), so the pose is clamped onto the box and
         the length continued to first order, L(q_c) + dL/dq(q_c) (q - q_c), with the moment
         arm of q_c: bounded, continuous at the box, and exactly the polynomial inside it."""
+        qc = self.clamp(qk)
+        return self.from_features(qk, qc, self.features(qc), weights)
+
+    def from_features(
+        self, qk: jax.Array, qc: jax.Array, features: jax.Array, weights: jax.Array | None = None
+    ) -> tuple[jax.Array, jax.Array]:
+        """:meth:`lengths_and_gradient` at ``qk`` from its clamped pose ``qc`` and the basis
+        there, ``features(qc)``."""
         w = self.weights() if weights is None else weights
-        qc = jnp.clip(qk, self.center - self.half_width, self.center + self.half_width)
-        both = (self.features(qc) @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
+        both = (features @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
         out = self._combine(qc, both, both[0])  # [1 + k, m]
         grad = out[1:].T
         return out[0] + grad @ (qk - qc), grad
+
+    def lengths_inside(
+        self, qk: jax.Array, features: jax.Array, weights: jax.Array | None = None
+    ) -> jax.Array:
+        """:meth:`lengths` at a pose inside the box (``clamp(qk) == qk``) from the basis
+        there, ``features(qk)``, and the length coefficients of ``weights`` alone."""
+        w = (self.weights() if weights is None else weights)[:, 0]  # [term, piece, m]
+        values = (features @ w.reshape(w.shape[0], -1)).reshape(w.shape[1:])
+        return self._combine(qk, values, values)
 
     def length_gradient(self, qk: jax.Array, weights: jax.Array | None = None) -> jax.Array:
         """dL/dq [m, k] at one pose (exact: the derivative series of :meth:`weights`, equal to
@@ -511,26 +518,43 @@ class GeometryModel(eqx.Module):
         return qm, mask
 
     # ---------------------------------------------------------------------------------------
-    def _lengths_with(self, qv: jax.Array, weights, *, inside: bool = False) -> jax.Array:
-        """Lengths [muscle] at one pose qv [coordinate], with the polynomial blocks' weights
-        computed once for a batch (:meth:`_weights`); ``inside``: the pose is known to be
-        inside every polynomial's box (:meth:`_in_boxes`), so no extension is computed."""
-        parts = []
-        for b, w in zip(self.blocks, weights, strict=True):
-            qk = qv[np.asarray(b.coordinate_index)]
-            if isinstance(b, PathBlock):
-                parts.append(b.lengths(qk))
-            else:
-                parts.append(b.lengths_inside(qk, w) if inside else b.lengths(qk, w))
-        return jnp.concatenate(parts)[np.asarray(self.order)]
+    def _chunk_lengths(self, q: jax.Array, weights) -> jax.Array:
+        """Lengths ``[pose, muscle]`` of a chunk of poses ``q`` ``[pose, coordinate]``, with the
+        polynomial blocks' weights computed once for a batch (:meth:`_weights`).
 
-    def _in_boxes(self, qv: jax.Array) -> jax.Array:
-        """Whether the pose qv [coordinate] is inside every polynomial block's box."""
+        Poses all inside every polynomial's box (nearly always) need no first-order
+        extension, so no derivative coefficients: a product with 1 column per piece and
+        muscle instead of 1 + k. The choice is made per chunk after the bases are computed,
+        so that only the products are compiled twice."""
+        each = jax.vmap
+        polynomial = [(b, wb) for b, wb in zip(self.blocks, weights, strict=True) if wb is not None]
+        qk = [q[:, np.asarray(b.coordinate_index)] for b, _ in polynomial]
+        qc = [each(b.clamp)(x) for (b, _), x in zip(polynomial, qk, strict=True)]
+        basis = [each(b.features)(x) for (b, _), x in zip(polynomial, qc, strict=True)]
         inside = jnp.asarray(True)
-        for b in self.blocks:
-            if not isinstance(b, PathBlock):
-                inside = inside & b.in_box(qv[np.asarray(b.coordinate_index)])
-        return inside
+        for c, x in zip(qc, qk, strict=True):
+            inside = inside & jnp.all(c == x)
+
+        def without_extension(args):
+            qk, _, basis = args
+            return [
+                each(lambda x, f, b=b, wb=wb: b.lengths_inside(x, f, wb))(x, f)
+                for (b, wb), x, f in zip(polynomial, qk, basis, strict=True)
+            ]
+
+        def with_extension(args):
+            qk, qc, basis = args
+            return [
+                each(lambda x, c, f, b=b, wb=wb: b.from_features(x, c, f, wb)[0])(x, c, f)
+                for (b, wb), x, c, f in zip(polynomial, qk, qc, basis, strict=True)
+            ]
+
+        fitted = iter(jax.lax.cond(inside, without_extension, with_extension, (qk, qc, basis)))
+        parts = [
+            each(b.lengths)(q[:, np.asarray(b.coordinate_index)]) if w is None else next(fitted)
+            for b, w in zip(self.blocks, weights, strict=True)
+        ]
+        return jnp.concatenate(parts, axis=-1)[:, np.asarray(self.order)]
 
     def _weights(self) -> tuple[jax.Array | None, ...]:
         """Per block the coefficients of L and dL/dq (:meth:`_Block.weights`; None for a
@@ -740,16 +764,7 @@ def _lengths_batched(model: GeometryModel, qm: jax.Array) -> jax.Array:
     """Lengths ``[..., muscle]`` at poses ``qm`` ``[..., coordinate]``; compiled once per model
     structure and shape (inlined when called under an outer ``jit``)."""
     weights = model._weights()
-    extended = jax.vmap(lambda qv: model._lengths_with(qv, weights))
-    inside = jax.vmap(lambda qv: model._lengths_with(qv, weights, inside=True))
-
-    def lengths(q):
-        # Poses inside every polynomial's box (nearly always) need no first-order extension,
-        # so no derivative coefficients: a product with 1 column per piece and muscle
-        # instead of 1 + k.
-        return jax.lax.cond(jnp.all(jax.vmap(model._in_boxes)(q)), inside, extended, q)
-
-    out = _map_chunks(lengths, qm)
+    out = _map_chunks(lambda q: model._chunk_lengths(q, weights), qm)
     return out.reshape(qm.shape[:-1] + (len(model.muscles),))
 
 
