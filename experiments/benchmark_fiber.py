@@ -45,6 +45,7 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
     # 9 m/s stride (~0.6 s); MTU length range of bflh_r in run0900cms (SOURCES.md 3.2).
     time = np.linspace(0.0, 1.288, n_time)
     length = 0.4618 + 0.058 * np.sin(2 * np.pi * time / 0.62)
+    source = "synthetic sine around the sprint's bflh_r range (no shared data or OpenSim)"
     if model is not None and model.is_file() and not tiny:
         try:
             from musclesim.twins.muscle import opensim_mtu_length_along_motion
@@ -55,6 +56,7 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
                 ["bflh_r"],
             )
             length = lengths[0]
+            source = "bflh_r along run0900cms.mot (OpenSim)"
         except ImportError:
             pass
     activation = 0.05 + 0.9 * (0.5 + 0.5 * np.sin(2 * np.pi * (time - time[0]) / 0.7))
@@ -72,6 +74,7 @@ def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
         "activation": activation,
         "base": base,
         "variants": variants,
+        "source": source,
     }
 
 
@@ -228,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     precisions = ("float64", "float32") if args.precision == "both" else (args.precision,)
     for precision in precisions:
         jax.config.update("jax_enable_x64", precision == "float64")
+        inputs = build(tiny=args.tiny, batch=args.batch)
+        print(f"MTU length: {inputs['source']}")
         rows = run(
-            build(tiny=args.tiny, batch=args.batch),
+            inputs,
             repeats=1 if args.tiny else args.repeats,
             accurate=precision == "float64",
         )
