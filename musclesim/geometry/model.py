@@ -185,10 +185,10 @@ class _Block(eqx.Module):
             out = out + jnp.sum(weight.T * per_piece[..., 1:, :], axis=-2)
         return out
 
-    def lengths(self, qk: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+    def lengths(self, qk: jax.Array) -> jax.Array:
         """Lengths [m] of the block's muscles at one pose ``qk`` [k] (rad), with the bounded
         extension of :meth:`lengths_and_gradient` outside the fitted box."""
-        return self.lengths_and_gradient(qk, weights)[0]
+        return self.lengths_and_gradient(qk)[0]
 
     def clamp(self, qk: jax.Array) -> jax.Array:
         """``qk`` [k] (rad) clamped onto the fitted box (:meth:`lengths_and_gradient`)."""
