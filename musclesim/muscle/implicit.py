@@ -38,8 +38,11 @@ further solve.
 Gradients: the Newton iterations run on inputs held constant (``stop_gradient``) and one last
 Newton step carries the gradient, which is then the implicit-function one
 (:math:`dY/dp = -R_p / R_Y` at the root), the same device
-:func:`~musclesim.muscle.state.initial_norm_tendon_force` uses. Reverse mode therefore stores
-and differentiates one residual per stage, not the iterations.
+:func:`~musclesim.muscle.state.initial_norm_tendon_force` uses. Reverse mode therefore
+differentiates one residual per stage, not the iterations. It stores only the state at each
+step and recomputes the step (iterations included) when differentiating it
+(``jax.checkpoint``): a step's intermediates, held for every step of a long trajectory, cost
+more in memory traffic than the recomputation (see ``SCAN_REMATERIALISED``).
 """
 
 from __future__ import annotations
@@ -87,6 +90,12 @@ NEWTON_ITERATIONS = 3
 #: resolve, and the peak fibre strain must stay within 2e-4 and the tendon force within 0.1 %
 #: of its peak of a Kvaerno5 reference at rtol 1e-9 along every shipped drill and sprint.
 MAX_STEP = 2e-3
+#: Whether reverse mode recomputes each step instead of storing its intermediates. Measured
+#: with ``taskset -c 0 python -m experiments.benchmark_gradient --solvers implicit`` (one
+#: core, so that wall and CPU time agree), float64: gradient / forward cost 4.1x stored and
+#: 2.0x recomputed at batch 64; 4.3-4.8x and 2.4-2.8x at batch 256; 5.6x and 2.9x at 1024.
+#: The forward solve is the same program either way.
+SCAN_REMATERIALISED = True
 #: Substeps per sample interval when the time grid is traced and the count cannot be chosen
 #: from it (a compile-time constant is needed).
 DEFAULT_SUBSTEPS = 2
@@ -432,7 +441,8 @@ def integrate(
             velocity.reshape(n, stages),
             drive_at.reshape(n, stages),
         )
-        _, ys = jax.lax.scan(body, (start, zero_rate), xs)
+        step_body = jax.checkpoint(body, prevent_cse=False) if SCAN_REMATERIALISED else body
+        _, ys = jax.lax.scan(step_body, (start, zero_rate), xs)
         # The last stage of a stiffly accurate method is the state at the step's end, so the
         # velocity variable solved with it is the fibre velocity at the sample.
         at_samples = {name: ys[name][substeps - 1 :: substeps] for name in start}
