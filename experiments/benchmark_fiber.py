@@ -223,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
         help="JAX precision of musclesim's solves (float32: what a GPU runs fastest)",
     )
     args = parser.parse_args(argv)
+    from musclesim import prefer_wide_cpu_vectors
+
+    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
     if args.chunk is not None:
         from musclesim.muscle import fiber
 

@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musclesim import load_model, muscle_group
+from musclesim import load_model, muscle_group, prefer_wide_cpu_vectors
 from musclesim.core.io import shared_data_dir
 from musclesim.motion.read import read_motion
 
@@ -229,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-precision", action="store_true", help="skip the float32 vs float64 comparison"
     )
     args = parser.parse_args(argv)
+    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
     setup = build(
         args.model,
         args.poses,

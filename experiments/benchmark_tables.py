@@ -87,8 +87,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import jax
 
-    from musclesim import enable_compilation_cache
+    from musclesim import enable_compilation_cache, prefer_wide_cpu_vectors
 
+    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
     jax.config.update("jax_enable_x64", True)  # as the command line computes
     cache = enable_compilation_cache()
     r = run(

@@ -89,6 +89,9 @@ def main(argv=None) -> int:
     parser.add_argument("--drills", type=int, default=FULL_DRILLS)
     parser.add_argument("--chunk", type=int, default=64, help="evaluations per batched call")
     args = parser.parse_args(argv)
+    from musclesim import prefer_wide_cpu_vectors
+
+    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
     result = run(build(samples=args.samples, drills=args.drills, chunk=args.chunk), progress=True)
     print(json.dumps(result, indent=1))
     if "extrapolated_full_wall_s" in result:

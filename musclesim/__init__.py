@@ -4,6 +4,7 @@ Public names are re-exported here; the implementation lives in private modules.
 """
 
 from .core.citations import citation
+from .core.cpu_vectors import prefer_wide_cpu_vectors
 from .core.errors import InputError, MusclesimError, OpenSimMissingError, OutOfDomainError
 from .core.groups import GROUPS, canonical_name, expand_muscles, muscle_group
 from .core.jax_cache import enable_compilation_cache
@@ -88,6 +89,7 @@ __all__ = [
     "enable_compilation_cache",
     "export_html",
     "lookup",
+    "prefer_wide_cpu_vectors",
     "rank_drills",
     "simulate",
     "static_optimization",

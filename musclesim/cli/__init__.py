@@ -21,6 +21,7 @@ import threading
 
 import jax
 
+from ..core.cpu_vectors import prefer_wide_cpu_vectors
 from ..core.errors import MusclesimError
 from ..core.jax_cache import enable_compilation_cache
 from . import (
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     # before the first array is made: JAX fixes an array's precision when it creates it
     jax.config.update("jax_enable_x64", args.precision == "float64")
     enable_compilation_cache()  # a command's second run reads its compiled programs from disk
+    prefer_wide_cpu_vectors()  # before the first computation: XLA reads its flags only then
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if on_main_thread else None
     prefix = f"musclesim {args.command}"

@@ -9,6 +9,7 @@ from .citations import (
     format_reference as format_reference,
     reference as reference,
 )
+from .cpu_vectors import prefer_wide_cpu_vectors as prefer_wide_cpu_vectors
 from .errors import (
     InputError as InputError,
     MusclesimError as MusclesimError,
