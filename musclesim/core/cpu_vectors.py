@@ -3,11 +3,12 @@
 XLA compiles elementwise loops for 256-bit vectors by default, even on processors with
 AVX-512. The compliant-tendon solver is almost all elementwise arithmetic on batches (each
 stage's exponentials, logarithm and divisions), so on an AVX-512 processor asking XLA for
-512-bit vectors speeds it up, with bit-identical results: measured on the 2-core AMD EPYC
-development machine (AVX-512), ``python -m experiments.benchmark_fiber`` at batch 1024 in
-float64 ran 1.27-1.31 M muscle-samples/s against 1.17 M (three alternating runs each), and
-``python -m experiments.benchmark_tables`` (21 x 10 x 50, compilation cache warm) 21.7 s
-against 27.2 s; float32 was unchanged (1.58 M against 1.61 M).
+512-bit vectors speeds it up. Measured on the 2-core AMD EPYC development machine (AVX-512):
+``python -m experiments.benchmark_fiber`` at batch 1024 in float64 ran 1.27-1.31 M
+muscle-samples/s against 1.17 M (three alternating runs each), its 1,024 solutions
+bit-identical; ``python -m experiments.benchmark_tables`` (21 x 10 x 50, compilation cache
+warm) took 21.7, 22.7 and 22.6 s against 27.2, 29.2 and 23.7 s (alternating); float32 was
+unchanged (1.58 M against 1.61 M), and a ranking's times did not move beyond the noise.
 
 :func:`prefer_wide_cpu_vectors` sets XLA's flag; the command line calls it once at start,
 before any computation, and library users call it themselves (the library never changes
