@@ -23,6 +23,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Not public API: where JAX records whether its backends exist; read defensively below.
+from jax._src import xla_bridge
+
 #: XLA's option for the width (bits) of the vectors its CPU code is written for.
 FLAG = "--xla_cpu_prefer_vector_width"
 WIDE_BITS = 512
@@ -41,8 +44,6 @@ def cpu_has_avx512(cpuinfo: Path = CPUINFO) -> bool:
 
 def _backend_started() -> bool:
     """Whether JAX has already created its backends (XLA reads its flags only then)."""
-    from jax._src import xla_bridge
-
     started = getattr(xla_bridge, "backends_are_initialized", None)
     return bool(started()) if started is not None else False
 
