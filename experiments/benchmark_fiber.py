@@ -27,6 +27,8 @@ import time as timer
 
 import numpy as np
 
+from experiments._vectors import use_command_line_vectors
+
 
 def build(*, tiny: bool = False, batch: int = 1024, seed: int = 0):
     """Inputs: time, MTU length, activation and a batch of parameter variants."""
@@ -223,9 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         help="JAX precision of musclesim's solves (float32: what a GPU runs fastest)",
     )
     args = parser.parse_args(argv)
-    from musclesim import prefer_wide_cpu_vectors
-
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     if args.chunk is not None:
         from musclesim.muscle import fiber
 

@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from musclesim import load_model, muscle_group, prefer_wide_cpu_vectors
+from experiments._vectors import use_command_line_vectors
+from musclesim import load_model, muscle_group
 from musclesim.core.io import shared_data_dir
 from musclesim.motion.read import read_motion
 
@@ -110,30 +111,24 @@ def run(setup: Setup, *, repeats: int = 5) -> dict:
     }
     k_arms = min(setup.n_opensim_arms, n)
     sub_arms = {c: np.asarray(v[:k_arms]) for c, v in setup.poses.items()}
+
+    def timed(key: str, work, count: int) -> None:
+        """Run ``work`` once; keep the best wall and CPU seconds per pose of ``key``."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        work()
+        t1, c1 = time.perf_counter() - t0, time.process_time() - c0
+        best[key] = (min(best[key][0], t1 / count), min(best[key][1], c1 / count))
+
     for _ in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        jax.block_until_ready(both(model, setup.poses))
-        t1, c1 = time.perf_counter() - t0, time.process_time() - c0
-        best["surrogate"] = (min(best["surrogate"][0], t1 / n), min(best["surrogate"][1], c1 / n))
-        t0, c0 = time.perf_counter(), time.process_time()
-        jax.block_until_ready(lengths(model, setup.poses))
-        t1, c1 = time.perf_counter() - t0, time.process_time() - c0
-        best["surrogate_lengths"] = (
-            min(best["surrogate_lengths"][0], t1 / n),
-            min(best["surrogate_lengths"][1], c1 / n),
-        )
+        timed("surrogate", lambda: jax.block_until_ready(both(model, setup.poses)), n)
+        timed("surrogate_lengths", lambda: jax.block_until_ready(lengths(model, setup.poses)), n)
         if setup.sampler is not None:
-            t0, c0 = time.perf_counter(), time.process_time()
-            setup.sampler.lengths(sub, list(model.muscles))
-            t1, c1 = time.perf_counter() - t0, time.process_time() - c0
-            best["opensim"] = (min(best["opensim"][0], t1 / k), min(best["opensim"][1], c1 / k))
+            timed("opensim", lambda: setup.sampler.lengths(sub, list(model.muscles)), k)
             if k_arms:
-                t0, c0 = time.perf_counter(), time.process_time()
-                setup.sampler.lengths_and_moment_arms(sub_arms, crossed)
-                t1, c1 = time.perf_counter() - t0, time.process_time() - c0
-                best["opensim_arms"] = (
-                    min(best["opensim_arms"][0], t1 / k_arms),
-                    min(best["opensim_arms"][1], c1 / k_arms),
+                timed(
+                    "opensim_arms",
+                    lambda: setup.sampler.lengths_and_moment_arms(sub_arms, crossed),
+                    k_arms,
                 )
     out = {
         "model": model.name,
@@ -229,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-precision", action="store_true", help="skip the float32 vs float64 comparison"
     )
     args = parser.parse_args(argv)
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     setup = build(
         args.model,
         args.poses,

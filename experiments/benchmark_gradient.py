@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments._vectors import use_command_line_vectors
 from experiments.benchmark_fiber import build
 
 SOLVERS = ("implicit", "implicit-stored", "accurate")
@@ -110,9 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--solvers", nargs="+", default=list(SOLVERS), choices=SOLVERS)
     args = parser.parse_args(argv)
-    from musclesim import prefer_wide_cpu_vectors
-
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     jax.config.update("jax_enable_x64", True)
     rows = run(
         build(tiny=args.tiny, batch=args.batch),

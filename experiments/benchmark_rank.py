@@ -28,6 +28,8 @@ import tempfile
 import time as timer
 from pathlib import Path
 
+from experiments._vectors import use_command_line_vectors
+
 ATHLETE = "models/athletes/example_grade2_bflh.toml"
 DAY = "2026-11-23"
 TINY_DRILLS = ["running", "nordic_hamstring"]
@@ -138,9 +140,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cli", action="store_true", help="also time `musclesim rank` twice")
     parser.add_argument("--tiny", action="store_true")
     args = parser.parse_args(argv)
-    from musclesim import prefer_wide_cpu_vectors
-
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     r = run(build(tiny=args.tiny, cli=args.cli))
     print(f"rank_drills, example athlete, day {DAY} (import of musclesim not included)")
     print(f"  {'':36s} {'wall s':>8s} {'CPU s':>8s}")

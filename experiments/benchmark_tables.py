@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from experiments._vectors import use_command_line_vectors
+
 ATHLETE = "models/athletes/example_grade2_bflh.toml"
 #: Before batching, on the 2-core CPU machine (the tracker issue's own measurement).
 BEFORE_S = (331.0, 364.0)
@@ -87,9 +89,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import jax
 
-    from musclesim import enable_compilation_cache, prefer_wide_cpu_vectors
+    from musclesim import enable_compilation_cache
 
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     jax.config.update("jax_enable_x64", True)  # as the command line computes
     cache = enable_compilation_cache()
     r = run(

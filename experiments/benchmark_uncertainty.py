@@ -20,6 +20,8 @@ import argparse
 import json
 import time as timer
 
+from experiments._vectors import use_command_line_vectors
+
 ATHLETE = "models/athletes/example_grade2_bflh.toml"
 #: The issue's size.
 FULL_SAMPLES, FULL_DRILLS = 1000, 21
@@ -89,9 +91,7 @@ def main(argv=None) -> int:
     parser.add_argument("--drills", type=int, default=FULL_DRILLS)
     parser.add_argument("--chunk", type=int, default=64, help="evaluations per batched call")
     args = parser.parse_args(argv)
-    from musclesim import prefer_wide_cpu_vectors
-
-    print(f"XLA CPU vectors: {'512-bit' if prefer_wide_cpu_vectors() else 'XLA default width'}")
+    use_command_line_vectors()
     result = run(build(samples=args.samples, drills=args.drills, chunk=args.chunk), progress=True)
     print(json.dumps(result, indent=1))
     if "extrapolated_full_wall_s" in result:
